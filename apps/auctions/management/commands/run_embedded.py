@@ -1,0 +1,100 @@
+"""``make run``: the whole platform on the embedded default, with demo data, in one terminal."""
+
+from __future__ import annotations
+
+import json
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.error import URLError
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.auctions.demo import DEMO_SOURCES, demo_data_load
+
+
+def demo_curl(base_url: str) -> str:
+    """A copy-paste curl that submits a fresh demo lead (random e-mail and phone, so it is
+    not a duplicate; run it twice to see the duplicate answer)."""
+    fields = {
+        "first_name": "Jane", "last_name": "Doe",
+        "email": f"jane.doe.{random.randint(10_000, 99_999)}@example.com",
+        "phone": f"(212) 555-{random.randint(1000, 9999)}",
+        "zip": "10001", "date_of_birth": "1985-04-12", "gender": "female",
+        "credit_rating": "good", "homeowner": True, "currently_insured": True,
+        "vehicle_year": 2019, "vehicle_make": "Toyota", "vehicle_model": "Camry",
+    }
+    body = json.dumps({"vertical": "auto-insurance", "sub_id": "demo", "fields": fields})
+    return (
+        f"curl -s -X POST {base_url}/api/v1/leads "
+        f"-H {shlex.quote('Authorization: Bearer ' + DEMO_SOURCES[0].key)} "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+
+
+class Command(BaseCommand):
+    help = "Serve the platform with demo data and print its URLs and a working curl."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--threads", type=int, default=64)
+
+    def handle(self, *args, host: str, port: int, threads: int, **options) -> None:
+        base_url = f"http://{host}:{port}"
+        summary = demo_data_load()
+        web = subprocess.Popen([  # noqa: S603 - fixed argv, our own interpreter
+            sys.executable, "-m", "gunicorn", settings.WSGI_APPLICATION.rsplit(".", 1)[0],
+            "--bind", f"{host}:{port}", "--workers", "1", "--worker-class", "gthread",
+            "--threads", str(threads), "--graceful-timeout", "5",
+        ])
+        children = [web]
+        try:
+            self._wait_until_up(f"{base_url}/api/v1/verticals/auto-insurance/spec", web)
+            out = self.stdout.write
+            out("")
+            out("leadexchange is running (embedded default: SQLite, in-process auctions).")
+            out(f"  Admin:        {base_url}/admin/   (login {summary.staff_login[0]} / "
+                f"{summary.staff_login[1]}, demo only)")
+            out(f"  API docs:     {base_url}/api/docs/")
+            out(f"  Posting spec: {base_url}/verticals/auto-insurance/spec")
+            for name, key in summary.source_keys:
+                out(f"  Source {name!r} key: {key}")
+            out("")
+            out("Submit a lead:")
+            out(f"  {demo_curl(base_url)}")
+            out("")
+            out("Ctrl-C stops everything.")
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            raise CommandError("A child process stopped; see its output above.")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+    @staticmethod
+    def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError("The web server failed to start; see its output above.")
+            try:
+                with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own local URL
+                    return
+            except (URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        raise CommandError(f"The web server did not answer {url} within {timeout:.0f} s.")

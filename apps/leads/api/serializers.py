@@ -1,0 +1,52 @@
+"""Output shapes of the source-facing lead API (the input shape lives in apps.leads.intake)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.leads.models import Lead, LeadStatus
+
+
+class LeadOutputSerializer(serializers.ModelSerializer):
+    """What a source may know of its lead: never the buyer, the sale price or the margin."""
+
+    id = serializers.UUIDField(source="uuid")
+    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    test = serializers.BooleanField(source="is_test")
+    duplicate_of = serializers.UUIDField(source="duplicate_of.uuid", default=None)
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id", "status", "vertical", "sub_id", "sub_ids", "test", "payout", "message",
+            "errors", "duplicate_of", "fields", "enrichment", "consent", "received_at",
+            "completed_at", "status_url",
+        ]
+
+    def get_status_url(self, lead: Lead) -> str:
+        request = self.context.get("request")
+        path = lead.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path
+
+
+class CaptureAcceptedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=LeadStatus.choices)
+    status_url = serializers.URLField()
+
+
+class DuplicateSerializer(serializers.Serializer):
+    status = serializers.CharField(default="duplicate")
+    duplicate_of = serializers.UUIDField()
+    id = serializers.UUIDField()
+    detail = serializers.CharField()
+
+
+class ErrorsSerializer(serializers.Serializer):
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()

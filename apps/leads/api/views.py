@@ -1,0 +1,158 @@
+"""Source-facing lead API: submit a lead, list and read your own leads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.http import QueryDict
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.clientip import client_ip
+from apps.core.exceptions import ApplicationError, FieldErrors
+from apps.leads.api.serializers import (
+    CaptureAcceptedSerializer,
+    DetailSerializer,
+    DuplicateSerializer,
+    ErrorsSerializer,
+    LeadOutputSerializer,
+)
+from apps.leads.idempotency import idempotent_call, request_fingerprint
+from apps.leads.intake import SubmissionSerializer, submission_from_form
+from apps.leads.models import Lead, LeadStatus
+from apps.leads.selectors import lead_get_for_source, lead_list_for_source
+from apps.leads.services import lead_capture
+from apps.sources.authentication import IsActiveSource, SourceKeyAuthentication, SourceKeyThrottle
+
+
+class SourceApi(APIView):
+    """Base of every endpoint a source calls with its API key."""
+
+    authentication_classes = [SourceKeyAuthentication]
+    permission_classes = [IsActiveSource]
+    throttle_classes = [SourceKeyThrottle]
+
+
+class LeadFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=LeadStatus.choices)
+    created_after = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    sub_id = django_filters.CharFilter()
+
+    class Meta:
+        model = Lead
+        fields = ["status", "sub_id"]
+
+
+class LeadPagination(CursorPagination):
+    ordering = "-received_at"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+_ERRORS = {
+    400: OpenApiResponse(ErrorsSerializer, "Invalid input: every bad field listed by key."),
+    401: OpenApiResponse(DetailSerializer, "Missing, unknown or revoked API key."),
+    403: OpenApiResponse(DetailSerializer,
+                         "IP not allowed, source paused or vertical not allowed."),
+    409: OpenApiResponse(DuplicateSerializer, "Duplicate lead, or Idempotency-Key conflict."),
+    413: OpenApiResponse(DetailSerializer, "Body too large."),
+    415: OpenApiResponse(DetailSerializer, "Unsupported content type."),
+    429: OpenApiResponse(DetailSerializer, "Rate limit exceeded; see Retry-After."),
+}
+
+
+class LeadsApi(SourceApi):
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        operation_id="leads_submit",
+        summary="Submit a lead",
+        request={"application/json": SubmissionSerializer,
+                 "application/x-www-form-urlencoded": SubmissionSerializer},
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
+                             description="Same key and body: same answer, no second lead."),
+            OpenApiParameter("mode", str, enum=["sync", "async"],
+                             description="Wait for the outcome (sync) or not (async)."),
+        ],
+        responses={202: CaptureAcceptedSerializer, **_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        _check_body_size(request)
+        data = _submission_data(request)
+        key = request.headers.get("Idempotency-Key")
+
+        def capture() -> tuple[int, dict[str, Any]]:
+            answer = lead_capture(source=request.user, api_key=request.auth, data=data,
+                                  client_ip=client_ip(request))
+            body = dict(answer.body)
+            if "status_url" in body:
+                body["status_url"] = request.build_absolute_uri(body["status_url"])
+            return answer.status_code, body
+
+        if key is None:
+            status_code, body = capture()
+        else:
+            if not 1 <= len(key) <= 255:
+                raise FieldErrors({"Idempotency-Key": ["Use 1 to 255 characters."]})
+            status_code, body = idempotent_call(source=request.user, key=key,
+                                                fingerprint=request_fingerprint(data),
+                                                work=capture)
+        return Response(body, status=status_code)
+
+    @extend_schema(
+        operation_id="leads_list", summary="List your leads",
+        parameters=[OpenApiParameter("status", str, enum=LeadStatus.values),
+                    OpenApiParameter("created_after", str, description="ISO 8601 date-time"),
+                    OpenApiParameter("created_before", str, description="ISO 8601 date-time"),
+                    OpenApiParameter("sub_id", str)],
+        responses={200: LeadOutputSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        filterset = LeadFilter(request.query_params, queryset=lead_list_for_source(request.user))
+        if not filterset.is_valid():
+            raise FieldErrors({k: list(v) for k, v in filterset.errors.items()})
+        paginator = LeadPagination()
+        page = paginator.paginate_queryset(filterset.qs, request, view=self)
+        data = LeadOutputSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+
+class LeadDetailApi(SourceApi):
+    @extend_schema(operation_id="leads_read", summary="Read one of your leads",
+                   responses={200: LeadOutputSerializer, 404: DetailSerializer})
+    def get(self, request: Request, lead_id) -> Response:
+        lead = lead_get_for_source(request.user, lead_id)
+        if lead is None:
+            raise ApplicationError("Lead not found.", status_code=404, code="not_found")
+        return Response(LeadOutputSerializer(lead, context={"request": request}).data)
+
+
+def _check_body_size(request: Request) -> None:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > settings.LEAD_MAX_BODY_BYTES:
+        raise ApplicationError(
+            f"Request body is larger than {settings.LEAD_MAX_BODY_BYTES} bytes.",
+            status_code=413, code="body_too_large",
+        )
+
+
+def _submission_data(request: Request) -> dict[str, Any]:
+    """The submission as a JSON-shaped dict, whatever the content type (415/400 otherwise)."""
+    data = request.data  # DRF: 415 for other content types, 400 for malformed JSON
+    if isinstance(data, QueryDict):
+        return submission_from_form(data)
+    if not isinstance(data, dict):
+        raise FieldErrors({"body": ["Expected a JSON object."]})
+    return data

@@ -1,0 +1,120 @@
+"""What a source submits, validated: the envelope and the fields of the vertical's schema.
+
+Validation never stops at the first problem: every bad key is reported, by its dotted path
+(``vertical``, ``fields.email``, ``consent.jornaya_leadid``), so an affiliate fixes a form in
+one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.core.exceptions import flatten_errors
+from apps.leads.normalize import (
+    NormalizationError,
+    is_blank,
+    normalize_jornaya_leadid,
+    normalize_trustedform_cert_url,
+    normalize_value,
+)
+from apps.sources.models import VerticalField
+
+# Form-encoded submissions are flat (``vertical=…&first_name=…``): these keys belong to the
+# envelope, every other key is a lead field.
+_FORM_ENVELOPE_KEYS = ("vertical", "sub_id", "test", "ip_address", "user_agent")
+_FORM_CONSENT_KEYS = ("trustedform_cert_url", "jornaya_leadid", "tcpa_text", "tcpa_consent")
+_SUB_ID_KEYS = tuple(f"sub_id{n}" for n in range(2, 6))
+
+
+class ConsentSerializer(serializers.Serializer):
+    trustedform_cert_url = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    jornaya_leadid = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    tcpa_text = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    tcpa_consent = serializers.BooleanField(required=False)
+
+    def validate_trustedform_cert_url(self, value: str) -> str:
+        return _normalized_or_error(normalize_trustedform_cert_url, value)
+
+    def validate_jornaya_leadid(self, value: str) -> str:
+        return _normalized_or_error(normalize_jornaya_leadid, value)
+
+
+class SubmissionSerializer(serializers.Serializer):
+    """The envelope of ``POST /api/v1/leads``; ``fields`` is checked against the vertical."""
+
+    vertical = serializers.SlugField(max_length=64)
+    fields = serializers.DictField(help_text="Lead fields keyed as in the vertical's spec.")
+    sub_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    sub_ids = serializers.DictField(
+        child=serializers.CharField(max_length=255, allow_blank=True), required=False,
+        help_text="Extra tracking ids (sub_id2 … sub_id5).",
+    )
+    consent = ConsentSerializer(required=False)
+    test = serializers.BooleanField(required=False, default=False)
+    ip_address = serializers.IPAddressField(
+        required=False, help_text="The consumer's IP address (not the submitting server's)."
+    )
+    user_agent = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+def _normalized_or_error(normalizer, value: str) -> str:
+    if is_blank(value):
+        return ""
+    try:
+        return normalizer(value)
+    except NormalizationError as error:
+        raise serializers.ValidationError(error.message) from None
+
+
+def submission_from_form(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn a flat form-encoded body into the envelope shape of a JSON submission."""
+    flat = {key: data[key] for key in data}  # QueryDict: the last value of each key
+    envelope: dict[str, Any] = {k: flat.pop(k) for k in _FORM_ENVELOPE_KEYS if k in flat}
+    consent = {k: flat.pop(k) for k in _FORM_CONSENT_KEYS if k in flat}
+    sub_ids = {k: flat.pop(k) for k in _SUB_ID_KEYS if k in flat}
+    if consent:
+        envelope["consent"] = consent
+    if sub_ids:
+        envelope["sub_ids"] = sub_ids
+    envelope["fields"] = flat
+    return envelope
+
+
+@dataclass
+class FieldsResult:
+    clean: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def fields_validate(schema: Iterable[VerticalField], raw: Mapping[str, Any]) -> FieldsResult:
+    """Normalize ``raw`` by the schema. Unknown keys are ignored; a missing required field or a
+    value that fails its type is an error under ``fields.<key>``."""
+    result = FieldsResult()
+    for spec in schema:
+        value = raw.get(spec.key)
+        if is_blank(value):
+            if spec.required:
+                result.errors[f"fields.{spec.key}"] = ["This field is required."]
+            continue
+        try:
+            result.clean[spec.key] = normalize_value(
+                spec.type, value, choices=spec.choices,
+                min_value=spec.min_value or None, max_value=spec.max_value or None,
+            )
+        except NormalizationError as error:
+            result.errors[f"fields.{spec.key}"] = [error.message]
+    return result
+
+
+def envelope_validate(
+    data: Mapping[str, Any],
+) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """Validate the envelope; returns ``(validated, {})`` or ``(None, errors)``."""
+    serializer = SubmissionSerializer(data=data)
+    if serializer.is_valid():
+        return dict(serializer.validated_data), {}
+    return None, flatten_errors(serializer.errors)

@@ -1,0 +1,20 @@
+"""Reads of leads, always scoped to the asking source (object-level authorization)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+
+from apps.leads.models import Lead
+from apps.sources.models import Source
+
+
+def lead_list_for_source(source: Source) -> QuerySet[Lead]:
+    return Lead.objects.filter(source=source).select_related("vertical", "duplicate_of")
+
+
+def lead_get_for_source(source: Source, lead_id: uuid.UUID) -> Lead | None:
+    """The source's own lead, or None — another source's lead is indistinguishable from a
+    missing one (404, never 403, so ids cannot be probed)."""
+    return lead_list_for_source(source).filter(uuid=lead_id).first()

@@ -1,0 +1,132 @@
+"""Lead capture: validate → normalize → enrich → de-duplicate → store (→ auction).
+
+``lead_capture`` is the one entry point used by the API. It returns the HTTP answer as data
+(status and body) instead of raising for bad input, because a rejected or duplicate
+submission is still stored for reporting and its answer may be replayed by idempotency.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.exceptions import ApplicationError
+from apps.core.logging import kv
+from apps.leads.dedupe import dedupe_claim, dedupe_keys
+from apps.leads.enrich import zip_lookup
+from apps.leads.intake import envelope_validate, fields_validate
+from apps.leads.models import Lead, LeadStatus
+from apps.sources.models import FieldType, Source, SourceApiKey, Vertical
+from apps.sources.selectors import source_allows_vertical, vertical_get
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CaptureAnswer:
+    status_code: int
+    body: dict[str, Any]
+    lead: Lead | None
+
+
+def lead_capture(
+    *,
+    source: Source,
+    api_key: SourceApiKey | None,
+    data: dict[str, Any],
+    client_ip: str | None,
+) -> CaptureAnswer:
+    """Capture one submission from ``source``.
+
+    Answers 202 (stored, status ``received``), 400 (stored as ``rejected``; every bad key
+    named), or 409 (stored as ``duplicate`` with ``duplicate_of``). Raises ApplicationError 403
+    when the source may not post to the vertical. Writes nothing else on any path.
+    """
+    envelope, errors = envelope_validate(data)
+    slug = data.get("vertical") if isinstance(data.get("vertical"), str) else None
+    vertical = vertical_get(slug) if slug else None
+    if slug and vertical is None and "vertical" not in errors:
+        errors["vertical"] = [f"Unknown vertical '{slug}'."]
+    if vertical is not None and not source_allows_vertical(source, vertical):
+        raise ApplicationError(
+            f"This source may not submit '{vertical.slug}' leads.",
+            status_code=403, code="vertical_not_allowed",
+        )
+
+    raw_fields = data.get("fields") if isinstance(data.get("fields"), dict) else {}
+    schema = list(vertical.fields.all()) if vertical is not None else []
+    checked = fields_validate(schema, raw_fields)
+    errors.update(checked.errors)
+
+    lead = Lead(
+        source=source, api_key=api_key, vertical=vertical, client_ip=client_ip,
+        fields=checked.clean,
+        sub_id=data["sub_id"] if isinstance(data.get("sub_id"), str) else "",
+    )
+    if errors or envelope is None:
+        return _reject(lead, errors)
+
+    _fill_envelope(lead, envelope)
+    _enrich(lead, schema)
+    return _store(lead, vertical)
+
+
+def _fill_envelope(lead: Lead, envelope: dict[str, Any]) -> None:
+    lead.sub_id = envelope.get("sub_id", "")
+    lead.sub_ids = envelope.get("sub_ids", {})
+    lead.consent = {k: v for k, v in dict(envelope.get("consent", {})).items() if v != ""}
+    lead.is_test = envelope.get("test", False)
+    lead.consumer_ip = envelope.get("ip_address")
+    lead.user_agent = envelope.get("user_agent", "")
+
+
+def _enrich(lead: Lead, schema: list) -> None:
+    """City/state/county/time zone from the ZIP (offline table). A missing city or state field
+    is filled in; a state that disagrees with the ZIP is flagged, not changed."""
+    zip_key = next((f.key for f in schema if f.type == FieldType.ZIP), None)
+    info = zip_lookup(lead.fields[zip_key]) if zip_key and zip_key in lead.fields else None
+    if info is None:
+        return
+    lead.enrichment = {"city": info.city, "state": info.state, "county": info.county,
+                       "timezone": info.timezone}
+    keys = {f.key for f in schema}
+    for name, value in (("city", info.city), ("state", info.state)):
+        if name in keys and name not in lead.fields:
+            lead.fields[name] = value
+    if lead.fields.get("state") not in (None, info.state):
+        lead.enrichment["state_mismatch"] = True
+
+
+def _reject(lead: Lead, errors: dict[str, list[str]]) -> CaptureAnswer:
+    lead.status, lead.errors, lead.message = LeadStatus.REJECTED, errors, "Invalid input."
+    lead.completed_at = timezone.now()
+    lead.save()
+    logger.info(kv("lead.rejected", lead=lead.uuid, source=lead.source_id,
+                   bad_fields=",".join(sorted(errors))))
+    return CaptureAnswer(400, {"errors": errors, "id": str(lead.uuid)}, lead)
+
+
+def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
+    now = timezone.now()
+    keys = dedupe_keys(vertical=vertical, source_id=lead.source_id, fields=lead.fields,
+                       is_test=lead.is_test, now=now)
+    with transaction.atomic():
+        lead.save()
+        holder = dedupe_claim(lead=lead, keys=keys, now=now)
+        if holder is not None:
+            lead.status, lead.duplicate_of = LeadStatus.DUPLICATE, holder
+            lead.message, lead.completed_at = "Duplicate lead.", now
+            lead.save(update_fields=["status", "duplicate_of", "message", "completed_at"])
+    if holder is not None:
+        logger.info(kv("lead.duplicate", lead=lead.uuid, source=lead.source_id,
+                       duplicate_of=holder.uuid))
+        return CaptureAnswer(409, {"status": "duplicate", "duplicate_of": str(holder.uuid),
+                                   "id": str(lead.uuid), "detail": "Duplicate lead."}, lead)
+    logger.info(kv("lead.received", lead=lead.uuid, source=lead.source_id,
+                   vertical=vertical.slug, test=lead.is_test))
+    return CaptureAnswer(202, {"id": str(lead.uuid), "status": lead.status,
+                               "status_url": lead.get_absolute_url()}, lead)

@@ -1,0 +1,72 @@
+"""Reads for sources, keys and vertical schemas."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from apps.core.keys import key_matches, key_prefix
+from apps.sources.models import Source, SourceApiKey, Vertical, VerticalField
+
+# last_used_at is bookkeeping, not a counter: refresh it at most this often per key.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def source_key_authenticate(key: str) -> SourceApiKey | None:
+    """The live key row (with its source) that ``key`` proves, or None (unknown, wrong secret
+    or revoked). Touches ``last_used_at`` at most once a minute."""
+    prefix = key_prefix(key)
+    if prefix is None:
+        return None
+    row = (
+        SourceApiKey.objects.select_related("source")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if row is None or not key_matches(key, row.digest):
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
+        SourceApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row
+
+
+def vertical_get(slug: str) -> Vertical | None:
+    """An active vertical with its fields prefetched (in schema order), or None."""
+    return (
+        Vertical.objects.filter(slug=slug, is_active=True)
+        .prefetch_related(Prefetch("fields", queryset=VerticalField.objects.order_by("position",
+                                                                                       "id")))
+        .first()
+    )
+
+
+def source_allows_vertical(source: Source, vertical: Vertical) -> bool:
+    return source.verticals.filter(pk=vertical.pk).exists()
+
+
+def vertical_spec(vertical: Vertical) -> dict:
+    """The posting spec affiliates code against, built from the live schema rows."""
+    return {
+        "vertical": vertical.slug,
+        "name": vertical.name,
+        "description": vertical.description,
+        "fields": [
+            {
+                "key": f.key,
+                "label": f.label or f.key.replace("_", " ").capitalize(),
+                "type": f.type,
+                "required_for_ping": f.required_for_ping,
+                "required_for_post": f.required_for_post,
+                "pii": f.pii,
+                "choices": f.choices,
+                "min": f.min_value or None,
+                "max": f.max_value or None,
+                "example": f.example or None,
+                "help_text": f.help_text,
+            }
+            for f in vertical.fields.all()
+        ],
+    }

@@ -1,0 +1,49 @@
+"""Writes for sources and their API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.keys import NewKey, key_generate
+from apps.sources.models import Source, SourceApiKey, Vertical
+
+SOURCE_KEY_NAMESPACE = "lx"
+
+
+def source_key_create(*, source: Source, name: str = "default", new_key: NewKey | None = None
+                      ) -> tuple[SourceApiKey, str]:
+    """Create an API key for ``source``; returns the row and the clear key (shown once)."""
+    new_key = new_key or key_generate(SOURCE_KEY_NAMESPACE)
+    row = SourceApiKey.objects.create(
+        source=source, name=name, prefix=new_key.prefix, digest=new_key.digest
+    )
+    return row, new_key.key
+
+
+@transaction.atomic
+def source_create(*, name: str, verticals: Iterable[Vertical] = (), **attributes
+                  ) -> tuple[Source, str]:
+    """Create a source with one API key; returns the source and the clear key (shown once)."""
+    source = Source(name=name, **attributes)
+    source.full_clean()
+    source.save()
+    source.verticals.set(verticals)
+    _, key = source_key_create(source=source)
+    return source, key
+
+
+def source_key_revoke(*, api_key: SourceApiKey) -> None:
+    """Revoke a key at once; requests with it get 401 from now on. Idempotent."""
+    SourceApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def source_key_rotate(*, api_key: SourceApiKey) -> tuple[SourceApiKey, str]:
+    """Replace ``api_key`` with a new key of the same name; the old one is revoked."""
+    source_key_revoke(api_key=api_key)
+    return source_key_create(source=api_key.source, name=api_key.name)

@@ -1,0 +1,39 @@
+"""Shared fixtures. Tests that need PostgreSQL or Redis are marked and skipped, with the
+reason, when ``DATABASE_URL`` / ``REDIS_URL`` do not point at them (``.ci/run`` sets both)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.core.ratelimit import rate_limit_reset
+from apps.core.redis_client import redis_get
+
+IS_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
+HAS_REDIS = bool(os.environ.get("REDIS_URL"))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if "postgres" in item.keywords and not IS_POSTGRES:
+            item.add_marker(pytest.mark.skip(
+                reason="needs PostgreSQL: set DATABASE_URL=postgres://… (.ci/run does)"))
+        if "redis" in item.keywords and not HAS_REDIS:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL (.ci/run does)"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    """Rate-limit buckets and Redis keys never leak from one test into the next."""
+    rate_limit_reset()
+    client = redis_get()
+    if client is not None:
+        client.flushdb()
+    yield
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
