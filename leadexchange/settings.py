@@ -111,7 +111,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 
@@ -194,6 +193,49 @@ LEAD_RESUBMIT_WINDOW_SECONDS = 60
 # A request holding an Idempotency-Key waits this long for a concurrent twin to finish.
 IDEMPOTENCY_WAIT_SECONDS = env.float("IDEMPOTENCY_WAIT_SECONDS", default=30.0)
 IDEMPOTENCY_TTL_HOURS = 24
+
+# --- Outbound HTTP (apps.core.http) ----------------------------------------------------------
+# Buyer and webhook URLs to private, loopback, link-local or metadata addresses are refused
+# unless their network is listed here (the demo and the tests allow 127.0.0.1/32).
+HTTP_ALLOWED_NETWORKS = env.list("HTTP_ALLOWED_NETWORKS", default=[])
+HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=256 * 1024)
+
+# --- Auction ----------------------------------------------------------------------------------
+# Threads per process running auctions (sync captures wait on them for the source's budget).
+AUCTION_THREADS = env.int("AUCTION_THREADS", default=64)
+# Run background work (auctions, tasks without a broker) on the calling thread instead of
+# the pool: for tests, where the test's own transaction must stay visible.
+RUN_TASKS_INLINE = env.bool("RUN_TASKS_INLINE", default=False)
+# Our own processing time kept out of the buyers' share of the budget (Prebid's tmax idea).
+AUCTION_RESERVE_MS = env.int("AUCTION_RESERVE_MS", default=30)
+# Share of the (budget − reserve) given to the ping phase; the rest is for posting.
+AUCTION_PING_SHARE = env.float("AUCTION_PING_SHARE", default=0.6)
+# A secondary re-ping runs only when at least this much of the budget is left.
+AUCTION_SECONDARY_MIN_MS = env.int("AUCTION_SECONDARY_MIN_MS", default=150)
+# Beta prior (accepted, rejected) of a contract's post acceptance rate used in ranking.
+AUCTION_ACCEPTANCE_PRIOR = (19, 1)
+AUCTION_ACCEPTANCE_WINDOW_DAYS = 7
+POST_REALTIME_ATTEMPTS = env.int("POST_REALTIME_ATTEMPTS", default=3)
+POST_REALTIME_BACKOFF_S = (0.05, 0.2)
+POST_MAX_ATTEMPTS = env.int("POST_MAX_ATTEMPTS", default=8)
+POST_RETRY_DELAYS_S = tuple(env.list("POST_RETRY_DELAYS_S", cast=int,
+                                     default=[15, 60, 300, 900, 1800, 3600]))
+POST_RETRY_LEASE_S = 120
+# A lead still ``received`` this long after capture, or ``auctioning`` with nothing pending
+# this long after its auction started, is re-driven by the sweeper.
+LEAD_REDRIVE_RECEIVED_S = 30
+LEAD_REDRIVE_AUCTIONING_S = 300
+
+CELERY_BEAT_SCHEDULE = {
+    "post-retries-due": {"task": "apps.auctions.tasks.post_retries_due", "schedule": 5.0},
+    "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
+    "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},
+    "acceptance-refresh": {"task": "apps.auctions.tasks.acceptance_refresh", "schedule": 600.0},
+}
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="leadexchange <noreply@localhost>")
 
 # --- Logging: key=value lines; PII never reaches them (apps.core.logging masks known keys) -----
 

@@ -25,8 +25,21 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Work runs on the test's thread (its transaction stays visible); buyers are local
+    simulators, so 127.0.0.1 is allowed past the SSRF guard."""
+    settings.RUN_TASKS_INLINE = True
+    settings.CELERY_BROKER_URL = ""
+    settings.HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_counters():
-    """Rate-limit buckets and Redis keys never leak from one test into the next."""
+    """Rate-limit buckets, Redis keys and cached contract set-ups never leak from one test
+    into the next."""
+    from apps.auctions.setups import contract_setups_clear
+
+    contract_setups_clear()
     rate_limit_reset()
     client = redis_get()
     if client is not None:

@@ -1,6 +1,9 @@
-"""The demo dataset: the ``auto-insurance`` vertical, two sources with well-known keys, and a
-staff login. Loading it twice changes nothing. Demo only: the keys and the ``admin``/``admin``
-login are published in the README, so never load this into a production database."""
+"""The demo dataset: the ``auto-insurance`` vertical, two sources with well-known keys, eight
+buyers pointed at the bundled buyer simulator (every wire format, shared and exclusive,
+direct post, a slow one for the circuit breaker), and a staff login. Loading it twice
+changes nothing (the simulator URL is refreshed). Demo only: the keys and the
+``admin``/``admin`` login are published in the README, so never load this into a
+production database."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from apps.buyers.models import Buyer, Contract
+from apps.buyers.services import contract_rules_set
 from apps.core.keys import key_from_parts
 from apps.sources.models import FieldType, Source, SourceApiKey, Vertical, VerticalField
 from apps.sources.services import SOURCE_KEY_NAMESPACE, source_key_create
@@ -75,15 +80,117 @@ DEMO_SOURCES = [
 DEMO_STAFF = ("admin", "admin")
 
 
+# Response rules that read the simulator's answers, per format (SPEC: configuration only).
+_PING_RULES = {
+    "json": {"response_format": "json", "success_path": "status", "success_values": ["bid"],
+             "price_path": "price", "token_path": "token"},
+    "xml": {"response_format": "xml", "success_path": "/response/status",
+            "success_values": ["bid"], "price_path": "/response/price",
+            "token_path": "/response/token"},
+    "xml_attr": {"response_format": "xml", "success_path": "/response/@status",
+                 "success_values": ["bid"], "price_path": "/response/@price",
+                 "token_path": "/response/@token"},
+    "form": {"response_format": "form", "success_path": "status", "success_values": ["bid"],
+             "price_path": "price", "token_path": "token"},
+    "text": {"response_format": "text", "success_regex": r"^BID ",
+             "price_path": r"^BID (\d+\.\d+)", "token_path": r"^BID \S+ (\S+)"},
+}
+_POST_RULES = {
+    "json": {"response_format": "json", "success_path": "result",
+             "success_values": ["accepted"], "reason_path": "reason"},
+    "xml": {"response_format": "xml", "success_path": "/response/result",
+            "success_values": ["accepted"], "reason_path": "/response/reason"},
+    "form": {"response_format": "form", "success_path": "result",
+             "success_values": ["accepted"], "reason_path": "reason"},
+    "text": {"response_format": "text", "success_regex": "^ACCEPTED",
+             "reason_path": "^REJECTED (.*)"},
+}
+_PING_FIELDS = ["zip", "state", "city", "gender", "marital_status", "credit_rating",
+                "homeowner", "currently_insured", "current_insurer", "vehicle_year",
+                "vehicle_make", "vehicle_model", "accidents"]
+
+
+def _mappings(fields: list[str], **renames: str) -> list[dict]:
+    return [{"target": renames.get(key, key), "source": key} for key in fields]
+
+
+DEMO_BUYERS: list[dict] = [
+    {"company": "Apex Auto Insurance", "quality": "1.10", "format": "json",
+     "query": "bid_min=8&bid_max=25&latency=uniform:20,120&reject_rate=0.1",
+     "caps": [{"period": "day", "metric": "leads", "limit": 500}],
+     "filters": [{"field": "vehicle_year", "operator": "gte", "value": 2000}]},
+    {"company": "Bluebird Insurance Group", "format": "xml", "post_format": "json",
+     "query": "bid_min=5&bid_max=18&latency=uniform:30,150&post_token_key=ping_ref",
+     "ping_mappings": _mappings(_PING_FIELDS, zip="Lead.ZipCode", state="Lead.State",
+                                vehicle_year="Lead.Vehicle.Year",
+                                vehicle_make="Lead.Vehicle.Make"),
+     "post_extra": [{"target": "ping_ref", "source": "@ping.token"}],
+     "caps": [{"period": "hour", "metric": "spend", "limit": 400}]},
+    {"company": "Cardinal Quotes", "format": "form",
+     "query": "bid_min=6&bid_max=15&latency=uniform:15,90&reject_rate=0.2"
+              "&reject_reason=Duplicate+in+CRM",
+     "filters": [{"field": "credit_rating", "operator": "in",
+                  "value": ["excellent", "good", "fair"]}]},
+    {"company": "Delta Direct", "format": "json", "mode": "direct_post", "price": "9.00",
+     "query": "latency=uniform:20,80&reject_rate=0.1"},
+    {"company": "Evergreen Leads", "format": "text",
+     "query": "bid_min=4&bid_max=20&no_bid_rate=0.3&latency=uniform:10,200"},
+    {"company": "Falcon Shared Co", "format": "json", "exclusive": False,
+     "query": "bid_min=3&bid_max=7&latency=uniform:20,100"},
+    {"company": "Granite Shared Partners", "format": "xml_attr", "post_format": "xml",
+     "exclusive": False, "query": "bid_min=2&bid_max=6&latency=uniform:20,100"},
+    {"company": "Harbor Slow Bidder", "format": "json", "secondary": True,
+     "query": "bid_min=5&bid_max=12&latency=lognormal:5.3,0.6"},
+]
+
+
+def _demo_buyer(vertical: Vertical, spec: dict, simulator_url: str) -> Contract:
+    buyer, _ = Buyer.objects.update_or_create(
+        company=spec["company"],
+        defaults={"quality_multiplier": Decimal(spec.get("quality", "1.00")),
+                  "timezone": "America/New_York"})
+    contract, _ = Contract.objects.update_or_create(
+        buyer=buyer, vertical=vertical, name="Auto insurance · US",
+        defaults={"mode": spec.get("mode", "ping_post"),
+                  "fixed_price": Decimal(spec["price"]) if "price" in spec else None,
+                  "exclusive": spec.get("exclusive", True),
+                  "is_secondary": spec.get("secondary", False),
+                  "accepts_test_leads": True})
+    slug = spec["company"].split()[0].lower()
+    post_format = spec.get("post_format", spec["format"] if spec["format"] != "xml_attr"
+                           else "xml")
+    body_format = {"json": "json", "xml": "xml", "xml_attr": "xml", "form": "form",
+                   "text": "form"}
+    endpoints = {"post": {
+        "url": f"{simulator_url}/{slug}/post?{spec['query']}&format={post_format}",
+        "body_format": body_format[post_format], "timeout_ms": 2000,
+        **_POST_RULES[post_format],
+        # no rows = every field under its own name; extra rows need the fields spelled out
+        "mappings": [*_mappings([f["key"] for f in AUTO_INSURANCE_FIELDS]),
+                     *spec["post_extra"]] if "post_extra" in spec else [],
+    }}
+    if spec.get("mode", "ping_post") == "ping_post":
+        endpoints["ping"] = {
+            "url": f"{simulator_url}/{slug}/ping?{spec['query']}&format={spec['format']}",
+            "body_format": body_format[spec["format"]], "timeout_ms": 1000,
+            **_PING_RULES[spec["format"]],
+            "mappings": spec.get("ping_mappings", []),
+        }
+    return contract_rules_set(contract, filters=spec.get("filters", []),
+                              caps=spec.get("caps", []), schedule=[], endpoints=endpoints)
+
+
 @dataclass(frozen=True)
 class DemoSummary:
     vertical: Vertical
     source_keys: list[tuple[str, str]]  # (source name, clear key)
     staff_login: tuple[str, str]
+    buyers: list[str]
+    simulator_url: str
 
 
 @transaction.atomic
-def demo_data_load() -> DemoSummary:
+def demo_data_load(simulator_url: str = "http://127.0.0.1:8099") -> DemoSummary:
     """Create or refresh the demo rows; idempotent."""
     vertical, _ = Vertical.objects.update_or_create(
         slug="auto-insurance",
@@ -110,6 +217,9 @@ def demo_data_load() -> DemoSummary:
                                                      demo.secret))
         keys.append((demo.name, demo.key))
 
+    buyers = [str(_demo_buyer(vertical, spec, simulator_url.rstrip("/")).buyer)
+              for spec in DEMO_BUYERS]
+
     username, password = DEMO_STAFF
     user, created = get_user_model().objects.get_or_create(
         username=username, defaults={"is_staff": True, "is_superuser": True}
@@ -117,4 +227,5 @@ def demo_data_load() -> DemoSummary:
     if created:
         user.set_password(password)
         user.save()
-    return DemoSummary(vertical=vertical, source_keys=keys, staff_login=DEMO_STAFF)
+    return DemoSummary(vertical=vertical, source_keys=keys, staff_login=DEMO_STAFF,
+                       buyers=buyers, simulator_url=simulator_url)

@@ -1,12 +1,11 @@
-"""Admin for verticals (the lead schema, validated by the normalizers that will apply it) and
-read-only leads, fast on large tables (no full counts, joined lookups)."""
+"""Admin for verticals: the lead schema, validated by the normalizers that will apply it.
+(Leads are read in apps.auctions.admin, next to their auction timeline.)"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
 
-from apps.leads.models import Lead
 from apps.leads.normalize import parse_bounds
 from apps.sources.models import Vertical, VerticalField
 
@@ -41,25 +40,3 @@ class VerticalAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [VerticalFieldInline]
-
-
-@admin.register(Lead)
-class LeadAdmin(admin.ModelAdmin):
-    list_display = ["uuid", "received_at", "source", "vertical", "status", "is_test",
-                    "sale_price", "payout"]
-    list_filter = ["status", "is_test", "vertical", "source"]
-    list_select_related = ["source", "vertical"]
-    search_fields = ["=uuid", "=sub_id"]
-    date_hierarchy = "received_at"
-    show_full_result_count = False
-    ordering = ["-received_at"]
-    readonly_fields = [f.name for f in Lead._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -63,6 +63,13 @@ def dedupe_keys(
     return sorted(keys, key=lambda claim: claim.key)
 
 
+def consumer_digests(vertical: Vertical, fields: dict) -> list[str]:
+    """Digests identifying the consumer of a lead (one per dedupe field present), used to
+    remember which buyers bought whom without storing the e-mail or phone again."""
+    return [_digest("buyer", vertical.pk, name, fields[name])
+            for name in vertical.dedupe_fields if name in fields]
+
+
 def dedupe_claim(*, lead: Lead, keys: list[ClaimKey], now: datetime) -> Lead | None:
     """Claim every key for ``lead``. Returns None when all were won, or the lead that holds a
     live claim (then none of this lead's claims are kept). Must run inside a transaction."""

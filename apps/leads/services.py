@@ -8,19 +8,24 @@ submission is still stored for reporting and its answer may be replayed by idemp
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.dispatch import background_submit, task_enqueue
 from apps.core.exceptions import ApplicationError
 from apps.core.logging import kv
 from apps.leads.dedupe import dedupe_claim, dedupe_keys
 from apps.leads.enrich import zip_lookup
 from apps.leads.intake import envelope_validate, fields_validate
 from apps.leads.models import Lead, LeadStatus
-from apps.sources.models import FieldType, Source, SourceApiKey, Vertical
+from apps.sources.models import CaptureMode, FieldType, Source, SourceApiKey, Vertical
 from apps.sources.selectors import source_allows_vertical, vertical_get
 
 logger = logging.getLogger(__name__)
@@ -128,5 +133,36 @@ def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
                                    "id": str(lead.uuid), "detail": "Duplicate lead."}, lead)
     logger.info(kv("lead.received", lead=lead.uuid, source=lead.source_id,
                    vertical=vertical.slug, test=lead.is_test))
-    return CaptureAnswer(202, {"id": str(lead.uuid), "status": lead.status,
-                               "status_url": lead.get_absolute_url()}, lead)
+    return CaptureAnswer(202, _pending_body(lead), lead)
+
+
+def lead_dispatch(lead: Lead, *, mode: str, deadline: float) -> CaptureAnswer:
+    """Start the auction of a freshly received lead and answer the source.
+
+    ``async``: queued, ``202`` at once. ``sync``: wait for the outcome until ``deadline``
+    (``time.monotonic()``, the end of the source's budget): ``200`` with ``sold``/``unsold``
+    and the payout (never the buyer or its price), or ``202 auctioning`` when the budget ran
+    out first — the auction then finishes in the background and the status URL tells.
+    """
+    from apps.auctions.tasks import auction_run_task  # the task imports its service lazily
+
+    if mode == CaptureMode.ASYNC:
+        task_enqueue(auction_run_task, lead.pk)
+        return CaptureAnswer(202, _pending_body(lead), lead)
+    if settings.RUN_TASKS_INLINE:
+        auction_run_task(lead.pk, deadline)
+    else:
+        future = background_submit(auction_run_task, lead.pk, deadline)
+        with suppress(FutureTimeout):  # out of budget: answer 202, the auction goes on
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+    lead.refresh_from_db()
+    if lead.status in (LeadStatus.SOLD, LeadStatus.UNSOLD):
+        return CaptureAnswer(200, {
+            "id": str(lead.uuid), "status": lead.status,
+            "payout": f"{lead.payout or 0:.2f}", "message": lead.message,
+        }, lead)
+    return CaptureAnswer(202, _pending_body(lead), lead)
+
+
+def _pending_body(lead: Lead) -> dict[str, Any]:
+    return {"id": str(lead.uuid), "status": lead.status, "status_url": lead.get_absolute_url()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -186,6 +186,21 @@ class Source(TimeStampedModel):
     @property
     def is_active(self) -> bool:
         return self.status == SourceStatus.ACTIVE
+
+    def payout_for(self, sale_price: Decimal) -> Decimal:
+        """What this source earns for a lead sold at ``sale_price`` (rounded to cents)."""
+        if self.payout_model == PayoutModel.FIXED:
+            return self.payout_value
+        share = sale_price * self.payout_value / Decimal(100)
+        return share.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    def minimum_sale_price(self) -> Decimal:
+        """A lead is never sold under this: the source's own floor and, for a fixed payout,
+        the payout itself (the platform never sells at a loss)."""
+        floor = self.floor_price or Decimal(0)
+        if self.payout_model == PayoutModel.FIXED:
+            floor = max(floor, self.payout_value)
+        return floor
 
 
 class SourceApiKey(models.Model):

@@ -26,7 +26,8 @@ def vertical():
 
 @pytest.fixture
 def source_key(vertical):
-    return source_with_key(vertical)
+    # async: these tests are about capture; the auction has its own tests
+    return source_with_key(vertical, default_mode="async")
 
 
 def submit(client, key, body, *, content_type="application/json", **headers):
@@ -207,8 +208,8 @@ def test_it_answers_403_for_a_vertical_the_source_may_not_post(api_client, sourc
 # --- 409 duplicates ---------------------------------------------------------------------------
 
 def test_the_same_consumer_from_another_source_is_a_duplicate(api_client, vertical):
-    _, key_a = source_with_key(vertical)
-    _, key_b = source_with_key(vertical)
+    _, key_a = source_with_key(vertical, default_mode="async")
+    _, key_b = source_with_key(vertical, default_mode="async")
     first = submit(api_client, key_a, lead_body())
     second = submit(api_client, key_b, lead_body(email="other@example.com"))  # same phone
 
@@ -230,7 +231,7 @@ def test_a_different_consumer_is_not_a_duplicate(api_client, source_key):
 
 def test_the_same_payload_from_the_same_source_within_60s_is_a_duplicate(api_client):
     vertical = VerticalFactory(slug="auto-insurance", dedupe_fields=[])  # no consumer rule
-    _, key = source_with_key(vertical)
+    _, key = source_with_key(vertical, default_mode="async")
     first = submit(api_client, key, lead_body())
     second = submit(api_client, key, lead_body())
 
@@ -277,8 +278,8 @@ def test_the_same_idempotency_key_with_another_body_is_a_409(api_client, source_
 
 
 def test_idempotency_keys_are_scoped_per_source(api_client, vertical):
-    _, key_a = source_with_key(vertical)
-    _, key_b = source_with_key(vertical)
+    _, key_a = source_with_key(vertical, default_mode="async")
+    _, key_b = source_with_key(vertical, default_mode="async")
     submit(api_client, key_a, lead_body(), HTTP_IDEMPOTENCY_KEY="shared")
     response = submit(api_client, key_b, lead_body(email="b@example.com", phone="3125550198"),
                       HTTP_IDEMPOTENCY_KEY="shared")
@@ -308,7 +309,7 @@ def test_it_answers_415_to_other_content_types(api_client, source_key, content_t
 
 
 def test_it_answers_429_with_retry_after_over_the_rate_limit(api_client, vertical):
-    _, key = source_with_key(vertical, rate_limit_per_minute=2)
+    _, key = source_with_key(vertical, rate_limit_per_minute=2, default_mode="async")
     statuses = [submit(api_client, key, lead_body(email=f"u{i}@example.com",
                                                   phone=f"31255501{i:02d}")).status_code
                 for i in range(3)]
@@ -322,8 +323,8 @@ def test_it_answers_429_with_retry_after_over_the_rate_limit(api_client, vertica
 # --- reads ------------------------------------------------------------------------------------
 
 def test_a_source_cannot_read_another_sources_lead(api_client, vertical):
-    _, key_a = source_with_key(vertical)
-    _, key_b = source_with_key(vertical)
+    _, key_a = source_with_key(vertical, default_mode="async")
+    _, key_b = source_with_key(vertical, default_mode="async")
     lead_id = submit(api_client, key_a, lead_body()).json()["id"]
 
     own = api_client.get(f"{URL}/{lead_id}", HTTP_AUTHORIZATION=f"Bearer {key_a}")

@@ -36,6 +36,15 @@ class CaptureAcceptedSerializer(serializers.Serializer):
     status_url = serializers.URLField()
 
 
+class CaptureOutcomeSerializer(serializers.Serializer):
+    """A sync submission's outcome: never the buyer or its price, only what the source earns."""
+
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["sold", "unsold"])
+    payout = serializers.DecimalField(max_digits=10, decimal_places=2)
+    message = serializers.CharField()
+
+
 class DuplicateSerializer(serializers.Serializer):
     status = serializers.CharField(default="duplicate")
     duplicate_of = serializers.UUIDField()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import django_filters
@@ -18,6 +19,7 @@ from apps.core.clientip import client_ip
 from apps.core.exceptions import ApplicationError, FieldErrors
 from apps.leads.api.serializers import (
     CaptureAcceptedSerializer,
+    CaptureOutcomeSerializer,
     DetailSerializer,
     DuplicateSerializer,
     ErrorsSerializer,
@@ -27,8 +29,9 @@ from apps.leads.idempotency import idempotent_call, request_fingerprint
 from apps.leads.intake import SubmissionSerializer, submission_from_form
 from apps.leads.models import Lead, LeadStatus
 from apps.leads.selectors import lead_get_for_source, lead_list_for_source
-from apps.leads.services import lead_capture
+from apps.leads.services import lead_capture, lead_dispatch
 from apps.sources.authentication import IsActiveSource, SourceKeyAuthentication, SourceKeyThrottle
+from apps.sources.models import CaptureMode
 
 
 class SourceApi(APIView):
@@ -83,16 +86,24 @@ class LeadsApi(SourceApi):
             OpenApiParameter("mode", str, enum=["sync", "async"],
                              description="Wait for the outcome (sync) or not (async)."),
         ],
-        responses={202: CaptureAcceptedSerializer, **_ERRORS},
+        responses={200: CaptureOutcomeSerializer, 202: CaptureAcceptedSerializer, **_ERRORS},
     )
     def post(self, request: Request) -> Response:
+        started = time.monotonic()
+        source = request.user
+        mode = request.query_params.get("mode", source.default_mode)
+        if mode not in CaptureMode.values:
+            raise FieldErrors({"mode": [f"Use one of: {', '.join(CaptureMode.values)}."]})
         _check_body_size(request)
         data = _submission_data(request)
         key = request.headers.get("Idempotency-Key")
 
         def capture() -> tuple[int, dict[str, Any]]:
-            answer = lead_capture(source=request.user, api_key=request.auth, data=data,
+            answer = lead_capture(source=source, api_key=request.auth, data=data,
                                   client_ip=client_ip(request))
+            if answer.status_code == 202:
+                answer = lead_dispatch(answer.lead, mode=mode,
+                                       deadline=started + source.time_budget_ms / 1000)
             body = dict(answer.body)
             if "status_url" in body:
                 body["status_url"] = request.build_absolute_uri(body["status_url"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shlex
 import signal
@@ -44,16 +45,26 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=64)
+        parser.add_argument("--simulator-port", type=int, default=8099)
 
-    def handle(self, *args, host: str, port: int, threads: int, **options) -> None:
+    def handle(self, *args, host: str, port: int, threads: int, simulator_port: int,
+               **options) -> None:
         base_url = f"http://{host}:{port}"
-        summary = demo_data_load()
-        web = subprocess.Popen([  # noqa: S603 - fixed argv, our own interpreter
-            sys.executable, "-m", "gunicorn", settings.WSGI_APPLICATION.rsplit(".", 1)[0],
-            "--bind", f"{host}:{port}", "--workers", "1", "--worker-class", "gthread",
-            "--threads", str(threads), "--graceful-timeout", "5",
-        ])
-        children = [web]
+        simulator_url = f"http://127.0.0.1:{simulator_port}"
+        summary = demo_data_load(simulator_url)
+        # The demo's buyers are the local simulator: let the SSRF guard admit loopback.
+        env = {**os.environ, "HTTP_ALLOWED_NETWORKS": "127.0.0.1/32"}
+        python = sys.executable
+        children = [
+            subprocess.Popen([python, "-m", "apps.buyers.simulator",  # noqa: S603
+                              "--port", str(simulator_port)], stdout=subprocess.DEVNULL),
+            subprocess.Popen([  # noqa: S603 - fixed argv, our own interpreter
+                python, "-m", "gunicorn", settings.WSGI_APPLICATION.rsplit(".", 1)[0],
+                "--bind", f"{host}:{port}", "--workers", "1", "--worker-class", "gthread",
+                "--threads", str(threads), "--graceful-timeout", "5"], env=env),
+            subprocess.Popen([python, "manage.py", "run_periodic"], env=env),  # noqa: S603
+        ]
+        web = children[1]
         try:
             self._wait_until_up(f"{base_url}/api/v1/verticals/auto-insurance/spec", web)
             out = self.stdout.write
@@ -63,6 +74,8 @@ class Command(BaseCommand):
                 f"{summary.staff_login[1]}, demo only)")
             out(f"  API docs:     {base_url}/api/docs/")
             out(f"  Posting spec: {base_url}/verticals/auto-insurance/spec")
+            out(f"  Buyers:       {len(summary.buyers)} demo buyers on the simulator at "
+                f"{simulator_url}")
             for name, key in summary.source_keys:
                 out(f"  Source {name!r} key: {key}")
             out("")

@@ -1,0 +1,147 @@
+"""The circuit breaker: auto-pause a contract after N consecutive slow or failed answers,
+resume it when a health ping succeeds.
+
+The consecutive counters are shared by every web and worker process: in Redis when
+``REDIS_URL`` is set (one Lua script per contract, all in one pipeline round trip), else in
+the contract row with ``F()`` updates (the embedded default). Pausing is a conditional UPDATE
+(``auto_paused_at IS NULL``), so of several processes crossing the threshold at once exactly
+one pauses, logs and alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+from django.core.mail import send_mail
+from django.db.models import F, Q
+from django.utils import timezone
+from redis.commands.core import Script
+
+from apps.auctions.models import HealthEvent, HealthEventKind
+from apps.buyers.models import Contract
+from apps.core.logging import kv
+from apps.core.redis_client import redis_get
+
+logger = logging.getLogger(__name__)
+
+_LUA_OBSERVE = """
+local slow, err
+if ARGV[1] == '1' then slow = redis.call('INCR', KEYS[1]) else
+  redis.call('SET', KEYS[1], 0); slow = 0 end
+if ARGV[2] == '1' then err = redis.call('INCR', KEYS[2]) else
+  redis.call('SET', KEYS[2], 0); err = 0 end
+return {slow, err}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One request to a contract: was it slower than its threshold, did it fail?"""
+
+    contract_id: int
+    slow: bool
+    failed: bool
+    slow_limit: int  # consecutive slow answers that pause
+    error_limit: int  # consecutive failures that pause
+
+
+@cache
+def _observe_script() -> Script:
+    return redis_get().register_script(_LUA_OBSERVE)
+
+
+def _keys(contract_id: int) -> list[str]:
+    return [f"health:{contract_id}:slow", f"health:{contract_id}:err"]
+
+
+def health_observe(observations: Iterable[Observation]) -> list[int]:
+    """Count ``observations``; pause the contracts whose streak reached its limit. Returns
+    the ids of the contracts this call paused."""
+    observations = list(observations)
+    if not observations:
+        return []
+    client = redis_get()
+    tripped: list[tuple[int, str]] = []
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        for o in observations:
+            _observe_script()(keys=_keys(o.contract_id), args=[int(o.slow), int(o.failed)],
+                              client=pipe)
+        for o, (slow, err) in zip(observations, pipe.execute(), strict=True):
+            reason = _trip_reason(o, int(slow), int(err))
+            if reason:
+                tripped.append((o.contract_id, reason))
+    else:
+        tripped = _observe_in_database(observations)
+    return [cid for cid, reason in tripped if contract_pause(cid, reason)]
+
+
+def _trip_reason(o: Observation, slow: int, err: int) -> str:
+    if o.error_limit and err >= o.error_limit:
+        return f"{err} consecutive failed requests"
+    if o.slow_limit and slow >= o.slow_limit:
+        return f"{slow} consecutive slow answers"
+    return ""
+
+
+def _observe_in_database(observations: list[Observation]) -> list[tuple[int, str]]:
+    def ids(pred) -> list[int]:
+        return [o.contract_id for o in observations if pred(o)]
+
+    Contract.objects.filter(pk__in=ids(lambda o: o.slow)).update(
+        consecutive_slow=F("consecutive_slow") + 1)
+    Contract.objects.filter(pk__in=ids(lambda o: not o.slow), consecutive_slow__gt=0).update(
+        consecutive_slow=0)
+    Contract.objects.filter(pk__in=ids(lambda o: o.failed)).update(
+        consecutive_errors=F("consecutive_errors") + 1)
+    Contract.objects.filter(pk__in=ids(lambda o: not o.failed), consecutive_errors__gt=0).update(
+        consecutive_errors=0)
+    streaks = Contract.objects.filter(
+        Q(pk__in=ids(lambda o: o.slow or o.failed)), auto_paused_at__isnull=True
+    ).values_list("pk", "consecutive_slow", "consecutive_errors")
+    by_id = {o.contract_id: o for o in observations}
+    return [(cid, reason) for cid, slow, err in streaks
+            if (reason := _trip_reason(by_id[cid], slow, err))]
+
+
+def contract_pause(contract_id: int, reason: str) -> bool:
+    """Open the breaker; True when this call did it (it was not already paused)."""
+    now = timezone.now()
+    if not Contract.objects.filter(pk=contract_id, auto_paused_at__isnull=True).update(
+            auto_paused_at=now, auto_pause_reason=reason[:255]):
+        return False
+    HealthEvent.objects.create(contract_id=contract_id, kind=HealthEventKind.PAUSED,
+                               reason=reason[:255])
+    logger.warning(kv("contract.auto_paused", contract=contract_id, reason=reason))
+    _alert(contract_id, f"auto-paused: {reason}")
+    return True
+
+
+def contract_resume(contract_id: int, reason: str) -> bool:
+    """Close the breaker and reset the streaks; True when this call did it."""
+    if not Contract.objects.filter(pk=contract_id, auto_paused_at__isnull=False).update(
+            auto_paused_at=None, auto_pause_reason="", consecutive_slow=0,
+            consecutive_errors=0):
+        return False
+    client = redis_get()
+    if client is not None:
+        client.delete(*_keys(contract_id))
+    HealthEvent.objects.create(contract_id=contract_id, kind=HealthEventKind.RESUMED,
+                               reason=reason[:255])
+    logger.info(kv("contract.resumed", contract=contract_id, reason=reason))
+    _alert(contract_id, f"resumed: {reason}")
+    return True
+
+
+def _alert(contract_id: int, what: str) -> None:
+    """E-mail the buyer's account manager (through Django's mail backend)."""
+    contract = Contract.objects.select_related("buyer__account_manager").get(pk=contract_id)
+    manager = contract.buyer.account_manager
+    if manager is None or not manager.email:
+        return
+    send_mail(subject=f"[leadexchange] {contract} {what.split(':')[0]}",
+              message=f"Contract {contract} was {what}.",
+              from_email=None, recipient_list=[manager.email], fail_silently=True)

@@ -1,0 +1,109 @@
+"""The ping phase: build each eligible contract's ping, send them all in parallel under one
+deadline, and turn every answer (or silence) into exactly one outcome.
+
+Pings carry no PII: the values offered to the mapping never contain a field the vertical
+marks as PII, whatever a mapping row asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from apps.auctions.engine import Bid, Mode
+from apps.auctions.health import Observation
+from apps.auctions.models import PingOutcome
+from apps.auctions.services.wire import WireCall, answer_outcome, wire_build
+from apps.auctions.setups import ContractSetup
+from apps.core.http import OutboundResponse, http_send_many
+from apps.core.logging import kv
+
+logger = logging.getLogger(__name__)
+
+_BODY_KEEP = 2000  # characters of request/response kept on a Ping row
+
+
+@dataclass(frozen=True, slots=True)
+class PingResult:
+    """One contract's ping: its outcome code, and its bid when it made one."""
+
+    contract_id: int
+    outcome: str
+    bid: Bid | None = None
+    latency_ms: float | None = None
+    http_status: int | None = None
+    detail: str = ""
+    request_body: str = ""
+    response_body: str = ""
+
+
+def ping_round(
+    setups: Sequence[ContractSetup],
+    values: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    deadline: float,
+) -> tuple[list[PingResult], list[Observation]]:
+    """Ping every ``ping_post`` set-up in parallel; ``direct_post`` ones bid their fixed price.
+
+    ``values`` are the lead's non-PII fields. Returns one result per set-up (same order) by
+    ``deadline`` (a ``time.monotonic()`` instant), and the health observations of the pinged.
+    """
+    results: dict[int, PingResult] = {}
+    calls: list[tuple[ContractSetup, WireCall]] = []
+    for setup in setups:
+        terms = setup.terms
+        if terms.mode == Mode.DIRECT_POST:
+            results[terms.id] = PingResult(
+                terms.id, PingOutcome.BID, Bid(terms.id, terms.fixed_price or Decimal(0)),
+                detail="direct post: fixed price")
+            continue
+        if setup.ping is None:
+            results[terms.id] = PingResult(terms.id, PingOutcome.ERROR,
+                                           detail="no ping endpoint configured")
+            continue
+        call = wire_build(setup.ping, values, context)
+        if isinstance(call, str):
+            results[terms.id] = PingResult(terms.id, PingOutcome.ERROR, detail=call)
+            continue
+        calls.append((setup, call))
+
+    responses = http_send_many([call.request for _, call in calls], deadline=deadline)
+    observations = []
+    for (setup, call), response in zip(calls, responses, strict=True):
+        result = _interpret(setup, call, response)
+        results[setup.terms.id] = result
+        observations.append(Observation(
+            contract_id=setup.terms.id,
+            slow=response.error == "timeout"
+            or response.latency_ms > setup.health.slow_threshold_ms,
+            failed=result.outcome in {PingOutcome.TIMEOUT, PingOutcome.ERROR,
+                                      PingOutcome.INVALID_RESPONSE},
+            slow_limit=setup.health.slow_count, error_limit=setup.health.error_count,
+        ))
+        logger.debug(kv("auction.ping", contract=setup.terms.id, outcome=result.outcome,
+                        bid=result.bid.amount if result.bid else "-",
+                        latency_ms=round(response.latency_ms, 1)))
+    return [results[s.terms.id] for s in setups], observations
+
+
+def _interpret(setup: ContractSetup, call: WireCall, response: OutboundResponse) -> PingResult:
+    outcome, parsed, detail = answer_outcome(setup.ping, response)
+    common = {
+        "latency_ms": round(response.latency_ms, 2), "http_status": response.status,
+        "request_body": call.body_text[:_BODY_KEEP],
+        "response_body": response.body[:_BODY_KEEP].decode("utf-8", "replace"),
+    }
+    cid = setup.terms.id
+    if outcome != "ok":
+        return PingResult(cid, outcome, detail=detail, **common)
+    if not parsed.accepted:
+        return PingResult(cid, PingOutcome.NO_BID, detail=(parsed.reason or "")[:255], **common)
+    if parsed.price is None:
+        return PingResult(cid, PingOutcome.INVALID_RESPONSE, detail="bid without a price",
+                          **common)
+    bid = Bid(cid, parsed.price, token=parsed.token, latency_ms=response.latency_ms)
+    return PingResult(cid, PingOutcome.BID, bid, **common)

@@ -1,0 +1,221 @@
+"""The post phase: offer the full lead to the plan's bidders in order until one accepts.
+
+For each bid: reserve the caps (atomic), record the attempt *before* the request leaves (so
+a crash leaves a trace the sweeper can finish), post, then either record the sale or give the
+cap room back. Connection errors, timeouts and 5xx are retried with backoff inside the
+real-time window, always with the same ``Idempotency-Key`` and ping token; a buyer that stays
+down hands the lead to the next bidder.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.auctions.caps import cap_release, cap_reserve
+from apps.auctions.engine import Offer, RankedBid
+from apps.auctions.health import Observation
+from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
+from apps.auctions.services.wire import answer_outcome, wire_build
+from apps.auctions.setups import ContractSetup
+from apps.buyers.models import Contract
+from apps.core.http import OutboundResponse, http_send
+from apps.core.logging import kv
+from apps.leads.dedupe import consumer_digests
+from apps.leads.models import Lead
+
+logger = logging.getLogger(__name__)
+
+_BODY_KEEP = 2000
+_RETRYABLE_ERRORS = {"connect", "protocol"}
+
+
+@dataclass
+class PostContext:
+    """What every post of one lead shares."""
+
+    lead: Lead
+    auction: Auction
+    setups: Mapping[int, ContractSetup]
+    values: Mapping[str, Any]  # every normalized field, PII included
+    context: Mapping[str, Any]  # the ``@…`` keys of the mapping
+    pii_keys: frozenset[str]
+    consumer_digests: list[str]
+    observations: list[Observation] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PostResult:
+    accepted: bool
+    retryable: bool = False  # it failed in a way a later attempt may fix
+    sale: Sale | None = None
+    post: Post | None = None
+
+
+def offer_post(offer: Offer, ctx: PostContext) -> list[Sale]:
+    """Post to every bid of ``offer``; the sales made (empty when none accepted)."""
+    sales = []
+    for ranked in offer.bids:
+        result = bid_post(ranked, ctx, exclusive=not offer.shared)
+        if result.sale is not None:
+            sales.append(result.sale)
+    return sales
+
+
+def post_context_build(lead: Lead, auction: Auction, setups: Mapping[int, ContractSetup]
+                       ) -> PostContext:
+    """Everything the posts of ``lead`` share (its PII keys are read once here)."""
+    return PostContext(
+        lead=lead, auction=auction, setups=setups, values=lead.fields,
+        context={"lead.id": str(lead.uuid), "source.id": lead.source_id,
+                 "sub_id": lead.sub_id, "test": lead.is_test,
+                 "now": auction.started_at.isoformat()},
+        pii_keys=frozenset(lead.vertical.fields.filter(pii=True).values_list("key", flat=True)),
+        consumer_digests=consumer_digests(lead.vertical, lead.fields),
+    )
+
+
+def bid_post(ranked: RankedBid, ctx: PostContext, *, exclusive: bool,
+             attempts: int | None = None, scheduled: Post | None = None) -> PostResult:
+    """Post the lead to one bidder, retrying transient failures with backoff (up to
+    ``attempts``, default ``POST_REALTIME_ATTEMPTS``). ``scheduled`` is a ``retry`` row to
+    fill in with the first attempt instead of a new row."""
+    attempts = attempts or settings.POST_REALTIME_ATTEMPTS
+    backoff = settings.POST_REALTIME_BACKOFF_S
+    first = scheduled.attempt if scheduled is not None else 1
+    result = PostResult(accepted=False)
+    for number in range(first, first + attempts):
+        result = _attempt(ranked, ctx, exclusive=exclusive, attempt=number,
+                          row=scheduled if number == first else None)
+        if result.accepted or not result.retryable:
+            return result
+        if number < first + attempts - 1:
+            time.sleep(backoff[min(number - first, len(backoff) - 1)])
+    return result
+
+
+def _post_row(row: Post | None, base: dict, **values: Any) -> Post:
+    """Create the attempt's Post row, or fill in the scheduled one."""
+    if row is None:
+        return Post.objects.create(**base, **values)
+    for name, value in {**values, "next_attempt_at": None}.items():
+        setattr(row, name, value)
+    row.save()
+    return row
+
+
+def _attempt(ranked: RankedBid, ctx: PostContext, *, exclusive: bool, attempt: int,
+             row: Post | None) -> PostResult:
+    cid, bid, lead = ranked.terms.id, ranked.bid, ctx.lead
+    setup = ctx.setups[cid]
+    price = bid.amount
+    base = {"auction": ctx.auction, "contract_id": cid, "attempt": attempt, "price": price,
+            "token": bid.token or ""}
+    if setup.post is None:
+        post = _post_row(row, base, outcome=PostOutcome.ERROR, reason="no post endpoint")
+        return PostResult(accepted=False, post=post)
+    call = wire_build(
+        setup.post, ctx.values,
+        {**ctx.context, "ping.token": bid.token or "", "ping.bid": str(price)},
+        extra_headers={"Idempotency-Key": f"{lead.uuid}-{cid}"}, mask_keys=ctx.pii_keys,
+    )
+    if isinstance(call, str):
+        post = _post_row(row, base, outcome=PostOutcome.ERROR, reason=call)
+        return PostResult(accepted=False, post=post)
+
+    now = timezone.now()
+    reservations = [] if lead.is_test else cap_reserve(setup.caps, price=price, now=now)
+    if reservations is None:
+        post = _post_row(row, base, outcome=PostOutcome.REJECTED,
+                         reason="cap reached before the post")
+        return PostResult(accepted=False, post=post)
+    post = _post_row(row, base, outcome=PostOutcome.SENDING,
+                     request_body=call.body_text[:_BODY_KEEP])
+    response = http_send(call.request)
+    code, parsed, detail = answer_outcome(setup.post, response)
+    _observe(ctx, setup, response, failed=code != "ok")
+
+    if code == "ok" and parsed.accepted:
+        sale = _sale_record(ctx, setup, post, response, price=price, exclusive=exclusive, now=now)
+        if sale is not None:
+            return PostResult(accepted=True, sale=sale, post=post)
+        cap_release(reservations)
+        _post_close(post, response, PostOutcome.REJECTED, "lead already sold")
+        return PostResult(accepted=False, post=post)
+
+    cap_release(reservations)
+    if code == "ok":
+        outcome, reason, retryable = PostOutcome.REJECTED, parsed.reason or "rejected", False
+    elif code == "timeout":
+        outcome, reason, retryable = PostOutcome.TIMEOUT, detail, True
+    else:
+        outcome, reason = PostOutcome.ERROR, detail
+        retryable = code == "error" and (response.error in _RETRYABLE_ERRORS
+                                         or (response.status or 0) >= 500)
+    _post_close(post, response, outcome, reason)
+    _acceptance_count(cid, accepted=False, counted=code == "ok")
+    logger.info(kv("auction.post", lead=lead.uuid, contract=cid, attempt=attempt,
+                   outcome=outcome, latency_ms=round(response.latency_ms, 1),
+                   retryable=retryable))
+    return PostResult(accepted=False, retryable=retryable, post=post)
+
+
+def _post_close(post: Post, response: OutboundResponse, outcome: str, reason: str) -> None:
+    post.outcome, post.reason = outcome, reason[:255]
+    post.latency_ms, post.http_status = round(response.latency_ms, 2), response.status
+    post.response_body = response.body[:_BODY_KEEP].decode("utf-8", "replace")
+    post.save(update_fields=["outcome", "reason", "latency_ms", "http_status",
+                             "response_body"])
+
+
+def _sale_record(ctx: PostContext, setup: ContractSetup, post: Post,
+                 response: OutboundResponse, *, price: Decimal, exclusive: bool, now
+                 ) -> Sale | None:
+    """Record the sale with the accepted post; None when the database refuses it because the
+    lead was already sold (an exclusive lead can have one sale, whatever happens)."""
+    terms = setup.terms
+    try:
+        with transaction.atomic():
+            sale = Sale.objects.create(lead=ctx.lead, contract_id=terms.id,
+                                       buyer_id=terms.buyer_id, price=price,
+                                       exclusive=exclusive, is_test=ctx.lead.is_test)
+            _post_close(post, response, PostOutcome.ACCEPTED, "")
+            if ctx.consumer_digests and not ctx.lead.is_test:
+                expires = now + timedelta(days=setup.buyer_dedupe_days)
+                ConsumerPurchase.objects.bulk_create([
+                    ConsumerPurchase(buyer_id=terms.buyer_id, digest=digest, expires_at=expires)
+                    for digest in ctx.consumer_digests])
+    except IntegrityError:
+        return None
+    _acceptance_count(terms.id, accepted=True, counted=True)
+    logger.info(kv("auction.sale", lead=ctx.lead.uuid, contract=terms.id, price=price,
+                   latency_ms=round(response.latency_ms, 1)))
+    return sale
+
+
+def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> None:
+    """Feed the rolling acceptance rate used in ranking (only answers the buyer gave)."""
+    if counted:
+        Contract.objects.filter(pk=contract_id).update(
+            posts_recent=F("posts_recent") + 1,
+            accepted_recent=F("accepted_recent") + int(accepted))
+
+
+def _observe(ctx: PostContext, setup: ContractSetup, response: OutboundResponse, *,
+             failed: bool) -> None:
+    ctx.observations.append(Observation(
+        contract_id=setup.terms.id,
+        slow=response.error == "timeout"
+        or response.latency_ms > setup.health.slow_threshold_ms,
+        failed=failed, slow_limit=setup.health.slow_count,
+        error_limit=setup.health.error_count))

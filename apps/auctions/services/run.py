@@ -1,0 +1,197 @@
+"""``auction_run``: one lead from ``received`` to ``sold`` / ``unsold`` (or a scheduled retry).
+
+The same function runs inside a sync capture (on the auction thread pool while the request
+waits up to the source's budget) and in a Celery task (async leads, re-drives). It does the
+I/O between the pure engine's phases:
+
+    eligibility (engine) → ping in parallel (HTTP) → rank (engine) → post plan (engine)
+    → post offer by offer (HTTP) → secondary re-ping when every bidder failed → outcome
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.auctions.engine import (
+    Exclusion,
+    LeadFacts,
+    Ranking,
+    post_plan,
+    rank_bids,
+    select_eligible,
+)
+from apps.auctions.health import health_observe
+from apps.auctions.models import Auction, ConsumerPurchase, Ping, PingOutcome
+from apps.auctions.services.outcome import lead_finalize, post_retry_schedule
+from apps.auctions.services.pinging import PingResult, ping_round
+from apps.auctions.services.posting import (
+    PostContext,
+    bid_post,
+    offer_post,
+    post_context_build,
+)
+from apps.auctions.setups import ContractSetup, contract_setups
+from apps.core.logging import kv
+from apps.leads.models import Lead, LeadStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Auction:
+    """State of one running auction, passed between its phases."""
+
+    lead: Lead
+    record: Auction
+    setups: dict[int, ContractSetup]
+    post: PostContext
+    ping_values: dict
+    deadline: float  # time.monotonic() instant of the source's budget end
+    rng: random.Random
+    tried: set[int]  # contracts that bid or were posted to already
+
+
+def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
+    """Run the auction of lead ``lead_id`` if it is still ``received``; return the lead.
+
+    ``deadline`` (``time.monotonic()``) is when the source's answer is due; without one the
+    source's budget starts now. Idempotent: a lead another process claimed, or one that is
+    already decided, is returned untouched.
+    """
+    started = timezone.now()
+    if not Lead.objects.filter(pk=lead_id, status=LeadStatus.RECEIVED).update(
+            status=LeadStatus.AUCTIONING, auction_started_at=started):
+        return Lead.objects.get(pk=lead_id)
+    lead = Lead.objects.select_related("vertical", "source").get(pk=lead_id)
+    t0 = time.monotonic()
+    deadline = deadline if deadline is not None else t0 + lead.source.time_budget_ms / 1000
+    ping_deadline = t0 + max(0.0, deadline - t0 - settings.AUCTION_RESERVE_MS / 1000) * (
+        settings.AUCTION_PING_SHARE)
+
+    record = Auction.objects.create(
+        lead=lead, started_at=started, rounds=1,
+        ping_deadline_at=started + timedelta(seconds=ping_deadline - t0))
+    setups = {s.terms.id: s for s in contract_setups(lead.vertical_id, started)}
+    post = post_context_build(lead, record, setups)
+    state = _Auction(
+        lead=lead, record=record, setups=setups, deadline=deadline, rng=random.Random(),
+        ping_values={k: v for k, v in lead.fields.items() if k not in post.pii_keys},
+        tried=set(), post=post,
+    )
+
+    bought = _buyers_who_bought(post.consumer_digests, started)
+    ranking = _round(state, 1, list(setups.values()), bought, ping_deadline)
+    record.bids_at = timezone.now()
+    sales, retry = _post_ranking(state, ranking)
+    if not sales and retry is None:
+        sales, retry = _secondary_round(state, bought)
+    health_observe(state.post.observations)
+
+    if sales:
+        return lead_finalize(lead, record, sales)
+    if retry is not None:
+        post_retry_schedule(record, retry)
+        return Lead.objects.get(pk=lead.pk)
+    return lead_finalize(lead, record, [], reason=_unsold_reason(ranking))
+
+
+def _round(state: _Auction, number: int, candidates: list[ContractSetup],
+           bought: frozenset[int], ping_deadline: float) -> Ranking:
+    """Eligibility, ping and ranking for ``candidates``; writes one Ping row per contract."""
+    lead = state.lead
+    facts = LeadFacts(fields=lead.fields, source_id=lead.source_id, sub_id=lead.sub_id,
+                      is_test=lead.is_test, floor=_floor(lead))
+    eligibility = select_eligible(facts, [s.terms for s in candidates],
+                                  now=timezone.now(), bought_by=bought, rng=state.rng)
+    results, observations = ping_round([state.setups[t.id] for t in eligibility.eligible],
+                                       state.ping_values, state.post.context,
+                                       deadline=ping_deadline)
+    health_observe(observations)
+    terms = {t.id: t for t in eligibility.eligible}
+    ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,
+                        floor=facts.floor, rng=state.rng)
+    _pings_write(state.record, number, eligibility.excluded, results, ranking)
+    state.tried.update(r.bid.contract_id for r in ranking.ranked)
+    logger.info(kv("auction.round", lead=lead.uuid, round=number,
+                   considered=len(candidates), eligible=len(eligibility.eligible),
+                   bids=len(ranking.ranked)))
+    return ranking
+
+
+def _pings_write(record: Auction, number: int, excluded: tuple[Exclusion, ...],
+                 results: list[PingResult], ranking: Ranking) -> None:
+    effective = {r.bid.contract_id: r.effective for r in ranking.ranked}
+    below = {e.contract_id: e.detail for e in ranking.below_floor}
+    rows = [Ping(auction=record, contract_id=e.contract_id, round=number, outcome=e.reason,
+                 detail=e.detail[:255]) for e in excluded]
+    for r in results:
+        outcome, detail = r.outcome, r.detail
+        if r.contract_id in below:
+            outcome, detail = PingOutcome.BELOW_FLOOR, below[r.contract_id]
+        rows.append(Ping(
+            auction=record, contract_id=r.contract_id, round=number, outcome=outcome,
+            bid=r.bid.amount if r.bid else None, effective_bid=effective.get(r.contract_id),
+            token=(r.bid.token or "")[:255] if r.bid else "", latency_ms=r.latency_ms,
+            http_status=r.http_status, detail=detail[:255], request_body=r.request_body,
+            response_body=r.response_body))
+    Ping.objects.bulk_create(rows)
+
+
+def _post_ranking(state: _Auction, ranking: Ranking) -> tuple[list, object | None]:
+    """Offer the lead along the post plan. Returns the sales, or no sales and the best bid
+    whose failure was transient (worth a scheduled retry), or neither."""
+    retry = None
+    for offer in post_plan(ranking):
+        if not offer.shared:
+            result = bid_post(offer.bids[0], state.post, exclusive=True)
+            if result.sale is not None:
+                return [result.sale], None
+            if result.retryable and retry is None:
+                retry = (offer.bids[0], result.post)
+            continue
+        sales = offer_post(offer, state.post)
+        if sales:
+            return sales, None
+    return [], retry
+
+
+def _secondary_round(state: _Auction, bought: frozenset[int]) -> tuple[list, object | None]:
+    """Every bidder failed: re-ping the secondary contracts and those excluded in round one
+    (their exclusion may have cleared), within the time left of the source's budget."""
+    left = state.deadline - time.monotonic() - settings.AUCTION_RESERVE_MS / 1000
+    if left < settings.AUCTION_SECONDARY_MIN_MS / 1000:
+        return [], None
+    fresh = {s.terms.id: s for s in contract_setups(state.lead.vertical_id, timezone.now())}
+    state.setups.update(fresh)
+    candidates = [s for cid, s in fresh.items() if cid not in state.tried]
+    if not candidates:
+        return [], None
+    state.record.rounds = 2
+    ranking = _round(state, 2, candidates, bought,
+                     time.monotonic() + left * settings.AUCTION_PING_SHARE)
+    return _post_ranking(state, ranking)
+
+
+def _floor(lead: Lead) -> Decimal:
+    return max(lead.vertical.default_floor, lead.source.minimum_sale_price())
+
+
+def _buyers_who_bought(digests: list[str], now) -> frozenset[int]:
+    if not digests:
+        return frozenset()
+    return frozenset(ConsumerPurchase.objects.filter(
+        digest__in=digests, expires_at__gt=now).values_list("buyer_id", flat=True))
+
+
+def _unsold_reason(ranking: Ranking) -> str:
+    if not ranking.ranked:
+        return "No buyer bid on this lead."
+    return "Every bidder rejected the lead."

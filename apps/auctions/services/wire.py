@@ -1,0 +1,101 @@
+"""From a contract's endpoint configuration to an outbound request, and from the answer to an
+outcome: shared by pings, posts and health pings.
+
+The payload goes mapping → transport (wire format + auth) → ``apps.core.http``; the answer goes
+through the endpoint's response rules. Any misconfiguration or buyer fault becomes an outcome
+code with a short detail, never an exception.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from apps.auctions.setups import EndpointSetup
+from apps.buyers.mapping import MappingError, path_parse, payload_build
+from apps.buyers.oauth import oauth_token
+from apps.buyers.parsing import ParsedResponse, ResponseInvalid, response_parse
+from apps.buyers.transports import TransportError, request_build
+from apps.core.http import OutboundRequest, OutboundResponse
+
+MASK = "***"
+
+
+@dataclass(frozen=True, slots=True)
+class WireCall:
+    request: OutboundRequest
+    body_text: str  # what is stored: the body itself, or a masked rendering for posts
+
+
+def wire_build(
+    endpoint: EndpointSetup,
+    values: Mapping[str, Any],
+    context: Mapping[str, Any],
+    *,
+    extra_headers: Mapping[str, str] | None = None,
+    mask_keys: Collection[str] = (),
+) -> WireCall | str:
+    """The request for ``endpoint`` with ``values`` (lead fields) and ``context`` (``@…``
+    keys), or a one-line reason why it cannot be built. With ``mask_keys`` (PII fields) the
+    stored ``body_text`` is the payload as JSON with those values masked."""
+    try:
+        payload = payload_build(endpoint.mappings, values, context)
+        token = (oauth_token(endpoint.spec.auth, endpoint.oauth_token_url)
+                 if endpoint.spec.auth.type == "oauth2" else None)
+        wire = request_build(endpoint.spec, payload, oauth_token=token,
+                             extra_headers=extra_headers)
+    except (MappingError, TransportError) as error:
+        return f"configuration: {error}"[:255]
+    request = OutboundRequest(method=wire.method, url=wire.url, headers=wire.headers,
+                              body=wire.body, timeout=endpoint.timeout)
+    if mask_keys:
+        text = json.dumps(payload_mask(payload, endpoint, mask_keys), default=str)
+    else:
+        text = wire.body.decode("utf-8", "replace") or wire.url
+    return WireCall(request=request, body_text=text)
+
+
+def payload_mask(payload: dict, endpoint: EndpointSetup, mask_keys: Collection[str]) -> dict:
+    """A copy of ``payload`` where every value drawn from a ``mask_keys`` field is masked."""
+    masked = copy.deepcopy(payload)
+    if not endpoint.mappings:
+        return {k: (MASK if k in mask_keys else v) for k, v in masked.items()}
+    for rule in endpoint.mappings:
+        if rule.source in mask_keys:
+            _set(masked, path_parse(rule.target))
+    return masked
+
+
+def _set(node: Any, path: tuple[str | int, ...]) -> None:
+    for step in path[:-1]:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return
+    try:
+        if (isinstance(node, dict) and path[-1] in node) or (
+                isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node)):
+            node[path[-1]] = MASK
+    except TypeError:
+        return
+
+
+def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse
+                   ) -> tuple[str, ParsedResponse | None, str]:
+    """``("ok", parsed, "")`` for a readable answer, else ``(code, None, detail)`` with code
+    ``timeout``, ``error`` (transport fault: connect, 5xx, redirect, size, blocked) or
+    ``invalid_response`` (unreadable in the configured format)."""
+    if response.error == "timeout":
+        return "timeout", None, response.detail or "no answer in time"
+    if response.error is not None:
+        return "error", None, f"{response.error}: {response.detail}"[:255]
+    if response.status is not None and response.status >= 500:
+        return "error", None, f"HTTP {response.status}"
+    try:
+        parsed = response_parse(endpoint.rules, response.status or 0, response.body)
+    except ResponseInvalid as error:
+        return "invalid_response", None, str(error)[:255]
+    return "ok", parsed, ""

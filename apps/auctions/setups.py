@@ -1,0 +1,193 @@
+"""Contract set-ups: the configuration of every contract of a vertical, ready for an auction.
+
+Building a set-up touches seven tables (contract, buyer, filters, caps, schedule, endpoints,
+mappings), so set-ups are cached per process and rebuilt only when a contract or its buyer
+changed (their ``updated_at`` is the version; the admin and the API save the contract with
+its rules). What must be fresh for every auction — switched on/off, auto-paused, cap usage,
+post acceptance — is read again each time in two small queries and laid over the cached part.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Prefetch
+
+from apps.auctions.caps import CapRule, cap_usage
+from apps.auctions.engine import CapState, ContractTerms, FilterRule, Mode, Window
+from apps.buyers.mapping import MappingRule
+from apps.buyers.models import (
+    BuyerStatus,
+    Contract,
+    ContractStatus,
+    Endpoint,
+    EndpointKind,
+    FieldMapping,
+)
+from apps.buyers.parsing import ResponseRules
+from apps.buyers.transports import AuthSpec, EndpointSpec
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSetup:
+    spec: EndpointSpec
+    rules: ResponseRules
+    mappings: tuple[MappingRule, ...]
+    oauth_token_url: str = ""
+
+    @property
+    def timeout(self) -> float:
+        return self.spec.timeout_ms / 1000
+
+
+@dataclass(frozen=True, slots=True)
+class HealthLimits:
+    slow_threshold_ms: int
+    slow_count: int
+    error_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContractSetup:
+    terms: ContractTerms
+    caps: tuple[CapRule, ...]
+    ping: EndpointSetup | None
+    post: EndpointSetup | None
+    health: HealthLimits
+    buyer_dedupe_days: int
+    name: str
+
+
+def endpoint_setup(endpoint: Endpoint) -> EndpointSetup:
+    """The engine-side, immutable form of an Endpoint row (its mappings prefetched)."""
+    return EndpointSetup(
+        spec=EndpointSpec(
+            url=endpoint.url, method=endpoint.method, body_format=endpoint.body_format,
+            headers=dict(endpoint.headers or {}), timeout_ms=endpoint.timeout_ms,
+            xml_root=endpoint.xml_root or "lead",
+            auth=AuthSpec(type=endpoint.auth_type, name=endpoint.auth_name,
+                          username=endpoint.auth_username, secret=endpoint.auth_secret),
+        ),
+        rules=ResponseRules(
+            format=endpoint.response_format,
+            success_statuses=tuple(endpoint.success_statuses or (200, 201, 202)),
+            success_path=endpoint.success_path,
+            success_values=tuple(str(v) for v in endpoint.success_values or ()),
+            success_regex=endpoint.success_regex, price_path=endpoint.price_path,
+            token_path=endpoint.token_path, reason_path=endpoint.reason_path,
+        ),
+        mappings=tuple(
+            MappingRule(target=m.target, source=m.source, constant=m.constant,
+                        transform=m.transform, arg=m.arg)
+            for m in endpoint.mappings.all()
+        ),
+        oauth_token_url=endpoint.oauth_token_url,
+    )
+
+
+def _setup(contract: Contract) -> ContractSetup:
+    buyer = contract.buyer
+    endpoints = {e.kind: endpoint_setup(e) for e in contract.endpoints.all()}
+    terms = ContractTerms(
+        id=contract.pk, buyer_id=buyer.pk, mode=Mode(contract.mode),
+        fixed_price=contract.fixed_price, min_bid=contract.min_bid,
+        bid_multiplier=contract.bid_multiplier, bid_penalty=contract.bid_penalty,
+        quality=buyer.quality_multiplier, priority=contract.priority, weight=contract.weight,
+        traffic_share_pct=contract.traffic_share_pct, exclusive=contract.exclusive,
+        shared_max_sales=contract.shared_max_sales, is_secondary=contract.is_secondary,
+        accepts_test=contract.accepts_test_leads,
+        allowed_sources=frozenset(s.pk for s in contract.allowed_sources.all()),
+        blocked_sources=frozenset(s.pk for s in contract.blocked_sources.all()),
+        filters=tuple(FilterRule(f.field, f.operator, f.value) for f in contract.filters.all()),
+        schedule=tuple(Window(w.weekday, w.opens_at, w.closes_at)
+                       for w in contract.schedule.all()),
+        timezone=buyer.timezone,
+    )
+    return ContractSetup(
+        terms=terms,
+        caps=tuple(CapRule(c.pk, c.period, c.metric, c.limit, buyer.timezone)
+                   for c in contract.caps.all()),
+        ping=endpoints.get(EndpointKind.PING), post=endpoints.get(EndpointKind.POST),
+        health=HealthLimits(contract.slow_threshold_ms, contract.slow_count,
+                            contract.error_count),
+        buyer_dedupe_days=buyer.dedupe_window_days, name=str(contract),
+    )
+
+
+class _Cache:
+    """Per-process set-ups per vertical, keyed by the (contract, updated) versions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_vertical: dict[int, tuple[frozenset, dict[int, ContractSetup]]] = {}
+
+    def get(self, vertical_id: int, version: frozenset) -> dict[int, ContractSetup]:
+        with self._lock:
+            cached = self._by_vertical.get(vertical_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        contracts = (
+            Contract.objects.filter(pk__in=[v[0] for v in version])
+            .select_related("buyer")
+            .prefetch_related(
+                "filters", "caps", "schedule", "allowed_sources", "blocked_sources",
+                Prefetch("endpoints", queryset=Endpoint.objects.prefetch_related(
+                    Prefetch("mappings", queryset=FieldMapping.objects.order_by("position",
+                                                                                 "id")))),
+            )
+        )
+        setups = {c.pk: _setup(c) for c in contracts}
+        with self._lock:
+            self._by_vertical[vertical_id] = (version, setups)
+        return setups
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_vertical.clear()
+
+
+_cache = _Cache()
+
+
+def acceptance_rate(posts: int, accepted: int) -> Decimal:
+    """Historical post acceptance with a Beta prior, so a new buyer starts near the prior
+    mean instead of at 0 or 1: (accepted + a) / (posts + a + b)."""
+    a, b = settings.AUCTION_ACCEPTANCE_PRIOR
+    return (Decimal(accepted + a) / Decimal(posts + a + b)).quantize(Decimal("0.0001"))
+
+
+def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
+    """Every contract of the vertical, with fresh status, health, acceptance and cap usage.
+    Three queries when the cache is warm (state, cap usage, and nothing else)."""
+    state = list(
+        Contract.objects.filter(vertical_id=vertical_id).values_list(
+            "pk", "updated_at", "buyer__updated_at", "status", "buyer__status",
+            "auto_paused_at", "posts_recent", "accepted_recent")
+    )
+    version = frozenset((pk, updated, buyer_updated)
+                        for pk, updated, buyer_updated, *_ in state)
+    static = _cache.get(vertical_id, version)
+    all_caps = [cap for setup in static.values() for cap in setup.caps]
+    used = cap_usage(all_caps, now)
+    setups = []
+    for pk, _, _, status, buyer_status, paused_at, posts, accepted in state:
+        setup = static[pk]
+        terms = replace(
+            setup.terms,
+            active=status == ContractStatus.ACTIVE and buyer_status == BuyerStatus.ACTIVE,
+            auto_paused=paused_at is not None,
+            acceptance=acceptance_rate(posts, accepted),
+            caps=tuple(CapState(c.cap_id, c.period, c.metric, c.limit, used[c.cap_id])
+                       for c in setup.caps),
+        )
+        setups.append(replace(setup, terms=terms))
+    return setups
+
+
+def contract_setups_clear() -> None:
+    """Forget cached set-ups (tests; a changed contract is picked up without this)."""
+    _cache.clear()

@@ -1,0 +1,140 @@
+"""Buyers and their contracts (one per vertical and offer)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from apps.core.models import TimeStampedModel
+from apps.sources.models import Source, Vertical
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/New_York).")
+
+
+class BuyerStatus(models.TextChoices):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class Buyer(TimeStampedModel):
+    """A company that buys leads. Caps and schedules run in its time zone."""
+
+    company = models.CharField(max_length=128, unique=True)
+    status = models.CharField(max_length=8, choices=BuyerStatus.choices,
+                              default=BuyerStatus.ACTIVE)
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="managed_buyers",
+    )
+    timezone = models.CharField(max_length=64, default="America/New_York",
+                                validators=[validate_timezone])
+    quality_multiplier = models.DecimalField(
+        max_digits=4, decimal_places=2, default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("5"))],
+        help_text="Scales this buyer's bids when ranking (1.00 = neutral).",
+    )
+    dedupe_window_days = models.PositiveIntegerField(
+        default=30, help_text="Never offer a consumer this buyer bought inside this window.",
+    )
+    contact_email = models.EmailField(blank=True)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["company"]
+
+    def __str__(self) -> str:
+        return self.company
+
+
+class ContractMode(models.TextChoices):
+    PING_POST = "ping_post", "Ping-post (dynamic bid)"
+    DIRECT_POST = "direct_post", "Direct post (fixed price)"
+
+
+class ContractStatus(models.TextChoices):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class Contract(TimeStampedModel):
+    """What a buyer buys in a vertical, at what price, under which rules.
+
+    Health fields (``auto_paused_at`` …) are written by the circuit breaker only.
+    """
+
+    buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="contracts")
+    vertical = models.ForeignKey(Vertical, on_delete=models.PROTECT, related_name="contracts")
+    name = models.CharField(max_length=128)
+    status = models.CharField(max_length=8, choices=ContractStatus.choices,
+                              default=ContractStatus.ACTIVE, db_index=True)
+    mode = models.CharField(max_length=12, choices=ContractMode.choices,
+                            default=ContractMode.PING_POST)
+
+    fixed_price = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True,
+        help_text="Direct post: the price paid per accepted lead.")
+    min_bid = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True,
+        help_text="Bids under this are dropped (on top of the vertical and source floors).")
+    bid_multiplier = models.DecimalField(
+        max_digits=5, decimal_places=3, default=Decimal("1.000"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Ranking adjustment: effective bid = bid × multiplier × quality − penalty.")
+    bid_penalty = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0"))])
+    priority = models.SmallIntegerField(default=0, help_text="Higher wins ties.")
+    weight = models.PositiveIntegerField(default=100,
+                                         help_text="Weighted-random share among equal ties.")
+    traffic_share_pct = models.PositiveSmallIntegerField(
+        default=100, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="A pilot contract sees only this share of eligible leads.")
+    exclusive = models.BooleanField(
+        default=True, help_text="Buys leads exclusively; unticked = buys shared leads.")
+    shared_max_sales = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(2), MaxValueValidator(10)],
+        help_text="Shared: joins a sale only when at most this many buyers share the lead.")
+    is_secondary = models.BooleanField(
+        default=False, help_text="Re-pinged when every bidder of the first round rejected.")
+    accepts_test_leads = models.BooleanField(default=False)
+    allowed_sources = models.ManyToManyField(
+        Source, blank=True, related_name="+", help_text="Empty: every source.")
+    blocked_sources = models.ManyToManyField(Source, blank=True, related_name="+")
+
+    # health (circuit breaker) settings
+    slow_threshold_ms = models.PositiveIntegerField(default=200)
+    slow_count = models.PositiveIntegerField(
+        default=10, help_text="Consecutive slow answers that auto-pause the contract.")
+    error_count = models.PositiveIntegerField(
+        default=10, help_text="Consecutive failed requests that auto-pause the contract.")
+    health_ping_interval_s = models.PositiveIntegerField(default=60)
+    # health state
+    # (the last latency and error are read from the newest Ping rows, not stored here)
+    auto_paused_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    auto_pause_reason = models.CharField(max_length=255, blank=True)
+    last_health_ping_at = models.DateTimeField(null=True, blank=True)
+    # consecutive slow / failed answers, when Redis is not configured (else kept in Redis)
+    consecutive_slow = models.PositiveIntegerField(default=0)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    # post acceptance, for ranking (rolling counts, refreshed from Post rows)
+    posts_recent = models.PositiveIntegerField(default=0)
+    accepted_recent = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["buyer__company", "name"]
+        indexes = [models.Index(fields=["vertical", "status"], name="contract_vertical_status")]
+
+    def __str__(self) -> str:
+        return f"{self.buyer} · {self.name}"
+
+    def clean(self) -> None:
+        if self.mode == ContractMode.DIRECT_POST and self.fixed_price is None:
+            raise ValidationError({"fixed_price": "A direct-post contract needs a fixed price."})

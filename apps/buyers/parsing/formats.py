@@ -1,0 +1,186 @@
+"""Per answer format: loading the body (or ResponseInvalid) and compiling a path to a reader.
+
+A loader turns the body into a document (JSON value, lxml root, form fields, text); a path
+compiler turns a configured path into a reader, a function from that document to the raw
+value (None when absent), and raises ValueError for a path invalid in the format's language.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs
+
+from lxml import etree
+
+from apps.buyers.mapping import MappingError, path_split
+from apps.buyers.parsing.rules import ResponseInvalid
+
+Reader = Callable[[Any], Any]
+
+
+def _json_load(body: bytes) -> Any:
+    try:
+        # Decimal: a price of 12.30 must not become 12.2999…; NaN/Infinity are read so that
+        # the price check, not the parser, names the problem.
+        return json.loads(body, parse_float=Decimal, parse_constant=Decimal)
+    except (ValueError, RecursionError) as error:
+        raise ResponseInvalid(f"body is not JSON: {_short(error)}") from None
+
+
+def _json_path(path: str) -> Reader:
+    # "$", "$.a" and "$[0]" are JSONPath spellings of the root; "$a" stays a key of its own.
+    text = path[2:] if path.startswith("$.") else path[1:] if path[:2] in ("$", "$[") else path
+    try:
+        steps = path_split(text) if text else ()
+    except MappingError as error:
+        raise ValueError(f"invalid JSON path: {error.message}") from None
+
+    def read(document: Any) -> Any:
+        node = document
+        for step in steps:
+            if isinstance(step, str) and isinstance(node, dict):
+                node = node.get(step)
+            elif isinstance(step, int) and isinstance(node, list) and step < len(node):
+                node = node[step]
+            else:
+                return None
+        return node
+
+    return read
+
+
+class _XmlState(threading.local):
+    # lxml parsers and XPath evaluators must not be shared between threads.
+    def __init__(self) -> None:
+        self.parser = etree.XMLParser(resolve_entities=False, no_network=True,
+                                      huge_tree=False, load_dtd=False)
+        self.xpaths: dict[str, etree.XPath] = {}
+
+
+_xml_state = _XmlState()
+
+
+def _xml_load(body: bytes) -> Any:
+    try:
+        root = etree.fromstring(body, _xml_state.parser)
+    except (etree.XMLSyntaxError, ValueError) as error:
+        raise ResponseInvalid(f"body is not XML: {_short(error)}") from None
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and next(dtd.iterentities(), None) is not None:
+        raise ResponseInvalid("body is not acceptable XML: it declares entities")
+    if b"xmlns" in body:
+        _namespaces_strip(root)
+    return root
+
+
+def _namespaces_strip(root: etree._Element) -> None:
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.startswith("{"):
+            element.tag = etree.QName(element).localname
+        for name in [name for name in element.attrib if name.startswith("{")]:
+            element.attrib[etree.QName(name).localname] = element.attrib.pop(name)
+    etree.cleanup_namespaces(root)
+
+
+def _xpath(expression: str) -> etree.XPath:
+    # Unbounded on purpose: the keys are the configured paths, not anything a buyer sends.
+    cache = _xml_state.xpaths
+    compiled = cache.get(expression)
+    if compiled is None:
+        compiled = cache[expression] = etree.XPath(expression, smart_strings=False)
+    return compiled
+
+
+def _xml_path(path: str) -> Reader:
+    try:
+        # Evaluated once on a probe document: undefined functions, variables and namespace
+        # prefixes only fail at evaluation.
+        etree.XPath(path)(etree.fromstring(b"<probe/>"))
+    except etree.XPathError as error:
+        raise ValueError(f"invalid XPath {path!r}: {error}") from None
+
+    def read(root: etree._Element) -> Any:
+        try:
+            result = _xpath(path)(root)
+        except etree.XPathError as error:
+            raise ResponseInvalid(f"XPath {path!r} failed: {error}") from None
+        if isinstance(result, list):
+            result = result[0] if result else None
+        if isinstance(result, etree._Element):
+            return "".join(result.itertext())
+        if isinstance(result, float):
+            # number() of a missing node is NaN: absent, not junk.
+            return None if result != result else Decimal(repr(result))
+        return result
+
+    return read
+
+
+def _form_load(body: bytes) -> dict[str, list[str]]:
+    try:
+        return parse_qs(body.decode("utf-8").strip(), keep_blank_values=True,
+                        strict_parsing=True, errors="strict")
+    except ValueError as error:
+        raise ResponseInvalid(f"body is not form-encoded: {_short(error)}") from None
+
+
+def _form_path(path: str) -> Reader:
+    if path != path.strip():
+        raise ValueError(f"form key {path!r} has leading or trailing spaces")
+    return lambda fields: fields.get(path, (None,))[0]
+
+
+def _text_load(body: bytes) -> str:
+    return body.decode("utf-8", "replace")
+
+
+def _text_path(path: str) -> Reader:
+    pattern = regex_compile(path)
+
+    def read(text: str) -> str | None:
+        match = pattern.search(text)
+        if match is None:
+            return None
+        return match.group(1) if pattern.groups else match.group(0)
+
+    return read
+
+
+def regex_compile(text: str) -> re.Pattern[str]:
+    """Return the compiled regular expression; raise ValueError naming it when invalid."""
+    try:
+        return re.compile(text)
+    except re.error as error:
+        raise ValueError(f"invalid regular expression {text!r}: {error}") from None
+
+
+def _structured_load(load: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def checked(body: bytes) -> Any:
+        if not body.strip():
+            raise ResponseInvalid("body is empty")
+        return load(body)
+
+    return checked
+
+
+LOADERS: dict[str, Callable[[bytes], Any]] = {
+    "json": _structured_load(_json_load),
+    "xml": _structured_load(_xml_load),
+    "form": _structured_load(_form_load),
+    "text": _text_load,
+}
+PATH_COMPILERS: dict[str, Callable[[str], Reader]] = {
+    "json": _json_path,
+    "xml": _xml_path,
+    "form": _form_path,
+    "text": _text_path,
+}
+
+
+def _short(error: BaseException) -> str:
+    return str(error)[:200] or type(error).__name__

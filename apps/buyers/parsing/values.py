@@ -1,0 +1,76 @@
+"""Values found in an answer -> status words, prices, tokens and reasons, or ResponseInvalid."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from apps.buyers.parsing.rules import ResponseInvalid
+
+MAX_PRICE = Decimal("100000")
+CENTS = Decimal("0.01")
+MAX_TOKEN_LENGTH = 1024
+MAX_REASON_LENGTH = 500
+
+_PRICE_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def value_text(value: Any, field: str) -> str | None:
+    """Return a scalar's text, stripped (None when absent or blank); raise ``ResponseInvalid``
+    naming ``field`` for an object or list."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    raise ResponseInvalid(f"{field}: found {type(value).__name__}, not a single value")
+
+
+def price_value(value: Any) -> Decimal | None:
+    """Return the amount in cents (rounded down), None when absent or blank; raise
+    ``ResponseInvalid`` for anything but a finite amount in 0..``MAX_PRICE``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        # "$12.50" is common; "12,50" is not accepted: a decimal comma and a thousands
+        # separator cannot be told apart.
+        text = value.strip().removeprefix("$").strip()
+        if not text:
+            return None
+        if not _PRICE_TEXT.fullmatch(text):
+            raise ResponseInvalid(f"price_path: {_shown(value)} is not an amount")
+        amount = Decimal(text)
+    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+        amount = Decimal(value)
+    else:
+        raise ResponseInvalid(f"price_path: {_shown(value)} is not an amount")
+    if not amount.is_finite() or not 0 <= amount <= MAX_PRICE:
+        raise ResponseInvalid(f"price_path: {_shown(value)} is not an amount in 0..{MAX_PRICE}")
+    return amount.quantize(CENTS, rounding=ROUND_DOWN)
+
+
+def token_value(value: Any) -> str | None:
+    """Return the bid token's text (None when absent); raise ``ResponseInvalid`` for an object,
+    a list or a token longer than ``MAX_TOKEN_LENGTH``."""
+    token = value_text(value, "token_path")
+    if token is not None and len(token) > MAX_TOKEN_LENGTH:
+        raise ResponseInvalid(f"token_path: the token is longer than {MAX_TOKEN_LENGTH}")
+    return token
+
+
+def reason_value(value: Any) -> str | None:
+    """Return the reason on one line, cut to ``MAX_REASON_LENGTH``; never raises, because a
+    reason is for people reading logs and whatever the buyer put there is worth showing."""
+    if value is None:
+        return None
+    text = json.dumps(value, default=str) if isinstance(value, dict | list) else str(value)
+    return " ".join(text.split())[:MAX_REASON_LENGTH] or None
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:40]

@@ -1,0 +1,372 @@
+"""The outbound HTTP primitive against real sockets: the buyer simulator and tiny raw servers.
+
+No database. Every buyer misbehaviour must end as one response with its error code, by
+the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import select
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from apps.buyers.simulator.testing import simulator_process
+from apps.core.http import (
+    OutboundRequest,
+    http_client_close,
+    http_send,
+    http_send_many,
+    http_send_many_async,
+)
+from apps.core.http import runtime as http_runtime
+
+DEADLINE_SLACK_S = 0.020
+
+
+@pytest.fixture(scope="session")
+def sim_url() -> Iterator[str]:
+    with simulator_process(seed=7) as url:
+        yield url
+
+
+@pytest.fixture(autouse=True)
+def allow_loopback(settings) -> None:
+    settings.HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _client_closed_after_module() -> Iterator[None]:
+    yield
+    http_client_close()
+
+
+def ping(url: str, *, timeout: float = 5.0, latency_ms: int | None = None,
+         method: str = "POST") -> OutboundRequest:
+    headers = {"Content-Type": "application/json"}
+    if latency_ms is not None:
+        headers["X-Sim-Latency-Ms"] = str(latency_ms)
+    body = b'{"zip": "90210"}' if method != "GET" else b""
+    return OutboundRequest(method, url, headers=headers, body=body, timeout=timeout)
+
+
+def sim_get(sim_url: str, path: str) -> object:
+    with urllib.request.urlopen(f"{sim_url}{path}", timeout=5) as answer:  # noqa: S310
+        return json.loads(answer.read())
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that answers every request head with ``reply``.
+
+    ``stream=True`` sends ``reply`` then bytes without end; ``keep_alive=False`` closes
+    after each answer. Counts accepted connections. Request bodies are not supported.
+    """
+
+    def __init__(self, reply: bytes, *, keep_alive: bool = True, stream: bool = False):
+        self.reply = reply
+        self.keep_alive = keep_alive
+        self.stream = stream
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        with conn, contextlib.suppress(OSError):
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buffer += data
+                while b"\r\n\r\n" in buffer:
+                    _, buffer = buffer.split(b"\r\n\r\n", 1)
+                    conn.sendall(self.reply)
+                    while self.stream:
+                        conn.sendall(b"x" * 65536)
+                    if not self.keep_alive:
+                        return
+
+
+@pytest.fixture
+def raw_server() -> Iterator[type[RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(reply: bytes, **options: bool) -> RawServer:
+        server = RawServer(reply, **options)
+        servers.append(server)
+        return server
+
+    yield start  # type: ignore[misc]
+    for server in servers:
+        server.close()
+
+
+def test_it_returns_a_complete_answer_with_lower_case_headers(sim_url):
+    response = http_send(ping(f"{sim_url}/acme/ping?bid=12.50&latency_ms=5"))
+
+    assert response.ok and response.error is None
+    assert response.status == 200
+    assert response.headers["content-type"] == "application/json"
+    assert json.loads(response.body)["price"] == 12.5
+    assert 5 <= response.latency_ms < 1000
+    [received] = sim_get(sim_url, "/_sim/requests?path=/acme/ping&limit=1")
+    assert received["headers"]["user-agent"] == "leadexchange/1"
+    assert received["body"] == '{"zip": "90210"}'
+
+
+def test_fifty_buyers_take_as_long_as_the_slowest_not_the_sum(sim_url):
+    latencies = [10 + i * 6 for i in range(50)]  # 10 .. 304 ms, 7.8 s in sequence
+    requests = [ping(f"{sim_url}/spread-{i}/ping", latency_ms=ms)
+                for i, ms in enumerate(latencies)]
+
+    started = time.monotonic()
+    responses = http_send_many(requests, deadline=started + 2.0)
+    elapsed = time.monotonic() - started
+
+    assert [r.status for r in responses] == [200] * 50
+    assert max(latencies) / 1000 <= elapsed < max(latencies) / 1000 + 0.15
+    for response, ms in zip(responses, latencies, strict=True):
+        assert ms <= response.latency_ms < ms + 150
+
+
+def test_hanging_and_dripping_buyers_are_cut_at_the_deadline(sim_url, settings):
+    # A cap above the drip's announced 10 MiB, so the drip is read until cancelled.
+    settings.HTTP_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+    requests = [
+        ping(f"{sim_url}/hang/ping?fail=hang"),
+        ping(f"{sim_url}/drip/ping?fail=drip"),
+        ping(f"{sim_url}/quick/ping", latency_ms=10),
+        ping(f"{sim_url}/own-timeout/ping?fail=hang", timeout=0.1),
+    ]
+
+    deadline = time.monotonic() + 0.3
+    hang, drip, quick, own_timeout = http_send_many(requests, deadline=deadline)
+    overshoot = time.monotonic() - deadline
+
+    assert overshoot <= DEADLINE_SLACK_S
+    assert (hang.error, drip.error, quick.error, own_timeout.error) == (
+        "timeout", "timeout", None, "timeout")
+    assert hang.status is None and drip.status is None and quick.status == 200
+    assert 280 <= hang.latency_ms <= 300 + 1000 * DEADLINE_SLACK_S
+    assert 90 <= own_timeout.latency_ms < 150
+
+
+def test_the_batch_returns_by_the_deadline_even_when_the_loop_is_stuck(sim_url):
+    http_send(ping(f"{sim_url}/warm/ping"))  # the loop is running
+    loop = http_runtime._runtime_get().loop
+    loop.call_soon_threadsafe(time.sleep, 0.4)  # a blocking call hogging the HTTP loop
+
+    deadline = time.monotonic() + 0.1
+    responses = http_send_many([ping(f"{sim_url}/stuck/ping")] * 3, deadline=deadline)
+    overshoot = time.monotonic() - deadline
+
+    assert overshoot <= DEADLINE_SLACK_S
+    assert [r.error for r in responses] == ["timeout"] * 3
+    time.sleep(0.35)  # let the loop recover before the next test
+
+
+def test_a_deadline_already_passed_sends_nothing(sim_url):
+    responses = http_send_many([ping(f"{sim_url}/late/ping")], deadline=time.monotonic() - 1)
+
+    assert [r.error for r in responses] == ["timeout"]
+    assert "/late/ping" not in sim_get(sim_url, "/_sim/stats")
+
+
+def test_an_empty_batch_returns_an_empty_list():
+    assert http_send_many([]) == []
+
+
+def test_a_huge_body_is_refused_without_reading_it(sim_url):
+    response = http_send(ping(f"{sim_url}/huge/ping?fail=huge"))
+
+    assert response.error == "too_large" and response.status == 200
+    assert response.body == b""
+    assert response.latency_ms < 500
+
+
+def test_an_endless_body_without_length_stops_one_byte_past_the_cap(raw_server, settings):
+    settings.HTTP_MAX_RESPONSE_BYTES = 100_000
+    server = raw_server(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", stream=True)
+
+    started = time.monotonic()
+    response = http_send(ping(f"{server.url}/endless", method="GET", timeout=5))
+
+    assert response.error == "too_large"
+    assert response.body == b"x" * 100_000
+    assert time.monotonic() - started < 1
+
+
+def test_a_redirect_is_reported_and_not_followed(sim_url):
+    target = f"{sim_url}/redirect-target/ping"
+    response = http_send(ping(f"{sim_url}/moved/ping?fail=redirect&location={target}"))
+    to_metadata = http_send(ping(f"{sim_url}/moved-to-metadata/ping?fail=redirect"))
+
+    assert (response.error, response.status) == ("redirect", 302)
+    assert "127.0.0.1" in response.detail
+    assert response.headers["location"] == target
+    assert "/redirect-target/ping" not in sim_get(sim_url, "/_sim/stats")
+    assert to_metadata.error == "redirect" and "169.254.169.254" in to_metadata.detail
+
+
+def test_a_server_error_is_an_answer_with_its_status(sim_url):
+    response = http_send(ping(f"{sim_url}/broken/ping?fail=5xx&status=502"))
+
+    assert response.ok and response.status == 502
+    assert response.body == b"simulated failure 502"
+
+
+def test_a_garbage_body_is_returned_as_it_came(sim_url):
+    response = http_send(ping(f"{sim_url}/garbage/ping?fail=garbage"))
+
+    assert response.ok and response.status == 200 and response.body
+
+
+def test_a_connection_closed_without_answer_is_a_connect_error(sim_url):
+    response = http_send(ping(f"{sim_url}/closer/ping?fail=close"))
+
+    assert response.error in ("connect", "protocol") and response.status is None
+    assert response.detail
+
+
+def test_a_refused_connection_is_a_connect_error():
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed on exit: nothing listens there any more
+
+    response = http_send(ping(f"http://127.0.0.1:{port}/ping"))
+
+    assert response.error == "connect" and response.status is None
+
+
+def test_malformed_http_is_a_protocol_error(raw_server):
+    server = raw_server(b"THIS IS NOT HTTP\r\n\r\n", keep_alive=False)
+
+    response = http_send(ping(f"{server.url}/ping", method="GET"))
+
+    assert response.error == "protocol" and response.status is None
+
+
+def test_a_literal_private_address_is_blocked_before_connecting(sim_url, settings):
+    settings.HTTP_ALLOWED_NETWORKS = []
+
+    response = http_send(ping(f"{sim_url}/literal-blocked/ping"))
+
+    assert response.error == "blocked" and "loopback" in response.detail
+    assert "/literal-blocked/ping" not in sim_get(sim_url, "/_sim/stats")
+
+
+def test_a_name_resolving_to_loopback_is_blocked_unless_allowed(sim_url, settings):
+    http_client_close()  # no cached resolution or pooled connection from earlier tests
+    by_name = sim_url.replace("127.0.0.1", "localhost")
+    settings.HTTP_ALLOWED_NETWORKS = []
+
+    blocked = http_send(ping(f"{by_name}/by-name/ping"))
+
+    assert blocked.error == "blocked"
+    assert "localhost resolves only to refused addresses" in blocked.detail
+    assert "/by-name/ping" not in sim_get(sim_url, "/_sim/stats")
+
+    settings.HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+
+    assert http_send(ping(f"{by_name}/by-name/ping")).status == 200
+
+
+def test_sequential_requests_reuse_one_kept_alive_connection(raw_server):
+    kept = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    closing = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                         keep_alive=False)
+
+    for _ in range(100):
+        assert http_send(ping(f"{kept.url}/ping", method="GET")).body == b"ok"
+    for _ in range(20):
+        assert http_send(ping(f"{closing.url}/ping", method="GET")).body == b"ok"
+
+    assert kept.connections <= 2
+    assert closing.connections == 20  # the count works: no reuse when the server closes
+
+
+def test_twenty_threads_share_the_client_and_get_their_own_answers(sim_url):
+    def auction(thread: int) -> list[float]:
+        requests = [ping(f"{sim_url}/t{thread}-{i}/ping?bid={thread}.{i:02d}", latency_ms=50)
+                    for i in range(10)]
+        responses = http_send_many(requests, deadline=time.monotonic() + 2)
+        return [json.loads(r.body)["price"] for r in responses]
+
+    results: dict[int, list[float]] = {}
+    threads = [threading.Thread(target=lambda t=t: results.__setitem__(t, auction(t)))
+               for t in range(20)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    elapsed = time.monotonic() - started
+
+    assert results == {t: [float(f"{t}.{i:02d}") for i in range(10)] for t in range(20)}
+    assert elapsed < 0.6  # 20 x 50 ms would be 1 s in sequence
+
+
+def test_the_async_form_works_from_another_event_loop(sim_url):
+    async def run() -> list:
+        deadline = time.monotonic() + 0.2
+        return await http_send_many_async(
+            [ping(f"{sim_url}/async/ping", latency_ms=5),
+             ping(f"{sim_url}/async-hang/ping?fail=hang")], deadline=deadline)
+
+    quick, hang = asyncio.run(run())
+
+    assert quick.status == 200 and hang.error == "timeout"
+
+
+def test_a_forked_child_starts_its_own_loop_and_can_send(sim_url):
+    parent_runtime = http_runtime._runtime_get()
+    assert http_send(ping(f"{sim_url}/parent/ping")).ok
+    read_end, write_end = os.pipe()
+
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's teardown
+        try:
+            response = http_send(ping(f"{sim_url}/child/ping"))
+            child_runtime = http_runtime._runtime_get()
+            os.write(write_end, json.dumps({
+                "status": response.status, "error": response.error,
+                "runtime_pid": child_runtime.pid, "pid": os.getpid(),
+            }).encode())
+        finally:
+            os._exit(0)
+
+    os.close(write_end)
+    try:
+        readable, _, _ = select.select([read_end], [], [], 10)
+        report = json.loads(os.read(read_end, 4096)) if readable else None
+    finally:
+        os.close(read_end)
+        if report is None:
+            os.kill(pid, 9)
+        os.waitpid(pid, 0)
+
+    assert report is not None, "the child did not answer within 10 s"
+    assert (report["status"], report["error"]) == (200, None)
+    assert report["runtime_pid"] == report["pid"] == pid != parent_runtime.pid
+    assert http_runtime._runtime_get() is parent_runtime
+    assert http_send(ping(f"{sim_url}/parent-after/ping")).ok
