@@ -210,6 +210,8 @@ RUN_TASKS_INLINE = env.bool("RUN_TASKS_INLINE", default=False)
 AUCTION_RESERVE_MS = env.int("AUCTION_RESERVE_MS", default=30)
 # Share of the (budget − reserve) given to the ping phase; the rest is for posting.
 AUCTION_PING_SHARE = env.float("AUCTION_PING_SHARE", default=0.6)
+# The least time an auction gets, even when the capture used up the source's budget.
+AUCTION_MIN_MS = env.int("AUCTION_MIN_MS", default=250)
 # A secondary re-ping runs only when at least this much of the budget is left.
 AUCTION_SECONDARY_MIN_MS = env.int("AUCTION_SECONDARY_MIN_MS", default=150)
 # Beta prior (accepted, rejected) of a contract's post acceptance rate used in ranking.

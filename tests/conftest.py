@@ -24,6 +24,15 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL (.ci/run does)"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _warm_zip_index():
+    """Build the offline ZIP index once (~0.6 s), as wsgi.py does at start-up, so it does
+    not eat the time budget of the first lead of a test."""
+    from apps.leads.enrich import zip_lookup
+
+    zip_lookup("10001")
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     """Work runs on the test's thread (its transaction stays visible); buyers are local
@@ -50,3 +59,12 @@ def _fresh_counters():
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(scope="session")
+def sim_url():
+    """The bundled buyer simulator, one process for the session (started on first use)."""
+    from apps.buyers.simulator.testing import simulator_process
+
+    with simulator_process(seed=7) as url:
+        yield url

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from apps.buyers.models import Buyer, Contract
 from apps.buyers.services import contract_rules_set
+from apps.buyers.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.core.keys import key_from_parts
 from apps.sources.models import FieldType, Source, SourceApiKey, Vertical, VerticalField
 from apps.sources.services import SOURCE_KEY_NAMESPACE, source_key_create
@@ -80,31 +81,6 @@ DEMO_SOURCES = [
 DEMO_STAFF = ("admin", "admin")
 
 
-# Response rules that read the simulator's answers, per format (SPEC: configuration only).
-_PING_RULES = {
-    "json": {"response_format": "json", "success_path": "status", "success_values": ["bid"],
-             "price_path": "price", "token_path": "token"},
-    "xml": {"response_format": "xml", "success_path": "/response/status",
-            "success_values": ["bid"], "price_path": "/response/price",
-            "token_path": "/response/token"},
-    "xml_attr": {"response_format": "xml", "success_path": "/response/@status",
-                 "success_values": ["bid"], "price_path": "/response/@price",
-                 "token_path": "/response/@token"},
-    "form": {"response_format": "form", "success_path": "status", "success_values": ["bid"],
-             "price_path": "price", "token_path": "token"},
-    "text": {"response_format": "text", "success_regex": r"^BID ",
-             "price_path": r"^BID (\d+\.\d+)", "token_path": r"^BID \S+ (\S+)"},
-}
-_POST_RULES = {
-    "json": {"response_format": "json", "success_path": "result",
-             "success_values": ["accepted"], "reason_path": "reason"},
-    "xml": {"response_format": "xml", "success_path": "/response/result",
-            "success_values": ["accepted"], "reason_path": "/response/reason"},
-    "form": {"response_format": "form", "success_path": "result",
-             "success_values": ["accepted"], "reason_path": "reason"},
-    "text": {"response_format": "text", "success_regex": "^ACCEPTED",
-             "reason_path": "^REJECTED (.*)"},
-}
 _PING_FIELDS = ["zip", "state", "city", "gender", "marital_status", "credit_rating",
                 "homeowner", "currently_insured", "current_insurer", "vehicle_year",
                 "vehicle_make", "vehicle_model", "accidents"]
@@ -159,12 +135,10 @@ def _demo_buyer(vertical: Vertical, spec: dict, simulator_url: str) -> Contract:
     slug = spec["company"].split()[0].lower()
     post_format = spec.get("post_format", spec["format"] if spec["format"] != "xml_attr"
                            else "xml")
-    body_format = {"json": "json", "xml": "xml", "xml_attr": "xml", "form": "form",
-                   "text": "form"}
     endpoints = {"post": {
         "url": f"{simulator_url}/{slug}/post?{spec['query']}&format={post_format}",
-        "body_format": body_format[post_format], "timeout_ms": 2000,
-        **_POST_RULES[post_format],
+        "body_format": REQUEST_FORMAT[post_format], "timeout_ms": 2000,
+        **POST_RULES[post_format],
         # no rows = every field under its own name; extra rows need the fields spelled out
         "mappings": [*_mappings([f["key"] for f in AUTO_INSURANCE_FIELDS]),
                      *spec["post_extra"]] if "post_extra" in spec else [],
@@ -172,8 +146,8 @@ def _demo_buyer(vertical: Vertical, spec: dict, simulator_url: str) -> Contract:
     if spec.get("mode", "ping_post") == "ping_post":
         endpoints["ping"] = {
             "url": f"{simulator_url}/{slug}/ping?{spec['query']}&format={spec['format']}",
-            "body_format": body_format[spec["format"]], "timeout_ms": 1000,
-            **_PING_RULES[spec["format"]],
+            "body_format": REQUEST_FORMAT[spec["format"]], "timeout_ms": 1000,
+            **PING_RULES[spec["format"]],
             "mappings": spec.get("ping_mappings", []),
         }
     return contract_rules_set(contract, filters=spec.get("filters", []),

@@ -6,6 +6,9 @@ from decimal import Decimal
 
 import factory
 
+from apps.buyers.models import Buyer, Contract
+from apps.buyers.services import contract_rules_set
+from apps.buyers.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.sources.models import FieldType, Source, Vertical, VerticalField
 from apps.sources.services import source_key_create
 
@@ -81,3 +84,90 @@ def source_with_key(*verticals: Vertical, **attributes) -> tuple[Source, str]:
     source = SourceFactory(verticals=list(verticals), **attributes)
     _, key = source_key_create(source=source)
     return source, key
+
+
+class BuyerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Buyer
+
+    company = factory.Sequence(lambda n: f"Buyer {n}")
+    timezone = "America/New_York"
+
+
+def sim_contract(
+    vertical: Vertical,
+    sim_url: str,
+    *,
+    query: str = "bid=10",
+    ping_format: str = "json",
+    post_format: str | None = None,
+    post_query: str | None = None,
+    mode: str = "ping_post",
+    ping_mappings: list[dict] | None = None,
+    post_mappings: list[dict] | None = None,
+    timeout_ms: int = 1000,
+    buyer: Buyer | None = None,
+    filters: list[dict] | None = None,
+    caps: list[dict] | None = None,
+    **contract_fields,
+) -> Contract:
+    """A contract whose buyer is the simulator at ``sim_url``, behaving as ``query`` says
+    (see apps.buyers.simulator.config), configured exactly as staff would configure it."""
+    buyer = buyer or BuyerFactory()
+    contract = Contract.objects.create(
+        buyer=buyer, vertical=vertical, name=contract_fields.pop("name", "offer"), mode=mode,
+        accepts_test_leads=True, **contract_fields)
+    slug = f"b{contract.pk}"
+    post_format = post_format or ("xml" if ping_format == "xml_attr" else ping_format)
+    endpoints = {"post": {
+        "url": f"{sim_url}/{slug}/post?{post_query or query}&format={post_format}",
+        "body_format": REQUEST_FORMAT[post_format], "timeout_ms": timeout_ms,
+        **POST_RULES[post_format], "mappings": post_mappings or []}}
+    if mode == "ping_post":
+        endpoints["ping"] = {
+            "url": f"{sim_url}/{slug}/ping?{query}&format={ping_format}",
+            "body_format": REQUEST_FORMAT[ping_format], "timeout_ms": timeout_ms,
+            **PING_RULES[ping_format], "mappings": ping_mappings or []}
+    return contract_rules_set(contract, filters=filters or [], caps=caps or [],
+                              endpoints=endpoints)
+
+
+# --- simulator and submission helpers (integration tests) ---
+
+
+def consumer_fields(n: int, **overrides) -> dict:
+    """``valid_fields`` for the ``n``-th distinct consumer (its own e-mail and phone), so a
+    series of leads is neither a duplicate nor a repeat purchase for any buyer."""
+    return valid_fields(email=f"consumer{n}@example.com", phone=f"(212) 555-{n % 10000:04d}",
+                        **overrides)
+
+
+def lead_submit(api_client, key: str, fields: dict | None = None, **extra):
+    """``POST /api/v1/leads`` (sync unless ``mode`` says otherwise) to auto-insurance."""
+    import json
+
+    body = {"vertical": "auto-insurance", "fields": fields or valid_fields(), **extra}
+    return api_client.post("/api/v1/leads", data=json.dumps(body),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+
+def sim_reset(sim_url: str) -> None:
+    """Forget what the session's simulator recorded: contract ids (hence buyer paths) are
+    reused from one test to the next, since every test's rows are rolled back."""
+    import urllib.request
+
+    request = urllib.request.Request(f"{sim_url}/_sim/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - 127.0.0.1
+        response.read()
+
+
+def sim_requests(sim_url: str, path: str) -> list[dict]:
+    """The requests the simulator recorded at ``path`` (oldest first), bodies as text and
+    header names in lower case."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    url = f"{sim_url}/_sim/requests?{urllib.parse.urlencode({'path': path})}"
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - 127.0.0.1
+        return json.loads(response.read())

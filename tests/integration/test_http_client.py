@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -109,7 +109,8 @@ class RawServer:
 
 
 @pytest.fixture
-def raw_server() -> Iterator[type[RawServer]]:
+def raw_server() -> Iterator[Callable[..., RawServer]]:
+    """Start ``RawServer``s for one test; all are closed after it."""
     servers: list[RawServer] = []
 
     def start(reply: bytes, **options: bool) -> RawServer:
@@ -117,7 +118,7 @@ def raw_server() -> Iterator[type[RawServer]]:
         servers.append(server)
         return server
 
-    yield start  # type: ignore[misc]
+    yield start
     for server in servers:
         server.close()
 

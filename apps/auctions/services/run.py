@@ -73,6 +73,9 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     lead = Lead.objects.select_related("vertical", "source").get(pk=lead_id)
     t0 = time.monotonic()
     deadline = deadline if deadline is not None else t0 + lead.source.time_budget_ms / 1000
+    # A capture that spent its budget before the auction began still gets a real auction
+    # (the source already has its 202): pings are never sent with no time to answer.
+    deadline = max(deadline, t0 + settings.AUCTION_MIN_MS / 1000)
     ping_deadline = t0 + max(0.0, deadline - t0 - settings.AUCTION_RESERVE_MS / 1000) * (
         settings.AUCTION_PING_SHARE)
 

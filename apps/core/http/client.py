@@ -8,6 +8,7 @@ never raises for a network or buyer fault: each request ends as exactly one
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ DEFAULT_MAX_CONNECTIONS_PER_HOST = 500
 KEEPALIVE_S = 30.0
 DETAIL_MAX_CHARS = 200
 LATE_DETAIL = "no complete answer by the deadline"
+# CPython before 3.12.8 (and 3.13.0) leaks TLS transports that are closed mid-exchange,
+# which is what cutting off a slow HTTPS buyer does; aiohttp then aborts them itself.
+# Later versions are fixed, and aiohttp warns when asked.
+TLS_CLEANUP_NEEDED = sys.version_info < (3, 12, 8) or (3, 13, 0) <= sys.version_info < (3, 13, 1)
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -59,6 +64,7 @@ async def pool_open() -> Pool:
         keepalive_timeout=KEEPALIVE_S,
         resolver=resolver,
         use_dns_cache=True,
+        enable_cleanup_closed=TLS_CLEANUP_NEEDED,
     )
     session = aiohttp.ClientSession(
         connector=connector,

@@ -54,11 +54,12 @@ class BlockedAddress(OSError):
 def url_check(url: str) -> None:
     """Raise ``BlockedUrl`` unless ``url`` is one outbound HTTP may request.
 
-    Refuses schemes other than http/https, a missing host, IP-literal hosts (including
-    legacy numeric forms such as ``127.1``) that are loopback, private, link-local,
-    shared (100.64/10), reserved, multicast, unspecified or a cloud metadata address,
-    unless inside ``HTTP_ALLOWED_NETWORKS``. A host name passes: it is checked when
-    resolved (``GuardedResolver``). Never does DNS.
+    Refuses schemes other than http/https; a missing host; legacy numeric IPv4 forms
+    (``127.1``, ``2130706433``: aiohttp refuses them too); cloud metadata addresses;
+    IP literals that are loopback, private, link-local, shared (100.64/10), reserved,
+    multicast or unspecified, unless inside ``HTTP_ALLOWED_NETWORKS`` (IPv4 wrapped in
+    IPv6 is judged as IPv4). A host name passes: it is checked when resolved
+    (``GuardedResolver``). Never does DNS.
     """
     checked_url(url)
 

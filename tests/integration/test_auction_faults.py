@@ -1,0 +1,160 @@
+"""Misbehaving buyers (SPEC §4.2, §4.5): one that hangs, drips, 5xx's, answers garbage, sends
+10 MB or redirects to the cloud metadata address cannot delay the decision past the ping
+deadline or crash the auction; it gets its outcome code and the lead goes to a good bidder.
+A top bidder whose post misbehaves hands the lead to the next bidder."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from urllib.parse import quote
+
+import pytest
+
+from apps.auctions.models import Auction, Ping, Post, Sale
+from apps.leads.models import Lead, LeadStatus
+from tests.factories import (
+    VerticalFactory,
+    lead_submit,
+    sim_contract,
+    sim_requests,
+    sim_reset,
+    source_with_key,
+)
+
+pytestmark = pytest.mark.django_db
+
+BUDGET_MS = 600  # the source's budget: the ping deadline is ~340 ms after the start
+ENDPOINT_TIMEOUT_MS = 2000  # longer than the budget: the auction's deadline must cut first
+SLACK = timedelta(milliseconds=50)
+METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+
+PING_FAULTS = [
+    pytest.param("fail=hang", "timeout", "", id="hang"),
+    pytest.param("fail=drip", "timeout", "", id="drip"),
+    pytest.param("fail=5xx", "error", "HTTP 503", id="5xx"),
+    pytest.param("fail=garbage", "invalid_response", "", id="garbage"),
+    pytest.param("fail=huge", "error", "too_large", id="huge"),
+    pytest.param(f"fail=redirect&location={quote(METADATA_URL, safe='')}", "error",
+                 "redirect to 169.254.169.254 not followed", id="redirect"),
+]
+
+
+@pytest.fixture
+def vertical():
+    return VerticalFactory(slug="auto-insurance")
+
+
+@pytest.fixture(autouse=True)
+def _simulator_forgets(sim_url):
+    sim_reset(sim_url)
+
+
+def assert_decided_by_the_ping_deadline(auction: Auction) -> None:
+    assert auction.bids_at is not None
+    assert auction.ping_deadline_at - auction.started_at < timedelta(milliseconds=BUDGET_MS)
+    assert auction.bids_at <= auction.ping_deadline_at + SLACK, (
+        f"ping phase ended {auction.bids_at - auction.ping_deadline_at} after its deadline")
+
+
+@pytest.mark.parametrize(("fault", "outcome", "detail"), PING_FAULTS)
+def test_a_misbehaving_buyer_gets_its_outcome_and_the_good_bidder_buys_in_time(
+        api_client, vertical, sim_url, fault, outcome, detail):
+    _, key = source_with_key(vertical, time_budget_ms=BUDGET_MS)
+    bad = sim_contract(vertical, sim_url, query=f"bid=50&{fault}",
+                       timeout_ms=ENDPOINT_TIMEOUT_MS)
+    good = sim_contract(vertical, sim_url, query="bid=9", timeout_ms=ENDPOINT_TIMEOUT_MS)
+
+    response = lead_submit(api_client, key)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "sold"
+    lead = Lead.objects.get(uuid=response.json()["id"])
+    auction = Auction.objects.get(lead=lead)
+    assert_decided_by_the_ping_deadline(auction)
+    ping = Ping.objects.get(auction=auction, contract=bad)
+    assert ping.outcome == outcome and detail in ping.detail
+    assert ping.bid is None and ping.latency_ms < BUDGET_MS
+    assert Ping.objects.get(auction=auction, contract=good).outcome == "bid"
+    assert Sale.objects.get(lead=lead).contract == good
+    assert not Post.objects.filter(auction=auction, contract=bad).exists()
+    assert len(sim_requests(sim_url, f"/b{bad.pk}/ping")) == 1
+    assert sim_requests(sim_url, "/latest/meta-data/") == []
+
+
+@pytest.mark.parametrize(("fault", "outcome", "detail"), PING_FAULTS)
+def test_a_misbehaving_buyer_alone_leaves_the_lead_unsold_without_crashing(
+        api_client, vertical, sim_url, fault, outcome, detail):
+    _, key = source_with_key(vertical, time_budget_ms=BUDGET_MS)
+    bad = sim_contract(vertical, sim_url, query=f"bid=50&{fault}",
+                       timeout_ms=ENDPOINT_TIMEOUT_MS)
+
+    started = time.monotonic()
+    response = lead_submit(api_client, key)
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "unsold"
+    assert elapsed < ENDPOINT_TIMEOUT_MS / 1000, "the endpoint timeout, not the budget, cut"
+    lead = Lead.objects.get(uuid=response.json()["id"])
+    assert lead.status == LeadStatus.UNSOLD and lead.message
+    auction = Auction.objects.get(lead=lead)
+    assert auction.outcome == "unsold"
+    assert_decided_by_the_ping_deadline(auction)
+    first = Ping.objects.get(auction=auction, contract=bad, round=1)
+    assert first.outcome == outcome and detail in first.detail
+    assert not Sale.objects.filter(lead=lead).exists()
+    assert not Post.objects.filter(auction=auction).exists()
+
+
+def test_a_redirect_is_not_followed_even_to_an_allowed_address(api_client, vertical, sim_url):
+    canary = f"{sim_url}/canary/ping"
+    bad = sim_contract(vertical, sim_url,
+                       query=f"bid=50&fail=redirect&location={quote(canary, safe='')}")
+    good = sim_contract(vertical, sim_url, query="bid=9")
+    _, key = source_with_key(vertical, time_budget_ms=BUDGET_MS)
+
+    body = lead_submit(api_client, key).json()
+
+    ping = Ping.objects.get(auction__lead__uuid=body["id"], contract=bad)
+    assert ping.outcome == "error" and ping.http_status == 302
+    assert "redirect" in ping.detail
+    assert len(sim_requests(sim_url, f"/b{bad.pk}/ping")) == 1
+    assert sim_requests(sim_url, "/canary/ping") == [], "the redirect was followed"
+    assert Sale.objects.get(lead__uuid=body["id"]).contract == good
+
+
+POST_FAULTS = [
+    # (fault, Post outcome, retried within the real-time window?)
+    pytest.param("fail=hang", "timeout", True, id="hang"),
+    pytest.param("fail=drip", "timeout", True, id="drip"),
+    pytest.param("fail=5xx", "error", True, id="5xx"),
+    pytest.param("fail=close", "error", True, id="close"),
+    pytest.param("fail=garbage", "error", False, id="garbage"),
+    pytest.param("fail=huge", "error", False, id="huge"),
+    pytest.param(f"fail=redirect&location={quote(METADATA_URL, safe='')}", "error", False,
+                 id="redirect"),
+]
+
+
+@pytest.mark.parametrize(("fault", "outcome", "retried"), POST_FAULTS)
+def test_a_top_bidder_whose_post_misbehaves_hands_the_lead_to_the_next_bidder(
+        api_client, vertical, sim_url, settings, fault, outcome, retried):
+    _, key = source_with_key(vertical)
+    top = sim_contract(vertical, sim_url, query=f"bid=20&{fault}&fail_on=post", timeout_ms=300)
+    runner_up = sim_contract(vertical, sim_url, query="bid=9")
+
+    response = lead_submit(api_client, key)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "sold"
+    lead = Lead.objects.get(uuid=response.json()["id"])
+    assert Ping.objects.get(auction__lead=lead, contract=top).outcome == "bid"
+    assert Sale.objects.get(lead=lead).contract == runner_up
+    assert lead.sale_price == 9
+    attempts = settings.POST_REALTIME_ATTEMPTS if retried else 1
+    posts = list(Post.objects.filter(auction__lead=lead, contract=top).order_by("attempt")
+                 .values_list("attempt", "outcome"))
+    assert posts == [(n, outcome) for n in range(1, attempts + 1)]
+    assert len(sim_requests(sim_url, f"/b{top.pk}/post")) == attempts
+    assert Post.objects.get(auction__lead=lead, contract=runner_up).outcome == "accepted"

@@ -1,0 +1,53 @@
+"""A sync capture answers within the source's budget even when the auction takes longer:
+``202 auctioning`` on time, and the auction still finishes (on the auction thread pool)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from apps.leads.models import Lead, LeadStatus
+from tests.factories import VerticalFactory, sim_contract, source_with_key, valid_fields
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_slow_post_answers_202_within_the_budget_and_sells_later(api_client, sim_url,
+                                                                   settings):
+    settings.RUN_TASKS_INLINE = False  # the real thing: the auction runs on the pool
+    vertical = VerticalFactory(slug="auto-insurance")
+    _, key = source_with_key(vertical, time_budget_ms=400)
+    sim_contract(vertical, sim_url, query="bid=10", post_query="bid=10&latency_ms=900",
+                 timeout_ms=3000)
+
+    started = time.monotonic()
+    response = api_client.post(
+        "/api/v1/leads", data=json.dumps({"vertical": "auto-insurance",
+                                          "fields": valid_fields()}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "auctioning"
+    assert elapsed < 0.4 + 0.15
+    lead_id = response.json()["id"]
+    deadline = time.monotonic() + 10
+    while Lead.objects.get(uuid=lead_id).status != LeadStatus.SOLD:
+        assert time.monotonic() < deadline, "the auction did not finish in the background"
+        time.sleep(0.05)
+
+
+def test_a_fast_auction_answers_200_sold_through_the_pool(api_client, sim_url, settings):
+    settings.RUN_TASKS_INLINE = False
+    vertical = VerticalFactory(slug="auto-insurance")
+    _, key = source_with_key(vertical)
+    sim_contract(vertical, sim_url, query="bid=10")
+
+    response = api_client.post(
+        "/api/v1/leads", data=json.dumps({"vertical": "auto-insurance",
+                                          "fields": valid_fields()}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 200 and response.json()["status"] == "sold"
