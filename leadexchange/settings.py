@@ -87,8 +87,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A connection pool per process (psycopg_pool): request threads and auction threads
+    # borrow a connection and give it back, instead of opening one per auction.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=40),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and cache --------------------------------------------------------------------------
@@ -199,6 +205,9 @@ IDEMPOTENCY_TTL_HOURS = 24
 # unless their network is listed here (the demo and the tests allow 127.0.0.1/32).
 HTTP_ALLOWED_NETWORKS = env.list("HTTP_ALLOWED_NETWORKS", default=[])
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=256 * 1024)
+# Connection pool of the fan-out; per host too, since many buyers share one host.
+HTTP_MAX_CONNECTIONS = env.int("HTTP_MAX_CONNECTIONS", default=2000)
+HTTP_MAX_CONNECTIONS_PER_HOST = env.int("HTTP_MAX_CONNECTIONS_PER_HOST", default=1000)
 
 # --- Auction ----------------------------------------------------------------------------------
 # Threads per process running auctions (sync captures wait on them for the source's budget).

@@ -5,7 +5,6 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
 application = get_wsgi_application()
 
-# Build the offline ZIP index now (~0.6 s) rather than inside the first lead's request.
-from apps.leads.enrich import zip_lookup  # noqa: E402
+from apps.core.process import process_tune  # noqa: E402
 
-zip_lookup("10001")
+process_tune()

@@ -92,7 +92,6 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
 
     bought = _buyers_who_bought(post.consumer_digests, started)
     ranking = _round(state, 1, list(setups.values()), bought, ping_deadline)
-    record.bids_at = timezone.now()
     sales, retry = _post_ranking(state, ranking)
     if not sales and retry is None:
         sales, retry = _secondary_round(state, bought)
@@ -117,10 +116,12 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     results, observations = ping_round([state.setups[t.id] for t in eligibility.eligible],
                                        state.ping_values, state.post.context,
                                        deadline=ping_deadline)
-    health_observe(observations)
+    state.post.observations.extend(observations)  # counted once the auction is decided
     terms = {t.id: t for t in eligibility.eligible}
     ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,
                         floor=facts.floor, rng=state.rng)
+    if number == 1:
+        state.record.bids_at = timezone.now()  # the decision: what the deadline bounds
     _pings_write(state.record, number, eligibility.excluded, results, ranking)
     state.tried.update(r.bid.contract_id for r in ranking.ranked)
     logger.info(kv("auction.round", lead=lead.uuid, round=number,
