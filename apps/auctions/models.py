@@ -75,7 +75,7 @@ class PostOutcome(models.TextChoices):
     ERROR = "error"
     TIMEOUT = "timeout"
     RETRY = "retry"  # waiting for ``next_attempt_at`` (driven by Celery beat)
-    ABANDONED = "abandoned"  # retries exhausted
+    ABANDONED = "abandoned"  # a scheduled retry dropped: the lead was decided meanwhile
 
 
 class Post(models.Model):

@@ -16,6 +16,7 @@ from apps.leads.models import Lead, LeadStatus
 from tests.factories import (
     VerticalFactory,
     lead_submit,
+    process_warm,
     sim_contract,
     sim_requests,
     sim_reset,
@@ -29,14 +30,20 @@ ENDPOINT_TIMEOUT_MS = 2000  # longer than the budget: the auction's deadline mus
 SLACK = timedelta(milliseconds=50)
 METADATA_URL = "http://169.254.169.254/latest/meta-data/"
 
+# The simulator's drip announces a 10 MiB body; under the default 256 KiB cap its
+# Content-Length alone fails it, so the dripping itself is only reached with a larger cap.
+BIG_CAP = 64 * 1024 * 1024
+
 PING_FAULTS = [
-    pytest.param("fail=hang", "timeout", "", id="hang"),
-    pytest.param("fail=drip", "timeout", "", id="drip"),
-    pytest.param("fail=5xx", "error", "HTTP 503", id="5xx"),
-    pytest.param("fail=garbage", "invalid_response", "", id="garbage"),
-    pytest.param("fail=huge", "error", "too_large", id="huge"),
+    # (buyer behaviour, Ping outcome, in its detail, HTTP_MAX_RESPONSE_BYTES or default)
+    pytest.param("fail=hang", "timeout", "", None, id="hang"),
+    pytest.param("fail=drip", "timeout", "", BIG_CAP, id="drip"),
+    pytest.param("fail=drip", "error", "too_large: Content-Length", None, id="drip-10MB"),
+    pytest.param("fail=5xx", "error", "HTTP 503", None, id="5xx"),
+    pytest.param("fail=garbage", "invalid_response", "", None, id="garbage"),
+    pytest.param("fail=huge", "error", "too_large", None, id="huge"),
     pytest.param(f"fail=redirect&location={quote(METADATA_URL, safe='')}", "error",
-                 "redirect to 169.254.169.254 not followed", id="redirect"),
+                 "redirect to 169.254.169.254 not followed", None, id="redirect"),
 ]
 
 
@@ -46,7 +53,8 @@ def vertical():
 
 
 @pytest.fixture(autouse=True)
-def _simulator_forgets(sim_url):
+def _simulator(sim_url):
+    process_warm(sim_url)
     sim_reset(sim_url)
 
 
@@ -57,9 +65,11 @@ def assert_decided_by_the_ping_deadline(auction: Auction) -> None:
         f"ping phase ended {auction.bids_at - auction.ping_deadline_at} after its deadline")
 
 
-@pytest.mark.parametrize(("fault", "outcome", "detail"), PING_FAULTS)
+@pytest.mark.parametrize(("fault", "outcome", "detail", "cap"), PING_FAULTS)
 def test_a_misbehaving_buyer_gets_its_outcome_and_the_good_bidder_buys_in_time(
-        api_client, vertical, sim_url, fault, outcome, detail):
+        api_client, vertical, sim_url, settings, fault, outcome, detail, cap):
+    if cap:
+        settings.HTTP_MAX_RESPONSE_BYTES = cap
     _, key = source_with_key(vertical, time_budget_ms=BUDGET_MS)
     bad = sim_contract(vertical, sim_url, query=f"bid=50&{fault}",
                        timeout_ms=ENDPOINT_TIMEOUT_MS)
@@ -82,9 +92,11 @@ def test_a_misbehaving_buyer_gets_its_outcome_and_the_good_bidder_buys_in_time(
     assert sim_requests(sim_url, "/latest/meta-data/") == []
 
 
-@pytest.mark.parametrize(("fault", "outcome", "detail"), PING_FAULTS)
+@pytest.mark.parametrize(("fault", "outcome", "detail", "cap"), PING_FAULTS)
 def test_a_misbehaving_buyer_alone_leaves_the_lead_unsold_without_crashing(
-        api_client, vertical, sim_url, fault, outcome, detail):
+        api_client, vertical, sim_url, settings, fault, outcome, detail, cap):
+    if cap:
+        settings.HTTP_MAX_RESPONSE_BYTES = cap
     _, key = source_with_key(vertical, time_budget_ms=BUDGET_MS)
     bad = sim_contract(vertical, sim_url, query=f"bid=50&{fault}",
                        timeout_ms=ENDPOINT_TIMEOUT_MS)
@@ -125,21 +137,23 @@ def test_a_redirect_is_not_followed_even_to_an_allowed_address(api_client, verti
 
 
 POST_FAULTS = [
-    # (fault, Post outcome, retried within the real-time window?)
-    pytest.param("fail=hang", "timeout", True, id="hang"),
-    pytest.param("fail=drip", "timeout", True, id="drip"),
-    pytest.param("fail=5xx", "error", True, id="5xx"),
-    pytest.param("fail=close", "error", True, id="close"),
-    pytest.param("fail=garbage", "error", False, id="garbage"),
-    pytest.param("fail=huge", "error", False, id="huge"),
+    # (buyer behaviour on the post, Post outcome, retried in the real-time window?, cap)
+    pytest.param("fail=hang", "timeout", True, None, id="hang"),
+    pytest.param("fail=drip", "timeout", True, BIG_CAP, id="drip"),
+    pytest.param("fail=5xx", "error", True, None, id="5xx"),
+    pytest.param("fail=close", "error", True, None, id="close"),
+    pytest.param("fail=garbage", "error", False, None, id="garbage"),
+    pytest.param("fail=huge", "error", False, None, id="huge"),
     pytest.param(f"fail=redirect&location={quote(METADATA_URL, safe='')}", "error", False,
-                 id="redirect"),
+                 None, id="redirect"),
 ]
 
 
-@pytest.mark.parametrize(("fault", "outcome", "retried"), POST_FAULTS)
+@pytest.mark.parametrize(("fault", "outcome", "retried", "cap"), POST_FAULTS)
 def test_a_top_bidder_whose_post_misbehaves_hands_the_lead_to_the_next_bidder(
-        api_client, vertical, sim_url, settings, fault, outcome, retried):
+        api_client, vertical, sim_url, settings, fault, outcome, retried, cap):
+    if cap:
+        settings.HTTP_MAX_RESPONSE_BYTES = cap
     _, key = source_with_key(vertical)
     top = sim_contract(vertical, sim_url, query=f"bid=20&{fault}&fail_on=post", timeout_ms=300)
     runner_up = sim_contract(vertical, sim_url, query="bid=9")

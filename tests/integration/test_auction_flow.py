@@ -82,3 +82,32 @@ def test_pings_never_carry_pii_and_stored_posts_are_masked(api_client, vertical,
     post = Post.objects.get(auction__lead__uuid=body["id"])
     stored = json.loads(post.request_body)
     assert stored["email"] == "***" and stored["zip"] == "10001"
+
+
+def test_a_secondary_contract_is_pinged_only_after_every_first_round_bidder_failed(
+        api_client, vertical, sim_url):
+    _, key = source_with_key(vertical)
+    rejecting = sim_contract(vertical, sim_url, query="bid=20&accept=0")
+    silent = sim_contract(vertical, sim_url, query="no_bid=1")
+    secondary = sim_contract(vertical, sim_url, query="bid=4", is_secondary=True)
+
+    body = submit(api_client, key).json()
+
+    lead = Lead.objects.get(uuid=body["id"])
+    assert body["status"] == "sold"
+    assert Sale.objects.get(lead=lead).contract == secondary
+    rounds = sorted(Ping.objects.filter(auction__lead=lead)
+                    .values_list("round", "contract", "outcome"))
+    assert rounds == sorted([(1, rejecting.pk, "bid"), (1, silent.pk, "no_bid"),
+                             (2, secondary.pk, "bid")])
+
+
+def test_a_sold_lead_never_pings_the_secondary_contracts(api_client, vertical, sim_url):
+    _, key = source_with_key(vertical)
+    sim_contract(vertical, sim_url, query="bid=10")
+    secondary = sim_contract(vertical, sim_url, query="bid=40", is_secondary=True)
+
+    body = submit(api_client, key).json()
+
+    assert body["status"] == "sold"
+    assert not Ping.objects.filter(contract=secondary).exists()

@@ -49,6 +49,9 @@ def lead_finalize(lead: Lead, record: Auction, sales: list[Sale], *, reason: str
     return Lead.objects.select_related("vertical", "source").get(pk=lead.pk)
 
 
+_RETRIES_EXHAUSTED = "The buyer could not take the lead; retries exhausted."
+
+
 def _retry_delay(attempt: int) -> timedelta:
     delays = settings.POST_RETRY_DELAYS_S
     return timedelta(seconds=delays[min(attempt - 1, len(delays) - 1)])
@@ -56,8 +59,12 @@ def _retry_delay(attempt: int) -> timedelta:
 
 def post_retry_schedule(record: Auction, failed: tuple[RankedBid, Post]) -> None:
     """Keep the lead for the bidder whose post failed transiently: a ``retry`` row for its
-    next attempt, due after the retry delay. The lead stays ``auctioning``."""
+    next attempt, due after the retry delay. The lead stays ``auctioning`` — unless that post
+    was already attempt ``POST_MAX_ATTEMPTS``: then nothing is scheduled and it is unsold."""
     _, post = failed
+    if post.attempt >= settings.POST_MAX_ATTEMPTS:
+        lead_finalize(record.lead, record, [], reason=_RETRIES_EXHAUSTED)
+        return
     due = timezone.now() + _retry_delay(post.attempt)
     Post.objects.create(auction=record, contract_id=post.contract_id, attempt=post.attempt + 1,
                         outcome=PostOutcome.RETRY, price=post.price, token=post.token,
@@ -94,5 +101,5 @@ def post_retry_run(post_id: int) -> Lead | None:
         post_retry_schedule(record, (ranked, result.post))
         return lead
     return lead_finalize(lead, record, [],
-                         reason="The buyer could not take the lead; retries exhausted."
-                         if result.retryable else "Every bidder rejected the lead.")
+                         reason=_RETRIES_EXHAUSTED if result.retryable
+                         else "Every bidder rejected the lead.")

@@ -56,7 +56,7 @@ class _Auction:
     ping_values: dict
     deadline: float  # time.monotonic() instant of the source's budget end
     rng: random.Random
-    tried: set[int]  # contracts that bid or were posted to already
+    pinged: set[int]  # contracts that had their chance (pinged or bid) in an earlier round
 
 
 def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
@@ -87,11 +87,12 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     state = _Auction(
         lead=lead, record=record, setups=setups, deadline=deadline, rng=random.Random(),
         ping_values={k: v for k, v in lead.fields.items() if k not in post.pii_keys},
-        tried=set(), post=post,
+        pinged=set(), post=post,
     )
 
     bought = _buyers_who_bought(post.consumer_digests, started)
-    ranking = _round(state, 1, list(setups.values()), bought, ping_deadline)
+    primary = [s for s in setups.values() if not s.terms.is_secondary]
+    ranking = _round(state, 1, primary, bought, ping_deadline)
     sales, retry = _post_ranking(state, ranking)
     if not sales and retry is None:
         sales, retry = _secondary_round(state, bought)
@@ -123,7 +124,7 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     if number == 1:
         state.record.bids_at = timezone.now()  # the decision: what the deadline bounds
     _pings_write(state.record, number, eligibility.excluded, results, ranking)
-    state.tried.update(r.bid.contract_id for r in ranking.ranked)
+    state.pinged.update(r.contract_id for r in results)
     logger.info(kv("auction.round", lead=lead.uuid, round=number,
                    considered=len(candidates), eligible=len(eligibility.eligible),
                    bids=len(ranking.ranked)))
@@ -168,14 +169,16 @@ def _post_ranking(state: _Auction, ranking: Ranking) -> tuple[list, object | Non
 
 
 def _secondary_round(state: _Auction, bought: frozenset[int]) -> tuple[list, object | None]:
-    """Every bidder failed: re-ping the secondary contracts and those excluded in round one
-    (their exclusion may have cleared), within the time left of the source's budget."""
+    """Every bidder failed: ping the secondary contracts (kept out of round one) and those
+    excluded in round one (their exclusion may have cleared), within the time left of the
+    source's budget. Contracts that already answered or failed in round one are not asked
+    again."""
     left = state.deadline - time.monotonic() - settings.AUCTION_RESERVE_MS / 1000
     if left < settings.AUCTION_SECONDARY_MIN_MS / 1000:
         return [], None
     fresh = {s.terms.id: s for s in contract_setups(state.lead.vertical_id, timezone.now())}
     state.setups.update(fresh)
-    candidates = [s for cid, s in fresh.items() if cid not in state.tried]
+    candidates = [s for cid, s in fresh.items() if cid not in state.pinged]
     if not candidates:
         return [], None
     state.record.rounds = 2

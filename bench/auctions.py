@@ -1,0 +1,170 @@
+"""The in-process rows: whole ``auction_run`` calls on pre-captured ``received`` leads.
+
+Each figure is read back from the rows the auction wrote, as a manager would replay it:
+
+- ``Auction.started_at`` – the auction began (before any database work of its own);
+- ``Auction.ping_deadline_at`` – started + T, where T = (budget − AUCTION_RESERVE_MS) ×
+  AUCTION_PING_SHARE is the ping phase's share of the source's budget;
+- ``Auction.bids_at`` – the ranking decision, right after the ping phase;
+- one ``Ping`` row per contract with its ``outcome``.
+
+Figures (all in ms):
+
+- **deadline overrun** = ``bids_at − ping_deadline_at``, in the ``hang`` market: one buyer
+  never answers, so the decision waits for the deadline and this is how late it came.
+- **ping overhead** = ``(bids_at − started_at) − min(T, max Lᵢ)``: the time an auction spent
+  beyond the slowest buyer it had to wait for (Lᵢ = that buyer's configured latency).
+  Everything our side does before and after the pings counts: claiming the lead, the
+  set-ups, eligibility, building and parsing 50 requests, ranking.
+- **lost in-time bids**: pings whose buyer's latency Lᵢ < T − 1 ms but whose outcome is
+  not ``bid`` (the buyer answered in time and we dropped it).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, connections
+
+from bench.processes import cpu_seconds
+from bench.setup import Market
+from bench.stats import summary
+
+LOST_MARGIN_MS = 1.0
+
+
+@dataclass(frozen=True)
+class AuctionTimes:
+    """One auction's instants, in ms relative to ``started_at``."""
+
+    lead_id: int
+    t_ms: float  # ping_deadline_at − started_at: T
+    bids_ms: float  # bids_at − started_at
+
+
+@dataclass
+class RunResult:
+    """What a batch of ``auction_run`` calls left behind, and what it cost this process."""
+
+    times: list[AuctionTimes]
+    lost_in_time_bids: int
+    outcomes: dict[str, int]
+    cpu_s: float  # this process (auction threads + the HTTP loop thread)
+    db_cpu_s: float | None  # the PostgreSQL backend serving the main thread (None: SQLite)
+    wall_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def overruns_ms(self) -> list[float]:
+        return [t.bids_ms - t.t_ms for t in self.times]
+
+    def overheads_ms(self, bound_latency_ms: float | None) -> list[float]:
+        """(bids_at − started_at) − min(T, max Lᵢ) per auction."""
+        return [t.bids_ms - min(t.t_ms, bound_latency_ms if bound_latency_ms is not None
+                                else t.t_ms) for t in self.times]
+
+
+def auctions_run(market: Market, lead_ids: Sequence[int], *, threads: int = 1,
+                 budget_ms: float | None = None) -> RunResult:
+    """Run the auctions of ``lead_ids`` on ``threads`` threads (each runs its share one
+    after another) and read their figures back.
+
+    ``budget_ms`` gives each auction that deadline from its start, as a sync capture does;
+    None uses the source's own budget.
+    """
+    from apps.auctions.services.run import auction_run
+
+    def run(share: Sequence[int]) -> None:
+        try:
+            for lead_id in share:
+                deadline = None if budget_ms is None else time.monotonic() + budget_ms / 1000
+                auction_run(lead_id, deadline=deadline)
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connections.close_all()
+
+    backend = _db_backend_pid() if threads == 1 else None
+    db_before = cpu_seconds(backend) if backend else 0.0
+    cpu_before, wall_before = time.process_time(), time.monotonic()
+    if threads == 1:
+        run(lead_ids)
+    else:
+        workers = [threading.Thread(target=run, args=(lead_ids[i::threads],))
+                   for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    cpu = time.process_time() - cpu_before
+    wall = time.monotonic() - wall_before
+    db_cpu = cpu_seconds(backend) - db_before if backend else None
+    times, lost, outcomes = auction_figures(market, lead_ids)
+    return RunResult(times, lost, outcomes, cpu, db_cpu, wall)
+
+
+def auction_figures(market: Market, lead_ids: Sequence[int]
+                    ) -> tuple[list[AuctionTimes], int, dict[str, int]]:
+    """The first-round times of the auctions of ``lead_ids``, the lost in-time bids among
+    their pings, and the count of each ping outcome."""
+    from apps.auctions.models import Auction, Ping
+
+    rows = Auction.objects.filter(lead_id__in=lead_ids).values_list(
+        "pk", "lead_id", "started_at", "ping_deadline_at", "bids_at")
+    times, t_by_auction = [], {}
+    for pk, lead_id, started, ping_deadline, bids_at in rows:
+        if bids_at is None:
+            continue  # never decided (should not happen: counted as missing by the caller)
+        t_ms = (ping_deadline - started).total_seconds() * 1000
+        t_by_auction[pk] = t_ms
+        times.append(AuctionTimes(lead_id, t_ms, (bids_at - started).total_seconds() * 1000))
+    lost, outcomes = 0, {}
+    pings = Ping.objects.filter(auction_id__in=list(t_by_auction), round=1).values_list(
+        "auction_id", "contract_id", "outcome")
+    for auction_id, contract_id, outcome in pings:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        latency = market.latency_by_contract.get(contract_id)
+        in_time = latency is not None and latency < t_by_auction[auction_id] - LOST_MARGIN_MS
+        if in_time and outcome != "bid":
+            lost += 1
+    return times, lost, outcomes
+
+
+def _db_backend_pid() -> int | None:
+    """The PostgreSQL server process serving this thread's connection (same machine)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def overrun_figures(sequential: RunResult, concurrent: RunResult | None) -> dict[str, Any]:
+    """Row 1 and its extra info: the decision past the ping deadline, hang market."""
+    figures = {"sequential": summary(sequential.overruns_ms()),
+               "lost_in_time_bids": sequential.lost_in_time_bids,
+               "t_ms": round(sequential.times[0].t_ms, 1) if sequential.times else None,
+               "ping_outcomes": sequential.outcomes}
+    if concurrent is not None:
+        figures["concurrent"] = summary(concurrent.overruns_ms())
+        figures["concurrent_threads"] = concurrent.extra.get("threads")
+        figures["concurrent_lost_in_time_bids"] = concurrent.lost_in_time_bids
+    return figures
+
+
+def overhead_figures(market: Market, result: RunResult) -> dict[str, Any]:
+    """Rows 2 and 3 and their extra info: the time beyond the bound, CPU per auction_run."""
+    count = max(1, len(result.times))
+    figures: dict[str, Any] = {
+        "overhead_ms": summary(result.overheads_ms(market.bound_latency_ms)),
+        "bound_ms": market.bound_latency_ms,
+        "t_ms": round(result.times[0].t_ms, 1) if result.times else None,
+        "lost_in_time_bids": result.lost_in_time_bids,
+        "ping_outcomes": result.outcomes,
+        "auction_run_cpu_ms_per_lead": round(1000 * result.cpu_s / count, 2),
+    }
+    if result.db_cpu_s is not None:
+        figures["postgres_backend_cpu_ms_per_lead"] = round(1000 * result.db_cpu_s / count, 2)
+    return figures

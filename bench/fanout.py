@@ -1,0 +1,130 @@
+"""Row 8: CPU per auction of our fan-out vs requests + a thread pool, same buyers, same run.
+
+Both sides do the whole ``ping_round`` work for the same 50 contracts of one market:
+build each contract's ping from its mapping and wire format (``wire_build``), send the 50
+requests in parallel, and parse every answer with the endpoint's response rules.
+
+- **ours**: ``apps.auctions.services.pinging.ping_round`` itself (``apps.core.http``:
+  aiohttp on the process's background event loop).
+- **theirs**: the fair, usual alternative — a ``ThreadPoolExecutor(50)`` whose threads
+  each keep a ``requests.Session`` (keep-alive), ``allow_redirects=False``, the answer
+  turned into the same ``OutboundResponse`` and parsed by the same code.
+
+CPU is ``time.process_time()`` of this process (every thread, the HTTP loop's included);
+the simulator is another process. Blocks of the two alternate, after a warm-up of each,
+so machine noise falls on both.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from bench.setup import Market
+from bench.stats import summary
+
+WARMUP = 5
+BLOCKS = 2
+
+
+def fanout_cpu(market: Market, lead_id: int, auctions: int) -> dict[str, Any]:
+    """CPU ms per 50-buyer fan-out for both clients and their ratio (ours / theirs)."""
+    from django.utils import timezone
+
+    from apps.auctions.services.pinging import ping_round
+    from apps.auctions.setups import contract_setups
+    from apps.leads.models import Lead
+
+    lead = Lead.objects.select_related("vertical").get(pk=lead_id)
+    pii = set(lead.vertical.fields.filter(pii=True).values_list("key", flat=True))
+    values = {k: v for k, v in lead.fields.items() if k not in pii}
+    context = {"lead.id": str(lead.uuid), "source.id": lead.source_id, "sub_id": lead.sub_id,
+               "test": lead.is_test, "now": timezone.now().isoformat()}
+    setups = contract_setups(market.vertical_id, timezone.now())
+    budget_s = 1.0
+
+    def ours() -> list[str]:
+        results, _ = ping_round(setups, values, context, deadline=time.monotonic() + budget_s)
+        return [r.outcome for r in results]
+
+    with ThreadPoolExecutor(max_workers=len(setups)) as pool:
+        def theirs() -> list[str]:
+            return requests_ping_round(pool, setups, values, context)
+
+        sides: dict[str, Callable[[], list[str]]] = {"ours": ours, "theirs": theirs}
+        for run in sides.values():
+            for _ in range(WARMUP):
+                run()
+        cpu = {name: 0.0 for name in sides}
+        walls: dict[str, list[float]] = {name: [] for name in sides}
+        bids = {name: 0 for name in sides}
+        per_block = max(1, auctions // BLOCKS)
+        for _ in range(BLOCKS):
+            for name, run in sides.items():
+                started_cpu = time.process_time()
+                for _ in range(per_block):
+                    started = time.monotonic()
+                    bids[name] += run().count("bid")
+                    walls[name].append(1000 * (time.monotonic() - started))
+                cpu[name] += time.process_time() - started_cpu
+    count = per_block * BLOCKS
+    ours_ms, theirs_ms = (1000 * cpu[name] / count for name in ("ours", "theirs"))
+    return {
+        "ratio": round(ours_ms / theirs_ms, 3),
+        "auctions": count,
+        "buyers": len(setups),
+        "ours_cpu_ms_per_auction": round(ours_ms, 2),
+        "theirs_cpu_ms_per_auction": round(theirs_ms, 2),
+        "ours_cpu_ms_per_request": round(ours_ms / len(setups), 3),
+        "theirs_cpu_ms_per_request": round(theirs_ms / len(setups), 3),
+        "ours_wall_ms": summary(walls["ours"]),
+        "theirs_wall_ms": summary(walls["theirs"]),
+        "bids_missing": {name: count * len(setups) - bids[name] for name in sides},
+    }
+
+
+def requests_ping_round(pool: ThreadPoolExecutor, setups: Sequence[Any],
+                        values: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:
+    """``ping_round``'s work done with requests on ``pool``; returns the outcome codes."""
+    from apps.auctions.services.pinging import _interpret  # the very same parsing
+    from apps.auctions.services.wire import WireCall, wire_build
+
+    calls: list[tuple[Any, WireCall]] = []
+    for setup in setups:
+        call = wire_build(setup.ping, values, context)
+        if isinstance(call, WireCall):
+            calls.append((setup, call))
+    responses = pool.map(_requests_send, [call.request for _, call in calls])
+    return [_interpret(setup, call, response).outcome
+            for (setup, call), response in zip(calls, responses, strict=True)]
+
+
+_local = threading.local()
+
+
+def _requests_send(request: Any) -> Any:
+    from apps.core.http import OutboundResponse
+
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+        session.trust_env = False
+    started = time.monotonic()
+    try:
+        answer = session.request(request.method, request.url, headers=dict(request.headers),
+                                 data=request.body or None, timeout=request.timeout,
+                                 allow_redirects=False)
+    except requests.Timeout as exc:
+        return OutboundResponse(None, {}, b"", 1000 * (time.monotonic() - started), "timeout",
+                                str(exc)[:200])
+    except requests.RequestException as exc:
+        return OutboundResponse(None, {}, b"", 1000 * (time.monotonic() - started), "connect",
+                                str(exc)[:200])
+    return OutboundResponse(answer.status_code,
+                            {name.lower(): value for name, value in answer.headers.items()},
+                            answer.content, 1000 * (time.monotonic() - started))

@@ -1,0 +1,317 @@
+"""The HTTP rows: the platform served by gunicorn, leads from the load generator process.
+
+The server runs as in production: ``gunicorn leadexchange.wsgi`` with gthread workers, on
+the bench database, ``HTTP_ALLOWED_NETWORKS=127.0.0.1/32`` (the simulator is local) and,
+when Redis answers, ``CELERY_BROKER_URL=redis://127.0.0.1:6379/13`` with no Celery worker:
+``?mode=async`` leads are enqueued to the broker and nothing auctions them, while sync
+leads run their auction in the web process (``lead_dispatch``) as always.
+
+Figures (leads of the ``spread`` market: 50 buyers, 10–250 ms, posts 20 ms):
+
+- **sync leads/s**: closed-loop clients, more at each step, until the rate stops growing.
+  The sustained rate is the best step at which every lead was decided within the source's
+  budget (a ``200 sold/unsold``, no ``202``, no error) and no in-time bid was lost; each
+  step also reports the e2e and server-side ping overheads, so whether the p99 targets
+  held at that rate can be read off.
+- **e2e overhead** = response time − (min(T, max Lᵢ) + Σ post latency), open-loop Poisson
+  arrivals at half the sustained rate: what a source waits beyond what the buyers forced.
+- **async capture leads/s**: closed-loop ``?mode=async`` submissions answered ``202``.
+
+Every step also reports CPU ms per lead of each process (from ``/proc``): the gunicorn
+master and workers, the simulator, the load generator, PostgreSQL backends of the bench
+database, and Redis for the async row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.processes import Children, CpuMeter, process_tree
+from bench.setup import POST_LATENCY_MS, Market, World
+from bench.stats import summary
+
+BROKER_URL = "redis://127.0.0.1:6379/13"
+READY_PATH = "/api/v1/verticals/bench-spread/spec"
+CONSUMERS_PER_STEP = 100_000
+GROWTH_STOP = 1.05  # a step less than 5 % faster than the best so far ends the search
+
+
+@dataclass
+class Rig:
+    """The running web server and what the steps need to measure it."""
+
+    children: Children
+    web_pid: int
+    url: str
+    simulator_pid: int
+    broker: str  # "" when Redis did not answer
+    next_consumer: int = 1_000_000
+
+    def consumers(self) -> int:
+        """The first consumer number of a new step (steps never share a consumer)."""
+        first, self.next_consumer = self.next_consumer, self.next_consumer + CONSUMERS_PER_STEP
+        return first
+
+
+@dataclass
+class Step:
+    """One load generator run: its records and every process's CPU in the window."""
+
+    records: list[list[Any]]
+    errors: dict[str, int]
+    window_s: float
+    cpu_s: dict[str, float]
+    arrival_lag_ms_max: float | None
+
+
+def broker_available() -> bool:
+    """True when Redis answers on 127.0.0.1:6379 (db 13 is the bench's broker)."""
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(BROKER_URL, socket_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def broker_flush() -> int:
+    """Empty the bench's broker database; return how many keys it held."""
+    import redis
+
+    client = redis.Redis.from_url(BROKER_URL, socket_timeout=2)
+    held = client.dbsize()
+    client.flushdb()
+    return held
+
+
+def rig_start(children: Children, world: World, simulator_pid: int, var: Path, *,
+              workers: int, threads: int) -> Rig:
+    """Start gunicorn on the bench database (see the module docstring)."""
+    broker = BROKER_URL if broker_available() else ""
+    if broker:
+        broker_flush()
+    env = {**os.environ, "HTTP_ALLOWED_NETWORKS": "127.0.0.1/32",
+           "DJANGO_SETTINGS_MODULE": "leadexchange.settings", "CELERY_BROKER_URL": broker}
+    popen, url = children.gunicorn(env=env, workers=workers, threads=threads,
+                                   log_path=var / "gunicorn.log", ready_path=READY_PATH)
+    return Rig(children, popen.pid, url, simulator_pid, broker)
+
+
+def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float,
+             duration: float, clients: int = 0, rate: float = 0.0,
+             async_capture: bool = False) -> Step:
+    """Run the load generator once and meter every process over its measured window."""
+    argv = [sys.executable, "-m", "bench.loadgen", "--url", rig.url, "--key", world.source_key,
+            "--vertical", market.slug, "--first", str(rig.consumers()), "--mode", mode,
+            "--clients", str(clients), "--rate", str(rate), "--warmup", str(warmup),
+            "--duration", str(duration)]
+    if async_capture:
+        argv.append("--async-capture")
+    popen = rig.children.start(argv)
+    assert popen.stdout is not None
+    meter: CpuMeter | None = None
+    cpu: dict[str, float] = {}
+    result: dict[str, Any] | None = None
+    try:
+        for line in popen.stdout:
+            event = json.loads(line)
+            if event["event"] == "window_start":
+                meter = CpuMeter(_process_groups(rig, popen.pid, async_capture))
+                meter.start()
+            elif event["event"] == "window_end" and meter is not None:
+                cpu = meter.stop(extra={"postgres": _postgres_backends()})
+            elif event["event"] == "result":
+                result = event
+    finally:
+        rig.children.stop(popen)
+    if result is None:
+        raise RuntimeError(f"the load generator failed (exit code {popen.returncode})")
+    return Step(result["records"], result["errors"], result["window_s"], cpu,
+                result["arrival_lag_ms_max"])
+
+
+def _process_groups(rig: Rig, loadgen_pid: int, with_redis: bool) -> dict[str, list[int]]:
+    groups = {"web (gunicorn)": process_tree(rig.web_pid), "simulator": [rig.simulator_pid],
+              "load generator": [loadgen_pid], "postgres": _postgres_backends()}
+    if with_redis:
+        groups["redis"] = _pids_named("redis-server")
+    return groups
+
+
+def _postgres_backends() -> list[int]:
+    """Server processes of the bench database's other connections (none on SQLite)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_per_lead(step: Step, leads: int) -> dict[str, dict[str, float]]:
+    """Per process group: CPU ms per lead and the share of one core over the window."""
+    wall = step.cpu_s.get("wall_s") or step.window_s
+    return {name: {"cpu_ms_per_lead": round(1000 * used / max(1, leads), 2),
+                   "core_share": round(used / wall, 3)}
+            for name, used in step.cpu_s.items() if name != "wall_s"}
+
+
+def sync_figures(market: Market, step: Step, source_budget_ms: float) -> dict[str, Any]:
+    """A sync step: the rate, the answers, and the e2e and server-side overheads."""
+    from apps.auctions.models import Auction, Ping, Post, PostOutcome
+    from apps.leads.models import Lead
+
+    decided = [r for r in step.records if r[2] == 200 and r[3] in ("sold", "unsold")]
+    over_budget = sum(1 for r in step.records if r[2] == 202)
+    failed = len(step.records) - len(decided) - over_budget
+    uuids = [r[4] for r in decided]
+    pk_by_uuid = dict(Lead.objects.filter(uuid__in=uuids).values_list("uuid", "pk"))
+    auctions = {lead_id: (pk, started, deadline, bids)
+                for pk, lead_id, started, deadline, bids in Auction.objects.filter(
+                    lead_id__in=pk_by_uuid.values()).values_list(
+                    "pk", "lead_id", "started_at", "ping_deadline_at", "bids_at")}
+    posts: dict[int, int] = {}
+    for auction_id in Post.objects.filter(auction_id__in=[a[0] for a in auctions.values()]
+                                          ).exclude(outcome=PostOutcome.RETRY).values_list(
+            "auction_id", flat=True):
+        posts[auction_id] = posts.get(auction_id, 0) + 1
+    bound_latency = market.bound_latency_ms
+    e2e, server, t_by_auction = [], [], {}
+    for record in decided:
+        lead_pk = pk_by_uuid.get(_uuid(record[4]))
+        if lead_pk not in auctions:
+            continue
+        auction_id, started, deadline, bids = auctions[lead_pk]
+        t_ms = (deadline - started).total_seconds() * 1000
+        t_by_auction[auction_id] = t_ms
+        bound = min(t_ms, bound_latency if bound_latency is not None else t_ms)
+        e2e.append(record[1] - (bound + posts.get(auction_id, 0) * POST_LATENCY_MS))
+        if bids is not None:
+            server.append((bids - started).total_seconds() * 1000 - bound)
+    lost = 0
+    for auction_id, contract_id, outcome in Ping.objects.filter(
+            auction_id__in=list(t_by_auction), round=1).values_list(
+            "auction_id", "contract_id", "outcome"):
+        latency = market.latency_by_contract.get(contract_id)
+        if latency is not None and latency < t_by_auction[auction_id] - 1 and outcome != "bid":
+            lost += 1
+    window = step.window_s
+    return {
+        "leads_per_s": round(len(decided) / window, 1),
+        "submitted": len(step.records), "decided": len(decided), "over_budget_202": over_budget,
+        "failed": failed, "client_errors": step.errors,
+        "response_ms": summary([r[1] for r in decided]),
+        "e2e_overhead_ms": summary(e2e),
+        "server_ping_overhead_ms": summary(server),
+        "lost_in_time_bids": lost,
+        "source_budget_ms": source_budget_ms,
+        "cpu_by_process": cpu_per_lead(step, len(decided)),
+        "arrival_lag_ms_max": step.arrival_lag_ms_max,
+    }
+
+
+def _uuid(value: str) -> Any:
+    import uuid
+
+    return uuid.UUID(value)
+
+
+def step_ok(figures: dict[str, Any]) -> bool:
+    """Every lead decided within the budget, no failure, no lost in-time bid."""
+    return (figures["decided"] > 0 and figures["over_budget_202"] == 0
+            and figures["failed"] == 0 and figures["lost_in_time_bids"] == 0)
+
+
+def sync_capacity(rig: Rig, world: World, market: Market, *, clients: list[int],
+                  warmup: float, duration: float, budget_ms: float) -> dict[str, Any]:
+    """Closed-loop steps of growing concurrency; the sustained rate is the best good step."""
+    steps: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    for count in clients:
+        step = step_run(rig, world, market, mode="closed", clients=count, warmup=warmup,
+                        duration=duration)
+        figures = {"clients": count, **sync_figures(market, step, budget_ms)}
+        figures["ok"] = step_ok(figures)
+        steps.append(figures)
+        _progress(f"  sync closed loop, {count:>3} clients: {figures['leads_per_s']:7.1f} "
+                  f"leads/s, e2e overhead p99 {figures['e2e_overhead_ms']['p99']} ms, "
+                  f"202s {figures['over_budget_202']}, failed {figures['failed']}, "
+                  f"lost {figures['lost_in_time_bids']}")
+        if not figures["ok"]:
+            break
+        if best is not None and figures["leads_per_s"] < best["leads_per_s"] * GROWTH_STOP:
+            if figures["leads_per_s"] > best["leads_per_s"]:
+                best = figures
+            break
+        best = figures
+    return {"steps": steps, "best": best}
+
+
+def e2e_at(rig: Rig, world: World, market: Market, *, rate: float, warmup: float,
+           duration: float, budget_ms: float) -> dict[str, Any]:
+    """Open-loop Poisson arrivals at ``rate`` leads/s; the e2e overhead a source sees."""
+    step = step_run(rig, world, market, mode="open", rate=rate, warmup=warmup,
+                    duration=duration)
+    figures = {"rate_offered": round(rate, 1), **sync_figures(market, step, budget_ms)}
+    figures["ok"] = step_ok(figures)
+    return figures
+
+
+def async_capture(rig: Rig, world: World, market: Market, *, clients: int, warmup: float,
+                  duration: float) -> dict[str, Any]:
+    """Closed-loop ``?mode=async`` submissions: 202 ``received`` answers per second, and
+    proof that nothing auctioned them (no Auction row; the broker holds the tasks)."""
+    from apps.auctions.models import Auction
+    from apps.leads.models import Lead
+
+    queued_before = _broker_queue_length() if rig.broker else None
+    step = step_run(rig, world, market, mode="closed", clients=clients, warmup=warmup,
+                    duration=duration, async_capture=True)
+    accepted = [r for r in step.records if r[2] == 202 and r[3] == "received"]
+    uuids = [_uuid(r[4]) for r in accepted]
+    auctioned = Auction.objects.filter(lead__uuid__in=uuids).count()
+    still_received = Lead.objects.filter(uuid__in=uuids, status="received").count()
+    queued_after = _broker_queue_length() if rig.broker else None
+    return {
+        "leads_per_s": round(len(accepted) / step.window_s, 1),
+        "clients": clients,
+        "submitted": len(step.records), "accepted_202": len(accepted),
+        "other_answers": len(step.records) - len(accepted), "client_errors": step.errors,
+        "response_ms": summary([r[1] for r in accepted]),
+        "broker": rig.broker or "none: Redis did not answer, so the web process auctioned "
+                                "the async leads itself (the figure is not capture-only)",
+        "auctioned_during_run": auctioned,
+        "still_received": still_received,
+        "broker_tasks_added": (None if queued_before is None or queued_after is None
+                               else queued_after - queued_before),
+        "cpu_by_process": cpu_per_lead(step, len(accepted)),
+    }
+
+
+def _broker_queue_length() -> int:
+    import redis
+
+    return int(redis.Redis.from_url(BROKER_URL, socket_timeout=2).llen("celery"))
+
+
+def _progress(message: str) -> None:
+    print(message, flush=True)

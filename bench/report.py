@@ -1,0 +1,146 @@
+"""The results: SPEC §9's table on the terminal and in ``bench/results/``.
+
+``latest.json`` holds one key per SPEC §9 row (the contract: the README quotes these),
+``machine``, ``date``, ``commit``, ``quick``, the per-row ``pass`` verdicts and ``extra``
+(p50/p99/max of every latency figure, CPU per lead by process, the steps of the rate
+search, …). A copy is kept as ``<date>-<commit>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One SPEC §9 row: its JSON key, what it measures, the target and its check."""
+
+    key: str
+    figure: str
+    target: str
+    holds: Callable[[float], bool]
+    unit: str = "ms"
+
+
+ROWS = (
+    Row("deadline_overrun_ms_p99", "decision past the deadline, a buyer hangs (p99)", "≤ 5 ms",
+        lambda v: v <= 5),
+    Row("deadline_overrun_ms_max", "decision past the deadline, a buyer hangs (max)",
+        "≤ 20 ms", lambda v: v <= 20),
+    Row("ping_overhead_ms_p50", "ping overhead over min(T, max Lᵢ), spread (p50)", "≤ 2 ms",
+        lambda v: v <= 2),
+    Row("ping_overhead_ms_p99", "ping overhead over min(T, max Lᵢ), spread (p99)", "≤ 5 ms",
+        lambda v: v <= 5),
+    Row("burst_overhead_ms_p99", "ping overhead, all 50 answer at once (p99)", "≤ 25 ms",
+        lambda v: v <= 25),
+    Row("lost_in_time_bids", "in-time bids lost", "0", lambda v: v == 0, ""),
+    Row("e2e_overhead_ms_p99", "e2e API overhead at half load (p99)", "≤ 30 ms",
+        lambda v: v <= 30),
+    Row("sync_leads_per_s", "sustained sync leads/s, 50 buyers", "≥ 100", lambda v: v >= 100,
+        "/s"),
+    Row("async_capture_leads_per_s", "async capture only, leads/s", "≥ 500",
+        lambda v: v >= 500, "/s"),
+    Row("cpu_ratio_vs_requests_threads", "CPU/auction vs requests + threads", "≤ 1/5 (0.2)",
+        lambda v: v <= 0.2, ""),
+)
+
+
+def machine(database: str, web: str) -> dict[str, Any]:
+    """Cores, CPU model, Python, the database and the web server set-up of the run."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor(),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "database": database, "web": web}
+
+
+def commit() -> str:
+    """``git rev-parse HEAD``, with ``-dirty`` when tracked files differ from it."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root,
+                               capture_output=True).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
+def results_build(figures: dict[str, float | None], *, quick: bool, machine_info: dict,
+                  extra: dict[str, Any], elapsed_s: float) -> dict[str, Any]:
+    """The JSON document: the SPEC keys first, then the context and the verdicts."""
+    verdicts = {row.key: (None if figures.get(row.key) is None
+                          else bool(row.holds(figures[row.key]))) for row in ROWS}
+    return {**{row.key: figures.get(row.key) for row in ROWS},
+            "pass": verdicts, "quick": quick, "machine": machine_info,
+            "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),
+            "elapsed_s": round(elapsed_s, 1), "extra": extra}
+
+
+def results_write(results: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``latest.json`` and its timestamped copy; return both paths."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(results, indent=2, default=str) + "\n"
+    latest = RESULTS / "latest.json"
+    latest.write_text(text)
+    stamp = datetime.fromisoformat(results["date"]).strftime("%Y%m%dT%H%M%SZ")
+    copy = RESULTS / f"{stamp}-{results['commit'][:12]}{_dirty(results['commit'])}.json"
+    copy.write_text(text)
+    return latest, copy
+
+
+def _dirty(commit_id: str) -> str:
+    return "-dirty" if commit_id.endswith("-dirty") else ""
+
+
+def table(results: dict[str, Any]) -> str:
+    """SPEC §9 as a text table: figure, measured, target, pass/FAIL."""
+    lines = [f"{'figure':<52}{'measured':>12}  {'target':<13}result",
+             "-" * 84]
+    for row in ROWS:
+        value = results.get(row.key)
+        verdict = results["pass"].get(row.key)
+        shown = "n/a" if value is None else f"{value:g}{row.unit}"
+        result = "-" if verdict is None else ("pass" if verdict else "FAIL")
+        lines.append(f"{row.figure:<52}{shown:>12}  {row.target:<13}{result}")
+    return "\n".join(lines)
+
+
+def details(extra: dict[str, Any]) -> str:
+    """The p50/p99/max of each latency figure and CPU per lead by process, as text."""
+    lines = ["", "latency figures (ms)              n      p50      p99      max"]
+    for name, stats in extra.get("latency_summaries", {}).items():
+        if stats and stats.get("n"):
+            lines.append(f"  {name:<30}{stats['n']:>5}{_num(stats['p50'])}{_num(stats['p99'])}"
+                         f"{_num(stats['max'])}")
+    cpu = extra.get("cpu_by_process", {})
+    if cpu:
+        lines += ["", "CPU per lead by process (ms; share of one core)"]
+        for run, groups in cpu.items():
+            shown = ", ".join(f"{name} {g['cpu_ms_per_lead']:g} ({100 * g['core_share']:.0f}%)"
+                              for name, g in groups.items())
+            lines.append(f"  {run}: {shown}")
+    for note in extra.get("notes", []):
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return f"{'n/a':>9}" if value is None else f"{value:>9.2f}"
