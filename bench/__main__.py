@@ -11,7 +11,7 @@
 4. The table on stdout; ``bench/results/latest.json`` and a dated copy (``bench.report``).
 
 Every child process is stopped and the bench database removed on exit, Ctrl-C included
-(``--keep-db`` keeps the database for a look at its rows).
+(``--keep`` keeps the database for a look at its rows).
 """
 
 from __future__ import annotations
@@ -39,26 +39,29 @@ class Plan:
     concurrent_threads: int  # the deadline row's concurrent variant
     concurrent_auctions: int
     fanout_auctions: int  # per client, row 8
-    sync_clients: tuple[int, ...]  # closed-loop steps of the rate search
+    sync_clients: int  # the rate search's first closed-loop step; it doubles from there
+    sync_bisections: int  # then steps between the best good step and the first bad one
     step_warmup_s: float
     step_s: float
     e2e_s: float
     async_clients: int
     async_s: float
+    probe_auctions: int  # the per-phase breakdown (diagnostic)
     warmup_auctions: int = 5
     hang_budget_ms: float = 300.0  # T = (300 − 30) × 0.6 = 162 ms: the hang row goes faster
 
     @classmethod
     def quick(cls) -> Plan:
         return cls(auctions=40, concurrent_threads=4, concurrent_auctions=40,
-                   fanout_auctions=40, sync_clients=(8, 16, 32, 48), step_warmup_s=1.5,
-                   step_s=5.0, e2e_s=12.0, async_clients=32, async_s=6.0)
+                   fanout_auctions=40, sync_clients=8, sync_bisections=1, step_warmup_s=1.5,
+                   step_s=5.0, e2e_s=12.0, async_clients=32, async_s=6.0, probe_auctions=15)
 
     @classmethod
     def full(cls) -> Plan:
         return cls(auctions=300, concurrent_threads=4, concurrent_auctions=200,
-                   fanout_auctions=200, sync_clients=(8, 16, 24, 32, 48, 64),
-                   step_warmup_s=3.0, step_s=15.0, e2e_s=60.0, async_clients=32, async_s=20.0)
+                   fanout_auctions=200, sync_clients=4, sync_bisections=2, step_warmup_s=3.0,
+                   step_s=15.0, e2e_s=60.0, async_clients=32, async_s=20.0,
+                   probe_auctions=60)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="gunicorn workers (default: one per core)")
     parser.add_argument("--threads", type=int, default=64, help="gunicorn threads per worker")
-    parser.add_argument("--keep-db", action="store_true", help="leave the bench database")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the bench database and the simulator log behind")
+    parser.add_argument("--profile", action="store_true",
+                        help="also write a cProfile of auction_run to var/bench/profile.txt")
     parser.add_argument("--no-http", action="store_true",
                         help="in-process rows only (the HTTP rows report n/a)")
     parser.add_argument("--strict", action="store_true",
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         results = bench_run(plan, args, database, var, started)
     finally:
         _shutdown()
-        if not args.keep_db:
+        if not args.keep:
             database_drop(database)
     missed = [key for key, held in results["pass"].items() if held is False]
     return 1 if args.strict and missed else 0

@@ -51,12 +51,16 @@ class RunResult:
     """What a batch of ``auction_run`` calls left behind, and what it cost this process."""
 
     times: list[AuctionTimes]
-    lost_in_time_bids: int
+    lost: dict[str, int]  # see lost_bids
     outcomes: dict[str, int]
     cpu_s: float  # this process (auction threads + the HTTP loop thread)
     db_cpu_s: float | None  # the PostgreSQL backend serving the main thread (None: SQLite)
     wall_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lost_in_time_bids(self) -> int:
+        return self.lost["total"]
 
     def overruns_ms(self) -> list[float]:
         return [t.bids_ms - t.t_ms for t in self.times]
@@ -106,30 +110,55 @@ def auctions_run(market: Market, lead_ids: Sequence[int], *, threads: int = 1,
 
 
 def auction_figures(market: Market, lead_ids: Sequence[int]
-                    ) -> tuple[list[AuctionTimes], int, dict[str, int]]:
-    """The first-round times of the auctions of ``lead_ids``, the lost in-time bids among
-    their pings, and the count of each ping outcome."""
-    from apps.auctions.models import Auction, Ping
+                    ) -> tuple[list[AuctionTimes], dict[str, int], dict[str, int]]:
+    """The first-round times of the auctions of ``lead_ids``, their lost in-time bids (see
+    ``lost_bids``) and the count of each ping outcome."""
+    from apps.auctions.models import Auction
 
     rows = Auction.objects.filter(lead_id__in=lead_ids).values_list(
         "pk", "lead_id", "started_at", "ping_deadline_at", "bids_at")
     times, t_by_auction = [], {}
     for pk, lead_id, started, ping_deadline, bids_at in rows:
         if bids_at is None:
-            continue  # never decided (should not happen: counted as missing by the caller)
+            continue  # never decided: the caller counts it as missing
         t_ms = (ping_deadline - started).total_seconds() * 1000
         t_by_auction[pk] = t_ms
         times.append(AuctionTimes(lead_id, t_ms, (bids_at - started).total_seconds() * 1000))
-    lost, outcomes = 0, {}
+    lost, outcomes = lost_bids(market, t_by_auction)
+    return times, lost, outcomes
+
+
+def lost_bids(market: Market, t_by_auction: dict[int, float]
+              ) -> tuple[dict[str, int], dict[str, int]]:
+    """In-time bids lost by the first round of these auctions, and every ping outcome.
+
+    A bid is in time when its buyer's latency Lᵢ < T − 1 ms; lost when its outcome is not
+    ``bid``. ``total`` is the SPEC figure; it splits into ``while_waiting`` (the ping was
+    given more than Lᵢ + 1 ms — ``Ping.latency_ms`` of a timeout is the time it was given —
+    so the answer was there and was not read in time), ``late_start`` (the ping phase began
+    so late that less than Lᵢ was left of T) and ``other`` (an error, not a timeout).
+    """
+    from apps.auctions.models import Ping
+
+    lost = {"total": 0, "while_waiting": 0, "late_start": 0, "other": 0}
+    outcomes: dict[str, int] = {}
     pings = Ping.objects.filter(auction_id__in=list(t_by_auction), round=1).values_list(
-        "auction_id", "contract_id", "outcome")
-    for auction_id, contract_id, outcome in pings:
+        "auction_id", "contract_id", "outcome", "latency_ms")
+    for auction_id, contract_id, outcome, waited_ms in pings:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         latency = market.latency_by_contract.get(contract_id)
-        in_time = latency is not None and latency < t_by_auction[auction_id] - LOST_MARGIN_MS
-        if in_time and outcome != "bid":
-            lost += 1
-    return times, lost, outcomes
+        if latency is None or latency >= t_by_auction[auction_id] - LOST_MARGIN_MS:
+            continue
+        if outcome == "bid":
+            continue
+        lost["total"] += 1
+        if outcome != "timeout" or waited_ms is None:
+            lost["other"] += 1
+        elif latency < waited_ms - LOST_MARGIN_MS:
+            lost["while_waiting"] += 1
+        else:
+            lost["late_start"] += 1
+    return lost, outcomes
 
 
 def _db_backend_pid() -> int | None:
@@ -144,13 +173,13 @@ def _db_backend_pid() -> int | None:
 def overrun_figures(sequential: RunResult, concurrent: RunResult | None) -> dict[str, Any]:
     """Row 1 and its extra info: the decision past the ping deadline, hang market."""
     figures = {"sequential": summary(sequential.overruns_ms()),
-               "lost_in_time_bids": sequential.lost_in_time_bids,
+               "lost_in_time_bids": sequential.lost,
                "t_ms": round(sequential.times[0].t_ms, 1) if sequential.times else None,
                "ping_outcomes": sequential.outcomes}
     if concurrent is not None:
         figures["concurrent"] = summary(concurrent.overruns_ms())
         figures["concurrent_threads"] = concurrent.extra.get("threads")
-        figures["concurrent_lost_in_time_bids"] = concurrent.lost_in_time_bids
+        figures["concurrent_lost_in_time_bids"] = concurrent.lost
     return figures
 
 
@@ -161,7 +190,7 @@ def overhead_figures(market: Market, result: RunResult) -> dict[str, Any]:
         "overhead_ms": summary(result.overheads_ms(market.bound_latency_ms)),
         "bound_ms": market.bound_latency_ms,
         "t_ms": round(result.times[0].t_ms, 1) if result.times else None,
-        "lost_in_time_bids": result.lost_in_time_bids,
+        "lost_in_time_bids": result.lost,
         "ping_outcomes": result.outcomes,
         "auction_run_cpu_ms_per_lead": round(1000 * result.cpu_s / count, 2),
     }

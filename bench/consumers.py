@@ -26,6 +26,7 @@ def consumer_fields(n: int) -> dict[str, Any]:
     }
 
 
-def submission(vertical: str, n: int) -> dict[str, Any]:
-    """The ``POST /api/v1/leads`` body for consumer ``n`` in ``vertical``."""
-    return {"vertical": vertical, "sub_id": "bench", "fields": consumer_fields(n)}
+def submission(vertical: str, n: int, sub_id: str = "bench") -> dict[str, Any]:
+    """The ``POST /api/v1/leads`` body for consumer ``n`` in ``vertical``; ``sub_id`` tells
+    the bench's own leads apart (``bench-sync``, ``bench-async`` over HTTP)."""
+    return {"vertical": vertical, "sub_id": sub_id, "fields": consumer_fields(n)}

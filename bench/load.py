@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.auctions import lost_bids
+from bench.loadgen import SUB_ID_SYNC
 from bench.processes import Children, CpuMeter, process_tree
 from bench.setup import POST_LATENCY_MS, Market, World
 from bench.stats import summary
@@ -124,7 +126,8 @@ def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float
                 meter = CpuMeter(_process_groups(rig, popen.pid, async_capture))
                 meter.start()
             elif event["event"] == "window_end" and meter is not None:
-                cpu = meter.stop(extra={"postgres": _postgres_backends()})
+                cpu = meter.stop(extra={"postgres": _postgres_backends()}
+                                 if "postgres" in meter.groups else None)
             elif event["event"] == "result":
                 result = event
     finally:
@@ -136,8 +139,12 @@ def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float
 
 
 def _process_groups(rig: Rig, loadgen_pid: int, with_redis: bool) -> dict[str, list[int]]:
+    from django.db import connection
+
     groups = {"web (gunicorn)": process_tree(rig.web_pid), "simulator": [rig.simulator_pid],
-              "load generator": [loadgen_pid], "postgres": _postgres_backends()}
+              "load generator": [loadgen_pid]}
+    if connection.vendor == "postgresql":
+        groups["postgres"] = _postgres_backends()
     if with_redis:
         groups["redis"] = _pids_named("redis-server")
     return groups
@@ -177,7 +184,7 @@ def cpu_per_lead(step: Step, leads: int) -> dict[str, dict[str, float]]:
 
 def sync_figures(market: Market, step: Step, source_budget_ms: float) -> dict[str, Any]:
     """A sync step: the rate, the answers, and the e2e and server-side overheads."""
-    from apps.auctions.models import Auction, Ping, Post, PostOutcome
+    from apps.auctions.models import Auction, Post, PostOutcome
     from apps.leads.models import Lead
 
     decided = [r for r in step.records if r[2] == 200 and r[3] in ("sold", "unsold")]
@@ -207,13 +214,7 @@ def sync_figures(market: Market, step: Step, source_budget_ms: float) -> dict[st
         e2e.append(record[1] - (bound + posts.get(auction_id, 0) * POST_LATENCY_MS))
         if bids is not None:
             server.append((bids - started).total_seconds() * 1000 - bound)
-    lost = 0
-    for auction_id, contract_id, outcome in Ping.objects.filter(
-            auction_id__in=list(t_by_auction), round=1).values_list(
-            "auction_id", "contract_id", "outcome"):
-        latency = market.latency_by_contract.get(contract_id)
-        if latency is not None and latency < t_by_auction[auction_id] - 1 and outcome != "bid":
-            lost += 1
+    lost, _ = lost_bids(market, t_by_auction)
     window = step.window_s
     return {
         "leads_per_s": round(len(decided) / window, 1),
@@ -222,7 +223,8 @@ def sync_figures(market: Market, step: Step, source_budget_ms: float) -> dict[st
         "response_ms": summary([r[1] for r in decided]),
         "e2e_overhead_ms": summary(e2e),
         "server_ping_overhead_ms": summary(server),
-        "lost_in_time_bids": lost,
+        "lost_in_time_bids": lost["total"],
+        "lost_in_time_bids_split": lost,
         "source_budget_ms": source_budget_ms,
         "cpu_by_process": cpu_per_lead(step, len(decided)),
         "arrival_lag_ms_max": step.arrival_lag_ms_max,
@@ -241,29 +243,72 @@ def step_ok(figures: dict[str, Any]) -> bool:
             and figures["failed"] == 0 and figures["lost_in_time_bids"] == 0)
 
 
-def sync_capacity(rig: Rig, world: World, market: Market, *, clients: list[int],
+def sync_capacity(rig: Rig, world: World, market: Market, *, clients: int, bisections: int,
                   warmup: float, duration: float, budget_ms: float) -> dict[str, Any]:
-    """Closed-loop steps of growing concurrency; the sustained rate is the best good step."""
+    """Find the sustained sync rate with closed-loop steps.
+
+    Concurrency doubles from ``clients`` while every lead is decided in budget
+    (``step_ok``) and the rate still grows by 5 %; then ``bisections`` steps halve the gap
+    between the best good step and the first bad or no-better one. The sustained rate is
+    the best good step's.
+    """
     steps: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
-    for count in clients:
+
+    def measure(count: int) -> dict[str, Any]:
+        settle()
         step = step_run(rig, world, market, mode="closed", clients=count, warmup=warmup,
                         duration=duration)
         figures = {"clients": count, **sync_figures(market, step, budget_ms)}
         figures["ok"] = step_ok(figures)
         steps.append(figures)
-        _progress(f"  sync closed loop, {count:>3} clients: {figures['leads_per_s']:7.1f} "
+        _progress(f"  sync, {count:>3} closed-loop clients: {figures['leads_per_s']:6.1f} "
                   f"leads/s, e2e overhead p99 {figures['e2e_overhead_ms']['p99']} ms, "
                   f"202s {figures['over_budget_202']}, failed {figures['failed']}, "
-                  f"lost {figures['lost_in_time_bids']}")
-        if not figures["ok"]:
-            break
-        if best is not None and figures["leads_per_s"] < best["leads_per_s"] * GROWTH_STOP:
-            if figures["leads_per_s"] > best["leads_per_s"]:
+                  f"lost in-time bids {figures['lost_in_time_bids']}")
+        return figures
+
+    def better(figures: dict[str, Any], than: dict[str, Any] | None) -> bool:
+        return figures["ok"] and (
+            than is None or figures["leads_per_s"] > than["leads_per_s"] * GROWTH_STOP)
+
+    best: dict[str, Any] | None = None
+    count, ceiling = clients, 0
+    while True:
+        figures = measure(count)
+        if not better(figures, best):
+            ceiling = count
+            if figures["ok"] and (best is None or figures["leads_per_s"] > best["leads_per_s"]):
                 best = figures
             break
-        best = figures
+        best, count = figures, count * 2
+    floor = best["clients"] if best is not None else 0
+    for _ in range(bisections):
+        middle = (floor + ceiling) // 2
+        if middle in (floor, ceiling) or middle < 1:
+            break
+        figures = measure(middle)
+        if figures["ok"] and (best is None or figures["leads_per_s"] > best["leads_per_s"]):
+            best, floor = figures, middle
+        else:
+            ceiling = middle
+    settle()
     return {"steps": steps, "best": best}
+
+
+def settle(timeout: float = 15.0) -> bool:
+    """Wait until no sync lead is left in ``received`` or ``auctioning`` (an overloaded step
+    leaves auctions running after their ``202``), so a step does not pay for the last one."""
+    import time
+
+    from apps.leads.models import Lead
+
+    give_up = time.monotonic() + timeout
+    while Lead.objects.filter(status__in=["received", "auctioning"],
+                              sub_id=SUB_ID_SYNC).exists():
+        if time.monotonic() > give_up:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def e2e_at(rig: Rig, world: World, market: Market, *, rate: float, warmup: float,

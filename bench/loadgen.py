@@ -30,6 +30,8 @@ import aiohttp
 from bench.consumers import submission
 
 REQUEST_TIMEOUT_S = 30.0
+SUB_ID_SYNC = "bench-sync"
+SUB_ID_ASYNC = "bench-async"
 
 
 class Recorder:
@@ -90,13 +92,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     url = f"{args.url}/api/v1/leads" + ("?mode=async" if args.async_capture else "")
     headers = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json"}
     numbers = iter(range(args.first, args.first + 10_000_000))
+    sub_id = SUB_ID_ASYNC if args.async_capture else SUB_ID_SYNC
     recorder = Recorder()
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
     lag_ms: list[float] = []
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         def body() -> bytes:
-            return json.dumps(submission(args.vertical, next(numbers))).encode()
+            return json.dumps(submission(args.vertical, next(numbers), sub_id)).encode()
 
         window = asyncio.create_task(_window(recorder, args.warmup, args.duration))
         if args.mode == "closed":

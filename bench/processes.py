@@ -100,11 +100,17 @@ class Children:
         self._popens: list[subprocess.Popen] = []
         self._simulators: list[SimulatorProcess] = []
 
-    def simulator(self, seed: int) -> SimulatorProcess:
-        """Start a buyer simulator on a free port (see apps.buyers.simulator)."""
-        process = start_simulator_process(seed)
+    def simulator(self, seed: int, log_path: Path | None = None) -> SimulatorProcess:
+        """Start a buyer simulator on a free port (see apps.buyers.simulator); with
+        ``log_path`` it logs every answer there."""
+        process = start_simulator_process(seed, log_path=log_path)
         self._simulators.append(process)
         return process
+
+    def stop_simulator(self, process: SimulatorProcess) -> None:
+        process.stop()
+        if process in self._simulators:
+            self._simulators.remove(process)
 
     def gunicorn(self, *, env: Mapping[str, str], workers: int, threads: int,
                  log_path: Path, ready_path: str) -> tuple[subprocess.Popen, str]:

@@ -11,23 +11,27 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import auctions, fanout, load, report
+from bench import auctions, fanout, load, phases, report
 from bench.processes import Children, CpuMeter
 from bench.setup import (
     BUYERS,
     POST_LATENCY_MS,
     SOURCE_BUDGET_MS,
     Database,
+    Scenario,
     World,
     leads_create,
     world_create,
+    world_market_add,
 )
 
 if TYPE_CHECKING:
     from bench.__main__ import Plan
 
 # Consumer numbers: each market's pre-captured leads, then the HTTP steps (bench.load).
-_FIRST_CONSUMER = {"hang": 0, "spread": 200_000, "burst": 400_000, "fanout": 600_000}
+_FIRST_CONSUMER = {"hang": 0, "spread": 200_000, "burst": 400_000, "fanout": 600_000,
+                   "probe": 800_000}
+PROBE_LOG = "probe-simulator.jsonl"
 
 
 def bench_run(plan: Plan, args: argparse.Namespace, database: Database, var: Path,
@@ -40,6 +44,10 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, var: Pat
     with Children() as children:
         simulator = children.simulator(args.seed)
         world = world_create(simulator.url, args.seed)
+        # The phase breakdown's buyers: the spread latencies, on a simulator that logs.
+        probe_simulator = children.simulator(args.seed, log_path=var / PROBE_LOG)
+        world_market_add(world, Scenario("probe", world.markets["spread"].scenario.latencies_ms),
+                         probe_simulator.url)
         _progress(f"set-up: {database.vendor} database, simulator at {simulator.url}, "
                   f"{len(world.markets)} markets x {BUYERS} buyers "
                   f"({time.monotonic() - started:.1f} s)")
@@ -50,6 +58,15 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, var: Pat
         process_tune()  # as a web process does once it is set up
 
         _in_process_rows(plan, world, leads, simulator.pid, figures, extra)
+        _progress(f"diagnostic: phase breakdown of {plan.probe_auctions} spread auctions")
+        profile = var / "profile.txt" if args.profile else None
+        extra["phases"] = phases.phase_breakdown(
+            world.markets["probe"], leads["probe"][plan.warmup_auctions:][:plan.probe_auctions],
+            var / PROBE_LOG, profile)
+        if profile is not None:
+            phases.profile_auctions(leads["probe"][plan.warmup_auctions + plan.probe_auctions:],
+                                    profile)
+        children.stop_simulator(probe_simulator)
         if args.no_http:
             extra["notes"].append("--no-http: the HTTP rows were not measured")
         else:
@@ -75,7 +92,8 @@ def _budget(plan: Plan, market: str) -> float | None:
 def _leads_capture(world: World, plan: Plan) -> dict[str, list[int]]:
     counts = {"hang": plan.warmup_auctions + plan.auctions + plan.concurrent_auctions,
               "spread": plan.warmup_auctions + plan.auctions,
-              "burst": plan.warmup_auctions + plan.auctions}
+              "burst": plan.warmup_auctions + plan.auctions,
+              "probe": plan.warmup_auctions + 2 * plan.probe_auctions}
     leads = {name: leads_create(world, world.markets[name], _FIRST_CONSUMER[name], count)
              for name, count in counts.items()}
     leads["fanout"] = leads_create(world, world.markets["burst"], _FIRST_CONSUMER["fanout"], 1)
@@ -133,9 +151,8 @@ def _in_process_rows(plan: Plan, world: World, leads: dict[str, list[int]], simu
     figures["lost_in_time_bids"] = (sequential.lost_in_time_bids + concurrent.lost_in_time_bids
                                     + spread.lost_in_time_bids + burst.lost_in_time_bids)
     extra["lost_in_time_bids_by_run"] = {
-        "hang sequential": sequential.lost_in_time_bids,
-        "hang concurrent": concurrent.lost_in_time_bids,
-        "spread": spread.lost_in_time_bids, "burst": burst.lost_in_time_bids}
+        "hang sequential": sequential.lost, "hang concurrent": concurrent.lost,
+        "spread": spread.lost, "burst": burst.lost}
     missing = {name: len(ids) - len(result.times) for name, ids, result in (
         ("hang sequential", hang_ids[:n], sequential),
         ("hang concurrent", hang_ids[n:], concurrent),
@@ -157,9 +174,9 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
                          threads=args.threads)
     _progress(f"rows 5-7: gunicorn at {rig.url} ({args.workers} workers x {args.threads} "
               f"threads), broker {rig.broker or 'none'}; sync rate search")
-    capacity = load.sync_capacity(rig, world, market, clients=list(plan.sync_clients),
-                                  warmup=plan.step_warmup_s, duration=plan.step_s,
-                                  budget_ms=SOURCE_BUDGET_MS)
+    capacity = load.sync_capacity(rig, world, market, clients=plan.sync_clients,
+                                  bisections=plan.sync_bisections, warmup=plan.step_warmup_s,
+                                  duration=plan.step_s, budget_ms=SOURCE_BUDGET_MS)
     extra["sync_steps"] = capacity["steps"]
     best = capacity["best"]
     if best is None:

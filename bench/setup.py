@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -191,7 +190,7 @@ def world_create(sim_url: str, seed: int) -> World:
     from apps.sources.models import Source
     from apps.sources.services import source_key_create
 
-    markets = {name: _market_create(scenario, sim_url)
+    markets = {name: market_create(scenario, sim_url)
                for name, scenario in scenarios(seed).items()}
     source = Source.objects.create(
         name="bench source", rate_limit_per_minute=0, time_budget_ms=SOURCE_BUDGET_MS)
@@ -200,7 +199,17 @@ def world_create(sim_url: str, seed: int) -> World:
     return World(sim_url, source.pk, key, markets)
 
 
-def _market_create(scenario: Scenario, sim_url: str) -> Market:
+def world_market_add(world: World, scenario: Scenario, sim_url: str) -> Market:
+    """Add a market for ``scenario`` (buyers at ``sim_url``) that the source may post to."""
+    from apps.sources.models import Source
+
+    market = world.markets[scenario.name] = market_create(scenario, sim_url)
+    Source.objects.get(pk=world.source_id).verticals.add(market.vertical_id)
+    return market
+
+
+def market_create(scenario: Scenario, sim_url: str) -> Market:
+    """A vertical with one contract per buyer of ``scenario``, buyers at ``sim_url``."""
     from apps.buyers.models import Buyer, Contract
     from apps.buyers.services import contract_rules_set
     from apps.buyers.simulator.profiles import PING_RULES, POST_RULES
@@ -250,10 +259,9 @@ def leads_create(world: World, market: Market, first: int, count: int) -> list[i
 
 
 def bench_var_reset() -> Path:
-    """``var/bench/`` with the previous run's logs removed (SQLite files are per process)."""
+    """``var/bench/`` without the previous run's logs (SQLite files are per process)."""
     BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    for log in BENCH_VAR.glob("*.log"):
-        log.unlink()
-    logs = BENCH_VAR / "logs"
-    shutil.rmtree(logs, ignore_errors=True)
+    for pattern in ("*.log", "*.jsonl", "*.txt"):
+        for old in BENCH_VAR.glob(pattern):
+            old.unlink()
     return BENCH_VAR

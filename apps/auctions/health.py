@@ -21,7 +21,7 @@ from django.utils import timezone
 from redis.commands.core import Script
 
 from apps.auctions.models import HealthEvent, HealthEventKind
-from apps.buyers.models import Contract
+from apps.buyers.models import Contract, ContractStatus
 from apps.core.logging import kv
 from apps.core.redis_client import redis_get
 
@@ -145,3 +145,14 @@ def _alert(contract_id: int, what: str) -> None:
     send_mail(subject=f"[leadexchange] {contract} {what.split(':')[0]}",
               message=f"Contract {contract} was {what}.",
               from_email=None, recipient_list=[manager.email], fail_silently=True)
+
+
+def contract_switch(contract: Contract, *, on: bool, reason: str) -> None:
+    """Staff switch a contract off (``status`` paused) or on; switching on also closes an
+    open circuit breaker. Takes effect on the next auction in every process."""
+    Contract.objects.filter(pk=contract.pk).update(
+        status=ContractStatus.ACTIVE if on else ContractStatus.PAUSED)
+    if on and contract.auto_paused_at is not None:
+        contract_resume(contract.pk, reason)
+    logger.info(kv("contract.switched", contract=contract.pk, on=on, reason=reason))
+    contract.refresh_from_db()

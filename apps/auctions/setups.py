@@ -10,6 +10,7 @@ post acceptance — is read again each time in two small queries and laid over t
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -62,8 +63,8 @@ class ContractSetup:
     name: str
 
 
-def endpoint_setup(endpoint: Endpoint) -> EndpointSetup:
-    """The engine-side, immutable form of an Endpoint row (its mappings prefetched)."""
+def endpoint_setup(endpoint: Endpoint, mappings: Iterable[FieldMapping]) -> EndpointSetup:
+    """The engine-side, immutable form of an Endpoint row and its mapping rows."""
     return EndpointSetup(
         spec=EndpointSpec(
             url=endpoint.url, method=endpoint.method, body_format=endpoint.body_format,
@@ -83,7 +84,7 @@ def endpoint_setup(endpoint: Endpoint) -> EndpointSetup:
         mappings=tuple(
             MappingRule(target=m.target, source=m.source, constant=m.constant,
                         transform=m.transform, arg=m.arg)
-            for m in endpoint.mappings.all()
+            for m in mappings
         ),
         oauth_token_url=endpoint.oauth_token_url,
     )
@@ -91,7 +92,9 @@ def endpoint_setup(endpoint: Endpoint) -> EndpointSetup:
 
 def _setup(contract: Contract) -> ContractSetup:
     buyer = contract.buyer
-    endpoints = {e.kind: endpoint_setup(e) for e in contract.endpoints.all()}
+    mappings = contract.mappings.all()
+    endpoints = {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind])
+                 for e in contract.endpoints.all()}
     terms = ContractTerms(
         id=contract.pk, buyer_id=buyer.pk, mode=Mode(contract.mode),
         fixed_price=contract.fixed_price, min_bid=contract.min_bid,
@@ -135,9 +138,8 @@ class _Cache:
             .select_related("buyer")
             .prefetch_related(
                 "filters", "caps", "schedule", "allowed_sources", "blocked_sources",
-                Prefetch("endpoints", queryset=Endpoint.objects.prefetch_related(
-                    Prefetch("mappings", queryset=FieldMapping.objects.order_by("position",
-                                                                                 "id")))),
+                "endpoints",
+                Prefetch("mappings", queryset=FieldMapping.objects.order_by("position", "id")),
             )
         )
         setups = {c.pk: _setup(c) for c in contracts}

@@ -45,13 +45,13 @@ def contract_rules_set(
             [ScheduleWindow(contract=contract, **row) for row in schedule])
     if endpoints is not None:
         contract.endpoints.exclude(kind__in=list(endpoints)).delete()
+        contract.mappings.exclude(kind__in=list(endpoints)).delete()
         for kind, spec in endpoints.items():
             fields = {k: v for k, v in spec.items() if k != "mappings"}
-            endpoint, _ = Endpoint.objects.update_or_create(
-                contract=contract, kind=kind, defaults=fields)
-            endpoint.mappings.all().delete()
+            Endpoint.objects.update_or_create(contract=contract, kind=kind, defaults=fields)
+            contract.mappings.filter(kind=kind).delete()
             FieldMapping.objects.bulk_create([
-                FieldMapping(endpoint=endpoint, position=position, **row)
+                FieldMapping(contract=contract, kind=kind, position=position, **row)
                 for position, row in enumerate(spec.get("mappings", ()))])
     contract.save()
     return contract

@@ -53,14 +53,11 @@ def health_pings_run() -> list[int]:
 def contract_health_ping(contract: Contract) -> bool:
     """Send one test ping (sample lead, ``test`` true); resume the contract when the answer
     is readable and fast enough. Returns whether it resumed."""
-    endpoint = (Endpoint.objects.prefetch_related("mappings")
-                .filter(contract=contract, kind=EndpointKind.PING).first())
-    if endpoint is None:
-        endpoint = (Endpoint.objects.prefetch_related("mappings")
-                    .filter(contract=contract, kind=EndpointKind.POST).first())
+    endpoint = (Endpoint.objects.filter(contract=contract, kind=EndpointKind.PING).first()
+                or Endpoint.objects.filter(contract=contract, kind=EndpointKind.POST).first())
     if endpoint is None:
         return contract_resume(contract.pk, "no endpoint to check; resumed by default")
-    setup = endpoint_setup(endpoint)
+    setup = endpoint_setup(endpoint, contract.mappings.filter(kind=endpoint.kind))
     call = wire_build(setup, lead_sample_fields(contract.vertical),
                       {"test": True, "lead.id": "health-check", "now": timezone.now().isoformat()})
     if isinstance(call, str):

@@ -171,10 +171,12 @@ class Endpoint(models.Model):
 
 
 class FieldMapping(models.Model):
-    """One key of the payload a buyer receives: from a lead field, a context value
-    (``@ping.token``, ``@lead.id`` …) or a constant, through an optional transform."""
+    """One key of the payload a buyer receives on a ping or a post: from a lead field, a
+    context value (``@ping.token``, ``@lead.id`` …) or a constant, through an optional
+    transform. No rows for a kind = every allowed field under its own name."""
 
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="mappings")
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="mappings")
+    kind = models.CharField(max_length=4, choices=EndpointKind.choices)
     target = models.CharField(max_length=255, help_text='e.g. "zip", "Lead.FirstName", '
                               '"drivers[0].age".')
     source = models.CharField(max_length=63, blank=True,
@@ -185,7 +187,8 @@ class FieldMapping(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        ordering = ["position", "id"]
+        ordering = ["kind", "position", "id"]
+        indexes = [models.Index(fields=["contract", "kind"], name="mapping_contract_kind")]
 
     def __str__(self) -> str:
-        return f"{self.target} ← {self.source or repr(self.constant)}"
+        return f"{self.kind}: {self.target} ← {self.source or repr(self.constant)}"

@@ -8,10 +8,17 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
+from apps.core.paginators import EstimatedCountPaginator
 from apps.leads.models import Lead
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records, not settings: nobody edits them in the admin. Built for big tables: no full
+    counts, joined lookups, an estimated total on PostgreSQL."""
+
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -46,6 +53,26 @@ class LeadAdmin(ReadOnlyAdmin):
         sales = Sale.objects.filter(lead=lead).select_related("contract__buyer")
         return render_to_string("admin/auctions/timeline.html",
                                 {"auctions": auctions, "sales": sales})
+
+
+@admin.register(Ping)
+class PingAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "contract", "round", "outcome", "bid", "latency_ms",
+                    "http_status", "detail"]
+    list_filter = ["outcome"]
+    list_select_related = ["contract__buyer"]
+    ordering = ["-created_at"]
+    raw_id_fields = ["auction", "contract"]
+
+
+@admin.register(Post)
+class PostAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "contract", "attempt", "outcome", "price", "latency_ms",
+                    "http_status", "reason", "next_attempt_at"]
+    list_filter = ["outcome"]
+    list_select_related = ["contract__buyer"]
+    ordering = ["-created_at"]
+    raw_id_fields = ["auction", "contract"]
 
 
 @admin.register(Sale)

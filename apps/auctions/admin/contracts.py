@@ -1,0 +1,277 @@
+"""Buyers and contracts in the admin: a contract and all its rules on one screen, checked as
+a whole before anything is saved, with the tools an account manager needs to switch a buyer
+on — send a test ping, preview the payloads, see cap usage and health, pause and resume."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from apps.auctions.health import contract_switch
+from apps.auctions.selectors import contract_cap_usage, contract_health
+from apps.auctions.services.diagnostics import contract_payload_preview, contract_test_ping
+from apps.buyers.models import (
+    Buyer,
+    Contract,
+    ContractCap,
+    ContractFilter,
+    Endpoint,
+    EndpointKind,
+    FieldMapping,
+    ScheduleWindow,
+)
+from apps.buyers.validation import ContractDraft, contract_draft_errors
+from apps.core.audit import audit_record
+from apps.leads.models import Lead
+
+
+class ContractInline(admin.TabularInline):
+    model = Contract
+    extra = 0
+    fields = ["name", "vertical", "status", "mode", "exclusive", "priority", "auto_paused_at"]
+    readonly_fields = ["auto_paused_at"]
+    show_change_link = True
+
+
+@admin.register(Buyer)
+class BuyerAdmin(admin.ModelAdmin):
+    list_display = ["company", "status", "account_manager", "timezone", "quality_multiplier"]
+    list_filter = ["status"]
+    list_select_related = ["account_manager"]
+    search_fields = ["company"]
+    inlines = [ContractInline]
+
+
+class FilterInline(admin.TabularInline):
+    model = ContractFilter
+    extra = 0
+
+
+class CapInline(admin.TabularInline):
+    model = ContractCap
+    extra = 0
+
+
+class ScheduleInline(admin.TabularInline):
+    model = ScheduleWindow
+    extra = 0
+
+
+class EndpointInline(admin.StackedInline):
+    model = Endpoint
+    extra = 0
+    max_num = 2
+    fieldsets = [
+        (None, {"fields": [("kind", "method", "body_format", "timeout_ms"), "url",
+                           ("auth_type", "auth_name", "auth_username", "auth_secret"),
+                           ("oauth_token_url", "xml_root"), "headers"]}),
+        ("Response rules", {"fields": [("response_format", "success_statuses"),
+                                       ("success_path", "success_values", "success_regex"),
+                                       ("price_path", "token_path", "reason_path")]}),
+    ]
+
+
+class MappingFormSet(BaseInlineFormSet):
+    """The mapping rows of one endpoint kind, shown as their own table on the contract."""
+
+    kind = ""
+
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        return f"mappings-{cls.kind}"
+
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=self.kind)
+
+    def save_new(self, form, commit=True):
+        form.instance.kind = self.kind
+        return super().save_new(form, commit)
+
+
+class PingMappingFormSet(MappingFormSet):
+    kind = EndpointKind.PING
+
+
+class ContractCheckFormSet(MappingFormSet):
+    """The post mappings — and, being the last table of the page, the place where the whole
+    contract is checked once every other table is clean (``siblings``: all formsets)."""
+
+    kind = EndpointKind.POST
+    siblings: list = []
+
+    def clean(self) -> None:
+        super().clean()
+        contract = self.instance
+        if contract.vertical_id is None or any(fs.errors and any(fs.errors)
+                                               for fs in self.siblings if fs is not self):
+            return
+        rows = {fs: [f for f in fs.forms if f.has_changed() or f.instance.pk]
+                for fs in self.siblings}
+        rows = {fs: [f for f in forms_ if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+                for fs, forms_ in rows.items()}
+        by_model = {fs.model: fs for fs in self.siblings if not isinstance(fs, MappingFormSet)}
+        mapping_sets = {fs.kind: fs for fs in self.siblings if isinstance(fs, MappingFormSet)}
+        endpoint_forms = {f.cleaned_data["kind"]: f for f in rows.get(by_model[Endpoint], [])}
+        mapping_forms = {kind: rows[fs] for kind, fs in mapping_sets.items()}
+        fields = list(contract.vertical.fields.values_list("key", "pii"))
+        draft = ContractDraft(
+            mode=contract.mode,
+            field_keys=frozenset(k for k, _ in fields),
+            pii_keys=frozenset(k for k, pii in fields if pii),
+            endpoints={kind: f.cleaned_data for kind, f in endpoint_forms.items()},
+            mappings={kind: [f.cleaned_data for f in fs] for kind, fs in mapping_forms.items()},
+            filters=[f.cleaned_data for f in rows.get(by_model[ContractFilter], [])],
+        )
+        problems = contract_draft_errors(draft)
+        if not problems:
+            return
+        filter_forms = rows.get(by_model[ContractFilter], [])
+        for where, messages_ in problems.items():
+            form, name = _form_for(where, endpoint_forms, mapping_forms, filter_forms)
+            for message in messages_:
+                if form is not None and name in form.fields:
+                    form.add_error(name, message)
+        raise forms.ValidationError(
+            [f"{where}: {message}" for where, ms in problems.items() for message in ms])
+
+
+def _form_for(where: str, endpoint_forms, mapping_forms, filter_forms):
+    """The form and field a problem path (``mappings.post.2.source``) points at."""
+    parts = where.split(".")
+    try:
+        if parts[0] == "endpoints":
+            return endpoint_forms.get(parts[1]), parts[2] if len(parts) > 2 else None
+        if parts[0] == "mappings":
+            return mapping_forms.get(parts[1], [])[int(parts[2])], parts[3]
+        if parts[0] == "filters":
+            return filter_forms[int(parts[1])], parts[2]
+    except (IndexError, ValueError):
+        pass
+    return None, None
+
+
+class _MappingInline(admin.TabularInline):
+    model = FieldMapping
+    extra = 0
+    fields = ["position", "target", "source", "constant", "transform", "arg"]
+
+
+class PingMappingInline(_MappingInline):
+    formset = PingMappingFormSet
+    verbose_name = "ping field"
+    verbose_name_plural = "Ping mapping (what the buyer receives on ping; PII never allowed)"
+
+
+class PostMappingInline(_MappingInline):
+    formset = ContractCheckFormSet
+    verbose_name = "post field"
+    verbose_name_plural = "Post mapping (what the buyer receives on post; carry @ping.token)"
+
+
+@admin.register(Contract)
+class ContractAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "vertical", "status", "mode", "exclusive", "priority",
+                    "auto_paused_at"]
+    list_filter = ["status", "mode", "exclusive", "vertical"]
+    list_select_related = ["buyer", "vertical"]
+    search_fields = ["name", "buyer__company"]
+    readonly_fields = ["auto_paused_at", "auto_pause_reason", "last_health_ping_at",
+                       "posts_recent", "accepted_recent"]
+    filter_horizontal = ["allowed_sources", "blocked_sources"]
+    inlines = [EndpointInline, FilterInline, CapInline, ScheduleInline, PingMappingInline,
+               PostMappingInline]
+    change_form_template = "admin/buyers/contract/change_form.html"
+    fieldsets = [
+        (None, {"fields": [("buyer", "vertical"), ("name", "status", "mode")]}),
+        ("Price and ranking", {"fields": [("fixed_price", "min_bid"),
+                                          ("bid_multiplier", "bid_penalty"),
+                                          ("priority", "weight", "traffic_share_pct")]}),
+        ("Sale", {"fields": [("exclusive", "shared_max_sales"),
+                             ("is_secondary", "accepts_test_leads")]}),
+        ("Sources", {"fields": ["allowed_sources", "blocked_sources"],
+                     "classes": ["collapse"]}),
+        ("Health settings", {"fields": [("slow_threshold_ms", "slow_count", "error_count",
+                                         "health_ping_interval_s")],
+                             "classes": ["collapse"]}),
+    ]
+
+    def _create_formsets(self, request, obj, change):
+        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        for formset in formsets:
+            if isinstance(formset, ContractCheckFormSet):
+                formset.siblings = formsets
+        return formsets, inline_instances
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:contract_id>/test-ping/", wrap(self.test_ping_view),
+                 name="buyers_contract_test_ping"),
+            path("<int:contract_id>/preview/", wrap(self.preview_view),
+                 name="buyers_contract_preview"),
+            path("<int:contract_id>/switch/", wrap(require_POST(self.switch_view)),
+                 name="buyers_contract_switch"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        contract = self.get_object(request, object_id)
+        if contract is not None:
+            extra_context = {**(extra_context or {}),
+                             "health": contract_health(contract),
+                             "cap_usage": contract_cap_usage(contract)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _contract(self, request: HttpRequest, contract_id: int, *, change: bool) -> Contract:
+        contract = get_object_or_404(Contract.objects.select_related("buyer", "vertical"),
+                                     pk=contract_id)
+        allowed = (self.has_change_permission(request, contract) if change
+                   else self.has_view_permission(request, contract))
+        if not allowed:
+            raise PermissionDenied
+        return contract
+
+    def _sample_lead(self, request: HttpRequest, contract: Contract) -> Lead | None:
+        lead_id = request.POST.get("lead") or request.GET.get("lead")
+        if not lead_id:
+            return None
+        lead = Lead.objects.filter(uuid=lead_id, vertical=contract.vertical).first()
+        if lead is None:
+            messages.warning(request, "No lead of this vertical has that id; using a sample.")
+        return lead
+
+    def _render(self, request, template: str, contract: Contract, **context) -> HttpResponse:
+        return TemplateResponse(request, template, {
+            **self.admin_site.each_context(request), "opts": self.opts, "original": contract,
+            "title": f"{context.pop('heading')}: {contract}", **context})
+
+    def test_ping_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        contract = self._contract(request, contract_id, change=True)
+        result = None
+        if request.method == "POST":
+            result = contract_test_ping(contract, lead=self._sample_lead(request, contract))
+            audit_record(request.user, contract, f"Sent a test {result.kind}: {result.outcome}.")
+        return self._render(request, "admin/buyers/contract/test_ping.html", contract,
+                            heading="Send test ping", result=result)
+
+    def preview_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        contract = self._contract(request, contract_id, change=False)
+        previews = contract_payload_preview(contract, lead=self._sample_lead(request, contract))
+        return self._render(request, "admin/buyers/contract/preview.html", contract,
+                            heading="Payload preview", previews=previews)
+
+    def switch_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        contract = self._contract(request, contract_id, change=True)
+        on = request.POST.get("on") == "1"
+        contract_switch(contract, on=on, reason=f"{'resumed' if on else 'paused'} by "
+                                                f"{request.user.get_username()}")
+        audit_record(request.user, contract, "Resumed." if on else "Paused.")
+        messages.success(request, f"{contract} is {'on' if on else 'paused'}.")
+        return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract.pk]))

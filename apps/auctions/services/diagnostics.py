@@ -1,0 +1,134 @@
+"""What a buyer receives and answers, before a live lead goes out: the payload preview (built,
+not sent) and the test ping (built, sent, parsed). Both use the contract's saved rows through
+the same code path as a real auction (mapping → transport → HTTP → response rules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from apps.auctions.services.wire import WireCall, answer_outcome, wire_build
+from apps.auctions.setups import EndpointSetup, endpoint_setup
+from apps.buyers.models import Contract, ContractMode, EndpointKind
+from apps.buyers.parsing import ParsedResponse
+from apps.core.http import http_send
+from apps.leads.models import Lead
+from apps.leads.selectors import lead_sample_fields
+
+_SHOWN_BODY = 20_000
+SAMPLE_TOKEN = "sample-ping-token"  # noqa: S105 - a placeholder shown in post previews
+
+
+@dataclass(frozen=True)
+class RequestView:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: str
+
+
+@dataclass(frozen=True)
+class ResponseView:
+    status: int | None
+    headers: dict[str, str]
+    body: str
+    latency_ms: float
+    error: str | None
+
+
+@dataclass(frozen=True)
+class TestPing:
+    """A test request and what came of it: ``outcome`` is ``bid``/``no_bid`` (or
+    ``accepted``/``rejected`` for a test post) or a failure code with ``detail``."""
+
+    kind: str
+    request: RequestView | None
+    response: ResponseView | None
+    outcome: str
+    parsed: ParsedResponse | None
+    detail: str = ""
+
+
+def _endpoints(contract: Contract) -> dict[str, EndpointSetup]:
+    mappings = list(contract.mappings.all())
+    return {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind])
+            for e in contract.endpoints.all()}
+
+
+def _values(contract: Contract, lead: Lead | None, *, with_pii: bool) -> dict[str, Any]:
+    if lead is not None:
+        fields = dict(lead.fields)
+        if not with_pii:
+            pii = set(contract.vertical.fields.filter(pii=True).values_list("key", flat=True))
+            fields = {k: v for k, v in fields.items() if k not in pii}
+        return fields
+    return lead_sample_fields(contract.vertical, include_pii=with_pii)
+
+
+def _context(lead: Lead | None, kind: str) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "lead.id": str(lead.uuid) if lead else "test-lead", "test": True,
+        "source.id": lead.source_id if lead else 0, "sub_id": lead.sub_id if lead else "",
+        "now": timezone.now().isoformat()}
+    if kind == EndpointKind.POST:
+        context.update({"ping.token": SAMPLE_TOKEN, "ping.bid": "10.00"})
+    return context
+
+
+def _request_view(call: WireCall, endpoint: EndpointSetup) -> RequestView:
+    secret = endpoint.spec.auth.secret
+    request = call.request
+
+    def hide(text: str) -> str:
+        return text.replace(secret, "•••" + secret[-4:]) if secret and len(secret) > 4 else text
+
+    body = request.body.decode("utf-8", "replace")
+    return RequestView(method=request.method, url=hide(request.url),
+                       headers={k: hide(v) for k, v in request.headers.items()},
+                       body=hide(body))
+
+
+def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
+                             ) -> dict[str, RequestView | str]:
+    """The exact ping and post requests the buyer would receive for ``lead`` (or a sample
+    lead built from the vertical's examples); a string explains an endpoint that cannot be
+    built. Nothing is sent."""
+    previews: dict[str, RequestView | str] = {}
+    for kind, endpoint in sorted(_endpoints(contract).items()):
+        call = wire_build(endpoint, _values(contract, lead, with_pii=kind == EndpointKind.POST),
+                          _context(lead, kind),
+                          extra_headers={"Idempotency-Key": "preview"}
+                          if kind == EndpointKind.POST else None)
+        previews[kind] = call if isinstance(call, str) else _request_view(call, endpoint)
+    return previews
+
+
+def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestPing:
+    """Send one test request, flagged ``test``: the ping (or, for a direct-post contract,
+    the post) with ``lead`` or a sample lead; return the exact request, the raw answer and
+    what the response rules read from it."""
+    kind = (EndpointKind.POST if contract.mode == ContractMode.DIRECT_POST
+            else EndpointKind.PING)
+    endpoint = _endpoints(contract).get(kind)
+    if endpoint is None:
+        return TestPing(kind, None, None, "error", None, f"No {kind} endpoint configured.")
+    call = wire_build(endpoint, _values(contract, lead, with_pii=kind == EndpointKind.POST),
+                      _context(lead, kind))
+    if isinstance(call, str):
+        return TestPing(kind, None, None, "error", None, call)
+    response = http_send(call.request)
+    shown = ResponseView(
+        status=response.status, headers=dict(response.headers),
+        body=response.body[:_SHOWN_BODY].decode("utf-8", "replace"),
+        latency_ms=round(response.latency_ms, 1), error=response.error)
+    code, parsed, detail = answer_outcome(endpoint, response)
+    if code != "ok":
+        return TestPing(kind, _request_view(call, endpoint), shown, code, None, detail)
+    if kind == EndpointKind.PING:
+        outcome = "bid" if parsed.accepted and parsed.price is not None else "no_bid"
+    else:
+        outcome = "accepted" if parsed.accepted else "rejected"
+    return TestPing(kind, _request_view(call, endpoint), shown, outcome, parsed,
+                    parsed.reason or "")

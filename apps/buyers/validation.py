@@ -1,0 +1,146 @@
+"""Catching a contract's misconfiguration when it is saved, not when a lead fails.
+
+``contract_draft_errors`` checks a contract together with its endpoints, mapping rows and
+filters — as the admin's forms or the API's nested payload hold them before anything is
+written — and names every problem by its path (``endpoints.ping.price_path``,
+``mappings.post.2.source``, ``filters.0.value``). Both the admin and the API call it, so a
+rule is written once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.buyers.mapping import MappingError, MappingRule, rules_validate
+from apps.buyers.models import ContractMode, EndpointKind, FilterOperator
+from apps.buyers.parsing import ResponseRules, RulesInvalid, rules_check
+from apps.core.http import BlockedUrl, url_check
+
+TOKEN_CONTEXT = "@ping.token"
+_FILTER_SPECIALS = frozenset({"@source", "@sub_id"})
+_RULE_FIELDS = ("success_path", "success_values", "success_regex", "price_path", "token_path",
+                "reason_path")
+
+
+@dataclass
+class ContractDraft:
+    """A contract as submitted: plain values, nothing saved yet."""
+
+    mode: str
+    field_keys: frozenset[str]  # the vertical's field keys
+    pii_keys: frozenset[str]
+    endpoints: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # kind -> fields
+    mappings: dict[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    filters: Sequence[Mapping[str, Any]] = ()
+
+
+def contract_draft_errors(draft: ContractDraft) -> dict[str, list[str]]:
+    """Every problem of ``draft`` by path; empty when the contract can run."""
+    errors: dict[str, list[str]] = {}
+
+    def add(path: str, message: str) -> None:
+        errors.setdefault(path, []).append(message)
+
+    _check_endpoints(draft, add)
+    for kind in (EndpointKind.PING, EndpointKind.POST):
+        _check_mappings(draft, kind, add)
+    ping = draft.endpoints.get(EndpointKind.PING)
+    if ping and ping.get("token_path") and not any(
+        row.get("source") == TOKEN_CONTEXT for row in draft.mappings.get(EndpointKind.POST, ())
+    ):
+        add("endpoints.ping.token_path",
+            "The ping reads a token but no post mapping carries it: add a post mapping row "
+            f"with source {TOKEN_CONTEXT} under the key the buyer expects.")
+    _check_filters(draft, add)
+    return errors
+
+
+def _check_endpoints(draft: ContractDraft, add) -> None:
+    ping = draft.endpoints.get(EndpointKind.PING)
+    if EndpointKind.POST not in draft.endpoints:
+        add("endpoints.post", "A contract needs a post endpoint.")
+    if draft.mode == ContractMode.PING_POST and ping is None:
+        add("endpoints.ping", "A ping-post contract needs a ping endpoint.")
+    if draft.mode == ContractMode.DIRECT_POST:
+        if ping is not None:
+            add("endpoints.ping", "A direct-post contract is never pinged; remove the ping "
+                                  "endpoint or switch the mode to ping-post.")
+        for kind, endpoint in draft.endpoints.items():
+            if endpoint.get("price_path"):
+                add(f"endpoints.{kind}.price_path",
+                    "A direct-post contract pays its fixed price; a price path would never be "
+                    "read. Remove it or switch the mode to ping-post.")
+    if draft.mode == ContractMode.PING_POST and ping is not None and not ping.get("price_path"):
+        add("endpoints.ping.price_path", "Say where the ping answer carries the bid price.")
+    for kind, endpoint in draft.endpoints.items():
+        for name in ("url", "oauth_token_url"):
+            if endpoint.get(name):
+                try:
+                    url_check(endpoint[name])
+                except BlockedUrl as error:
+                    add(f"endpoints.{kind}.{name}", f"This address is refused: {error}.")
+        if endpoint.get("auth_type") == "oauth2" and not endpoint.get("oauth_token_url"):
+            add(f"endpoints.{kind}.oauth_token_url", "OAuth2 needs the token URL.")
+        try:
+            rules_check(_rules(endpoint))
+        except RulesInvalid as error:
+            add(f"endpoints.{kind}.{error.field}", str(error).split(": ", 1)[-1])
+
+
+def _rules(endpoint: Mapping[str, Any]) -> ResponseRules:
+    return ResponseRules(
+        format=endpoint.get("response_format") or "json",
+        success_statuses=tuple(endpoint.get("success_statuses") or (200, 201, 202)),
+        success_values=tuple(endpoint.get("success_values") or ()),
+        **{name: endpoint.get(name) or "" for name in _RULE_FIELDS if name != "success_values"},
+    )
+
+
+def _check_mappings(draft: ContractDraft, kind: str, add) -> None:
+    rows = list(draft.mappings.get(kind, ()))
+    for index, row in enumerate(rows):
+        source = row.get("source") or ""
+        if source and not source.startswith("@") and source not in draft.field_keys:
+            known = ", ".join(sorted(draft.field_keys))
+            add(f"mappings.{kind}.{index}.source",
+                f"Unknown lead field '{source}'. The vertical's fields are: {known}.")
+        if kind == EndpointKind.PING and source in draft.pii_keys:
+            add(f"mappings.{kind}.{index}.source",
+                f"'{source}' is personal data and is never sent in a ping.")
+        if kind == EndpointKind.PING and source == TOKEN_CONTEXT:
+            add(f"mappings.{kind}.{index}.source", "A ping has no token yet.")
+    try:
+        rules_validate([MappingRule(target=r.get("target") or "", source=r.get("source") or "",
+                                    constant=r.get("constant"), transform=r.get("transform") or "",
+                                    arg=r.get("arg") or "") for r in rows])
+    except MappingError as error:
+        where = f"mappings.{kind}"
+        if error.rule is not None:
+            where += f".{error.rule}"
+        add(f"{where}.{error.field}" if error.field else where, error.message)
+
+
+def _check_filters(draft: ContractDraft, add) -> None:
+    for index, row in enumerate(draft.filters):
+        name, operator, value = row.get("field"), row.get("operator"), row.get("value")
+        if name not in draft.field_keys and name not in _FILTER_SPECIALS:
+            add(f"filters.{index}.field", f"Unknown lead field '{name}'.")
+        if operator not in FilterOperator.values:
+            add(f"filters.{index}.operator", f"Unknown operator '{operator}'.")
+        elif operator == FilterOperator.REGEX:
+            try:
+                re.compile(str(value))
+            except re.error as error:
+                add(f"filters.{index}.value", f"Invalid regular expression: {error}.")
+        elif operator == FilterOperator.BETWEEN and not (
+                isinstance(value, list) and len(value) == 2):
+            add(f"filters.{index}.value", "Give [low, high] for between.")
+        elif operator in (FilterOperator.IN, FilterOperator.NOT_IN) and not isinstance(
+                value, list):
+            add(f"filters.{index}.value", "Give a list of values for in / not_in.")
+        elif operator not in (FilterOperator.EXISTS, FilterOperator.NOT_EXISTS) and (
+                value is None or value == ""):
+            add(f"filters.{index}.value", "This operator needs a value.")
