@@ -19,7 +19,7 @@ from apps.buyers.models import ContractMode, EndpointKind, FilterOperator
 from apps.buyers.parsing import ResponseRules, RulesInvalid, rules_check
 from apps.core.http import BlockedUrl, url_check
 
-TOKEN_CONTEXT = "@ping.token"
+TOKEN_CONTEXT = "@ping.token"  # noqa: S105 - a mapping source name
 _FILTER_SPECIALS = frozenset({"@source", "@sub_id"})
 _RULE_FIELDS = ("success_path", "success_values", "success_regex", "price_path", "token_path",
                 "reason_path")

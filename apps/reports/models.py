@@ -9,3 +9,6 @@ class ReportsAccess(models.Model):
         managed = False
         default_permissions = ()
         permissions = [("view_reports", "Can read the KPI reports and dashboards")]
+
+    def __str__(self) -> str:
+        return "reports access"
