@@ -20,11 +20,15 @@ class AuditLogAdmin(admin.ModelAdmin):
     """Every staff change — admin edits, API writes, tool actions — with who, when, what."""
 
     list_display = ["action_time", "user", "content_type", "object_repr", "action_flag",
-                    "change_message"]
+                    "what"]
     list_filter = ["action_flag", "content_type"]
     list_select_related = ["user", "content_type"]
     search_fields = ["object_repr", "change_message", "user__username"]
     date_hierarchy = "action_time"
+
+    @admin.display(description="What")
+    def what(self, entry: LogEntry) -> str:
+        return entry.get_change_message()
 
     def has_add_permission(self, request) -> bool:
         return False

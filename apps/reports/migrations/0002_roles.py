@@ -3,6 +3,7 @@
 - *Account managers* edit buyers, contracts (and their rules), sources, keys and verticals,
   and read leads, auctions and reports;
 - *Managers* read everything and the reports, and change nothing.
+Both read the audit log (admin changes: who, when, what).
 Superusers keep every permission.
 """
 
@@ -41,7 +42,7 @@ def create_roles(apps, schema_editor):
             found.append(Permission.objects.get(content_type__app_label=app, codename=codename))
         return found
 
-    reports = [("reports", "view_reports")]
+    reports = [("reports", "view_reports"), ("admin", "view_logentry")]
     roles = {
         "Account managers": _codenames(EDIT, ["add", "change", "delete", "view"])
         + _codenames(READ, ["view"]) + reports,
