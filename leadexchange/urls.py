@@ -8,6 +8,8 @@ from apps.sources.api.views import vertical_spec_page
 api_patterns = [
     path("", include("apps.leads.api.urls")),
     path("", include("apps.sources.api.urls")),
+    path("", include("apps.buyers.api.urls")),
+    path("", include("apps.auctions.api.urls")),
 ]
 
 urlpatterns = [

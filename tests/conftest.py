@@ -40,7 +40,7 @@ def _test_settings(settings):
     settings.RUN_TASKS_INLINE = True
     settings.CELERY_BROKER_URL = ""
     settings.HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
-    settings.AXES_ENABLED = False  # its own test turns it on (tests/functional/test_login_lockout.py)
+    settings.AXES_ENABLED = False  # tests/functional/test_login_lockout.py turns it on
     # pages render without `collectstatic` (a fresh clone has no manifest)
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}

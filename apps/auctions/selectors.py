@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from django.utils import timezone
 from apps.auctions.caps import CapRule, cap_usage
 from apps.auctions.models import Ping, PingOutcome
 from apps.buyers.models import Contract
+from apps.leads.models import Lead
 
 _FAILURES = [PingOutcome.TIMEOUT, PingOutcome.ERROR, PingOutcome.INVALID_RESPONSE]
 
@@ -64,3 +66,13 @@ def contract_health(contract: Contract) -> Health:
         last_error=f"{error.outcome}: {error.detail}" if error else "",
         last_error_at=error.created_at if error else None,
     )
+
+
+def contract_sample_lead(contract: Contract, lead_id: str) -> Lead | None:
+    """A lead of the contract's vertical to test or preview it with, or None (unknown id,
+    another vertical, or not a UUID)."""
+    try:
+        uuid.UUID(str(lead_id))
+    except ValueError:
+        return None
+    return Lead.objects.filter(uuid=lead_id, vertical_id=contract.vertical_id).first()

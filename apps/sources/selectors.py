@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from apps.core.keys import key_matches, key_prefix
@@ -70,3 +70,39 @@ def vertical_spec(vertical: Vertical) -> dict:
             for f in vertical.fields.all()
         ],
     }
+
+
+def _sources() -> QuerySet[Source]:
+    return Source.objects.prefetch_related(
+        "verticals", Prefetch("api_keys", queryset=SourceApiKey.objects.order_by("-created_at",
+                                                                                 "-pk")))
+
+
+def source_list() -> QuerySet[Source]:
+    """Every source (staff), with its verticals and keys (never the clear keys: only their
+    digests are stored)."""
+    return _sources().order_by("name", "pk")
+
+
+def source_get(source_id: int) -> Source | None:
+    return _sources().filter(pk=source_id).first()
+
+
+def source_key_get(source: Source, key_id: int) -> SourceApiKey | None:
+    """One of ``source``'s keys (another source's key id is not found)."""
+    return SourceApiKey.objects.select_related("source").filter(source=source, pk=key_id).first()
+
+
+def _verticals() -> QuerySet[Vertical]:
+    return Vertical.objects.prefetch_related(
+        Prefetch("fields", queryset=VerticalField.objects.order_by("position", "id")))
+
+
+def vertical_list() -> QuerySet[Vertical]:
+    """Every vertical (staff: inactive ones too) with its fields in schema order."""
+    return _verticals().order_by("name", "pk")
+
+
+def vertical_get_any(slug: str) -> Vertical | None:
+    """A vertical by slug, active or not (staff), with its fields in schema order."""
+    return _verticals().filter(slug=slug).first()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core.keys import NewKey, key_generate
-from apps.sources.models import Source, SourceApiKey, Vertical
+from apps.sources.models import Source, SourceApiKey, Vertical, VerticalField
 
 SOURCE_KEY_NAMESPACE = "lx"
 
@@ -47,3 +48,49 @@ def source_key_rotate(*, api_key: SourceApiKey) -> tuple[SourceApiKey, str]:
     """Replace ``api_key`` with a new key of the same name; the old one is revoked."""
     source_key_revoke(api_key=api_key)
     return source_key_create(source=api_key.source, name=api_key.name)
+
+
+@transaction.atomic
+def source_update(source: Source, *, verticals: Iterable[Vertical] | None = None,
+                  **attributes: Any) -> Source:
+    """Change the given attributes of ``source`` (and its allowed verticals when given).
+    Its keys are untouched: they change only through the key services."""
+    for name, value in attributes.items():
+        setattr(source, name, value)
+    source.full_clean()
+    source.save()
+    if verticals is not None:
+        source.verticals.set(verticals)
+    return source
+
+
+@transaction.atomic
+def vertical_create(*, fields: Sequence[Mapping[str, Any]] = (), **attributes: Any
+                    ) -> Vertical:
+    """Create a vertical with its field schema (rows in the given order)."""
+    vertical = Vertical.objects.create(**attributes)
+    _vertical_fields_set(vertical, fields)
+    return vertical
+
+
+@transaction.atomic
+def vertical_update(vertical: Vertical, *, fields: Sequence[Mapping[str, Any]] | None = None,
+                    **attributes: Any) -> Vertical:
+    """Change the given attributes; ``fields`` (when given) replaces the schema: rows are
+    matched by key (a kept field keeps its row), ordered as given, and keys left out are
+    removed. The capture API and the posting spec read the new schema at once."""
+    for name, value in attributes.items():
+        setattr(vertical, name, value)
+    vertical.save()
+    if fields is not None:
+        _vertical_fields_set(vertical, fields)
+    return vertical
+
+
+def _vertical_fields_set(vertical: Vertical, rows: Sequence[Mapping[str, Any]]) -> None:
+    keys = [row["key"] for row in rows]
+    vertical.fields.exclude(key__in=keys).delete()
+    for position, row in enumerate(rows):
+        VerticalField.objects.update_or_create(
+            vertical=vertical, key=row["key"],
+            defaults={**{k: v for k, v in row.items() if k != "key"}, "position": position})

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from apps.auctions.api.views import (
+    ContractHealthApi,
+    ContractPauseApi,
+    ContractPreviewApi,
+    ContractResumeApi,
+    ContractTestPingApi,
+)
+
+urlpatterns = [
+    path("contracts/<int:contract_id>/test-ping", ContractTestPingApi.as_view(),
+         name="contract-test-ping"),
+    path("contracts/<int:contract_id>/preview", ContractPreviewApi.as_view(),
+         name="contract-preview"),
+    path("contracts/<int:contract_id>/pause", ContractPauseApi.as_view(), name="contract-pause"),
+    path("contracts/<int:contract_id>/resume", ContractResumeApi.as_view(),
+         name="contract-resume"),
+    path("contracts/<int:contract_id>/health", ContractHealthApi.as_view(),
+         name="contract-health"),
+]
