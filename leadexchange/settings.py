@@ -259,6 +259,7 @@ CELERY_BEAT_SCHEDULE = {
     "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
     "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},
     "acceptance-refresh": {"task": "apps.auctions.tasks.acceptance_refresh", "schedule": 600.0},
+    "reports-rollup": {"task": "apps.reports.tasks.reports_rollup", "schedule": 60.0},
 }
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -285,6 +286,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
     },
 }
 

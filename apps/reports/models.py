@@ -1,10 +1,23 @@
-"""Reports have no tables of their own (they read leads, auctions and sales); this model only
-carries the permission that opens the dashboards and the reports API."""
+"""Hourly rollups the KPIs are read from, so a day's dashboard never scans raw rows.
+
+Each row holds the sums for one UTC hour and one key (source × vertical for leads; contract
+for pings, posts and sales); latencies and delivery times are kept as fixed-bucket histograms
+(``apps.reports.histograms``) so percentiles can be read from any sum of hours. The rollup
+job (``apps.reports.services.rollup_refresh``) rewrites recent hours from the raw rows, so a
+rollup is always derived data: it can be dropped and rebuilt.
+"""
+
+from decimal import Decimal
 
 from django.db import models
 
+from apps.buyers.models import Buyer, Contract
+from apps.sources.models import Source, Vertical
+
 
 class ReportsAccess(models.Model):
+    """Carries the permission that opens the dashboards and the reports API."""
+
     class Meta:
         managed = False
         default_permissions = ()
@@ -12,3 +25,98 @@ class ReportsAccess(models.Model):
 
     def __str__(self) -> str:
         return "reports access"
+
+
+def _money() -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
+
+
+class LeadHour(models.Model):
+    """Submissions of one source in one vertical during one UTC hour (by receipt time)."""
+
+    hour = models.DateTimeField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    vertical = models.ForeignKey(Vertical, on_delete=models.CASCADE, related_name="+",
+                                 null=True)
+    received = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    sold = models.PositiveIntegerField(default=0)
+    unsold = models.PositiveIntegerField(default=0)
+    revenue = _money()
+    payout = _money()
+    deliver_ms = models.JSONField(default=list)  # histogram of received → sold
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "source", "vertical"],
+                                               name="uniq_lead_hour")]
+        indexes = [models.Index(fields=["hour"], name="lead_hour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h source {self.source_id}"
+
+
+class RejectionHour(models.Model):
+    """Rejected submissions by reason (the first invalid field) per source and hour."""
+
+    hour = models.DateTimeField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    vertical = models.ForeignKey(Vertical, on_delete=models.CASCADE, related_name="+",
+                                 null=True)
+    reason = models.CharField(max_length=128)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["hour"], name="rejection_hour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.reason}"
+
+
+class ContractHour(models.Model):
+    """What one contract did with one source's leads during one UTC hour: pings, bids,
+    posts, sales, latency (``source`` is empty for events of no lead: auto-pauses)."""
+
+    hour = models.DateTimeField()
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+", null=True)
+    buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="+")
+    vertical = models.ForeignKey(Vertical, on_delete=models.CASCADE, related_name="+")
+    considered = models.PositiveIntegerField(default=0)  # every Ping row, excluded or not
+    pings = models.PositiveIntegerField(default=0)  # actually pinged (or direct-post bids)
+    bids = models.PositiveIntegerField(default=0)
+    bid_sum = _money()
+    timeouts = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    posts = models.PositiveIntegerField(default=0)
+    post_accepted = models.PositiveIntegerField(default=0)
+    post_rejected = models.PositiveIntegerField(default=0)
+    post_failed = models.PositiveIntegerField(default=0)
+    wins = models.PositiveIntegerField(default=0)
+    revenue = _money()
+    auto_pauses = models.PositiveIntegerField(default=0)
+    latency_ms = models.JSONField(default=list)  # histogram of ping latencies
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "contract", "source"],
+                                               name="uniq_contract_hour")]
+        indexes = [models.Index(fields=["hour"], name="contract_hour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h contract {self.contract_id}"
+
+
+class PostRejectHour(models.Model):
+    """Post rejections by the buyer's reason, per contract and hour."""
+
+    hour = models.DateTimeField()
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+", null=True)
+    reason = models.CharField(max_length=255)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["hour"], name="post_reject_hour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.reason}"

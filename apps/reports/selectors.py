@@ -1,0 +1,292 @@
+"""KPIs over a date range, grouped by source, buyer, contract, vertical, day or hour.
+
+Everything is read from the hourly rollups (``apps.reports.models``), then summed per group in
+the manager's time zone — a day is the 23, 24 or 25 UTC hours between two local midnights —
+so a day's overview costs a few small indexed queries whatever the number of leads.
+
+Lead figures (received … margin) are attributed to the hour a lead was received; buyer
+figures (pings … revenue by buyer) to the hour the ping, post or sale happened, and carry the
+lead's source so a source filter narrows them too. Lead figures are not split by buyer: with
+a buyer filter, or grouped by buyer or contract, only buyer figures are shown. Test leads are
+never counted. ``DEFINITIONS`` says what every figure means; the dashboards and the API show
+it next to the numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import QuerySet
+
+from apps.buyers.models import Buyer, Contract
+from apps.reports.histograms import histogram_add, percentile
+from apps.reports.models import ContractHour, LeadHour, PostRejectHour, RejectionHour
+from apps.sources.models import Source, Vertical
+
+GROUPS = ("", "source", "buyer", "contract", "vertical", "day", "hour")
+LEAD_GROUPS = ("", "source", "vertical", "day", "hour")  # lead figures exist for these
+BUYER_GROUPS = ("", "buyer", "contract", "vertical", "day", "hour")  # buyer figures too
+
+DEFINITIONS: dict[str, str] = {
+    "received": "Every submission, rejected and duplicate ones included (test leads never).",
+    "accepted": "Received minus rejected minus duplicates: leads that went to auction.",
+    "rejected": "Submissions refused for invalid input (400).",
+    "duplicates": "Submissions refused as duplicates (409).",
+    "sold": "Accepted leads that at least one buyer took.",
+    "unsold": "Accepted leads no buyer took.",
+    "sell_through": "Sold ÷ accepted.",
+    "revenue": "What buyers pay for the sold leads.",
+    "payouts": "What sources earn for them.",
+    "margin": "Revenue − payouts.",
+    "revenue_per_lead": "Revenue ÷ accepted leads (average revenue per lead).",
+    "deliver_p50_ms": "Median time from receipt to sale (ms), sold leads.",
+    "deliver_p95_ms": "95th percentile of the time from receipt to sale (ms).",
+    "pings": "Pings sent to buyers (direct-post offers included).",
+    "bids": "Pings answered with a price (including bids under the floor).",
+    "bid_rate": "Bids ÷ pings.",
+    "avg_bid": "Average price bid.",
+    "wins": "Leads sold to the buyer.",
+    "win_rate_pings": "Wins ÷ pings: how often a ping ends in a sale.",
+    "win_rate_bids": "Wins ÷ bids: how often a bid ends in a sale.",
+    "posts": "Post attempts that got an answer or failed (retries included).",
+    "post_rejects": "Posts the buyer rejected.",
+    "post_reject_rate": "Post rejects ÷ answered posts (accepted + rejected).",
+    "timeouts_pct": "Pings with no answer by the deadline ÷ pings.",
+    "latency_p50_ms": "Median buyer answer time to pings (ms).",
+    "latency_p95_ms": "95th percentile buyer answer time to pings (ms).",
+    "auto_pauses": "Times the circuit breaker paused a contract.",
+    "returns": "Sold leads returned by buyers (returns arrive with milestone M5; 0 until then).",
+    "return_rate": "Returns ÷ sold.",
+    "net_revenue": "Revenue − returned revenue − payouts.",
+    "buyer_revenue": "What the buyer paid, by the hour of the sale.",
+}
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """What to report on: [start, end) in ``tz``, optionally narrowed to some ids."""
+
+    start: date
+    end: date  # exclusive
+    tz: str = "UTC"
+    source_ids: tuple[int, ...] = ()
+    buyer_ids: tuple[int, ...] = ()
+    vertical_ids: tuple[int, ...] = ()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        zone = self.zone
+        return (datetime.combine(self.start, time(0), zone),
+                datetime.combine(self.end, time(0), zone))
+
+
+@dataclass
+class KpiRow:
+    """The figures of one group (``key``/``label``); None where a figure does not apply to
+    that grouping (a source has no win rate, a buyer no payout)."""
+
+    key: str
+    label: str
+    received: int | None = None
+    accepted: int | None = None
+    rejected: int | None = None
+    duplicates: int | None = None
+    sold: int | None = None
+    unsold: int | None = None
+    sell_through: float | None = None
+    revenue: Decimal | None = None
+    payouts: Decimal | None = None
+    margin: Decimal | None = None
+    revenue_per_lead: Decimal | None = None
+    deliver_p50_ms: float | None = None
+    deliver_p95_ms: float | None = None
+    returns: int | None = None
+    return_rate: float | None = None
+    net_revenue: Decimal | None = None
+    pings: int | None = None
+    bids: int | None = None
+    bid_rate: float | None = None
+    avg_bid: Decimal | None = None
+    wins: int | None = None
+    win_rate_pings: float | None = None
+    win_rate_bids: float | None = None
+    posts: int | None = None
+    post_rejects: int | None = None
+    post_reject_rate: float | None = None
+    timeouts_pct: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    auto_pauses: int | None = None
+    buyer_revenue: Decimal | None = None
+    _lead: dict = field(default_factory=dict, repr=False)
+    _buyer: dict = field(default_factory=dict, repr=False)
+
+
+def _ratio(numerator, denominator) -> float | None:
+    return round(float(numerator) / float(denominator), 4) if denominator else None
+
+
+def _lead_rows(f: ReportFilter) -> QuerySet:
+    start, end = f.utc_bounds()
+    rows = LeadHour.objects.filter(hour__gte=start, hour__lt=end)
+    if f.source_ids:
+        rows = rows.filter(source_id__in=f.source_ids)
+    if f.vertical_ids:
+        rows = rows.filter(vertical_id__in=f.vertical_ids)
+    return rows
+
+
+def _contract_rows(f: ReportFilter) -> QuerySet:
+    start, end = f.utc_bounds()
+    rows = ContractHour.objects.filter(hour__gte=start, hour__lt=end)
+    if f.source_ids:
+        rows = rows.filter(source_id__in=f.source_ids)
+    if f.buyer_ids:
+        rows = rows.filter(buyer_id__in=f.buyer_ids)
+    if f.vertical_ids:
+        rows = rows.filter(vertical_id__in=f.vertical_ids)
+    return rows
+
+
+def _group_key(group_by: str, row, zone: ZoneInfo) -> str:
+    if group_by == "":
+        return "all"
+    if group_by in ("day", "hour"):
+        local = row.hour.astimezone(zone)
+        return local.strftime("%Y-%m-%d") if group_by == "day" else local.strftime(
+            "%Y-%m-%d %H:00")
+    return str(getattr(row, f"{group_by}_id"))
+
+
+_LEAD_SUMS = ("received", "rejected", "duplicates", "sold", "unsold", "revenue", "payout")
+_BUYER_SUMS = ("pings", "bids", "bid_sum", "timeouts", "errors", "posts", "post_accepted",
+               "post_rejected", "post_failed", "wins", "revenue", "auto_pauses")
+
+
+def kpis(f: ReportFilter, group_by: str = "") -> list[KpiRow]:
+    """One row per group, ordered by label (``day``/``hour`` chronologically); with no
+    grouping a single ``all`` row. ``group_by`` must be one of ``GROUPS``."""
+    if group_by not in GROUPS:
+        raise ValueError(f"group_by must be one of {', '.join(g or '(none)' for g in GROUPS)}")
+    zone = f.zone
+    rows: dict[str, KpiRow] = {}
+
+    def row_for(key: str) -> KpiRow:
+        return rows.setdefault(key, KpiRow(key=key, label=key))
+
+    if group_by in LEAD_GROUPS and not f.buyer_ids:
+        for hour in _lead_rows(f).only("hour", "source_id", "vertical_id", "deliver_ms",
+                                       *(s for s in _LEAD_SUMS)):
+            sums = row_for(_group_key(group_by, hour, zone))._lead
+            for name in _LEAD_SUMS:
+                sums[name] = sums.get(name, 0) + getattr(hour, name)
+            sums["deliver"] = histogram_add(sums.get("deliver", []), hour.deliver_ms)
+    if group_by in BUYER_GROUPS:
+        for hour in _contract_rows(f):
+            sums = row_for(_group_key(group_by, hour, zone))._buyer
+            for name in _BUYER_SUMS:
+                sums[name] = sums.get(name, 0) + getattr(hour, name)
+            sums["latency"] = histogram_add(sums.get("latency", []), hour.latency_ms)
+    for row in rows.values():
+        _finish(row)
+    _label(rows.values(), group_by)
+    return sorted(rows.values(), key=lambda r: r.key if group_by in ("day", "hour")
+                  else r.label.lower())
+
+
+def _finish(row: KpiRow) -> None:
+    lead, buyer = row._lead, row._buyer
+    if lead:
+        row.received, row.rejected = lead["received"], lead["rejected"]
+        row.duplicates, row.sold, row.unsold = lead["duplicates"], lead["sold"], lead["unsold"]
+        row.accepted = row.received - row.rejected - row.duplicates
+        row.sell_through = _ratio(row.sold, row.accepted)
+        row.revenue, row.payouts = Decimal(lead["revenue"]), Decimal(lead["payout"])
+        row.margin = row.revenue - row.payouts
+        row.revenue_per_lead = (row.revenue / row.accepted).quantize(Decimal("0.01")) \
+            if row.accepted else None
+        row.deliver_p50_ms = percentile(lead["deliver"], 0.5)
+        row.deliver_p95_ms = percentile(lead["deliver"], 0.95)
+        row.returns, row.return_rate = 0, _ratio(0, row.sold)
+        row.net_revenue = row.revenue - row.payouts
+    if buyer:
+        row.pings, row.bids, row.wins = buyer["pings"], buyer["bids"], buyer["wins"]
+        row.bid_rate = _ratio(row.bids, row.pings)
+        row.avg_bid = (Decimal(buyer["bid_sum"]) / row.bids).quantize(Decimal("0.01")) \
+            if row.bids else None
+        row.win_rate_pings = _ratio(row.wins, row.pings)
+        row.win_rate_bids = _ratio(row.wins, row.bids)
+        row.posts, row.post_rejects = buyer["posts"], buyer["post_rejected"]
+        row.post_reject_rate = _ratio(row.post_rejects,
+                                      buyer["post_accepted"] + buyer["post_rejected"])
+        row.timeouts_pct = _ratio(buyer["timeouts"], row.pings)
+        row.latency_p50_ms = percentile(buyer["latency"], 0.5)
+        row.latency_p95_ms = percentile(buyer["latency"], 0.95)
+        row.auto_pauses = buyer["auto_pauses"]
+        row.buyer_revenue = Decimal(buyer["revenue"])
+
+
+def _label(rows: Iterable[KpiRow], group_by: str) -> None:
+    models = {"source": Source, "buyer": Buyer, "contract": Contract, "vertical": Vertical}
+    model = models.get(group_by)
+    if model is None:
+        return
+    rows = list(rows)
+    queryset = model.objects.filter(pk__in=[int(r.key) for r in rows if r.key.isdigit()])
+    if model is Contract:
+        queryset = queryset.select_related("buyer")
+    names = {str(obj.pk): str(obj) for obj in queryset}
+    for row in rows:
+        row.label = names.get(row.key, row.key)
+
+
+def kpi_totals(f: ReportFilter) -> KpiRow:
+    """The whole range as one row."""
+    rows = kpis(f)
+    return rows[0] if rows else KpiRow(key="all", label="all")
+
+
+def rejection_reasons(f: ReportFilter, limit: int = 20) -> list[tuple[str, int]]:
+    """The most frequent invalid keys of rejected submissions."""
+    start, end = f.utc_bounds()
+    rows = RejectionHour.objects.filter(hour__gte=start, hour__lt=end)
+    if f.source_ids:
+        rows = rows.filter(source_id__in=f.source_ids)
+    if f.vertical_ids:
+        rows = rows.filter(vertical_id__in=f.vertical_ids)
+    counts: dict[str, int] = defaultdict(int)
+    for reason, count in rows.values_list("reason", "count"):
+        counts[reason] += count
+    return sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
+
+
+def post_reject_reasons(f: ReportFilter, limit: int = 20) -> list[tuple[str, str, int]]:
+    """Post rejections by buyer and reason, most frequent first: the post-reject analysis."""
+    start, end = f.utc_bounds()
+    rows = PostRejectHour.objects.filter(hour__gte=start, hour__lt=end)
+    if f.source_ids:
+        rows = rows.filter(source_id__in=f.source_ids)
+    if f.buyer_ids:
+        rows = rows.filter(contract__buyer_id__in=f.buyer_ids)
+    if f.vertical_ids:
+        rows = rows.filter(contract__vertical_id__in=f.vertical_ids)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for company, reason, count in rows.values_list("contract__buyer__company", "reason",
+                                                   "count"):
+        counts[(company, reason)] += count
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
+    return [(company, reason, count) for (company, reason), count in ranked]
+
+
+def day_range(days: int, tz: str, today: date | None = None) -> tuple[date, date]:
+    """The last ``days`` local days up to and including today: (start, end exclusive)."""
+    today = today or datetime.now(ZoneInfo(tz)).date()
+    return today - timedelta(days=days - 1), today + timedelta(days=1)

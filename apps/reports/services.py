@@ -1,0 +1,168 @@
+"""The rollup job: hourly sums rebuilt from the raw rows (leads, pings, posts, sales, health
+events). Test leads are left out, as SPEC §3 says. Running it again for the same hours gives
+the same rows, so the periodic refresh simply rewrites the last few hours."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from apps.auctions.models import HealthEvent, HealthEventKind, Ping, Post, PostOutcome, Sale
+from apps.buyers.models import Contract
+from apps.leads.models import Lead, LeadStatus
+from apps.reports.histograms import BOUNDS_MS
+from apps.reports.models import ContractHour, LeadHour, PostRejectHour, RejectionHour
+
+PINGED = ["bid", "no_bid", "timeout", "error", "invalid_response", "below_floor"]
+BID = ["bid", "below_floor"]  # a price was offered, whether or not it cleared the floor
+FAILED_POST = [PostOutcome.ERROR, PostOutcome.TIMEOUT]
+ANSWERED_POST = [PostOutcome.ACCEPTED, PostOutcome.REJECTED, *FAILED_POST]
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _buckets(expression, *, duration: bool = False) -> dict[str, Count]:
+    """One COUNT per histogram bucket of ``expression`` (a number of ms, or a duration)."""
+    annotations = {}
+    low = None
+    for index, bound in enumerate((*BOUNDS_MS, None)):
+        def limit(ms):
+            return timedelta(milliseconds=ms) if duration else ms
+        condition = Q()
+        if low is not None:
+            condition &= Q(**{f"{expression}__gt": limit(low)})
+        if bound is not None:
+            condition &= Q(**{f"{expression}__lte": limit(bound)})
+        annotations[f"b{index}"] = Count("pk", filter=condition)
+        low = bound
+    return annotations
+
+
+def _histogram(row: dict) -> list[int]:
+    return [row.pop(f"b{i}") for i in range(len(BOUNDS_MS) + 1)]
+
+
+@transaction.atomic
+def rollup_refresh(start: datetime, end: datetime) -> None:
+    """Rewrite every rollup row of the UTC hours overlapping [start, end)."""
+    first = _hour_floor(start)
+    last = _hour_floor(end) + timedelta(hours=1)
+    window = {"hour__gte": first, "hour__lt": last}
+    for model in (LeadHour, RejectionHour, ContractHour, PostRejectHour):
+        model.objects.filter(**window).delete()
+    _leads(first, last)
+    _contracts(first, last)
+
+
+def _leads(first: datetime, last: datetime) -> None:
+    leads = Lead.objects.filter(received_at__gte=first, received_at__lt=last, is_test=False)
+    rows = (
+        leads.annotate(hour=TruncHour("received_at"),
+                       deliver=ExpressionWrapper(F("completed_at") - F("received_at"),
+                                                 output_field=DurationField()))
+        .values("hour", "source_id", "vertical_id")
+        .annotate(
+            received=Count("pk"),
+            rejected=Count("pk", filter=Q(status=LeadStatus.REJECTED)),
+            duplicates=Count("pk", filter=Q(status=LeadStatus.DUPLICATE)),
+            sold=Count("pk", filter=Q(status=LeadStatus.SOLD)),
+            unsold=Count("pk", filter=Q(status=LeadStatus.UNSOLD)),
+            revenue=Sum("sale_price", filter=Q(status=LeadStatus.SOLD)),
+            payout_sum=Sum("payout", filter=Q(status=LeadStatus.SOLD)),
+            **{k: Count("pk", filter=Q(status=LeadStatus.SOLD) & v.filter)
+               for k, v in _buckets("deliver", duration=True).items()},
+        )
+    )
+    LeadHour.objects.bulk_create([
+        LeadHour(hour=row["hour"], source_id=row["source_id"], vertical_id=row["vertical_id"],
+                 received=row["received"], rejected=row["rejected"],
+                 duplicates=row["duplicates"], sold=row["sold"], unsold=row["unsold"],
+                 revenue=row["revenue"] or 0, payout=row["payout_sum"] or 0,
+                 deliver_ms=_histogram(row))
+        for row in rows])
+    # Rejections by reason: every invalid key of a rejected lead counts once.
+    reasons: Counter = Counter()
+    rejected = (leads.filter(status=LeadStatus.REJECTED).annotate(hour=TruncHour("received_at"))
+                .values_list("hour", "source_id", "vertical_id", "errors"))
+    for hour, source_id, vertical_id, errors in rejected.iterator(chunk_size=2000):
+        for key in (errors or {"unknown": []}):
+            reasons[(hour, source_id, vertical_id, key[:128])] += 1
+    RejectionHour.objects.bulk_create([
+        RejectionHour(hour=h, source_id=s, vertical_id=v, reason=r, count=n)
+        for (h, s, v, r), n in reasons.items()])
+
+
+def _contracts(first: datetime, last: datetime) -> None:
+    span = {"created_at__gte": first, "created_at__lt": last}
+    merged: dict[tuple, dict] = defaultdict(dict)
+
+    pings = (Ping.objects.filter(**span, auction__lead__is_test=False)
+             .annotate(hour=TruncHour("created_at"), source_id=F("auction__lead__source_id"))
+             .values("hour", "contract_id", "source_id")
+             .annotate(considered=Count("pk"),
+                       pings=Count("pk", filter=Q(outcome__in=PINGED)),
+                       bids=Count("pk", filter=Q(outcome__in=BID)),
+                       bid_sum=Sum("bid", filter=Q(outcome__in=BID)),
+                       timeouts=Count("pk", filter=Q(outcome="timeout")),
+                       errors=Count("pk", filter=Q(outcome__in=["error", "invalid_response"])),
+                       **{k: Count("pk", filter=Q(latency_ms__isnull=False) & v.filter)
+                          for k, v in _buckets("latency_ms").items()}))
+    for row in pings:
+        key = (row.pop("hour"), row.pop("contract_id"), row.pop("source_id"))
+        merged[key]["latency_ms"] = _histogram(row)
+        merged[key].update(row)
+
+    posts = (Post.objects.filter(**span, auction__lead__is_test=False)
+             .annotate(hour=TruncHour("created_at"), source_id=F("auction__lead__source_id"))
+             .values("hour", "contract_id", "source_id")
+             .annotate(posts=Count("pk", filter=Q(outcome__in=ANSWERED_POST)),
+                       post_accepted=Count("pk", filter=Q(outcome=PostOutcome.ACCEPTED)),
+                       post_rejected=Count("pk", filter=Q(outcome=PostOutcome.REJECTED)),
+                       post_failed=Count("pk", filter=Q(outcome__in=FAILED_POST))))
+    for row in posts:
+        merged[(row.pop("hour"), row.pop("contract_id"), row.pop("source_id"))].update(row)
+
+    sales = (Sale.objects.filter(**span, is_test=False)
+             .annotate(hour=TruncHour("created_at"), source_id=F("lead__source_id"))
+             .values("hour", "contract_id", "source_id")
+             .annotate(wins=Count("pk"), revenue=Sum("price")))
+    for row in sales:
+        merged[(row.pop("hour"), row.pop("contract_id"), row.pop("source_id"))].update(row)
+
+    pauses = (HealthEvent.objects.filter(**span, kind=HealthEventKind.PAUSED)
+              .annotate(hour=TruncHour("created_at")).values("hour", "contract_id")
+              .annotate(auto_pauses=Count("pk")))
+    for row in pauses:
+        merged[(row.pop("hour"), row.pop("contract_id"), None)].update(row)
+
+    owners = {pk: (buyer, vertical) for pk, buyer, vertical in Contract.objects.filter(
+        pk__in={cid for _, cid, _ in merged}).values_list("pk", "buyer_id", "vertical_id")}
+    ContractHour.objects.bulk_create([
+        ContractHour(hour=hour, contract_id=cid, source_id=sid, buyer_id=owners[cid][0],
+                     vertical_id=owners[cid][1],
+                     **{k: (v if v is not None else Decimal(0)) for k, v in values.items()})
+        for (hour, cid, sid), values in merged.items()])
+
+    reasons = (Post.objects.filter(**span, outcome=PostOutcome.REJECTED,
+                                   auction__lead__is_test=False)
+               .annotate(hour=TruncHour("created_at"), source_id=F("auction__lead__source_id"))
+               .values("hour", "contract_id", "source_id", "reason")
+               .annotate(count=Count("pk")))
+    PostRejectHour.objects.bulk_create([
+        PostRejectHour(hour=r["hour"], contract_id=r["contract_id"], source_id=r["source_id"],
+                       reason=(r["reason"] or "no reason given")[:255], count=r["count"])
+        for r in reasons])
+
+
+def rollup_recent(hours: int = 2) -> None:
+    """The periodic refresh: the current hour and the ones before it."""
+    now = timezone.now()
+    rollup_refresh(now - timedelta(hours=hours), now)
