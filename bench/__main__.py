@@ -21,47 +21,10 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 
-from bench.setup import (
-    bench_var_reset,
-    database_drop,
-    database_prepare,
-    django_boot,
-)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How much of everything a run does: ``--quick`` fits in under 3 minutes."""
-
-    auctions: int  # sequential auction_run calls per in-process row
-    concurrent_threads: int  # the deadline row's concurrent variant
-    concurrent_auctions: int
-    fanout_auctions: int  # per client, row 8
-    sync_clients: int  # the rate search's first closed-loop step; it doubles from there
-    sync_bisections: int  # then steps between the best good step and the first bad one
-    step_warmup_s: float
-    step_s: float
-    e2e_s: float
-    async_clients: int
-    async_s: float
-    probe_auctions: int  # the per-phase breakdown (diagnostic)
-    warmup_auctions: int = 5
-    hang_budget_ms: float = 300.0  # T = (300 − 30) × 0.6 = 162 ms: the hang row goes faster
-
-    @classmethod
-    def quick(cls) -> Plan:
-        return cls(auctions=40, concurrent_threads=4, concurrent_auctions=40,
-                   fanout_auctions=40, sync_clients=8, sync_bisections=1, step_warmup_s=1.5,
-                   step_s=5.0, e2e_s=12.0, async_clients=32, async_s=6.0, probe_auctions=15)
-
-    @classmethod
-    def full(cls) -> Plan:
-        return cls(auctions=300, concurrent_threads=4, concurrent_auctions=200,
-                   fanout_auctions=200, sync_clients=4, sync_bisections=2, step_warmup_s=3.0,
-                   step_s=15.0, e2e_s=60.0, async_clients=32, async_s=20.0,
-                   probe_auctions=60)
+from bench.plan import Plan
+from bench.processes import machine_quiet_wait
+from bench.setup import bench_var_reset, database_drop, database_prepare, django_boot
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,18 +35,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="gunicorn workers (default: one per core)")
     parser.add_argument("--threads", type=int, default=64, help="gunicorn threads per worker")
     parser.add_argument("--keep", action="store_true",
-                        help="leave the bench database and the simulator log behind")
+                        help="leave the bench database behind (logs stay in var/bench/)")
     parser.add_argument("--profile", action="store_true",
                         help="also write a cProfile of auction_run to var/bench/profile.txt")
     parser.add_argument("--no-http", action="store_true",
                         help="in-process rows only (the HTTP rows report n/a)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a target is missed")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
+                        help="on a shared machine, first wait up to SECONDS for other "
+                             "processes to leave the CPU alone")
     args = parser.parse_args(argv)
     plan = Plan.quick() if args.quick else Plan.full()
     # SIGTERM unwinds like Ctrl-C, so every child is stopped and the database removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
+    if args.wait_quiet:
+        machine_quiet_wait(args.wait_quiet)
     started = time.monotonic()
     var = bench_var_reset()
     database = database_prepare()
@@ -94,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         results = bench_run(plan, args, database, var, started)
     finally:
         _shutdown()
-        if not args.keep:
+        if args.keep:
+            print(f"kept: the database {database.name} and the logs in {var}")
+        else:
             database_drop(database)
     missed = [key for key, held in results["pass"].items() if held is False]
     return 1 if args.strict and missed else 0

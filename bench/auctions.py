@@ -17,21 +17,25 @@ Figures (all in ms):
   Everything our side does before and after the pings counts: claiming the lead, the
   set-ups, eligibility, building and parsing 50 requests, ranking.
 - **lost in-time bids**: pings whose buyer's latency Lᵢ < T − 1 ms but whose outcome is
-  not ``bid`` (the buyer answered in time and we dropped it).
+  not ``bid`` (the buyer answered in time and we dropped it), less those the simulator's
+  own log shows it answered after the deadline (see ``lost_bids``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django.db import connection, connections
 
-from bench.processes import cpu_seconds
+from bench.processes import OTHERS, CpuMeter
 from bench.setup import Market
+from bench.simlog import ping_answers
 from bench.stats import summary
 
 LOST_MARGIN_MS = 1.0
@@ -56,6 +60,7 @@ class RunResult:
     cpu_s: float  # this process (auction threads + the HTTP loop thread)
     db_cpu_s: float | None  # the PostgreSQL backend serving the main thread (None: SQLite)
     wall_s: float
+    processes_cpu_s: dict[str, float]  # CpuMeter: simulator, other processes, …
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,12 +77,15 @@ class RunResult:
 
 
 def auctions_run(market: Market, lead_ids: Sequence[int], *, threads: int = 1,
-                 budget_ms: float | None = None) -> RunResult:
+                 budget_ms: float | None = None, simulator_pid: int | None = None,
+                 answers_log: Path | None = None) -> RunResult:
     """Run the auctions of ``lead_ids`` on ``threads`` threads (each runs its share one
     after another) and read their figures back.
 
     ``budget_ms`` gives each auction that deadline from its start, as a sync capture does;
-    None uses the source's own budget.
+    None uses the source's own budget. The CPU of this process, of the database backend
+    (PostgreSQL, one thread only), of the simulator and of the rest of the machine is
+    measured over the batch. ``answers_log`` is the simulator's log (see ``lost_bids``).
     """
     from apps.auctions.services.run import auction_run
 
@@ -91,7 +99,13 @@ def auctions_run(market: Market, lead_ids: Sequence[int], *, threads: int = 1,
                 connections.close_all()
 
     backend = _db_backend_pid() if threads == 1 else None
-    db_before = cpu_seconds(backend) if backend else 0.0
+    groups = {"bench process": [os.getpid()]}
+    if backend:
+        groups["postgres backend"] = [backend]
+    if simulator_pid:
+        groups["simulator"] = [simulator_pid]
+    meter = CpuMeter(groups)
+    meter.start()
     cpu_before, wall_before = time.process_time(), time.monotonic()
     if threads == 1:
         run(lead_ids)
@@ -104,12 +118,12 @@ def auctions_run(market: Market, lead_ids: Sequence[int], *, threads: int = 1,
             worker.join()
     cpu = time.process_time() - cpu_before
     wall = time.monotonic() - wall_before
-    db_cpu = cpu_seconds(backend) - db_before if backend else None
-    times, lost, outcomes = auction_figures(market, lead_ids)
-    return RunResult(times, lost, outcomes, cpu, db_cpu, wall)
+    used = meter.stop()
+    times, lost, outcomes = auction_figures(market, lead_ids, answers_log)
+    return RunResult(times, lost, outcomes, cpu, used.get("postgres backend"), wall, used)
 
 
-def auction_figures(market: Market, lead_ids: Sequence[int]
+def auction_figures(market: Market, lead_ids: Sequence[int], answers_log: Path | None = None
                     ) -> tuple[list[AuctionTimes], dict[str, int], dict[str, int]]:
     """The first-round times of the auctions of ``lead_ids``, their lost in-time bids (see
     ``lost_bids``) and the count of each ping outcome."""
@@ -117,48 +131,83 @@ def auction_figures(market: Market, lead_ids: Sequence[int]
 
     rows = Auction.objects.filter(lead_id__in=lead_ids).values_list(
         "pk", "lead_id", "started_at", "ping_deadline_at", "bids_at")
-    times, t_by_auction = [], {}
+    times, windows = [], {}
     for pk, lead_id, started, ping_deadline, bids_at in rows:
         if bids_at is None:
             continue  # never decided: the caller counts it as missing
-        t_ms = (ping_deadline - started).total_seconds() * 1000
-        t_by_auction[pk] = t_ms
-        times.append(AuctionTimes(lead_id, t_ms, (bids_at - started).total_seconds() * 1000))
-    lost, outcomes = lost_bids(market, t_by_auction)
+        windows[pk] = (started.timestamp(), ping_deadline.timestamp())
+        times.append(AuctionTimes(lead_id, (ping_deadline - started).total_seconds() * 1000,
+                                  (bids_at - started).total_seconds() * 1000))
+    lost, outcomes = lost_bids(market, windows, answers_log)
     return times, lost, outcomes
 
 
-def lost_bids(market: Market, t_by_auction: dict[int, float]
-              ) -> tuple[dict[str, int], dict[str, int]]:
+def lost_bids(market: Market, windows: dict[int, tuple[float, float]],
+              answers_log: Path | None = None) -> tuple[dict[str, int], dict[str, int]]:
     """In-time bids lost by the first round of these auctions, and every ping outcome.
 
-    A bid is in time when its buyer's latency Lᵢ < T − 1 ms; lost when its outcome is not
-    ``bid``. ``total`` is the SPEC figure; it splits into ``while_waiting`` (the ping was
-    given more than Lᵢ + 1 ms — ``Ping.latency_ms`` of a timeout is the time it was given —
-    so the answer was there and was not read in time), ``late_start`` (the ping phase began
-    so late that less than Lᵢ was left of T) and ``other`` (an error, not a timeout).
+    ``windows`` maps each auction to its ``started_at`` and ``ping_deadline_at`` (epoch s).
+    A bid is in time when its buyer's configured latency Lᵢ < T − 1 ms; lost when its
+    outcome is not ``bid``. ``by_configured_latency`` counts exactly that; it splits into
+    ``late_start`` (the ping phase began so late that less than Lᵢ was left of T: ours),
+    ``other`` (an error, not a timeout) and ``while_waiting`` (the ping was given more than
+    Lᵢ + 1 ms — ``Ping.latency_ms`` of a timeout is the time it was given).
+
+    With the simulator's log (``answers_log``), ``while_waiting`` splits further into
+    ``answered_in_time`` (the buyer's answer was written before the deadline and not
+    read: ours), ``simulator_late`` (the simulator itself answered after the deadline: a
+    starved machine, not the platform) and ``never_received`` (the ping never reached the
+    buyer). ``total`` — the SPEC figure — is ``by_configured_latency`` minus
+    ``simulator_late``.
     """
     from apps.auctions.models import Ping
 
-    lost = {"total": 0, "while_waiting": 0, "late_start": 0, "other": 0}
+    lost = {"total": 0, "by_configured_latency": 0, "late_start": 0, "other": 0,
+            "while_waiting": 0}
     outcomes: dict[str, int] = {}
-    pings = Ping.objects.filter(auction_id__in=list(t_by_auction), round=1).values_list(
+    waiting: list[tuple[int, int]] = []
+    pings = Ping.objects.filter(auction_id__in=list(windows), round=1).values_list(
         "auction_id", "contract_id", "outcome", "latency_ms")
     for auction_id, contract_id, outcome, waited_ms in pings:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        started, deadline = windows[auction_id]
         latency = market.latency_by_contract.get(contract_id)
-        if latency is None or latency >= t_by_auction[auction_id] - LOST_MARGIN_MS:
+        in_time = latency is not None and latency < 1000 * (deadline - started) - LOST_MARGIN_MS
+        if not in_time or outcome == "bid":
             continue
-        if outcome == "bid":
-            continue
-        lost["total"] += 1
+        lost["by_configured_latency"] += 1
         if outcome != "timeout" or waited_ms is None:
             lost["other"] += 1
         elif latency < waited_ms - LOST_MARGIN_MS:
             lost["while_waiting"] += 1
+            waiting.append((auction_id, contract_id))
         else:
             lost["late_start"] += 1
+    lost["total"] = lost["by_configured_latency"]
+    if waiting and answers_log is not None:
+        split = _waiting_split(market, windows, waiting, answers_log)
+        lost.update(split)
+        lost["total"] -= split["simulator_late"]
     return lost, outcomes
+
+
+def _waiting_split(market: Market, windows: dict[int, tuple[float, float]],
+                   waiting: list[tuple[int, int]], answers_log: Path) -> dict[str, int]:
+    by_path: dict[str, list[dict[str, Any]]] = {}
+    for answer in ping_answers(answers_log):
+        by_path.setdefault(answer["path"], []).append(answer)
+    split = {"answered_in_time": 0, "simulator_late": 0, "never_received": 0}
+    for auction_id, contract_id in waiting:
+        started, deadline = windows[auction_id]
+        mine = [a for a in by_path.get(market.ping_path_by_contract[contract_id], [])
+                if started <= a["t_received"] <= deadline]
+        if not mine:
+            split["never_received"] += 1
+        elif min(a["t_answered"] for a in mine) < deadline - LOST_MARGIN_MS / 1000:
+            split["answered_in_time"] += 1
+        else:
+            split["simulator_late"] += 1
+    return split
 
 
 def _db_backend_pid() -> int | None:
@@ -196,4 +245,21 @@ def overhead_figures(market: Market, result: RunResult) -> dict[str, Any]:
     }
     if result.db_cpu_s is not None:
         figures["postgres_backend_cpu_ms_per_lead"] = round(1000 * result.db_cpu_s / count, 2)
+    figures["cpu_by_process"] = cpu_by_process(result)
     return figures
+
+
+def cpu_by_process(result: RunResult) -> dict[str, dict[str, float]]:
+    """CPU ms per auction and share of one core of each process group of a batch; the bench
+    process's from ``process_time`` (finer than /proc's 10 ms ticks)."""
+    count = max(1, len(result.times))
+    used = {**result.processes_cpu_s, "bench process": result.cpu_s}
+    wall = result.wall_s
+    return {name: {"cpu_ms_per_lead": round(1000 * seconds / count, 2),
+                   "core_share": round(seconds / wall, 3)}
+            for name, seconds in used.items() if name != "wall_s"}
+
+
+def noise(result: RunResult) -> float:
+    """Share of a core the rest of the machine used during the batch."""
+    return round(result.processes_cpu_s.get(OTHERS, 0.0) / result.wall_s, 3)

@@ -12,7 +12,8 @@ requests in parallel, and parse every answer with the endpoint's response rules.
 
 CPU is ``time.process_time()`` of this process (every thread, the HTTP loop's included);
 the simulator is another process. Blocks of the two alternate, after a warm-up of each,
-so machine noise falls on both.
+so machine noise falls on both. ``transport_only`` repeats the comparison on the
+same 50 requests built once (no mapping, no parsing): the two HTTP clients by themselves.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def fanout_cpu(market: Market, lead_id: int, auctions: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from apps.auctions.services.pinging import ping_round
+    from apps.auctions.services.wire import wire_build
     from apps.auctions.setups import contract_setups
+    from apps.core.http import http_send_many
     from apps.leads.models import Lead
 
     lead = Lead.objects.select_related("vertical").get(pk=lead_id)
@@ -52,40 +55,69 @@ def fanout_cpu(market: Market, lead_id: int, auctions: int) -> dict[str, Any]:
         results, _ = ping_round(setups, values, context, deadline=time.monotonic() + budget_s)
         return [r.outcome for r in results]
 
+    # The transport alone, on requests built once: what the two clients cost by themselves.
+    prepared = [wire_build(s.ping, values, context).request for s in setups]
+
+    def ours_transport() -> list[str]:
+        answers = http_send_many(prepared, deadline=time.monotonic() + budget_s)
+        return ["bid" if a.ok and a.status == 200 else "no" for a in answers]
+
     with ThreadPoolExecutor(max_workers=len(setups)) as pool:
         def theirs() -> list[str]:
             return requests_ping_round(pool, setups, values, context)
 
-        sides: dict[str, Callable[[], list[str]]] = {"ours": ours, "theirs": theirs}
-        for run in sides.values():
-            for _ in range(WARMUP):
-                run()
-        cpu = {name: 0.0 for name in sides}
-        walls: dict[str, list[float]] = {name: [] for name in sides}
-        bids = {name: 0 for name in sides}
-        per_block = max(1, auctions // BLOCKS)
-        for _ in range(BLOCKS):
-            for name, run in sides.items():
-                started_cpu = time.process_time()
-                for _ in range(per_block):
-                    started = time.monotonic()
-                    bids[name] += run().count("bid")
-                    walls[name].append(1000 * (time.monotonic() - started))
-                cpu[name] += time.process_time() - started_cpu
-    count = per_block * BLOCKS
-    ours_ms, theirs_ms = (1000 * cpu[name] / count for name in ("ours", "theirs"))
+        def theirs_transport() -> list[str]:
+            return ["bid" if a.ok and a.status == 200 else "no"
+                    for a in pool.map(_requests_send, prepared)]
+
+        whole = _alternate({"ours": ours, "theirs": theirs}, auctions)
+        transport = _alternate({"ours": ours_transport, "theirs": theirs_transport},
+                               max(1, auctions // 2))
+    ours_ms, theirs_ms = whole["cpu_ms"]["ours"], whole["cpu_ms"]["theirs"]
+    buyers = len(setups)
     return {
         "ratio": round(ours_ms / theirs_ms, 3),
-        "auctions": count,
-        "buyers": len(setups),
+        "auctions": whole["count"],
+        "buyers": buyers,
         "ours_cpu_ms_per_auction": round(ours_ms, 2),
         "theirs_cpu_ms_per_auction": round(theirs_ms, 2),
-        "ours_cpu_ms_per_request": round(ours_ms / len(setups), 3),
-        "theirs_cpu_ms_per_request": round(theirs_ms / len(setups), 3),
-        "ours_wall_ms": summary(walls["ours"]),
-        "theirs_wall_ms": summary(walls["theirs"]),
-        "bids_missing": {name: count * len(setups) - bids[name] for name in sides},
+        "ours_cpu_ms_per_request": round(ours_ms / buyers, 3),
+        "theirs_cpu_ms_per_request": round(theirs_ms / buyers, 3),
+        "ours_wall_ms": whole["wall_ms"]["ours"],
+        "theirs_wall_ms": whole["wall_ms"]["theirs"],
+        "bids_missing": whole["missing"],
+        "transport_only": {
+            "ratio": round(transport["cpu_ms"]["ours"] / transport["cpu_ms"]["theirs"], 3),
+            "auctions": transport["count"],
+            "ours_cpu_ms_per_request": round(transport["cpu_ms"]["ours"] / buyers, 3),
+            "theirs_cpu_ms_per_request": round(transport["cpu_ms"]["theirs"] / buyers, 3),
+            "note": "the same 50 requests built once; no wire_build, no parsing",
+        },
     }
+
+
+def _alternate(sides: dict[str, Callable[[], list[str]]], auctions: int) -> dict[str, Any]:
+    """Warm each side up, then run ``BLOCKS`` alternating blocks of each; CPU ms per run,
+    wall-time summaries and the bids that did not come back."""
+    for run in sides.values():
+        for _ in range(WARMUP):
+            run()
+    cpu = {name: 0.0 for name in sides}
+    walls: dict[str, list[float]] = {name: [] for name in sides}
+    missing = {name: 0 for name in sides}
+    per_block = max(1, auctions // BLOCKS)
+    for _ in range(BLOCKS):
+        for name, run in sides.items():
+            started_cpu = time.process_time()
+            for _ in range(per_block):
+                started = time.monotonic()
+                outcomes = run()
+                walls[name].append(1000 * (time.monotonic() - started))
+                missing[name] += len(outcomes) - outcomes.count("bid")
+            cpu[name] += time.process_time() - started_cpu
+    count = per_block * BLOCKS
+    return {"count": count, "cpu_ms": {name: 1000 * cpu[name] / count for name in sides},
+            "wall_ms": {name: summary(walls[name]) for name in sides}, "missing": missing}
 
 
 def requests_ping_round(pool: ThreadPoolExecutor, setups: Sequence[Any],

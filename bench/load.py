@@ -6,7 +6,7 @@ when Redis answers, ``CELERY_BROKER_URL=redis://127.0.0.1:6379/13`` with no Cele
 ``?mode=async`` leads are enqueued to the broker and nothing auctions them, while sync
 leads run their auction in the web process (``lead_dispatch``) as always.
 
-Figures (leads of the ``spread`` market: 50 buyers, 10–250 ms, posts 20 ms):
+Figures (leads of the ``http`` market: the ``spread`` buyers, 10–250 ms, posts 20 ms):
 
 - **sync leads/s**: closed-loop clients, more at each step, until the rate stops growing.
   The sustained rate is the best step at which every lead was decided within the source's
@@ -24,6 +24,7 @@ database, and Redis for the async row.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -34,13 +35,21 @@ from typing import Any
 from bench.auctions import lost_bids
 from bench.loadgen import SUB_ID_SYNC
 from bench.processes import Children, CpuMeter, process_tree
+from bench.report import progress
 from bench.setup import POST_LATENCY_MS, Market, World
 from bench.stats import summary
 
 BROKER_URL = "redis://127.0.0.1:6379/13"
-READY_PATH = "/api/v1/verticals/bench-spread/spec"
+READY_PATH = "/api/v1/verticals/bench-http/spec"
 CONSUMERS_PER_STEP = 100_000
 GROWTH_STOP = 1.05  # a step less than 5 % faster than the best so far ends the search
+# The e2e overhead of a lead cut at the server's timestamps (the parts add up to it):
+# sent → Lead.received_at (request, auth, validation, dedupe, the insert); → Auction.started_at
+# (hand-over to the auction thread); → bids_at, minus the bound (the server ping overhead);
+# → finished_at, minus Σ post latency (the Ping rows, posts, sale and outcome rows); → the
+# answer at the client (reload, render, send).
+E2E_PARTS = ("sent → stored", "stored → auction start", "ping phase − bound",
+             "bids → decided − Σ post lat.", "decided → answer")
 
 
 @dataclass
@@ -69,6 +78,7 @@ class Step:
     window_s: float
     cpu_s: dict[str, float]
     arrival_lag_ms_max: float | None
+    answers_by_status: dict[str, int]  # every answer of the run, warm-up included
 
 
 def broker_available() -> bool:
@@ -135,14 +145,14 @@ def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float
     if result is None:
         raise RuntimeError(f"the load generator failed (exit code {popen.returncode})")
     return Step(result["records"], result["errors"], result["window_s"], cpu,
-                result["arrival_lag_ms_max"])
+                result["arrival_lag_ms_max"], result["answers_by_status"])
 
 
 def _process_groups(rig: Rig, loadgen_pid: int, with_redis: bool) -> dict[str, list[int]]:
     from django.db import connection
 
     groups = {"web (gunicorn)": process_tree(rig.web_pid), "simulator": [rig.simulator_pid],
-              "load generator": [loadgen_pid]}
+              "load generator": [loadgen_pid], "bench harness": [os.getpid()]}
     if connection.vendor == "postgresql":
         groups["postgres"] = _postgres_backends()
     if with_redis:
@@ -192,29 +202,41 @@ def sync_figures(market: Market, step: Step, source_budget_ms: float) -> dict[st
     failed = len(step.records) - len(decided) - over_budget
     uuids = [r[4] for r in decided]
     pk_by_uuid = dict(Lead.objects.filter(uuid__in=uuids).values_list("uuid", "pk"))
-    auctions = {lead_id: (pk, started, deadline, bids)
-                for pk, lead_id, started, deadline, bids in Auction.objects.filter(
-                    lead_id__in=pk_by_uuid.values()).values_list(
-                    "pk", "lead_id", "started_at", "ping_deadline_at", "bids_at")}
+    received = dict(Lead.objects.filter(pk__in=pk_by_uuid.values()).values_list(
+        "pk", "received_at"))
+    auctions = {row[1]: row for row in Auction.objects.filter(
+        lead_id__in=pk_by_uuid.values()).values_list(
+        "pk", "lead_id", "started_at", "ping_deadline_at", "bids_at", "finished_at")}
     posts: dict[int, int] = {}
     for auction_id in Post.objects.filter(auction_id__in=[a[0] for a in auctions.values()]
                                           ).exclude(outcome=PostOutcome.RETRY).values_list(
             "auction_id", flat=True):
         posts[auction_id] = posts.get(auction_id, 0) + 1
     bound_latency = market.bound_latency_ms
-    e2e, server, t_by_auction = [], [], {}
+    e2e, server, windows = [], [], {}
+    parts: dict[str, list[float]] = {name: [] for name in E2E_PARTS}
     for record in decided:
         lead_pk = pk_by_uuid.get(_uuid(record[4]))
         if lead_pk not in auctions:
             continue
-        auction_id, started, deadline, bids = auctions[lead_pk]
+        auction_id, _, started, deadline, bids, finished = auctions[lead_pk]
         t_ms = (deadline - started).total_seconds() * 1000
-        t_by_auction[auction_id] = t_ms
+        windows[auction_id] = (started.timestamp(), deadline.timestamp())
         bound = min(t_ms, bound_latency if bound_latency is not None else t_ms)
-        e2e.append(record[1] - (bound + posts.get(auction_id, 0) * POST_LATENCY_MS))
-        if bids is not None:
-            server.append((bids - started).total_seconds() * 1000 - bound)
-    lost, _ = lost_bids(market, t_by_auction)
+        post_ms = posts.get(auction_id, 0) * POST_LATENCY_MS
+        e2e.append(record[1] - (bound + post_ms))
+        if bids is None or finished is None:
+            continue
+        server.append((bids - started).total_seconds() * 1000 - bound)
+        sent, answered = record[5], record[5] + record[1] / 1000
+        marks = (sent, received[lead_pk].timestamp(), started.timestamp(), bids.timestamp(),
+                 finished.timestamp(), answered)
+        spans = [1000 * (b - a) for a, b in itertools.pairwise(marks)]
+        spans[2] -= bound
+        spans[3] -= post_ms
+        for name, span in zip(E2E_PARTS, spans, strict=True):
+            parts[name].append(span)
+    lost, _ = lost_bids(market, windows)
     window = step.window_s
     return {
         "leads_per_s": round(len(decided) / window, 1),
@@ -223,6 +245,7 @@ def sync_figures(market: Market, step: Step, source_budget_ms: float) -> dict[st
         "response_ms": summary([r[1] for r in decided]),
         "e2e_overhead_ms": summary(e2e),
         "server_ping_overhead_ms": summary(server),
+        "e2e_overhead_parts_ms": {name: summary(values) for name, values in parts.items()},
         "lost_in_time_bids": lost["total"],
         "lost_in_time_bids_split": lost,
         "source_budget_ms": source_budget_ms,
@@ -261,7 +284,7 @@ def sync_capacity(rig: Rig, world: World, market: Market, *, clients: int, bisec
         figures = {"clients": count, **sync_figures(market, step, budget_ms)}
         figures["ok"] = step_ok(figures)
         steps.append(figures)
-        _progress(f"  sync, {count:>3} closed-loop clients: {figures['leads_per_s']:6.1f} "
+        progress(f"  sync, {count:>3} closed-loop clients: {figures['leads_per_s']:6.1f} "
                   f"leads/s, e2e overhead p99 {figures['e2e_overhead_ms']['p99']} ms, "
                   f"202s {figures['over_budget_202']}, failed {figures['failed']}, "
                   f"lost in-time bids {figures['lost_in_time_bids']}")
@@ -348,6 +371,7 @@ def async_capture(rig: Rig, world: World, market: Market, *, clients: int, warmu
         "still_received": still_received,
         "broker_tasks_added": (None if queued_before is None or queued_after is None
                                else queued_after - queued_before),
+        "answers_by_status_incl_warmup": step.answers_by_status,
         "cpu_by_process": cpu_per_lead(step, len(accepted)),
     }
 
@@ -356,7 +380,3 @@ def _broker_queue_length() -> int:
     import redis
 
     return int(redis.Redis.from_url(BROKER_URL, socket_timeout=2).llen("celery"))
-
-
-def _progress(message: str) -> None:
-    print(message, flush=True)

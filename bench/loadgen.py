@@ -12,7 +12,8 @@ The first ``--warmup`` seconds are not recorded. It prints JSON lines on stdout:
 ``{"event": "window_start"}`` and ``{"event": "window_end"}`` around the measured window (the
 parent reads every process's CPU time at those moments), then ``{"event": "result", ...}``
 with one record per request started in the window: ``[start_s, latency_ms, http_status,
-lead_status, lead_id]`` (times relative to the window start).
+lead_status, lead_id, sent_at]`` (``start_s`` relative to the window start, ``sent_at`` the
+``time.time()`` of the send, the clock the server's timestamps use).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Recorder:
         self.window_end: float | None = None
         self.records: list[list[Any]] = []
         self.errors: dict[str, int] = {}
+        self.answers_by_status: dict[int, int] = {}  # every answer, warm-up included
 
     def in_window(self, started: float) -> bool:
         return (self.window_start is not None and started >= self.window_start
@@ -55,7 +57,7 @@ def _emit(event: dict[str, Any]) -> None:
 
 async def _send(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
                 body: bytes, recorder: Recorder) -> None:
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     try:
         async with session.post(url, data=body, headers=headers) as response:
             payload = await response.read()
@@ -65,6 +67,7 @@ async def _send(session: aiohttp.ClientSession, url: str, headers: dict[str, str
         recorder.errors[name] = recorder.errors.get(name, 0) + 1
         status, payload = 0, b""
     latency_ms = 1000 * (time.monotonic() - started)
+    recorder.answers_by_status[status] = recorder.answers_by_status.get(status, 0) + 1
     if not recorder.in_window(started):
         return
     try:
@@ -75,7 +78,7 @@ async def _send(session: aiohttp.ClientSession, url: str, headers: dict[str, str
         answer = {}
     recorder.records.append([round(started - (recorder.window_start or 0.0), 6),
                              round(latency_ms, 3), status, answer.get("status"),
-                             answer.get("id")])
+                             answer.get("id"), started_wall])
 
 
 async def _window(recorder: Recorder, warmup: float, duration: float) -> None:
@@ -125,6 +128,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await window
     assert recorder.window_start is not None and recorder.window_end is not None
     return {"event": "result", "records": recorder.records, "errors": recorder.errors,
+            "answers_by_status": recorder.answers_by_status,
             "window_s": recorder.window_end - recorder.window_start,
             "arrival_lag_ms_max": round(max(lag_ms), 2) if lag_ms else None}
 

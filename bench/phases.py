@@ -1,11 +1,10 @@
 """Where the ping overhead goes: a per-phase breakdown of a few extra auctions.
 
-Diagnostic only (no SPEC row). The ``probe`` market has the ``spread`` market's 50 buyer
-latencies but its own simulator, started with ``--log``, so every ping's arrival and
-answer times are known (the simulator stamps them with ``time.time()``, the clock of
-``Auction.started_at``). While these auctions run, the service's phase functions are
-wrapped with timers in this process only (``phase_timers``); the application is not
-changed. Per auction, in ms:
+Diagnostic only (no SPEC row): more auctions of the ``spread`` market, whose simulator
+logs every ping's arrival and answer (stamped with ``time.time()``, the clock of
+``Auction.started_at``). While they run, the service's phase functions are wrapped with
+timers in this process only (``phase_timers``); the application is not changed. Per
+auction, in ms:
 
 - ``before_pings``: ``started_at`` → ``ping_round`` entered (claim the lead, load it, write
   the Auction row, set-ups, post context, consumer purchases, eligibility), with its
@@ -31,7 +30,6 @@ import contextlib
 import cProfile
 import functools
 import io
-import json
 import pstats
 import time
 from collections.abc import Iterator
@@ -39,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.setup import Market
+from bench.simlog import ping_answers
 from bench.stats import summary
 
 _RUN_PHASES = ("contract_setups", "post_context_build", "_buyers_who_bought",
                "select_eligible", "ping_round", "rank_bids")
 _PING_PHASES = ("wire_build", "http_send_many", "_interpret")
-LOG_FLUSH_WAIT_S = 1.3  # the simulator flushes its log every second
 
 
 @contextlib.contextmanager
@@ -79,7 +77,7 @@ def phase_timers() -> Iterator[list[tuple[str, float, float]]]:
             setattr(module, name, original)
 
 
-def phase_breakdown(market: Market, lead_ids: list[int], log_path: Path,
+def phase_breakdown(market: Market, lead_ids: list[int], answers_log: Path,
                     profile_path: Path | None = None) -> dict[str, Any]:
     """Run the auctions of ``lead_ids`` one by one (timed), then summarise each phase."""
     import threading
@@ -99,10 +97,10 @@ def phase_breakdown(market: Market, lead_ids: list[int], log_path: Path,
             cpu_all += time.process_time() - process_cpu
             windows.append((lead_id, list(events)))
     assert threading.current_thread() is threading.main_thread()
-    time.sleep(LOG_FLUSH_WAIT_S)
-    answers = _simulator_log(log_path)
+    answers = ping_answers(answers_log)
     auctions = {a.lead_id: a for a in Auction.objects.filter(lead_id__in=lead_ids)}
-    paths = _paths_by_latency(market)
+    paths = {market.ping_path_by_contract[cid]: latency
+             for cid, latency in market.latency_by_contract.items() if latency is not None}
     for lead_id, recorded in windows:
         record = auctions.get(lead_id)
         if record is None or record.bids_at is None:
@@ -176,26 +174,3 @@ def _phases(record: Any, events: list[tuple[str, float, float]],
     phases["parse_answers"] = total.get("_interpret", 0.0)
     phases["after_pings"] = 1000 * (bids - ping_out)
     return phases
-
-
-def _paths_by_latency(market: Market) -> dict[str, float]:
-    """Ping path → configured latency, for the market's answering buyers."""
-    from urllib.parse import urlsplit
-
-    from apps.buyers.models import Endpoint
-
-    paths = {}
-    for contract_id, url in Endpoint.objects.filter(
-            contract__vertical_id=market.vertical_id, kind="ping").values_list(
-            "contract_id", "url"):
-        latency = market.latency_by_contract.get(contract_id)
-        if latency is not None:
-            paths[urlsplit(url).path] = latency
-    return paths
-
-
-def _simulator_log(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    with path.open(encoding="utf-8") as lines:
-        return [entry for entry in map(json.loads, lines) if entry.get("kind") == "ping"]

@@ -36,6 +36,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores, /proc/stat)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
+
+
 def process_tree(root: int) -> list[int]:
     """``root`` and all its descendants alive now (gunicorn: the master and its workers)."""
     parents: dict[int, list[int]] = {}
@@ -56,25 +63,32 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
+OTHERS = "other processes"
+
+
 @dataclass
 class CpuMeter:
     """CPU seconds used by named groups of processes between ``start`` and ``stop``.
 
     A group is a list of pids read at ``start`` plus any read at ``stop`` (a process born
-    in between counts from zero: a new database backend, a respawned worker).
+    in between counts from zero: a new database backend, a respawned worker). The machine's
+    busy time not used by any group is reported as ``OTHERS``: on a shared machine, the
+    noise the figures were measured under.
     """
 
     groups: Mapping[str, Iterable[int]]
     _before: dict[int, float] | None = None
     _wall: float = 0.0
+    _system: float = 0.0
 
     def start(self) -> None:
         self._wall = time.monotonic()
+        self._system = system_busy_seconds()
         self._before = {pid: cpu_seconds(pid) for pids in self.groups.values() for pid in pids}
 
     def stop(self, extra: Mapping[str, Iterable[int]] | None = None) -> dict[str, float]:
         """CPU seconds per group since ``start`` (``extra`` adds pids found at the end),
-        plus ``wall_s``."""
+        ``OTHERS``, and ``wall_s``."""
         assert self._before is not None, "start() first"
         wall = time.monotonic() - self._wall
         used: dict[str, float] = {}
@@ -82,8 +96,28 @@ class CpuMeter:
             pids = set(pids) | set((extra or {}).get(name, ()))
             used[name] = sum(max(0.0, cpu_seconds(pid) - self._before.get(pid, 0.0))
                              for pid in pids)
+        used[OTHERS] = max(0.0, system_busy_seconds() - self._system - sum(used.values()))
         used["wall_s"] = wall
         return used
+
+
+def machine_quiet_wait(limit_s: float, *, quiet: float = 0.2, window_s: float = 3.0) -> bool:
+    """Wait (up to ``limit_s``) until other processes use under ``quiet`` of a core over
+    ``window_s``; True once they do. Prints what it waits for."""
+    give_up = time.monotonic() + limit_s
+    while True:
+        meter = CpuMeter({"bench": [os.getpid()]})
+        meter.start()
+        time.sleep(window_s)
+        used = meter.stop()
+        share = used[OTHERS] / used["wall_s"]
+        if share < quiet:
+            return True
+        if time.monotonic() > give_up:
+            print(f"bench: the machine is still busy ({100 * share:.0f}% of a core); "
+                  "measuring anyway", flush=True)
+            return False
+        print(f"bench: other processes use {100 * share:.0f}% of a core; waiting", flush=True)
 
 
 def free_port() -> int:

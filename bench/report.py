@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+_STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """A progress line on the terminal, stamped with the seconds since the run began."""
+    print(f"[{time.monotonic() - _STARTED:6.1f} s] {message}", flush=True)
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,26 @@ def details(extra: dict[str, Any]) -> str:
             shown = ", ".join(f"{name} {g['cpu_ms_per_lead']:g} ({100 * g['core_share']:.0f}%)"
                               for name, g in groups.items())
             lines.append(f"  {run}: {shown}")
+    breakdown = extra.get("phases", {})
+    if breakdown.get("phases_ms"):
+        title = f"where row 2's overhead goes ({breakdown['auctions']} auctions, ms)"
+        lines += ["", f"{title:<54}{'p50':>9}{'p99':>9}"]
+        for name, stats in breakdown["phases_ms"].items():
+            lines.append(f"  {name:<52}{_num(stats['p50'])}{_num(stats['p99'])}")
+        split = ", ".join(f"{k} {v:g} ms" for k, v in breakdown["cpu_ms_per_auction"].items())
+        lines.append(f"  CPU per auction: {split}")
+    fan = extra.get("fanout_cpu")
+    if fan:
+        lines += ["", f"fan-out CPU per auction: ours {fan['ours_cpu_ms_per_auction']:g} ms, "
+                      f"requests + threads {fan['theirs_cpu_ms_per_auction']:g} ms "
+                      f"(ratio {fan['ratio']:g}); transport only: ratio "
+                      f"{fan['transport_only']['ratio']:g} "
+                      f"({fan['transport_only']['ours_cpu_ms_per_request']:g} vs "
+                      f"{fan['transport_only']['theirs_cpu_ms_per_request']:g} ms per request)"]
+    noise = extra.get("machine_noise_core_share")
+    if noise:
+        lines += ["", "other processes on the machine (share of a core): " + ", ".join(
+            f"{name} {share:g}" for name, share in noise.items())]
     for note in extra.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)

@@ -7,31 +7,30 @@ the HTTP rows. ``bench_run`` returns the results document (see ``bench.report``)
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench import auctions, fanout, load, phases, report
-from bench.processes import Children, CpuMeter
+from bench.plan import Plan
+from bench.processes import OTHERS, Children, CpuMeter
+from bench.report import progress
 from bench.setup import (
     BUYERS,
     POST_LATENCY_MS,
     SOURCE_BUDGET_MS,
     Database,
-    Scenario,
     World,
     leads_create,
     world_create,
-    world_market_add,
 )
-
-if TYPE_CHECKING:
-    from bench.__main__ import Plan
 
 # Consumer numbers: each market's pre-captured leads, then the HTTP steps (bench.load).
 _FIRST_CONSUMER = {"hang": 0, "spread": 200_000, "burst": 400_000, "fanout": 600_000,
-                   "probe": 800_000}
-PROBE_LOG = "probe-simulator.jsonl"
+                   "phases": 800_000}
+SIMULATOR_LOG = "simulator.jsonl"  # the in-process rows' simulator (bench.simlog)
+NOISY = 0.2  # other processes using more of a core than this is worth a note
 
 
 def bench_run(plan: Plan, args: argparse.Namespace, database: Database, var: Path,
@@ -40,38 +39,36 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, var: Pat
     from apps.core.process import process_tune
 
     figures: dict[str, float | None] = {}
-    extra: dict[str, Any] = {"latency_summaries": {}, "cpu_by_process": {}, "notes": []}
+    extra: dict[str, Any] = {"latency_summaries": {}, "cpu_by_process": {}, "notes": [],
+                             "machine_noise_core_share": {"before start": _machine_busy()}}
+    if extra["machine_noise_core_share"]["before start"] > NOISY:
+        extra["notes"].append(
+            f"the machine was busy before the run: other processes used "
+            f"{100 * extra['machine_noise_core_share']['before start']:.0f}% of a core")
+        progress(extra["notes"][-1])
     with Children() as children:
-        simulator = children.simulator(args.seed)
-        world = world_create(simulator.url, args.seed)
-        # The phase breakdown's buyers: the spread latencies, on a simulator that logs.
-        probe_simulator = children.simulator(args.seed, log_path=var / PROBE_LOG)
-        world_market_add(world, Scenario("probe", world.markets["spread"].scenario.latencies_ms),
-                         probe_simulator.url)
-        _progress(f"set-up: {database.vendor} database, simulator at {simulator.url}, "
-                  f"{len(world.markets)} markets x {BUYERS} buyers "
-                  f"({time.monotonic() - started:.1f} s)")
+        simulator = children.simulator(args.seed, log_path=var / SIMULATOR_LOG)
+        http_simulator = children.simulator(args.seed)
+        world = world_create(simulator.url, http_simulator.url, args.seed)
+        progress(f"set-up: {database.vendor} database, simulators at {simulator.url} "
+                 f"(logging) and {http_simulator.url}, {len(world.markets)} markets x "
+                 f"{BUYERS} buyers")
         leads = _leads_capture(world, plan)
-        for name, market in world.markets.items():
-            auctions.auctions_run(market, leads[name][:plan.warmup_auctions],
+        for name in ("hang", "spread", "burst"):
+            auctions.auctions_run(world.markets[name], leads[name][:plan.warmup_auctions],
                                   budget_ms=_budget(plan, name))
         process_tune()  # as a web process does once it is set up
 
-        _in_process_rows(plan, world, leads, simulator.pid, figures, extra)
-        _progress(f"diagnostic: phase breakdown of {plan.probe_auctions} spread auctions")
-        profile = var / "profile.txt" if args.profile else None
-        extra["phases"] = phases.phase_breakdown(
-            world.markets["probe"], leads["probe"][plan.warmup_auctions:][:plan.probe_auctions],
-            var / PROBE_LOG, profile)
-        if profile is not None:
-            phases.profile_auctions(leads["probe"][plan.warmup_auctions + plan.probe_auctions:],
-                                    profile)
-        children.stop_simulator(probe_simulator)
+        _in_process_rows(plan, world, leads, simulator.pid, var / SIMULATOR_LOG, figures,
+                         extra)
+        _diagnostics(plan, world, leads["phases"], var, args.profile, extra)
+        children.stop_simulator(simulator)
         if args.no_http:
             extra["notes"].append("--no-http: the HTTP rows were not measured")
         else:
-            _http_rows(plan, args, world, children, simulator.pid, var, figures, extra)
+            _http_rows(plan, args, world, children, http_simulator.pid, var, figures, extra)
 
+    _simulator_check(extra)
     web = "n/a" if args.no_http else (
         f"gunicorn gthread, {args.workers} workers x {args.threads} threads")
     results = report.results_build(
@@ -92,26 +89,30 @@ def _budget(plan: Plan, market: str) -> float | None:
 def _leads_capture(world: World, plan: Plan) -> dict[str, list[int]]:
     counts = {"hang": plan.warmup_auctions + plan.auctions + plan.concurrent_auctions,
               "spread": plan.warmup_auctions + plan.auctions,
-              "burst": plan.warmup_auctions + plan.auctions,
-              "probe": plan.warmup_auctions + 2 * plan.probe_auctions}
+              "burst": plan.warmup_auctions + plan.auctions}
     leads = {name: leads_create(world, world.markets[name], _FIRST_CONSUMER[name], count)
              for name, count in counts.items()}
     leads["fanout"] = leads_create(world, world.markets["burst"], _FIRST_CONSUMER["fanout"], 1)
+    leads["phases"] = leads_create(world, world.markets["spread"], _FIRST_CONSUMER["phases"],
+                                   2 * plan.phase_auctions)
     return leads
 
 
 def _in_process_rows(plan: Plan, world: World, leads: dict[str, list[int]], simulator_pid: int,
-                     figures: dict[str, float | None], extra: dict[str, Any]) -> None:
+                     answers_log: Path, figures: dict[str, float | None],
+                     extra: dict[str, Any]) -> None:
     markets, warm, n = world.markets, plan.warmup_auctions, plan.auctions
 
-    _progress(f"row 1: {n} auctions, one buyer hanging, then {plan.concurrent_auctions} on "
+    progress(f"row 1: {n} auctions, one buyer hanging, then {plan.concurrent_auctions} on "
               f"{plan.concurrent_threads} threads")
     hang_ids = leads["hang"][warm:]
     sequential = auctions.auctions_run(markets["hang"], hang_ids[:n],
-                                       budget_ms=plan.hang_budget_ms)
+                                       budget_ms=plan.hang_budget_ms, simulator_pid=simulator_pid,
+                                       answers_log=answers_log)
     concurrent = auctions.auctions_run(markets["hang"], hang_ids[n:],
                                        threads=plan.concurrent_threads,
-                                       budget_ms=plan.hang_budget_ms)
+                                       budget_ms=plan.hang_budget_ms, simulator_pid=simulator_pid,
+                                       answers_log=answers_log)
     concurrent.extra["threads"] = plan.concurrent_threads
     overrun = auctions.overrun_figures(sequential, concurrent)
     figures["deadline_overrun_ms_p99"] = overrun["sequential"]["p99"]
@@ -120,13 +121,16 @@ def _in_process_rows(plan: Plan, world: World, leads: dict[str, list[int]], simu
     extra["latency_summaries"]["deadline overrun"] = overrun["sequential"]
     extra["latency_summaries"][f"  same, {plan.concurrent_threads} concurrent"] = (
         overrun["concurrent"])
+    if concurrent.lost_in_time_bids:
+        extra["notes"].append(
+            f"the {plan.concurrent_threads}-thread deadline variant lost "
+            f"{concurrent.lost_in_time_bids} in-time bids ({concurrent.lost}); not in the figure")
 
-    _progress(f"rows 2-3: {n} auctions with spread latencies, {n} with all 50 at once")
-    meter = CpuMeter({"simulator": [simulator_pid]})
-    meter.start()
-    spread = auctions.auctions_run(markets["spread"], leads["spread"][warm:])
-    simulator_cpu = meter.stop()
-    burst = auctions.auctions_run(markets["burst"], leads["burst"][warm:])
+    progress(f"rows 2-3: {n} auctions with spread latencies, {n} with all 50 at once")
+    spread = auctions.auctions_run(markets["spread"], leads["spread"][warm:],
+                                   simulator_pid=simulator_pid, answers_log=answers_log)
+    burst = auctions.auctions_run(markets["burst"], leads["burst"][warm:],
+                                  simulator_pid=simulator_pid, answers_log=answers_log)
     spread_figures = auctions.overhead_figures(markets["spread"], spread)
     burst_figures = auctions.overhead_figures(markets["burst"], burst)
     figures["ping_overhead_ms_p50"] = spread_figures["overhead_ms"]["p50"]
@@ -136,20 +140,13 @@ def _in_process_rows(plan: Plan, world: World, leads: dict[str, list[int]], simu
     extra["burst_overhead"] = burst_figures
     extra["latency_summaries"]["ping overhead, spread"] = spread_figures["overhead_ms"]
     extra["latency_summaries"]["ping overhead, burst"] = burst_figures["overhead_ms"]
-    count = max(1, len(spread.times))
-    in_process = {"bench process (auction_run)": {
-        "cpu_ms_per_lead": spread_figures["auction_run_cpu_ms_per_lead"],
-        "core_share": round(spread.cpu_s / spread.wall_s, 3)}}
-    if spread.db_cpu_s is not None:
-        in_process["postgres backend"] = {
-            "cpu_ms_per_lead": round(1000 * spread.db_cpu_s / count, 2),
-            "core_share": round(spread.db_cpu_s / spread.wall_s, 3)}
-    in_process["simulator"] = {
-        "cpu_ms_per_lead": round(1000 * simulator_cpu["simulator"] / count, 2),
-        "core_share": round(simulator_cpu["simulator"] / simulator_cpu["wall_s"], 3)}
-    extra["cpu_by_process"]["in-process auction_run, spread, sequential"] = in_process
-    figures["lost_in_time_bids"] = (sequential.lost_in_time_bids + concurrent.lost_in_time_bids
-                                    + spread.lost_in_time_bids + burst.lost_in_time_bids)
+    extra["cpu_by_process"]["in-process auction_run, spread"] = spread_figures["cpu_by_process"]
+    extra["cpu_by_process"]["in-process auction_run, burst"] = burst_figures["cpu_by_process"]
+    extra["machine_noise_core_share"].update({
+        "row 1": auctions.noise(sequential), "row 1 concurrent": auctions.noise(concurrent),
+        "row 2": auctions.noise(spread), "row 3": auctions.noise(burst)})
+    figures["lost_in_time_bids"] = (sequential.lost_in_time_bids + spread.lost_in_time_bids
+                                    + burst.lost_in_time_bids)
     extra["lost_in_time_bids_by_run"] = {
         "hang sequential": sequential.lost, "hang concurrent": concurrent.lost,
         "spread": spread.lost, "burst": burst.lost}
@@ -160,19 +157,31 @@ def _in_process_rows(plan: Plan, world: World, leads: dict[str, list[int]], simu
     if any(missing.values()):
         extra["notes"].append(f"auctions without a decision time: {missing}")
 
-    _progress(f"row 8: {plan.fanout_auctions} fan-outs of {BUYERS} pings per client")
+    progress(f"row 8: {plan.fanout_auctions} fan-outs of {BUYERS} pings per client")
     cpu = fanout.fanout_cpu(markets["burst"], leads["fanout"][0], plan.fanout_auctions)
     figures["cpu_ratio_vs_requests_threads"] = cpu["ratio"]
     extra["fanout_cpu"] = cpu
 
 
+def _diagnostics(plan: Plan, world: World, phase_leads: list[int], var: Path, profile: bool,
+                 extra: dict[str, Any]) -> None:
+    """The phase breakdown of row 2's overhead (and, asked for, a cProfile)."""
+    progress(f"diagnostic: phase breakdown of {plan.phase_auctions} spread auctions")
+    count = plan.phase_auctions
+    profile_path = var / "profile.txt" if profile else None
+    extra["phases"] = phases.phase_breakdown(world.markets["spread"], phase_leads[:count],
+                                             var / SIMULATOR_LOG, profile_path)
+    if profile_path is not None:
+        phases.profile_auctions(phase_leads[count:], profile_path)
+
+
 def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Children,
                simulator_pid: int, var: Path, figures: dict[str, float | None],
                extra: dict[str, Any]) -> None:
-    market = world.markets["spread"]
+    market = world.markets["http"]
     rig = load.rig_start(children, world, simulator_pid, var, workers=args.workers,
                          threads=args.threads)
-    _progress(f"rows 5-7: gunicorn at {rig.url} ({args.workers} workers x {args.threads} "
+    progress(f"rows 5-7: gunicorn at {rig.url} ({args.workers} workers x {args.threads} "
               f"threads), broker {rig.broker or 'none'}; sync rate search")
     capacity = load.sync_capacity(rig, world, market, clients=plan.sync_clients,
                                   bisections=plan.sync_bisections, warmup=plan.step_warmup_s,
@@ -197,40 +206,58 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
         best["cpu_by_process"])
     extra["latency_summaries"]["e2e overhead at sustained rate"] = best["e2e_overhead_ms"]
 
-    _progress(f"row 5: open loop at half the sustained rate, {rate / 2:.1f} leads/s")
+    progress(f"row 5: open loop at half the sustained rate, {rate / 2:.1f} leads/s")
     e2e = load.e2e_at(rig, world, market, rate=rate / 2, warmup=plan.step_warmup_s,
                       duration=plan.e2e_s, budget_ms=SOURCE_BUDGET_MS)
     figures["e2e_overhead_ms_p99"] = e2e["e2e_overhead_ms"]["p99"]
-    figures["lost_in_time_bids"] = (figures.get("lost_in_time_bids") or 0) + sum(
-        s["lost_in_time_bids"] for s in [*capacity["steps"], e2e])
+    # The search's steps past the sustained rate are overload by design: their losses are
+    # in extra["sync_steps"], not in the figure.
+    figures["lost_in_time_bids"] = ((figures.get("lost_in_time_bids") or 0)
+                                    + best["lost_in_time_bids"] + e2e["lost_in_time_bids"])
     extra["e2e"] = e2e
     extra["e2e"]["bound"] = (f"min(T, {market.bound_latency_ms:g} ms) + posts x "
                              f"{POST_LATENCY_MS:g} ms")
     extra["latency_summaries"]["e2e overhead, half load"] = e2e["e2e_overhead_ms"]
-    extra["latency_summaries"]["e2e server ping overhead"] = e2e["server_ping_overhead_ms"]
+    for part, stats in e2e["e2e_overhead_parts_ms"].items():
+        extra["latency_summaries"][f"  {part}"] = stats
     extra["latency_summaries"]["e2e response time"] = e2e["response_ms"]
     extra["cpu_by_process"][f"e2e, open loop {rate / 2:.1f}/s"] = e2e["cpu_by_process"]
 
-    _progress(f"row 7: async capture, {plan.async_clients} closed-loop clients")
-    captured = load.async_capture(rig, world, market, clients=plan.async_clients,
-                                  warmup=plan.step_warmup_s, duration=plan.async_s)
+    progress(f"row 7: async capture, {plan.async_clients} closed-loop clients")
+    try:
+        captured = load.async_capture(rig, world, market, clients=plan.async_clients,
+                                      warmup=plan.step_warmup_s, duration=plan.async_s)
+    finally:
+        if rig.broker:
+            load.broker_flush()  # the tasks no worker will ever run
     figures["async_capture_leads_per_s"] = captured["leads_per_s"]
     extra["async_capture"] = captured
     extra["cpu_by_process"]["async capture"] = captured["cpu_by_process"]
     extra["latency_summaries"]["async capture response"] = captured["response_ms"]
-    if rig.broker:
-        load.broker_flush()
-    else:
+    if not rig.broker:
         extra["notes"].append("Redis did not answer: async capture auctioned in-process")
-    _simulator_check(extra)
+
+
+def _machine_busy(seconds: float = 1.0) -> float:
+    """Share of a core that other processes use now (this machine may be shared)."""
+    meter = CpuMeter({"bench": [os.getpid()]})
+    meter.start()
+    time.sleep(seconds)
+    used = meter.stop()
+    return round(used[OTHERS] / used["wall_s"], 3)
 
 
 def _simulator_check(extra: dict[str, Any]) -> None:
-    """Note it when the simulator used most of a core: it may then have been a limit."""
+    """Note it when the simulator used most of a core (it may then have been a limit), and
+    when other processes took a good part of the machine during a run."""
     for run, groups in extra["cpu_by_process"].items():
         share = groups.get("simulator", {}).get("core_share", 0.0)
         if share > 0.7:
             extra["notes"].append(f"the simulator used {100 * share:.0f}% of a core in {run!r}")
+        others = groups.get(OTHERS, {}).get("core_share", 0.0)
+        if others > NOISY:
+            extra["notes"].append(f"other processes used {100 * others:.0f}% of a core "
+                                  f"during {run!r}: its figures carry that noise")
 
 
 def _at_most(value: float | None, limit: float) -> bool | None:
@@ -246,7 +273,3 @@ def _db_label(database: Database) -> str:
             return f"PostgreSQL {cursor.fetchone()[0]} (database {database.name})"
         cursor.execute("SELECT sqlite_version()")
         return f"SQLite {cursor.fetchone()[0]} (temporary file under var/bench/)"
-
-
-def _progress(message: str) -> None:
-    print(message, flush=True)

@@ -6,15 +6,20 @@ PostgreSQL database (``leadexchange_bench``) on the server ``DATABASE_URL`` name
 no ``DATABASE_URL``, a temporary SQLite file under ``var/bench/``.
 
 The world (``world_create``) is one source and, per scenario, a vertical with 50
-``ping_post`` contracts whose buyer is the local simulator, each configured through the
+``ping_post`` contracts whose buyer is a local simulator, each configured through the
 query string of its endpoint URL (see apps.buyers.simulator.config):
 
 - ``hang``: one buyer never answers (``fail=hang``); 49 answer in 10–60 ms.
 - ``spread``: 50 buyers with fixed latencies spread evenly over 10–250 ms (shuffled,
   seeded, so the slowest buyer is not always pinged last).
 - ``burst``: 50 buyers all answering after 50 ms.
+- ``http``: the ``spread`` buyers again, for the HTTP rows.
 
-Posts answer after ``POST_LATENCY_MS`` and always accept. Every bid is 5–20.
+The first three (the in-process rows) answer from a simulator that logs every answer, so
+a bid lost in time can be checked against when the buyer really answered; ``http`` has a
+simulator of its own that does not log, since writing the log stalls the simulator's loop
+for a few ms a second under load. Posts answer after ``POST_LATENCY_MS`` and always
+accept. Every bid is 5–20.
 """
 
 from __future__ import annotations
@@ -152,6 +157,7 @@ class Market:
     scenario: Scenario
     vertical_id: int
     latency_by_contract: dict[int, float | None]
+    ping_path_by_contract: dict[int, str]  # the simulator's buyer path, as in its log
 
     @property
     def slug(self) -> str:
@@ -166,7 +172,8 @@ class Market:
 
 @dataclass(frozen=True)
 class World:
-    sim_url: str
+    """The source (and its API key) and the markets it may post to, by scenario name."""
+
     source_id: int
     source_key: str
     markets: dict[str, Market]
@@ -185,27 +192,21 @@ _FIELDS = [
 ]
 
 
-def world_create(sim_url: str, seed: int) -> World:
-    """Create the source and the three scenario markets against the simulator at ``sim_url``."""
+def world_create(in_process_sim_url: str, http_sim_url: str, seed: int) -> World:
+    """Create the source and the four markets (see the module docstring)."""
     from apps.sources.models import Source
     from apps.sources.services import source_key_create
 
-    markets = {name: market_create(scenario, sim_url)
+    markets = {name: market_create(scenario, in_process_sim_url)
                for name, scenario in scenarios(seed).items()}
+    markets["http"] = market_create(
+        Scenario("http", markets["spread"].scenario.latencies_ms), http_sim_url)
+    # Rate limit 0: unlimited; the bench sends far more than a source's default 600/min.
     source = Source.objects.create(
         name="bench source", rate_limit_per_minute=0, time_budget_ms=SOURCE_BUDGET_MS)
     source.verticals.set([m.vertical_id for m in markets.values()])
     _, key = source_key_create(source=source)
-    return World(sim_url, source.pk, key, markets)
-
-
-def world_market_add(world: World, scenario: Scenario, sim_url: str) -> Market:
-    """Add a market for ``scenario`` (buyers at ``sim_url``) that the source may post to."""
-    from apps.sources.models import Source
-
-    market = world.markets[scenario.name] = market_create(scenario, sim_url)
-    Source.objects.get(pk=world.source_id).verticals.add(market.vertical_id)
-    return market
+    return World(source.pk, key, markets)
 
 
 def market_create(scenario: Scenario, sim_url: str) -> Market:
@@ -220,6 +221,7 @@ def market_create(scenario: Scenario, sim_url: str) -> Market:
     VerticalField.objects.bulk_create(
         [VerticalField(vertical=vertical, position=i, **spec) for i, spec in enumerate(_FIELDS)])
     latency_by_contract: dict[int, float | None] = {}
+    paths: dict[int, str] = {}
     for i, latency in enumerate(scenario.latencies_ms):
         buyer = Buyer.objects.create(company=f"{scenario.slug} buyer {i:02d}")
         contract = Contract.objects.create(
@@ -237,7 +239,8 @@ def market_create(scenario: Scenario, sim_url: str) -> Market:
                      "mappings": []},
         })
         latency_by_contract[contract.pk] = latency
-    return Market(scenario, vertical.pk, latency_by_contract)
+        paths[contract.pk] = f"/{scenario.slug}-{i:02d}/ping"
+    return Market(scenario, vertical.pk, latency_by_contract, paths)
 
 
 def leads_create(world: World, market: Market, first: int, count: int) -> list[int]:

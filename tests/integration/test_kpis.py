@@ -6,8 +6,7 @@ switch): local midnight to midnight is 04:00Z on the 10th to 04:00Z on the 11th.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -32,7 +31,7 @@ DAY = ReportFilter(start=date(2026, 3, 10), end=date(2026, 3, 11), tz=NY)
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=dt_timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class World:
