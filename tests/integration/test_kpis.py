@@ -216,3 +216,40 @@ def test_the_rollup_is_idempotent(world):
     rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
 
     assert kpi_totals(DAY) == before
+
+
+def test_the_kpi_api_returns_the_same_numbers(world, api_client, django_user_model):
+    from django.contrib.auth.models import Group
+
+    manager = django_user_model.objects.create_user("mia", is_staff=True)
+    manager.groups.add(Group.objects.get(name="Managers"))
+    api_client.force_login(manager)
+
+    body = api_client.get("/api/v1/reports/kpis", {
+        "from": "2026-03-10", "to": "2026-03-10", "tz": NY, "group_by": "buyer"}).json()
+
+    assert body["totals"]["received"] == 6 and body["totals"]["revenue"] == "41.00"
+    assert body["totals"]["sell_through"] == 0.75
+    b1 = next(row for row in body["rows"] if row["label"] == "B1")
+    assert b1["win_rate_bids"] == 0.5 and b1["avg_bid"] == "11.00"
+    assert "win_rate_pings" in body["definitions"]
+
+
+def test_the_kpi_api_refuses_sources_and_anonymous_callers(world, api_client):
+    from tests.factories import source_with_key
+
+    _, key = source_with_key(world.vertical)
+
+    assert api_client.get("/api/v1/reports/kpis").status_code == 401
+    denied = api_client.get("/api/v1/reports/kpis", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert denied.status_code in (401, 403)
+
+
+def test_the_kpi_api_names_bad_parameters(world, api_client, admin_user):
+    api_client.force_login(admin_user)
+
+    response = api_client.get("/api/v1/reports/kpis", {"from": "2026-03-10", "to": "2026-03-01",
+                                                       "tz": "Mars/Olympus", "group_by": "x"})
+
+    assert response.status_code == 400
+    assert {"tz", "group_by"} <= set(response.json()["errors"])
