@@ -31,6 +31,7 @@ from apps.buyers.models import (
 )
 from apps.buyers.parsing import ResponseRules
 from apps.buyers.transports import AuthSpec, EndpointSpec
+from apps.sources.models import Vertical, VerticalField
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,11 +123,25 @@ def _setup(contract: Contract) -> ContractSetup:
 
 
 class _Cache:
-    """Per-process set-ups per vertical, keyed by the (contract, updated) versions."""
+    """Per-process set-ups per vertical, keyed by the (contract, updated) versions, and the
+    vertical's PII field keys, keyed by the vertical's own ``updated_at``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_vertical: dict[int, tuple[frozenset, dict[int, ContractSetup]]] = {}
+        self._pii: dict[int, tuple[object, frozenset[str]]] = {}
+        self.vertical_seen: dict[int, object] = {}  # the vertical version last read
+
+    def pii_keys(self, vertical_id: int, version: object) -> frozenset[str]:
+        with self._lock:
+            cached = self._pii.get(vertical_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        keys = frozenset(VerticalField.objects.filter(vertical_id=vertical_id, pii=True)
+                         .values_list("key", flat=True))
+        with self._lock:
+            self._pii[vertical_id] = (version, keys)
+        return keys
 
     def get(self, vertical_id: int, version: frozenset) -> dict[int, ContractSetup]:
         with self._lock:
@@ -150,6 +165,7 @@ class _Cache:
     def clear(self) -> None:
         with self._lock:
             self._by_vertical.clear()
+            self._pii.clear()
 
 
 _cache = _Cache()
@@ -162,21 +178,34 @@ def acceptance_rate(posts: int, accepted: int) -> Decimal:
     return (Decimal(accepted + a) / Decimal(posts + a + b)).quantize(Decimal("0.0001"))
 
 
+def vertical_pii_keys(vertical_id: int) -> frozenset[str]:
+    """The vertical's PII field keys, cached while the vertical is unchanged (saving a
+    vertical with its field rows moves its ``updated_at``). Right after ``contract_setups``
+    for the same vertical this costs no query: the version was read with the contracts."""
+    version = _cache.vertical_seen.get(vertical_id)
+    if version is None:
+        version = Vertical.objects.filter(pk=vertical_id).values_list(
+            "updated_at", flat=True).first()
+    return _cache.pii_keys(vertical_id, version)
+
+
 def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
     """Every contract of the vertical, with fresh status, health, acceptance and cap usage.
     Three queries when the cache is warm (state, cap usage, and nothing else)."""
     state = list(
         Contract.objects.filter(vertical_id=vertical_id).values_list(
             "pk", "updated_at", "buyer__updated_at", "status", "buyer__status",
-            "auto_paused_at", "posts_recent", "accepted_recent")
+            "auto_paused_at", "posts_recent", "accepted_recent", "vertical__updated_at")
     )
     version = frozenset((pk, updated, buyer_updated)
                         for pk, updated, buyer_updated, *_ in state)
+    if state:
+        _cache.vertical_seen[vertical_id] = state[0][-1]
     static = _cache.get(vertical_id, version)
     all_caps = [cap for setup in static.values() for cap in setup.caps]
     used = cap_usage(all_caps, now)
     setups = []
-    for pk, _, _, status, buyer_status, paused_at, posts, accepted in state:
+    for pk, _, _, status, buyer_status, paused_at, posts, accepted, _ in state:
         setup = static[pk]
         terms = replace(
             setup.terms,

@@ -52,7 +52,7 @@ class LeadAdmin(ReadOnlyAdmin):
                             .order_by("created_at"))))
         sales = Sale.objects.filter(lead=lead).select_related("contract__buyer")
         return render_to_string("admin/auctions/timeline.html",
-                                {"auctions": auctions, "sales": sales})
+                                {"auctions": auctions, "sales": sales, "lead": lead})
 
 
 @admin.register(Ping)

@@ -93,7 +93,8 @@ def post_retry_run(post_id: int) -> Lead | None:
     setups = {s.terms.id: s for s in contract_setups(lead.vertical_id, now)}
     ranked = RankedBid(Bid(post.contract_id, post.price, token=post.token or None),
                        setups[post.contract_id].terms, post.price)
-    result = bid_post(ranked, post_context_build(lead, record, setups), exclusive=True,
+    result = bid_post(ranked, post_context_build(lead, record, setups, now=record.started_at),
+                      exclusive=True,
                       attempts=1, scheduled=post)
     if result.sale is not None:
         return lead_finalize(lead, record, [result.sale])

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from apps.auctions.engine import Offer, RankedBid
 from apps.auctions.health import Observation
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
 from apps.auctions.services.wire import answer_outcome, wire_build
-from apps.auctions.setups import ContractSetup
+from apps.auctions.setups import ContractSetup, vertical_pii_keys
 from apps.buyers.models import Contract
 from apps.core.http import OutboundResponse, http_send
 from apps.core.logging import kv
@@ -42,10 +42,10 @@ _RETRYABLE_ERRORS = {"connect", "protocol"}
 
 @dataclass
 class PostContext:
-    """What every post of one lead shares."""
+    """What every post of one lead shares (``auction`` is set once the record exists)."""
 
     lead: Lead
-    auction: Auction
+    auction: Auction | None
     setups: Mapping[int, ContractSetup]
     values: Mapping[str, Any]  # every normalized field, PII included
     context: Mapping[str, Any]  # the ``@…`` keys of the mapping
@@ -72,15 +72,14 @@ def offer_post(offer: Offer, ctx: PostContext) -> list[Sale]:
     return sales
 
 
-def post_context_build(lead: Lead, auction: Auction, setups: Mapping[int, ContractSetup]
-                       ) -> PostContext:
-    """Everything the posts of ``lead`` share (its PII keys are read once here)."""
+def post_context_build(lead: Lead, auction: Auction | None,
+                       setups: Mapping[int, ContractSetup], *, now: datetime) -> PostContext:
+    """Everything the pings and posts of ``lead`` share."""
     return PostContext(
         lead=lead, auction=auction, setups=setups, values=lead.fields,
         context={"lead.id": str(lead.uuid), "source.id": lead.source_id,
-                 "sub_id": lead.sub_id, "test": lead.is_test,
-                 "now": auction.started_at.isoformat()},
-        pii_keys=frozenset(lead.vertical.fields.filter(pii=True).values_list("key", flat=True)),
+                 "sub_id": lead.sub_id, "test": lead.is_test, "now": now.isoformat()},
+        pii_keys=vertical_pii_keys(lead.vertical_id),
         consumer_digests=consumer_digests(lead.vertical, lead.fields),
     )
 

@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -50,7 +50,9 @@ class _Auction:
     """State of one running auction, passed between its phases."""
 
     lead: Lead
-    record: Auction
+    record: Auction | None  # written once the first round is decided
+    started: datetime
+    ping_deadline_at: datetime
     setups: dict[int, ContractSetup]
     post: PostContext
     ping_values: dict
@@ -79,13 +81,15 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     ping_deadline = t0 + max(0.0, deadline - t0 - settings.AUCTION_RESERVE_MS / 1000) * (
         settings.AUCTION_PING_SHARE)
 
-    record = Auction.objects.create(
-        lead=lead, started_at=started, rounds=1,
-        ping_deadline_at=started + timedelta(seconds=ping_deadline - t0))
+    # Only what eligibility needs is read before the pings leave; the Auction row is
+    # written after the decision (a crash before it leaves an "auctioning" lead with no
+    # auction, which the sweeper re-runs).
     setups = {s.terms.id: s for s in contract_setups(lead.vertical_id, started)}
-    post = post_context_build(lead, record, setups)
+    post = post_context_build(lead, None, setups, now=started)
     state = _Auction(
-        lead=lead, record=record, setups=setups, deadline=deadline, rng=random.Random(),
+        lead=lead, record=None, started=started, setups=setups, deadline=deadline,
+        ping_deadline_at=started + timedelta(seconds=ping_deadline - t0),
+        rng=random.Random(),
         ping_values={k: v for k, v in lead.fields.items() if k not in post.pii_keys},
         pinged=set(), post=post,
     )
@@ -99,11 +103,11 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     health_observe(state.post.observations)
 
     if sales:
-        return lead_finalize(lead, record, sales)
+        return lead_finalize(lead, state.record, sales)
     if retry is not None:
-        post_retry_schedule(record, retry)
+        post_retry_schedule(state.record, retry)
         return Lead.objects.get(pk=lead.pk)
-    return lead_finalize(lead, record, [], reason=_unsold_reason(ranking))
+    return lead_finalize(lead, state.record, [], reason=_unsold_reason(ranking))
 
 
 def _round(state: _Auction, number: int, candidates: list[ContractSetup],
@@ -121,8 +125,11 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     terms = {t.id: t for t in eligibility.eligible}
     ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,
                         floor=facts.floor, rng=state.rng)
-    if number == 1:
-        state.record.bids_at = timezone.now()  # the decision: what the deadline bounds
+    if number == 1:  # the decision, which the deadline bounds
+        state.record = Auction.objects.create(
+            lead=lead, started_at=state.started, ping_deadline_at=state.ping_deadline_at,
+            bids_at=timezone.now(), rounds=1)
+        state.post.auction = state.record
     _pings_write(state.record, number, eligibility.excluded, results, ranking)
     state.pinged.update(r.contract_id for r in results)
     logger.info(kv("auction.round", lead=lead.uuid, round=number,
