@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.reports.views import home
 from apps.sources.api.views import vertical_spec_page
 
 api_patterns = [
@@ -14,7 +14,8 @@ api_patterns = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("", home, name="home"),  # the dashboards for staff who read them, else the API docs
+    path("dashboard/", include("apps.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
