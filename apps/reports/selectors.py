@@ -36,6 +36,7 @@ DEFINITIONS: dict[str, str] = {
     "received": "Every submission, rejected and duplicate ones included (test leads never).",
     "accepted": "Received minus rejected minus duplicates: leads that went to auction.",
     "rejected": "Submissions refused for invalid input (400).",
+    "rejection_rate": "Rejected ÷ received: submissions refused for invalid input.",
     "duplicates": "Submissions refused as duplicates (409).",
     "sold": "Accepted leads that at least one buyer took.",
     "unsold": "Accepted leads no buyer took.",
@@ -98,6 +99,7 @@ class KpiRow:
     received: int | None = None
     accepted: int | None = None
     rejected: int | None = None
+    rejection_rate: float | None = None
     duplicates: int | None = None
     sold: int | None = None
     unsold: int | None = None
@@ -208,6 +210,7 @@ def _finish(row: KpiRow) -> None:
         row.received, row.rejected = lead["received"], lead["rejected"]
         row.duplicates, row.sold, row.unsold = lead["duplicates"], lead["sold"], lead["unsold"]
         row.accepted = row.received - row.rejected - row.duplicates
+        row.rejection_rate = _ratio(row.rejected, row.received)
         row.sell_through = _ratio(row.sold, row.accepted)
         row.revenue, row.payouts = Decimal(lead["revenue"]), Decimal(lead["payout"])
         row.margin = row.revenue - row.payouts

@@ -1,0 +1,118 @@
+"""What a dashboard card or column shows and how it is written: the figure's name, title,
+kind (int, money, rate, ms, text, pending) and definition, and the display format — money
+with two decimals, rates as percentages, "—" where a figure does not apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from apps.reports.selectors import DEFINITIONS, KpiRow
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One KPI as the pages show it: ``kind`` is int, money, rate, ms, text or pending."""
+
+    name: str
+    title: str
+    kind: str = "int"
+
+    @property
+    def definition(self) -> str:
+        return DEFINITIONS.get(self.name) or EXTRA_DEFINITIONS.get(self.name, "")
+
+    def value(self, row: KpiRow) -> object:
+        if self.kind == "pending":
+            return None
+        return getattr(row, self.name)
+
+    def cell(self, row: KpiRow) -> dict:
+        value = self.value(row)
+        raw = "" if value is None else f"{value:.2f}" if isinstance(value, Decimal) else value
+        return {"name": self.name, "value": raw, "text": display(self.kind, value),
+                "kind": self.kind}
+
+
+EXTRA_DEFINITIONS = {"label": "The group the figures of the row belong to."}
+
+
+def display(kind: str, value: object) -> str:
+    """A value as the tables show it; "—" where the figure does not apply."""
+    if value is None or value == "":
+        return "—"
+    if kind == "int":
+        return f"{value:,}"
+    if kind == "money":
+        return f"{Decimal(value):,.2f}"
+    if kind == "rate":
+        return f"{float(value) * 100:.1f} %"
+    if kind == "ms":
+        return f"{value:,.0f} ms" if value < 10_000 else f"{value / 1000:,.1f} s"
+    return str(value)
+
+
+FIGURES = {f.name: f for f in (
+    Figure("received", "Received"), Figure("accepted", "Accepted"),
+    Figure("rejected", "Rejected"), Figure("rejection_rate", "Rejection rate", "rate"),
+    Figure("duplicates", "Duplicates"), Figure("sold", "Sold"), Figure("unsold", "Unsold"),
+    Figure("sell_through", "Sell-through", "rate"), Figure("revenue", "Revenue", "money"),
+    Figure("payouts", "Payouts", "money"), Figure("margin", "Margin", "money"),
+    Figure("revenue_per_lead", "Revenue / lead", "money"),
+    Figure("deliver_p50_ms", "Time to deliver p50", "ms"),
+    Figure("deliver_p95_ms", "Time to deliver p95", "ms"),
+    Figure("returns", "Returns", "pending"),
+    Figure("pings", "Pings"), Figure("bids", "Bids"), Figure("bid_rate", "Bid rate", "rate"),
+    Figure("avg_bid", "Avg bid", "money"), Figure("wins", "Wins"),
+    Figure("win_rate_pings", "Win rate / ping", "rate"),
+    Figure("win_rate_bids", "Win rate / bid", "rate"), Figure("posts", "Posts"),
+    Figure("post_rejects", "Post rejects"),
+    Figure("post_reject_rate", "Post-reject rate", "rate"),
+    Figure("timeouts_pct", "Timeouts", "rate"),
+    Figure("latency_p50_ms", "Latency p50", "ms"), Figure("latency_p95_ms", "Latency p95", "ms"),
+    Figure("auto_pauses", "Auto-pauses"), Figure("buyer_revenue", "Revenue", "money"),
+)}
+
+
+def figures(*names: str) -> list[Figure]:
+    return [FIGURES[name] for name in names]
+
+
+LEAD_CARDS = figures("received", "accepted", "rejection_rate", "duplicates", "sold",
+                      "sell_through", "revenue", "payouts", "margin", "revenue_per_lead",
+                      "deliver_p50_ms", "deliver_p95_ms", "returns")
+BUYER_CARDS = figures("pings", "bid_rate", "avg_bid", "win_rate_pings", "win_rate_bids",
+                       "post_reject_rate", "timeouts_pct", "latency_p50_ms", "auto_pauses")
+BUYER_COLUMNS = figures("pings", "bids", "bid_rate", "avg_bid", "wins", "win_rate_pings",
+                         "win_rate_bids", "posts", "post_rejects", "post_reject_rate",
+                         "timeouts_pct", "latency_p50_ms", "latency_p95_ms", "auto_pauses",
+                         "buyer_revenue")
+SOURCE_COLUMNS = figures("received", "accepted", "rejected", "rejection_rate", "duplicates",
+                          "sold", "sell_through", "revenue", "payouts", "margin",
+                          "revenue_per_lead", "deliver_p50_ms", "deliver_p95_ms")
+VERTICAL_COLUMNS = figures("received", "accepted", "rejection_rate", "sold", "sell_through",
+                            "revenue", "payouts", "margin", "revenue_per_lead",
+                            "deliver_p50_ms", "pings", "bid_rate", "win_rate_pings",
+                            "post_reject_rate", "timeouts_pct", "latency_p50_ms")
+TOP_BUYER_COLUMNS = figures("pings", "bid_rate", "wins", "win_rate_pings", "win_rate_bids",
+                             "post_reject_rate", "latency_p50_ms", "buyer_revenue")
+TOP_SOURCE_COLUMNS = figures("received", "rejection_rate", "sold", "sell_through", "revenue",
+                              "margin", "revenue_per_lead")
+
+
+def table(group: str, columns: list[Figure], rows: list[KpiRow],
+           totals: KpiRow | None = None) -> dict:
+    return {"group": group, "columns": columns,
+            "rows": [{"key": r.key, "label": r.label, "cells": [c.cell(r) for c in columns]}
+                     for r in rows],
+            "totals": [c.cell(totals) for c in columns] if totals is not None else None}
+
+
+def definitions(*groups: list[Figure]) -> list[Figure]:
+    seen: dict[str, Figure] = {}
+    for figure in (f for group in groups for f in group):
+        seen.setdefault(figure.name, figure)
+    return list(seen.values())
+
+
+# --- access and the filter ---------------------------------------------------------------
