@@ -10,6 +10,7 @@ post acceptance — is read again each time in two small queries and laid over t
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -131,6 +132,8 @@ class _Cache:
         self._by_vertical: dict[int, tuple[frozenset, dict[int, ContractSetup]]] = {}
         self._pii: dict[int, tuple[object, frozenset[str]]] = {}
         self.vertical_seen: dict[int, object] = {}  # the vertical version last read
+        self.acceptance: dict[int, tuple[float, dict[int, Decimal]]] = {}
+        self.overlaid: dict[int, tuple[tuple, list[ContractSetup]]] = {}
 
     def pii_keys(self, vertical_id: int, version: object) -> frozenset[str]:
         with self._lock:
@@ -166,9 +169,13 @@ class _Cache:
         with self._lock:
             self._by_vertical.clear()
             self._pii.clear()
+            self.acceptance.clear()
+            self.overlaid.clear()
+            self.vertical_seen.clear()
 
 
 _cache = _Cache()
+_ACCEPTANCE_TTL_S = 30.0
 
 
 def acceptance_rate(posts: int, accepted: int) -> Decimal:
@@ -189,13 +196,33 @@ def vertical_pii_keys(vertical_id: int) -> frozenset[str]:
     return _cache.pii_keys(vertical_id, version)
 
 
+def _acceptance(vertical_id: int) -> tuple[float, dict[int, Decimal]]:
+    """Post-acceptance rates of the vertical's contracts, re-read at most every
+    ``_ACCEPTANCE_TTL_S``: a slow-moving ranking signal, not a rule, so it need not cost a
+    read per auction (and would otherwise change the state on every sale)."""
+    now = time.monotonic()
+    with _cache._lock:
+        cached = _cache.acceptance.get(vertical_id)
+    if cached is not None and cached[0] > now:
+        return cached
+    rates = {pk: acceptance_rate(posts, accepted) for pk, posts, accepted in
+             Contract.objects.filter(vertical_id=vertical_id).values_list(
+                 "pk", "posts_recent", "accepted_recent")}
+    fresh = (now + _ACCEPTANCE_TTL_S, rates)
+    with _cache._lock:
+        _cache.acceptance[vertical_id] = fresh
+    return fresh
+
+
 def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
-    """Every contract of the vertical, with fresh status, health, acceptance and cap usage.
-    Three queries when the cache is warm (state, cap usage, and nothing else)."""
-    state = list(
+    """Every contract of the vertical, with fresh status, health and cap usage (read for
+    every auction: they decide who may bid) and the recent post acceptance. Two queries
+    when warm — the state, and cap usage when there are caps — and when neither changed
+    since the last auction the same set-up objects are returned."""
+    state = tuple(
         Contract.objects.filter(vertical_id=vertical_id).values_list(
             "pk", "updated_at", "buyer__updated_at", "status", "buyer__status",
-            "auto_paused_at", "posts_recent", "accepted_recent", "vertical__updated_at")
+            "auto_paused_at", "vertical__updated_at")
     )
     version = frozenset((pk, updated, buyer_updated)
                         for pk, updated, buyer_updated, *_ in state)
@@ -204,18 +231,26 @@ def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
     static = _cache.get(vertical_id, version)
     all_caps = [cap for setup in static.values() for cap in setup.caps]
     used = cap_usage(all_caps, now)
+    acceptance_version, acceptance = _acceptance(vertical_id)
+    key = (state, tuple(sorted(used.items())), acceptance_version)
+    with _cache._lock:
+        last = _cache.overlaid.get(vertical_id)
+    if last is not None and last[0] == key:
+        return last[1]
     setups = []
-    for pk, _, _, status, buyer_status, paused_at, posts, accepted, _ in state:
+    for pk, _, _, status, buyer_status, paused_at, _ in state:
         setup = static[pk]
         terms = replace(
             setup.terms,
             active=status == ContractStatus.ACTIVE and buyer_status == BuyerStatus.ACTIVE,
             auto_paused=paused_at is not None,
-            acceptance=acceptance_rate(posts, accepted),
+            acceptance=acceptance.get(pk, acceptance_rate(0, 0)),
             caps=tuple(CapState(c.cap_id, c.period, c.metric, c.limit, used[c.cap_id])
                        for c in setup.caps),
         )
         setups.append(replace(setup, terms=terms))
+    with _cache._lock:
+        _cache.overlaid[vertical_id] = (key, setups)
     return setups
 
 

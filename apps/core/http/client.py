@@ -190,6 +190,11 @@ async def _read(response: aiohttp.ClientResponse, started: float) -> OutboundRes
     if length is not None and length > cap:
         return _answer(status, headers, b"", started, "too_large",
                        f"Content-Length {length} is over the {cap}-byte cap")
+    if length is not None and "content-encoding" not in headers:
+        # Known, within the cap and not compressed (so it cannot inflate past the cap):
+        # the common case reads in one call.
+        body = await response.read()
+        return _answer(status, headers, body, started)
     content = response.content
     chunks: list[bytes] = []
     size = 0

@@ -68,8 +68,14 @@ def checked_url(url: str) -> URL:
     """Return ``url`` parsed, after the checks of ``url_check`` (raising ``BlockedUrl``).
 
     The client sends the very object it checked, so the host that was judged is the
-    host that is connected to.
+    host that is connected to. Buyers' URLs repeat every auction, so verdicts are cached
+    per (URL, allow-list); a changed allow-list is a new key.
     """
+    return _checked(url, _allowed_setting())
+
+
+@lru_cache(maxsize=4096)
+def _checked(url: str, allowed: tuple[str, ...]) -> URL:
     try:
         parsed = URL(url)
     except (TypeError, ValueError) as exc:
@@ -79,7 +85,7 @@ def checked_url(url: str) -> URL:
     host = parsed.host
     if not host:
         raise BlockedUrl("the URL has no host")
-    reason = _host_refusal(host, _allowed_setting())
+    reason = _host_refusal(host, allowed)
     if reason is not None:
         raise BlockedUrl(reason)
     return parsed
