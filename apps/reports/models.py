@@ -1,8 +1,9 @@
 """Hourly rollups the KPIs are read from, so a day's dashboard never scans raw rows.
 
 Each row holds the sums for one UTC hour and one key (source × vertical for leads; contract
-for pings, posts and sales); latencies and delivery times are kept as fixed-bucket histograms
-(``apps.reports.histograms``) so percentiles can be read from any sum of hours. The rollup
+× source for pings, posts and sales); latencies and delivery times are kept as fixed-bucket
+histograms (``apps.reports.histograms``), one integer column per bucket, so the database sums
+any range of hours — percentiles included — in one aggregate query. The rollup
 job (``apps.reports.services.rollup_refresh``) rewrites recent hours from the raw rows, so a
 rollup is always derived data: it can be dropped and rebuilt.
 """
@@ -12,7 +13,11 @@ from decimal import Decimal
 from django.db import models
 
 from apps.buyers.models import Buyer, Contract
+from apps.reports.histograms import SIZE
 from apps.sources.models import Source, Vertical
+
+DELIVER_BUCKETS = tuple(f"deliver_b{i}" for i in range(SIZE))  # received → sold (ms)
+LATENCY_BUCKETS = tuple(f"latency_b{i}" for i in range(SIZE))  # ping answer times (ms)
 
 
 class ReportsAccess(models.Model):
@@ -45,7 +50,6 @@ class LeadHour(models.Model):
     unsold = models.PositiveIntegerField(default=0)
     revenue = _money()
     payout = _money()
-    deliver_ms = models.JSONField(default=list)  # histogram of received → sold
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "source", "vertical"],
@@ -54,6 +58,10 @@ class LeadHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h source {self.source_id}"
+
+
+for _name in DELIVER_BUCKETS:
+    LeadHour.add_to_class(_name, models.PositiveIntegerField(default=0))
 
 
 class RejectionHour(models.Model):
@@ -95,7 +103,6 @@ class ContractHour(models.Model):
     wins = models.PositiveIntegerField(default=0)
     revenue = _money()
     auto_pauses = models.PositiveIntegerField(default=0)
-    latency_ms = models.JSONField(default=list)  # histogram of ping latencies
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", "contract", "source"],
@@ -104,6 +111,10 @@ class ContractHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h contract {self.contract_id}"
+
+
+for _name in LATENCY_BUCKETS:
+    ContractHour.add_to_class(_name, models.PositiveIntegerField(default=0))
 
 
 class PostRejectHour(models.Model):

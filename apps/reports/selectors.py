@@ -21,11 +21,18 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 
 from apps.buyers.models import Buyer, Contract
-from apps.reports.histograms import histogram_add, percentile
-from apps.reports.models import ContractHour, LeadHour, PostRejectHour, RejectionHour
+from apps.reports.histograms import percentile
+from apps.reports.models import (
+    DELIVER_BUCKETS,
+    LATENCY_BUCKETS,
+    ContractHour,
+    LeadHour,
+    PostRejectHour,
+    RejectionHour,
+)
 from apps.sources.models import Source, Vertical
 
 GROUPS = ("", "source", "buyer", "contract", "vertical", "day", "hour")
@@ -158,19 +165,37 @@ def _contract_rows(f: ReportFilter) -> QuerySet:
     return rows
 
 
-def _group_key(group_by: str, row, zone: ZoneInfo) -> str:
-    if group_by == "":
-        return "all"
-    if group_by in ("day", "hour"):
-        local = row.hour.astimezone(zone)
-        return local.strftime("%Y-%m-%d") if group_by == "day" else local.strftime(
-            "%Y-%m-%d %H:00")
-    return str(getattr(row, f"{group_by}_id"))
-
-
-_LEAD_SUMS = ("received", "rejected", "duplicates", "sold", "unsold", "revenue", "payout")
+_KEY_COLUMN = {"": None, "day": "hour", "hour": "hour", "source": "source_id",
+               "buyer": "buyer_id", "contract": "contract_id", "vertical": "vertical_id"}
+_LEAD_SUMS = ("received", "rejected", "duplicates", "sold", "unsold", "revenue", "payout",
+              *DELIVER_BUCKETS)
 _BUYER_SUMS = ("pings", "bids", "bid_sum", "timeouts", "errors", "posts", "post_accepted",
-               "post_rejected", "post_failed", "wins", "revenue", "auto_pauses")
+               "post_rejected", "post_failed", "wins", "revenue", "auto_pauses",
+               *LATENCY_BUCKETS)
+
+
+def _sums(queryset: QuerySet, group_by: str, names: tuple[str, ...], zone: ZoneInfo
+          ) -> dict[str, dict]:
+    """Sum ``names`` over ``queryset`` in the database, per group key: one aggregate query
+    whatever the number of hours. Day and hour groups are summed per UTC hour in SQL and
+    then folded into the manager's local days (a DST day folds 23 or 25 hours)."""
+    column = _KEY_COLUMN[group_by]
+    aggregates = {f"s_{name}": Sum(name) for name in names}  # not the fields' own names
+    rows = (queryset.values(column).annotate(**aggregates) if column
+            else [queryset.aggregate(**aggregates)])
+    groups: dict[str, dict] = {}
+    for row in rows:
+        if row.get("s_" + names[0]) is None:
+            continue  # an empty aggregate
+        key = "all" if column is None else row[column]
+        if group_by == "day":
+            key = key.astimezone(zone).strftime("%Y-%m-%d")
+        elif group_by == "hour":
+            key = key.astimezone(zone).strftime("%Y-%m-%d %H:00")
+        sums = groups.setdefault(str(key), dict.fromkeys(names, 0))
+        for name in names:
+            sums[name] += row[f"s_{name}"] or 0
+    return groups
 
 
 def kpis(f: ReportFilter, group_by: str = "") -> list[KpiRow]:
@@ -178,25 +203,13 @@ def kpis(f: ReportFilter, group_by: str = "") -> list[KpiRow]:
     grouping a single ``all`` row. ``group_by`` must be one of ``GROUPS``."""
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {', '.join(g or '(none)' for g in GROUPS)}")
-    zone = f.zone
     rows: dict[str, KpiRow] = {}
-
-    def row_for(key: str) -> KpiRow:
-        return rows.setdefault(key, KpiRow(key=key, label=key))
-
     if group_by in LEAD_GROUPS and not f.buyer_ids:
-        for hour in _lead_rows(f).only("hour", "source_id", "vertical_id", "deliver_ms",
-                                       *(s for s in _LEAD_SUMS)):
-            sums = row_for(_group_key(group_by, hour, zone))._lead
-            for name in _LEAD_SUMS:
-                sums[name] = sums.get(name, 0) + getattr(hour, name)
-            sums["deliver"] = histogram_add(sums.get("deliver", []), hour.deliver_ms)
+        for key, sums in _sums(_lead_rows(f), group_by, _LEAD_SUMS, f.zone).items():
+            rows.setdefault(key, KpiRow(key=key, label=key))._lead = sums
     if group_by in BUYER_GROUPS:
-        for hour in _contract_rows(f):
-            sums = row_for(_group_key(group_by, hour, zone))._buyer
-            for name in _BUYER_SUMS:
-                sums[name] = sums.get(name, 0) + getattr(hour, name)
-            sums["latency"] = histogram_add(sums.get("latency", []), hour.latency_ms)
+        for key, sums in _sums(_contract_rows(f), group_by, _BUYER_SUMS, f.zone).items():
+            rows.setdefault(key, KpiRow(key=key, label=key))._buyer = sums
     for row in rows.values():
         _finish(row)
     _label(rows.values(), group_by)
@@ -216,8 +229,9 @@ def _finish(row: KpiRow) -> None:
         row.margin = row.revenue - row.payouts
         row.revenue_per_lead = (row.revenue / row.accepted).quantize(Decimal("0.01")) \
             if row.accepted else None
-        row.deliver_p50_ms = percentile(lead["deliver"], 0.5)
-        row.deliver_p95_ms = percentile(lead["deliver"], 0.95)
+        deliver = [lead[name] for name in DELIVER_BUCKETS]
+        row.deliver_p50_ms = percentile(deliver, 0.5)
+        row.deliver_p95_ms = percentile(deliver, 0.95)
         row.returns, row.return_rate = 0, _ratio(0, row.sold)
         row.net_revenue = row.revenue - row.payouts
     if buyer:
@@ -231,8 +245,9 @@ def _finish(row: KpiRow) -> None:
         row.post_reject_rate = _ratio(row.post_rejects,
                                       buyer["post_accepted"] + buyer["post_rejected"])
         row.timeouts_pct = _ratio(buyer["timeouts"], row.pings)
-        row.latency_p50_ms = percentile(buyer["latency"], 0.5)
-        row.latency_p95_ms = percentile(buyer["latency"], 0.95)
+        latency = [buyer[name] for name in LATENCY_BUCKETS]
+        row.latency_p50_ms = percentile(latency, 0.5)
+        row.latency_p95_ms = percentile(latency, 0.95)
         row.auto_pauses = buyer["auto_pauses"]
         row.buyer_revenue = Decimal(buyer["revenue"])
 

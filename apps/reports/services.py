@@ -17,7 +17,14 @@ from apps.auctions.models import HealthEvent, HealthEventKind, Ping, Post, PostO
 from apps.buyers.models import Contract
 from apps.leads.models import Lead, LeadStatus
 from apps.reports.histograms import BOUNDS_MS
-from apps.reports.models import ContractHour, LeadHour, PostRejectHour, RejectionHour
+from apps.reports.models import (
+    DELIVER_BUCKETS,
+    LATENCY_BUCKETS,
+    ContractHour,
+    LeadHour,
+    PostRejectHour,
+    RejectionHour,
+)
 
 PINGED = ["bid", "no_bid", "timeout", "error", "invalid_response", "below_floor"]
 BID = ["bid", "below_floor"]  # a price was offered, whether or not it cleared the floor
@@ -46,8 +53,9 @@ def _buckets(expression, *, duration: bool = False) -> dict[str, Count]:
     return annotations
 
 
-def _histogram(row: dict) -> list[int]:
-    return [row.pop(f"b{i}") for i in range(len(BOUNDS_MS) + 1)]
+def _histogram(row: dict, names: tuple[str, ...]) -> dict[str, int]:
+    """The ``b<i>`` counts of an aggregate row, renamed to the rollup's bucket columns."""
+    return {name: row.pop(f"b{i}") for i, name in enumerate(names)}
 
 
 @transaction.atomic
@@ -86,7 +94,7 @@ def _leads(first: datetime, last: datetime) -> None:
                  received=row["received"], rejected=row["rejected"],
                  duplicates=row["duplicates"], sold=row["sold"], unsold=row["unsold"],
                  revenue=row["revenue"] or 0, payout=row["payout_sum"] or 0,
-                 deliver_ms=_histogram(row))
+                 **_histogram(row, DELIVER_BUCKETS))
         for row in rows])
     # Rejections by reason: every invalid key of a rejected lead counts once.
     reasons: Counter = Counter()
@@ -117,7 +125,7 @@ def _contracts(first: datetime, last: datetime) -> None:
                           for k, v in _buckets("latency_ms").items()}))
     for row in pings:
         key = (row.pop("hour"), row.pop("contract_id"), row.pop("source_id"))
-        merged[key]["latency_ms"] = _histogram(row)
+        merged[key].update(_histogram(row, LATENCY_BUCKETS))
         merged[key].update(row)
 
     posts = (Post.objects.filter(**span, auction__lead__is_test=False)
