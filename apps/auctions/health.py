@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.core.mail import send_mail
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from redis.commands.core import Script
 
@@ -88,19 +88,24 @@ def _trip_reason(o: Observation, slow: int, err: int) -> str:
 
 
 def _observe_in_database(observations: list[Observation]) -> list[tuple[int, str]]:
-    def ids(pred) -> list[int]:
-        return [o.contract_id for o in observations if pred(o)]
-
-    Contract.objects.filter(pk__in=ids(lambda o: o.slow)).update(
-        consecutive_slow=F("consecutive_slow") + 1)
-    Contract.objects.filter(pk__in=ids(lambda o: not o.slow), consecutive_slow__gt=0).update(
-        consecutive_slow=0)
-    Contract.objects.filter(pk__in=ids(lambda o: o.failed)).update(
-        consecutive_errors=F("consecutive_errors") + 1)
-    Contract.objects.filter(pk__in=ids(lambda o: not o.failed), consecutive_errors__gt=0).update(
-        consecutive_errors=0)
+    """One UPDATE for every observation, touching only rows whose streak changes (the
+    counters of healthy contracts already at zero are left alone, so concurrent auctions
+    rarely wait on each other's row locks)."""
+    slow = [o.contract_id for o in observations if o.slow]
+    failed = [o.contract_id for o in observations if o.failed]
+    Contract.objects.filter(pk__in=[o.contract_id for o in observations]).filter(
+        Q(pk__in=slow) | Q(pk__in=failed) | Q(consecutive_slow__gt=0)
+        | Q(consecutive_errors__gt=0)
+    ).update(
+        consecutive_slow=Case(When(pk__in=slow, then=F("consecutive_slow") + 1),
+                              default=Value(0)),
+        consecutive_errors=Case(When(pk__in=failed, then=F("consecutive_errors") + 1),
+                                default=Value(0)),
+    )
+    if not slow and not failed:
+        return []
     streaks = Contract.objects.filter(
-        Q(pk__in=ids(lambda o: o.slow or o.failed)), auto_paused_at__isnull=True
+        Q(pk__in=slow) | Q(pk__in=failed), auto_paused_at__isnull=True
     ).values_list("pk", "consecutive_slow", "consecutive_errors")
     by_id = {o.contract_id: o for o in observations}
     return [(cid, reason) for cid, slow, err in streaks

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.dbconn import db_release
 from apps.core.dispatch import background_submit, task_enqueue
 from apps.core.exceptions import ApplicationError
 from apps.core.logging import kv
@@ -153,6 +154,7 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float) -> CaptureAnswer:
         auction_run_task(lead.pk, deadline)
     else:
         future = background_submit(auction_run_task, lead.pk, deadline)
+        db_release()  # the wait is for the network, not for the database
         with suppress(FutureTimeout):  # out of budget: answer 202, the auction goes on
             future.result(timeout=max(0.0, deadline - time.monotonic()))
     lead.refresh_from_db()

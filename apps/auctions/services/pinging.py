@@ -18,6 +18,7 @@ from apps.auctions.health import Observation
 from apps.auctions.models import PingOutcome
 from apps.auctions.services.wire import WireCall, answer_outcome, wire_build
 from apps.auctions.setups import ContractSetup
+from apps.core.dbconn import db_release
 from apps.core.http import OutboundResponse, http_send_many
 from apps.core.logging import kv
 
@@ -79,6 +80,7 @@ def ping_round(
         calls.append((setup, call))
 
     calls.sort(key=lambda pair: -_expected_ms.get(pair[0].terms.id, float("inf")))
+    db_release()
     responses = http_send_many([call.request for _, call in calls], deadline=deadline)
     observations = []
     for (setup, call), response in zip(calls, responses, strict=True):

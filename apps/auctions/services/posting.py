@@ -29,6 +29,7 @@ from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, S
 from apps.auctions.services.wire import answer_outcome, wire_build
 from apps.auctions.setups import ContractSetup, vertical_pii_keys
 from apps.buyers.models import Contract
+from apps.core.dbconn import db_release
 from apps.core.http import OutboundResponse, http_send
 from apps.core.logging import kv
 from apps.leads.dedupe import consumer_digests
@@ -140,6 +141,7 @@ def _attempt(ranked: RankedBid, ctx: PostContext, *, exclusive: bool, attempt: i
         return PostResult(accepted=False, post=post)
     post = _post_row(row, base, outcome=PostOutcome.SENDING,
                      request_body=call.body_text[:_BODY_KEEP])
+    db_release()
     response = http_send(call.request)
     code, parsed, detail = answer_outcome(setup.post, response)
     _observe(ctx, setup, response, failed=code != "ok")

@@ -14,6 +14,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 from apps.buyers.simulator.testing import start_simulator_process
@@ -35,8 +36,8 @@ class _KeepAliveClient(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports quack like asyncio.Transport without subclassing it
+        self._transport = cast(asyncio.Transport, transport)
         self._send()
 
     def connection_lost(self, exc: Exception | None) -> None:

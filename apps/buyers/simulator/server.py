@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from apps.buyers.simulator.app import Routed, SimulatorApp
 from apps.buyers.simulator.behaviour import Answer, Silence, Stream, error_answer
@@ -66,8 +67,8 @@ class HttpConnection(asyncio.Protocol):
     # asyncio.Protocol callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports quack like asyncio.Transport without subclassing it
+        self._transport = cast(asyncio.Transport, transport)
         self._connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

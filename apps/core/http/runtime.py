@@ -19,6 +19,8 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from apps.core.http.client import (
     LATE_DETAIL,
     Pool,
@@ -169,13 +171,26 @@ def _runtime_start() -> _Runtime:
         if runtime.pid == pid:
             return runtime  # another thread started it while we waited for the lock
         _inherited.append(runtime)
-    loop = asyncio.new_event_loop()
+    loop = _new_loop()
     thread = threading.Thread(target=_loop_run, args=(loop,), name="leadexchange-http",
                               daemon=True)
     thread.start()
     pool = asyncio.run_coroutine_threadsafe(pool_open(), loop).result()
     _runtime = _Runtime(pid, loop, thread, pool)
     return _runtime
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (it roughly halves the loop's CPU per buyer request), else the
+    standard loop; ``HTTP_UVLOOP=False`` forces the standard one."""
+    if getattr(settings, "HTTP_UVLOOP", True):
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def _loop_run(loop: asyncio.AbstractEventLoop) -> None:
