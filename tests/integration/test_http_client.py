@@ -371,3 +371,31 @@ def test_a_forked_child_starts_its_own_loop_and_can_send(sim_url):
     assert report["runtime_pid"] == report["pid"] == pid != parent_runtime.pid
     assert http_runtime._runtime_get() is parent_runtime
     assert http_send(ping(f"{sim_url}/parent-after/ping")).ok
+
+
+def test_the_answer_hook_sees_each_answer_on_arrival_and_cannot_break_the_batch(sim_url):
+    seen: dict[int, object] = {}
+
+    def hook(index, response):
+        seen[index] = response
+        if index == 1:
+            raise ValueError("a broken hook")
+
+    requests = [ping(f"{sim_url}/hook-{i}/ping", latency_ms=ms)
+                for i, ms in enumerate((5, 10, 15))]
+    responses = http_send_many(requests, deadline=time.monotonic() + 2, on_answer=hook)
+
+    assert all(r.ok for r in responses)
+    assert [seen[i] is responses[i] for i in range(3)] == [True, True, True]
+
+
+def test_the_answer_hook_never_sees_a_request_cut_at_the_deadline(sim_url):
+    seen: dict[int, object] = {}
+    requests = [ping(f"{sim_url}/hook-fast/ping", latency_ms=5),
+                ping(f"{sim_url}/hook-hang/ping?fail=hang")]
+
+    responses = http_send_many(requests, deadline=time.monotonic() + 0.2,
+                               on_answer=lambda i, r: seen.__setitem__(i, r))
+
+    assert responses[1].error == "timeout"
+    assert set(seen) == {0}

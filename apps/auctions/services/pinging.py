@@ -81,14 +81,25 @@ def ping_round(
 
     calls.sort(key=lambda pair: -_expected_ms.get(pair[0].terms.id, float("inf")))
     db_release()
-    responses = http_send_many([call.request for _, call in calls], deadline=deadline)
+    # Each answer is read on the HTTP loop the moment it arrives, while slower buyers are
+    # still awaited: after the deadline only the late ones are left to read.
+    read: dict[int, tuple[OutboundResponse, PingResult]] = {}
+
+    def on_answer(index: int, response: OutboundResponse) -> None:
+        setup, call = calls[index]
+        read[index] = (response, _interpret(setup, call, response))
+
+    responses = http_send_many([call.request for _, call in calls], deadline=deadline,
+                               on_answer=on_answer)
     observations = []
-    for (setup, call), response in zip(calls, responses, strict=True):
+    for index, ((setup, call), response) in enumerate(zip(calls, responses, strict=True)):
         cid = setup.terms.id
-        seen = _expected_ms.get(cid)
-        _expected_ms[cid] = response.latency_ms if seen is None else (
-            seen + _EWMA * (response.latency_ms - seen))
-        result = _interpret(setup, call, response)
+        expected = _expected_ms.get(cid)
+        _expected_ms[cid] = response.latency_ms if expected is None else (
+            expected + _EWMA * (response.latency_ms - expected))
+        early = read.get(index)
+        result = early[1] if early is not None and early[0] is response else _interpret(
+            setup, call, response)
         results[setup.terms.id] = result
         observations.append(Observation(
             contract_id=setup.terms.id,

@@ -8,9 +8,10 @@ never raises for a network or buyer fault: each request ends as exactly one
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -36,6 +37,8 @@ LATE_DETAIL = "no complete answer by the deadline"
 TLS_CLEANUP_NEEDED = sys.version_info < (3, 12, 8) or (3, 13, 0) <= sys.version_info < (3, 13, 1)
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+AnswerHook = Callable[[int, OutboundResponse], None]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ async def send_batch(
     requests: Sequence[OutboundRequest],
     deadline: float | None,
     results: list[OutboundResponse | None],
+    on_answer: AnswerHook | None = None,
 ) -> None:
     """Send ``requests`` in parallel, storing response ``i`` into ``results[i]``.
 
@@ -100,19 +104,22 @@ async def send_batch(
     (see ``runtime``) keeps every answer that did arrive. Returns, with every slot
     filled, once all are answered or at the latest request limit, whichever is first;
     requests still in flight then are stored as ``timeout`` and cancelled without being
-    waited for. Cancelling it cancels the requests in flight.
+    waited for. Cancelling it cancels the requests in flight. ``on_answer(i, response)``
+    runs on the loop as each answer is stored (see ``http_send_many``).
     """
     started = time.monotonic()
     if len(requests) == 1:
         # One request (a post, a token fetch): no task to create.
         request = requests[0]
         results[0] = await send_one(session, request, request_limit(request, started, deadline))
+        _answered(on_answer, 0, results[0])
         return
 
     async def send_into(index: int, request: OutboundRequest, limit: float) -> None:
         response = await send_one(session, request, limit)
         if results[index] is None:  # else the batch already gave up on it
             results[index] = response
+            _answered(on_answer, index, response)
 
     loop = asyncio.get_running_loop()
     limits = [request_limit(request, started, deadline) for request in requests]
@@ -129,6 +136,15 @@ async def send_batch(
                 task.cancel()
                 if results[index] is None:
                     results[index] = unanswered(started, LATE_DETAIL)
+
+
+def _answered(on_answer: AnswerHook | None, index: int, response: OutboundResponse) -> None:
+    if on_answer is None:
+        return
+    try:
+        on_answer(index, response)
+    except Exception:  # a caller's hook must not break the batch; the caller redoes it
+        logger.exception("on_answer hook failed")
 
 
 async def send_one(

@@ -23,6 +23,7 @@ from django.conf import settings
 
 from apps.core.http.client import (
     LATE_DETAIL,
+    AnswerHook,
     Pool,
     pool_close,
     pool_open,
@@ -58,7 +59,8 @@ _inherited: list[_Runtime] = []
 
 
 def http_send_many(
-    requests: Sequence[OutboundRequest], *, deadline: float | None = None
+    requests: Sequence[OutboundRequest], *, deadline: float | None = None,
+    on_answer: AnswerHook | None = None,
 ) -> list[OutboundResponse]:
     """Send ``requests`` in parallel and return exactly one response each, in order.
 
@@ -66,6 +68,12 @@ def http_send_many(
     ``min(its timeout, deadline - now)``, and the call returns by the deadline (plus
     ``GRACE_S`` and scheduling) whatever the buyers do. Never raises for a network or
     buyer fault. Thread-safe; must not be called on the HTTP loop's own thread.
+
+    ``on_answer(index, response)``, when given, runs on the HTTP loop as each response
+    arrives, so the caller's per-answer work (parsing) overlaps the wait for slower buyers
+    instead of following the deadline. It must be quick, pure and thread-safe. A response
+    the caller is returned may not have been seen by the hook (the batch was cut at the
+    deadline first): the caller checks which response its hook saw.
     """
     if not requests:
         return []
@@ -75,7 +83,8 @@ def http_send_many(
         raise RuntimeError("http_send_many would block the HTTP loop: await the async form")
     results: list[OutboundResponse | None] = [None] * len(requests)
     wait_until = _batch_limit(requests, started, deadline) + GRACE_S
-    future = _submit(runtime, send_batch(runtime.pool.session, requests, deadline, results))
+    future = _submit(runtime, send_batch(runtime.pool.session, requests, deadline, results,
+                                         on_answer))
     if future is None:
         return _complete(results, started, "the HTTP client was closed")
     try:
