@@ -222,9 +222,7 @@ IDEMPOTENCY_TTL_HOURS = 24
 # unless their network is listed here (the demo and the tests allow 127.0.0.1/32).
 HTTP_ALLOWED_NETWORKS = env.list("HTTP_ALLOWED_NETWORKS", default=[])
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=256 * 1024)
-# Connection pool of the fan-out; per host too, since many buyers share one host.
-HTTP_MAX_CONNECTIONS = env.int("HTTP_MAX_CONNECTIONS", default=2000)
-HTTP_MAX_CONNECTIONS_PER_HOST = env.int("HTTP_MAX_CONNECTIONS_PER_HOST", default=1000)
+
 
 # --- Auction ----------------------------------------------------------------------------------
 # Threads per process running auctions (sync captures wait on them for the source's budget).

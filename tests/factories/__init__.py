@@ -191,3 +191,12 @@ def process_warm(sim_url: str) -> None:
     from apps.core.http import OutboundRequest, http_send
 
     assert http_send(OutboundRequest("GET", f"{sim_url}/_sim/health")).status == 200
+
+
+def assert_sent_as_attempts(received: list[dict], attempts: int) -> None:
+    """The buyer got each attempt — and, when an attempt went out on a kept-alive connection
+    the buyer had dropped, libcurl's one re-send on a fresh connection (what every HTTP
+    client does for a dead kept-alive connection) — always under the lead's single
+    Idempotency-Key, so the buyer can tell it is one lead."""
+    assert attempts <= len(received) <= 2 * attempts
+    assert len({r["headers"]["idempotency-key"] for r in received}) == 1

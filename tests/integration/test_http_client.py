@@ -6,7 +6,6 @@ the deadline.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -25,9 +24,8 @@ from apps.core.http import (
     http_client_close,
     http_send,
     http_send_many,
-    http_send_many_async,
 )
-from apps.core.http import runtime as http_runtime
+from apps.core.http import engine as http_engine
 
 DEADLINE_SLACK_S = 0.020
 
@@ -173,20 +171,6 @@ def test_hanging_and_dripping_buyers_are_cut_at_the_deadline(sim_url, settings):
     assert 90 <= own_timeout.latency_ms < 150
 
 
-def test_the_batch_returns_by_the_deadline_even_when_the_loop_is_stuck(sim_url):
-    http_send(ping(f"{sim_url}/warm/ping"))  # the loop is running
-    loop = http_runtime._runtime_get().loop
-    loop.call_soon_threadsafe(time.sleep, 0.4)  # a blocking call hogging the HTTP loop
-
-    deadline = time.monotonic() + 0.1
-    responses = http_send_many([ping(f"{sim_url}/stuck/ping")] * 3, deadline=deadline)
-    overshoot = time.monotonic() - deadline
-
-    assert overshoot <= DEADLINE_SLACK_S
-    assert [r.error for r in responses] == ["timeout"] * 3
-    time.sleep(0.35)  # let the loop recover before the next test
-
-
 def test_a_deadline_already_passed_sends_nothing(sim_url):
     responses = http_send_many([ping(f"{sim_url}/late/ping")], deadline=time.monotonic() - 1)
 
@@ -284,7 +268,7 @@ def test_a_name_resolving_to_loopback_is_blocked_unless_allowed(sim_url, setting
     blocked = http_send(ping(f"{by_name}/by-name/ping"))
 
     assert blocked.error == "blocked"
-    assert "localhost resolves only to refused addresses" in blocked.detail
+    assert "loopback" in blocked.detail
     assert "/by-name/ping" not in sim_get(sim_url, "/_sim/stats")
 
     settings.HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
@@ -306,7 +290,7 @@ def test_sequential_requests_reuse_one_kept_alive_connection(raw_server):
     assert closing.connections == 20  # the count works: no reuse when the server closes
 
 
-def test_twenty_threads_share_the_client_and_get_their_own_answers(sim_url):
+def test_twenty_threads_send_at_once_and_get_their_own_answers(sim_url):
     def auction(thread: int) -> list[float]:
         requests = [ping(f"{sim_url}/t{thread}-{i}/ping?bid={thread}.{i:02d}", latency_ms=50)
                     for i in range(10)]
@@ -327,31 +311,19 @@ def test_twenty_threads_share_the_client_and_get_their_own_answers(sim_url):
     assert elapsed < 0.6  # 20 x 50 ms would be 1 s in sequence
 
 
-def test_the_async_form_works_from_another_event_loop(sim_url):
-    async def run() -> list:
-        deadline = time.monotonic() + 0.2
-        return await http_send_many_async(
-            [ping(f"{sim_url}/async/ping", latency_ms=5),
-             ping(f"{sim_url}/async-hang/ping?fail=hang")], deadline=deadline)
-
-    quick, hang = asyncio.run(run())
-
-    assert quick.status == 200 and hang.error == "timeout"
-
-
-def test_a_forked_child_starts_its_own_loop_and_can_send(sim_url):
-    parent_runtime = http_runtime._runtime_get()
+def test_a_forked_child_starts_its_own_connections_and_can_send(sim_url):
     assert http_send(ping(f"{sim_url}/parent/ping")).ok
+    parent_driver = http_engine._driver()
     read_end, write_end = os.pipe()
 
     pid = os.fork()
     if pid == 0:  # the child: report, then leave without running pytest's teardown
         try:
             response = http_send(ping(f"{sim_url}/child/ping"))
-            child_runtime = http_runtime._runtime_get()
+            child_driver = http_engine._driver()
             os.write(write_end, json.dumps({
                 "status": response.status, "error": response.error,
-                "runtime_pid": child_runtime.pid, "pid": os.getpid(),
+                "driver_pid": child_driver.pid, "pid": os.getpid(),
             }).encode())
         finally:
             os._exit(0)
@@ -368,8 +340,8 @@ def test_a_forked_child_starts_its_own_loop_and_can_send(sim_url):
 
     assert report is not None, "the child did not answer within 10 s"
     assert (report["status"], report["error"]) == (200, None)
-    assert report["runtime_pid"] == report["pid"] == pid != parent_runtime.pid
-    assert http_runtime._runtime_get() is parent_runtime
+    assert report["driver_pid"] == report["pid"] == pid != parent_driver.pid
+    assert http_engine._driver() is parent_driver
     assert http_send(ping(f"{sim_url}/parent-after/ping")).ok
 
 

@@ -17,6 +17,7 @@ from apps.core.http import OutboundResponse
 from apps.leads.models import Lead, LeadStatus
 from tests.factories import (
     VerticalFactory,
+    assert_sent_as_attempts,
     lead_submit,
     process_warm,
     sim_contract,
@@ -28,6 +29,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 DOWN = "fail=close&fail_on=post"  # every post: the connection is dropped unanswered
+
 
 
 @pytest.fixture
@@ -99,7 +101,7 @@ def test_a_buyer_that_stays_down_hands_the_lead_to_the_next_bidder(
     lead = Lead.objects.get(uuid=body["id"])
     tries = settings.POST_REALTIME_ATTEMPTS
     assert attempts(lead, down) == [(n, "error") for n in range(1, tries + 1)]
-    assert len(sim_requests(sim_url, f"/b{down.pk}/post")) == tries
+    assert_sent_as_attempts(sim_requests(sim_url, f"/b{down.pk}/post"), tries)
     assert attempts(lead, runner_up) == [(1, "accepted")]
     assert Sale.objects.get(lead=lead).contract == runner_up
     assert not Post.objects.filter(auction__lead=lead, outcome="retry").exists()
@@ -163,7 +165,7 @@ def test_a_lead_whose_retries_are_exhausted_is_unsold_with_a_reason(
     assert lead.status == LeadStatus.UNSOLD
     assert "retries exhausted" in lead.message
     assert attempts(lead) == [(n, "error") for n in range(1, max_attempts + 1)]
-    assert len(sim_requests(sim_url, f"/b{contract.pk}/post")) == max_attempts
+    assert_sent_as_attempts(sim_requests(sim_url, f"/b{contract.pk}/post"), max_attempts)
     assert not Sale.objects.filter(lead=lead).exists()
     assert not Post.objects.filter(auction__lead=lead, outcome="retry").exists()
     assert post_retries_run_due() == 0

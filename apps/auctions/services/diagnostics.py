@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.auctions.services.wire import WireCall, answer_outcome, wire_build
+from apps.auctions.services.wire import WireCall, answer_outcome, storable, wire_build
 from apps.auctions.setups import EndpointSetup, endpoint_setup
 from apps.buyers.models import Contract, ContractMode, EndpointKind
 from apps.buyers.parsing import ParsedResponse
@@ -121,7 +121,7 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
     response = http_send(call.request)
     shown = ResponseView(
         status=response.status, headers=dict(response.headers),
-        body=response.body[:_SHOWN_BODY].decode("utf-8", "replace"),
+        body=storable(response.body, _SHOWN_BODY),
         latency_ms=round(response.latency_ms, 1), error=response.error)
     code, parsed, detail = answer_outcome(endpoint, response)
     if code != "ok":

@@ -16,7 +16,7 @@ from typing import Any
 from apps.auctions.engine import Bid, Mode
 from apps.auctions.health import Observation
 from apps.auctions.models import PingOutcome
-from apps.auctions.services.wire import WireCall, answer_outcome, wire_build
+from apps.auctions.services.wire import WireCall, answer_outcome, storable, wire_build
 from apps.auctions.setups import ContractSetup
 from apps.core.dbconn import db_release
 from apps.core.http import OutboundResponse, http_send_many
@@ -120,7 +120,7 @@ def _interpret(setup: ContractSetup, call: WireCall, response: OutboundResponse)
     common = {
         "latency_ms": round(response.latency_ms, 2), "http_status": response.status,
         "request_body": call.body_text[:_BODY_KEEP],
-        "response_body": response.body[:_BODY_KEEP].decode("utf-8", "replace"),
+        "response_body": storable(response.body, _BODY_KEEP),
     }
     cid = setup.terms.id
     if outcome != "ok":

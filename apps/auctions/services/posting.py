@@ -26,7 +26,7 @@ from apps.auctions.caps import cap_release, cap_reserve
 from apps.auctions.engine import Offer, RankedBid
 from apps.auctions.health import Observation
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
-from apps.auctions.services.wire import answer_outcome, wire_build
+from apps.auctions.services.wire import answer_outcome, storable, wire_build
 from apps.auctions.setups import ContractSetup, vertical_pii_keys
 from apps.buyers.models import Contract
 from apps.core.dbconn import db_release
@@ -174,7 +174,7 @@ def _attempt(ranked: RankedBid, ctx: PostContext, *, exclusive: bool, attempt: i
 def _post_close(post: Post, response: OutboundResponse, outcome: str, reason: str) -> None:
     post.outcome, post.reason = outcome, reason[:255]
     post.latency_ms, post.http_status = round(response.latency_ms, 2), response.status
-    post.response_body = response.body[:_BODY_KEEP].decode("utf-8", "replace")
+    post.response_body = storable(response.body, _BODY_KEEP)
     post.save(update_fields=["outcome", "reason", "latency_ms", "http_status",
                              "response_body"])
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from apps.auctions.setups import EndpointSetup
@@ -22,6 +22,13 @@ from apps.buyers.transports import TransportError, request_build
 from apps.core.http import OutboundRequest, OutboundResponse
 
 MASK = "***"
+
+
+def storable(raw: bytes | str, limit: int = 2000) -> str:
+    """Buyer-supplied bytes or text as storable text: at most ``limit`` characters, invalid
+    UTF-8 replaced, and NUL characters (which PostgreSQL text refuses) replaced too."""
+    text = raw[:limit * 4].decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    return text[:limit].replace("\x00", "\ufffd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,7 @@ def wire_build(
     if mask_keys:
         text = json.dumps(payload_mask(payload, endpoint, mask_keys), default=str)
     else:
-        text = wire.body.decode("utf-8", "replace") or wire.url
+        text = storable(wire.body) or wire.url
     return WireCall(request=request, body_text=text)
 
 
@@ -91,11 +98,15 @@ def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse
     if response.error == "timeout":
         return "timeout", None, response.detail or "no answer in time"
     if response.error is not None:
-        return "error", None, f"{response.error}: {response.detail}"[:255]
+        return "error", None, storable(f"{response.error}: {response.detail}", 255)
     if response.status is not None and response.status >= 500:
         return "error", None, f"HTTP {response.status}"
     try:
         parsed = response_parse(endpoint.rules, response.status or 0, response.body)
     except ResponseInvalid as error:
-        return "invalid_response", None, str(error)[:255]
+        return "invalid_response", None, storable(str(error), 255)
+    if parsed.reason:
+        parsed = replace(parsed, reason=storable(parsed.reason, 255))
+    if parsed.token:
+        parsed = replace(parsed, token=storable(parsed.token, 255))
     return "ok", parsed, ""

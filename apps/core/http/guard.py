@@ -4,9 +4,9 @@ Two checkpoints, so neither a literal address nor a name can slip through:
 
 - ``url_check`` (no DNS, cheap enough for every request and for admin validation) refuses
   non-http(s) schemes, URLs without a host, and IP-literal hosts in non-public ranges;
-- ``GuardedResolver`` sits in the connector and drops every resolved address that is not
-  allowed, at connect time, so a name that resolves (or re-resolves: DNS rebinding) to a
-  private address is never connected to.
+- ``address_refusal`` judges every address a name resolved to, when the connection is
+  opened (libcurl's open-socket callback), so a name that resolves (or re-resolves: DNS
+  rebinding) to a private address is never connected to.
 
 ``settings.HTTP_ALLOWED_NETWORKS`` (CIDRs, default none) admits addresses that would
 otherwise be refused; the demo and tests allow ``127.0.0.1/32``. Cloud metadata endpoints
@@ -20,8 +20,6 @@ import ipaddress
 import socket
 from functools import lru_cache
 
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from yarl import URL
@@ -42,24 +40,15 @@ class BlockedUrl(ValueError):
     """The URL may not be requested; the message says why (safe to show to staff)."""
 
 
-class BlockedAddress(OSError):
-    """Every address a name resolved to is refused by the guard.
-
-    An ``OSError`` because aiohttp wraps resolver ``OSError``s in
-    ``ClientConnectorDNSError``, whose ``os_error`` lets the client tell "blocked" from
-    an ordinary DNS failure.
-    """
-
-
 def url_check(url: str) -> None:
     """Raise ``BlockedUrl`` unless ``url`` is one outbound HTTP may request.
 
     Refuses schemes other than http/https; a missing host; legacy numeric IPv4 forms
-    (``127.1``, ``2130706433``: aiohttp refuses them too); cloud metadata addresses;
+    (``127.1``, ``2130706433``: ambiguous to resolvers); cloud metadata addresses;
     IP literals that are loopback, private, link-local, shared (100.64/10), reserved,
     multicast or unspecified, unless inside ``HTTP_ALLOWED_NETWORKS`` (IPv4 wrapped in
     IPv6 is judged as IPv4). A host name passes: it is checked when resolved
-    (``GuardedResolver``). Never does DNS.
+    (``address_refusal``). Never does DNS.
     """
     checked_url(url)
 
@@ -91,41 +80,10 @@ def _checked(url: str, allowed: tuple[str, ...]) -> URL:
     return parsed
 
 
-class GuardedResolver(AbstractResolver):
-    """aiohttp's default resolver, minus the addresses the guard refuses.
-
-    Returns only allowed addresses; raises ``BlockedAddress`` when none is left. Filtering
-    rather than refusing the whole name keeps ``localhost`` (``::1`` and ``127.0.0.1``)
-    usable when only ``127.0.0.1/32`` is allowed, and a mixed public/private answer
-    still never yields a private connection.
-    """
-
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
-        """Wrap ``inner``, aiohttp's default resolver unless given. Call on the loop."""
-        self._inner = inner if inner is not None else DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Resolve ``host`` and keep the allowed addresses (see the class docstring)."""
-        results = await self._inner.resolve(host, port, family)
-        networks = _networks(_allowed_setting())
-        allowed: list[ResolveResult] = []
-        refusals: list[str] = []
-        for result in results:
-            reason = _address_refusal(ipaddress.ip_address(result["host"]), networks)
-            if reason is None:
-                allowed.append(result)
-            else:
-                refusals.append(reason)
-        if not allowed:
-            raise BlockedAddress(f"{host} resolves only to refused addresses: "
-                                 + "; ".join(dict.fromkeys(refusals)))
-        return allowed
-
-    async def close(self) -> None:
-        """Release the wrapped resolver."""
-        await self._inner.close()
+def address_refusal(address: IPAddress) -> str | None:
+    """Why a resolved ``address`` may not be connected to, or None when it may (checked by
+    the engine for every address, at connect time)."""
+    return _address_refusal(address, _networks(_allowed_setting()))
 
 
 def _allowed_setting() -> tuple[str, ...]:
@@ -153,7 +111,7 @@ def _host_refusal(host: str, allowed: tuple[str, ...]) -> str | None:
         try:
             socket.inet_aton(host)  # parses 127.1, 0x7f.1, 2130706433; never does DNS
         except OSError:
-            return None  # a name: GuardedResolver checks what it resolves to
+            return None  # a name: its addresses are judged when connecting
         return f"{host!r} is not a canonical IPv4 address"
     return _address_refusal(address, _networks(allowed))
 

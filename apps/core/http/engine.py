@@ -1,0 +1,371 @@
+"""Sending a batch of requests with libcurl's multi interface, on the calling thread.
+
+Each thread keeps one ``CurlMulti`` (its keep-alive connection cache) and reusable easy
+handles; a process shares its DNS and TLS session caches. The calling thread drives the
+transfers itself — event-driven (``socket_action`` over ``poll``, no ``FD_SETSIZE`` limit),
+no event-loop thread to hand work to — which is what makes a 50-buyer fan-out cost well
+under a millisecond of CPU and put the first request on the wire within a fraction of one.
+
+Why libcurl and not aiohttp: measured on this kind of machine (``bench/fanout_cost.py``),
+50 parallel requests cost ~0.8 ms of CPU with pycurl against ~4 ms with aiohttp on uvloop
+(~33 ms with requests and threads), and the first request leaves ~0.2 ms after the call
+against ~1.5 ms. healthchecks, one of our anchors, uses pycurl for the same job.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import pycurl
+from django.conf import settings
+from yarl import URL
+
+from apps.core.http.guard import BlockedUrl, address_refusal, checked_url
+from apps.core.http.messages import ErrorCode, OutboundRequest, OutboundResponse
+
+AnswerHook = Callable[[int, OutboundResponse], None]
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "leadexchange/1"
+DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024
+DETAIL_MAX_CHARS = 200
+LATE_DETAIL = "no complete answer by the deadline"
+# Kept-alive connections per thread (libcurl closes the least recently used beyond it).
+MAX_CACHED_CONNECTIONS = 200
+_NO_HEADERS = MappingProxyType({})
+_POLL_IN = select.POLLIN | select.POLLPRI
+_POLL_OUT = select.POLLOUT
+_POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL
+_WATCH = {pycurl.POLL_IN: _POLL_IN, pycurl.POLL_OUT: _POLL_OUT,
+          pycurl.POLL_INOUT: _POLL_IN | _POLL_OUT}
+# libcurl's codes for "never got a complete answer from a working connection"
+_CONNECT_ERRORS = {pycurl.E_COULDNT_RESOLVE_HOST, pycurl.E_COULDNT_CONNECT,
+                   pycurl.E_GOT_NOTHING, pycurl.E_SEND_ERROR, pycurl.E_RECV_ERROR,
+                   pycurl.E_SSL_CONNECT_ERROR, pycurl.E_PEER_FAILED_VERIFICATION}
+
+
+@dataclass(slots=True)
+class _Transfer:
+    """One request in flight and what has arrived of its answer."""
+
+    index: int
+    request: OutboundRequest
+    started: float
+    limit: float
+    cap: int
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    too_large: bool = False
+    blocked: str = ""
+
+    def write(self, chunk: bytes) -> int | None:
+        self.size += len(chunk)
+        if self.size > self.cap:
+            self.too_large = True
+            self.chunks.append(chunk[: len(chunk) - (self.size - self.cap)])
+            return 0  # a short count makes libcurl abort the transfer (E_WRITE_ERROR)
+        self.chunks.append(chunk)
+        return None
+
+    def header(self, line: bytes) -> None:
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text.startswith("HTTP/"):
+            self.headers.clear()  # a 100 Continue came first: the real answer follows
+            parts = text.split(" ", 2)
+            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        elif ":" in text:
+            name, value = text.split(":", 1)
+            self.headers[name.strip().lower()] = value.strip()
+
+    def open_socket(self, purpose: int, address: tuple) -> socket.socket | int:
+        """The SSRF guard at connect time: every address libcurl resolved is judged."""
+        family, socktype, protocol, sockaddr = address
+        refusal = address_refusal(ipaddress.ip_address(sockaddr[0]))
+        if refusal is not None:
+            self.blocked = refusal
+            return pycurl.SOCKET_BAD
+        return socket.socket(family, socktype, protocol)
+
+    def body(self) -> bytes:
+        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+
+
+class _Driver:
+    """The multi handle of one thread, and the sockets and timer libcurl asks it to watch."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.multi = pycurl.CurlMulti()
+        self.multi.setopt(pycurl.M_MAXCONNECTS, MAX_CACHED_CONNECTIONS)
+        self.multi.setopt(pycurl.M_SOCKETFUNCTION, self._watch)
+        self.multi.setopt(pycurl.M_TIMERFUNCTION, self._timer)
+        self.poller = select.poll()
+        self.watched: set[int] = set()
+        self.timer_at: float | None = None
+        self.idle: list[pycurl.Curl] = []
+
+    def _watch(self, what: int, fd: int, multi, socketp) -> None:
+        if what == pycurl.POLL_REMOVE:
+            if fd in self.watched:
+                self.poller.unregister(fd)
+                self.watched.discard(fd)
+            return
+        mask = _WATCH[what]
+        if fd in self.watched:
+            self.poller.modify(fd, mask)
+        else:
+            self.poller.register(fd, mask)
+            self.watched.add(fd)
+
+    def _timer(self, timeout_ms: int) -> None:
+        self.timer_at = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
+
+    def easy(self) -> pycurl.Curl:
+        if self.idle:
+            return self.idle.pop()
+        easy = pycurl.Curl()
+        easy.setopt(pycurl.SHARE, _share())
+        return easy
+
+    def close(self) -> None:
+        for easy in self.idle:
+            easy.close()
+        self.idle.clear()
+        self.multi.close()
+
+
+_local = threading.local()
+_share_lock = threading.Lock()
+_shared: tuple[int, pycurl.CurlShare] | None = None
+
+
+def _share() -> pycurl.CurlShare:
+    """DNS and TLS session caches for the whole process (connections stay per thread:
+    libcurl does not support sharing them between concurrent threads)."""
+    global _shared
+    with _share_lock:
+        if _shared is None or _shared[0] != os.getpid():
+            share = pycurl.CurlShare()
+            share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_DNS)
+            share.setopt(pycurl.SH_SHARE, pycurl.LOCK_DATA_SSL_SESSION)
+            _shared = (os.getpid(), share)
+        return _shared[1]
+
+
+def _driver() -> _Driver:
+    driver = getattr(_local, "driver", None)
+    if driver is None or driver.pid != os.getpid():  # a forked child starts afresh
+        driver = _local.driver = _Driver()
+    return driver
+
+
+def engine_close() -> None:
+    """Drop this thread's connections and handles (tests, worker shutdown)."""
+    driver = getattr(_local, "driver", None)
+    if driver is not None and driver.pid == os.getpid():
+        driver.close()
+    _local.driver = None
+
+
+def request_limit(request: OutboundRequest, started: float, deadline: float | None) -> float:
+    """The monotonic instant by which ``request`` must be answered."""
+    limit = started + request.timeout
+    return limit if deadline is None or deadline > limit else deadline
+
+
+def send_batch(requests: Sequence[OutboundRequest], deadline: float | None,
+               on_answer: AnswerHook | None) -> list[OutboundResponse]:
+    """Send ``requests`` in parallel; one response each, in order, by each one's limit."""
+    driver = _driver()
+    started = time.monotonic()
+    cap = getattr(settings, "HTTP_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)
+    results: list[OutboundResponse | None] = [None] * len(requests)
+    live: dict[pycurl.Curl, _Transfer] = {}
+
+    def finish(index: int, response: OutboundResponse, *, answered: bool = True) -> None:
+        results[index] = response
+        if answered and on_answer is not None:
+            try:
+                on_answer(index, response)
+            except Exception:  # the caller's hook must not break the batch
+                logger.exception("on_answer hook failed")
+
+    for index, request in enumerate(requests):
+        limit = request_limit(request, started, deadline)
+        try:
+            url = checked_url(request.url)
+        except BlockedUrl as exc:
+            finish(index, _failure(started, "blocked", str(exc)), answered=False)
+            continue
+        if limit <= started:
+            finish(index, _failure(started, "timeout", "no time left before the deadline"),
+                   answered=False)
+            continue
+        transfer = _Transfer(index, request, started, limit, cap)
+        easy = driver.easy()
+        _configure(easy, request, str(url), transfer, limit - started)
+        live[easy] = transfer
+        driver.multi.add_handle(easy)
+
+    try:
+        _drive(driver, live, finish)
+    finally:
+        for easy, transfer in live.items():  # out of time: give up on what is left
+            driver.multi.remove_handle(easy)
+            _recycle(driver, easy)
+            if results[transfer.index] is None:
+                finish(transfer.index, _failure(transfer.started, "timeout", LATE_DETAIL),
+                       answered=False)
+    return [r if r is not None else _failure(started, "timeout", LATE_DETAIL)
+            for r in results]
+
+
+def _drive(driver: _Driver, live: dict[pycurl.Curl, _Transfer],
+           finish: Callable[..., None]) -> None:
+    multi = driver.multi
+    multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+    while live:
+        _collect(driver, live, finish)
+        if not live:
+            return
+        now = time.monotonic()
+        for easy in [e for e, t in live.items() if t.limit <= now]:
+            transfer = live.pop(easy)
+            multi.remove_handle(easy)
+            _recycle(driver, easy)
+            finish(transfer.index, _failure(
+                transfer.started, "timeout",
+                f"no complete answer after {1000 * (transfer.limit - transfer.started):.0f} ms"),
+                answered=False)
+        if not live:
+            return
+        wake = min(t.limit for t in live.values())
+        if driver.timer_at is not None:
+            wake = min(wake, driver.timer_at)
+        wait_ms = max(0, int((wake - time.monotonic()) * 1000 + 0.999))
+        events = driver.poller.poll(wait_ms) if driver.watched else _sleep(wait_ms)
+        if not events:
+            driver.timer_at = None
+            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+        for fd, mask in events:
+            flags = ((pycurl.CSELECT_IN if mask & _POLL_IN else 0)
+                     | (pycurl.CSELECT_OUT if mask & _POLL_OUT else 0)
+                     | (pycurl.CSELECT_ERR if mask & _POLL_ERR else 0))
+            multi.socket_action(fd, flags)
+        if driver.timer_at is not None and driver.timer_at <= time.monotonic():
+            driver.timer_at = None
+            multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+
+
+def _sleep(wait_ms: int) -> list:
+    time.sleep(wait_ms / 1000)
+    return []
+
+
+def _collect(driver: _Driver, live: dict[pycurl.Curl, _Transfer],
+             finish: Callable[[int, OutboundResponse], None]) -> None:
+    while True:
+        queued, succeeded, failed = driver.multi.info_read()
+        for easy in succeeded:
+            transfer = live.pop(easy)
+            response = _answer(transfer)
+            driver.multi.remove_handle(easy)
+            _recycle(driver, easy)
+            finish(transfer.index, response)
+        for easy, errno, message in failed:
+            transfer = live.pop(easy)
+            driver.multi.remove_handle(easy)
+            _recycle(driver, easy)
+            finish(transfer.index, _error(transfer, errno, message))
+        if not queued:
+            return
+
+
+def _configure(easy: pycurl.Curl, request: OutboundRequest, url: str, transfer: _Transfer,
+               seconds: float) -> None:
+    easy.setopt(pycurl.URL, url)
+    method = request.method.upper()
+    if method == "GET":
+        easy.setopt(pycurl.HTTPGET, 1)
+    else:
+        easy.setopt(pycurl.POSTFIELDSIZE, len(request.body))
+        easy.setopt(pycurl.COPYPOSTFIELDS, request.body)
+        if method != "POST":
+            easy.setopt(pycurl.CUSTOMREQUEST, method)
+    headers = [f"{name}: {value}" for name, value in request.headers.items()]
+    if not any(name.lower() == "user-agent" for name in request.headers):
+        headers.append(f"User-Agent: {USER_AGENT}")
+    headers.append("Expect:")  # no 100-continue round trip before a large body
+    easy.setopt(pycurl.HTTPHEADER, headers)
+    easy.setopt(pycurl.WRITEFUNCTION, transfer.write)
+    easy.setopt(pycurl.HEADERFUNCTION, transfer.header)
+    easy.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
+    easy.setopt(pycurl.MAXFILESIZE_LARGE, transfer.cap)
+    easy.setopt(pycurl.ACCEPT_ENCODING, "")  # decoded by libcurl; the cap counts decoded
+    # libcurl's own limit is a backstop a little past ours; the driver cuts on time.
+    easy.setopt(pycurl.TIMEOUT_MS, max(1, int(seconds * 1000) + 50))
+    easy.setopt(pycurl.NOSIGNAL, 1)
+    easy.setopt(pycurl.FOLLOWLOCATION, 0)
+    easy.setopt(pycurl.PROXY, "")  # never a proxy from the environment
+    easy.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+
+
+def _recycle(driver: _Driver, easy: pycurl.Curl) -> None:
+    easy.reset()  # every option back to its default; the share and cached state stay
+    driver.idle.append(easy)
+
+
+def _answer(transfer: _Transfer) -> OutboundResponse:
+    status = transfer.status
+    if status is not None and 300 <= status < 400:
+        target = _location_host(transfer.headers.get("location", ""), transfer.request.url)
+        return _response(transfer, b"", "redirect", f"redirect to {target} not followed")
+    return _response(transfer, transfer.body())
+
+
+def _error(transfer: _Transfer, errno: int, message: str) -> OutboundResponse:
+    if transfer.blocked:
+        return _failure(transfer.started, "blocked", transfer.blocked)
+    if errno == pycurl.E_FILESIZE_EXCEEDED and "content-length" in transfer.headers:
+        return _response(transfer, b"", "too_large",  # announced: nothing was read
+                         f"Content-Length is over the {transfer.cap}-byte cap")
+    if transfer.too_large or errno == pycurl.E_FILESIZE_EXCEEDED:
+        return _response(transfer, transfer.body()[: transfer.cap], "too_large",
+                         f"body is over the {transfer.cap}-byte cap")
+    if errno == pycurl.E_OPERATION_TIMEDOUT:
+        return _failure(transfer.started, "timeout", message)
+    if errno in _CONNECT_ERRORS:
+        return _failure(transfer.started, "connect", message)
+    return _failure(transfer.started, "protocol", f"curl {errno}: {message}")
+
+
+def _location_host(location: str, base: str) -> str:
+    if not location:
+        return "(no Location)"
+    try:
+        return URL(base).join(URL(location)).host or "(no host)"
+    except (TypeError, ValueError):
+        return "(unparseable Location)"
+
+
+def _response(transfer: _Transfer, body: bytes, error: ErrorCode | None = None,
+              detail: str = "") -> OutboundResponse:
+    return OutboundResponse(transfer.status, transfer.headers, body,
+                            1000 * (time.monotonic() - transfer.started), error,
+                            detail[:DETAIL_MAX_CHARS])
+
+
+def _failure(started: float, error: ErrorCode, detail: str) -> OutboundResponse:
+    return OutboundResponse(None, _NO_HEADERS, b"", 1000 * (time.monotonic() - started),
+                            error, detail[:DETAIL_MAX_CHARS])
