@@ -1,8 +1,9 @@
 """``python -m bench [--quick]`` (``make bench [QUICK=1]``): every SPEC §9 figure.
 
-1. A fresh database (``DATABASE_URL``'s PostgreSQL server, database ``leadexchange_bench``;
-   else a temporary SQLite file in ``var/bench/``), migrated; a buyer simulator process;
-   one source and three markets of 50 buyers (see ``bench.setup``).
+1. A fresh database (``DATABASE_URL``'s PostgreSQL server, database ``leadexchange_bench``,
+   with ``REDIS_URL`` on Redis db 14 as in production mode unless ``--no-redis-url``; else
+   a temporary SQLite file in ``var/bench/``, the embedded default), migrated; buyer
+   simulator processes; one source and four markets of 50 buyers (see ``bench.setup``).
 2. In this process, as a web process would run them (after ``process_tune``): whole
    ``auction_run`` calls for the deadline, ping-overhead and burst rows, and the fan-out
    CPU comparison (``bench.auctions``, ``bench.fanout``).
@@ -21,10 +22,18 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from bench.plan import Plan
 from bench.processes import machine_quiet_wait
-from bench.setup import bench_var_reset, database_drop, database_prepare, django_boot
+from bench.redisdb import redis_flush
+from bench.setup import (
+    bench_var_reset,
+    database_drop,
+    database_prepare,
+    django_boot,
+    redis_prepare,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="gunicorn workers (default: one per core)")
     parser.add_argument("--threads", type=int, default=64, help="gunicorn threads per worker")
+    parser.add_argument("--gunicorn-config", type=Path, metavar="FILE",
+                        help="an extra gunicorn config file (to try a setting or a hook)")
     parser.add_argument("--keep", action="store_true",
                         help="leave the bench database behind (logs stay in var/bench/)")
     parser.add_argument("--profile", action="store_true",
@@ -42,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="in-process rows only (the HTTP rows report n/a)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a target is missed")
+    parser.add_argument("--no-redis-url", action="store_true",
+                        help="on PostgreSQL, do not set REDIS_URL (counters in the database)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="on a shared machine, first wait up to SECONDS for other "
                              "processes to leave the CPU alone")
@@ -55,13 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     var = bench_var_reset()
     database = database_prepare()
+    redis_url = redis_prepare(database, wanted=not args.no_redis_url)
     try:
         django_boot(var / "bench.log")
         from bench.run import bench_run  # imports the app: after Django is set up
 
-        results = bench_run(plan, args, database, var, started)
+        results = bench_run(plan, args, database, redis_url, var, started)
     finally:
         _shutdown()
+        if redis_url:
+            redis_flush(redis_url)
         if args.keep:
             print(f"kept: the database {database.name} and the logs in {var}")
         else:

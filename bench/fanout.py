@@ -5,7 +5,7 @@ build each contract's ping from its mapping and wire format (``wire_build``), se
 requests in parallel, and parse every answer with the endpoint's response rules.
 
 - **ours**: ``apps.auctions.services.pinging.ping_round`` itself (``apps.core.http``:
-  aiohttp on the process's background event loop).
+  libcurl multi on the calling thread).
 - **theirs**: the fair, usual alternative — a ``ThreadPoolExecutor(50)`` whose threads
   each keep a ``requests.Session`` (keep-alive), ``allow_redirects=False``, the answer
   turned into the same ``OutboundResponse`` and parsed by the same code.

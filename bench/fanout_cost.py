@@ -148,7 +148,7 @@ def main() -> None:
           f"{args.latency_ms:g} ms (CPU of this process only)")
     print(f"{'client':<26}{'CPU ms/auction':>15}{'CPU ms/request':>15}"
           f"{'over bound p50':>16}{'p99':>8}{'failed':>8}")
-    for name, figures in (("apps.core.http (aiohttp)", ours), ("requests + 50 threads", theirs)):
+    for name, figures in (("apps.core.http (pycurl)", ours), ("requests + 50 threads", theirs)):
         cpu_ms = 1000 * figures["cpu_s_per_auction"]
         print(f"{name:<26}{cpu_ms:>15.2f}{cpu_ms / args.buyers:>15.3f}"
               f"{figures['over_bound_ms_p50']:>13.1f} ms{figures['over_bound_ms_p99']:>5.1f} ms"

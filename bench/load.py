@@ -27,19 +27,22 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.auctions import lost_bids
 from bench.loadgen import SUB_ID_SYNC
 from bench.processes import Children, CpuMeter, process_tree
+from bench.redisdb import BROKER_URL, queue_length, redis_answers, redis_flush
 from bench.report import progress
 from bench.setup import POST_LATENCY_MS, Market, World
 from bench.stats import summary
 
-BROKER_URL = "redis://127.0.0.1:6379/13"
 READY_PATH = "/api/v1/verticals/bench-http/spec"
 CONSUMERS_PER_STEP = 100_000
 GROWTH_STOP = 1.05  # a step less than 5 % faster than the best so far ends the search
@@ -54,14 +57,28 @@ E2E_PARTS = ("sent → stored", "stored → auction start", "ping phase − boun
 
 @dataclass
 class Rig:
-    """The running web server and what the steps need to measure it."""
+    """The running web server, how to start it again, and what the steps need."""
 
     children: Children
-    web_pid: int
+    start: Callable[[], tuple[subprocess.Popen, str]]  # a fresh gunicorn: master, URL
+    web: subprocess.Popen
     url: str
     simulator_pid: int
     broker: str  # "" when Redis did not answer
+    settle_s: float = 20.0  # the longest wait for the server to finish the last step
     next_consumer: int = 1_000_000
+    since: float = field(default_factory=time.time)  # this server's start (epoch s)
+
+    @property
+    def web_pid(self) -> int:
+        return self.web.pid
+
+    def restart(self) -> None:
+        """Stop gunicorn and start a fresh one (after an overload left it unable to work).
+        Leads the old one left unfinished are no longer waited for (``settle``)."""
+        self.children.stop(self.web)
+        self.since = time.time()
+        self.web, self.url = self.start()
 
     def consumers(self) -> int:
         """The first consumer number of a new step (steps never share a consumer)."""
@@ -81,37 +98,24 @@ class Step:
     answers_by_status: dict[str, int]  # every answer of the run, warm-up included
 
 
-def broker_available() -> bool:
-    """True when Redis answers on 127.0.0.1:6379 (db 13 is the bench's broker)."""
-    try:
-        import redis
-
-        return bool(redis.Redis.from_url(BROKER_URL, socket_timeout=1).ping())
-    except Exception:
-        return False
-
-
-def broker_flush() -> int:
-    """Empty the bench's broker database; return how many keys it held."""
-    import redis
-
-    client = redis.Redis.from_url(BROKER_URL, socket_timeout=2)
-    held = client.dbsize()
-    client.flushdb()
-    return held
-
-
 def rig_start(children: Children, world: World, simulator_pid: int, var: Path, *,
-              workers: int, threads: int) -> Rig:
-    """Start gunicorn on the bench database (see the module docstring)."""
-    broker = BROKER_URL if broker_available() else ""
+              workers: int, threads: int, settle_s: float, config: Path | None = None
+              ) -> Rig:
+    """Start gunicorn on the bench database (see the module docstring); ``config`` is an
+    extra gunicorn config file."""
+    broker = BROKER_URL if redis_answers(BROKER_URL) else ""
     if broker:
-        broker_flush()
+        redis_flush(broker)
     env = {**os.environ, "HTTP_ALLOWED_NETWORKS": "127.0.0.1/32",
            "DJANGO_SETTINGS_MODULE": "leadexchange.settings", "CELERY_BROKER_URL": broker}
-    popen, url = children.gunicorn(env=env, workers=workers, threads=threads,
-                                   log_path=var / "gunicorn.log", ready_path=READY_PATH)
-    return Rig(children, popen.pid, url, simulator_pid, broker)
+
+    def start() -> tuple[subprocess.Popen, str]:
+        return children.gunicorn(env=env, workers=workers, threads=threads,
+                                 log_path=var / "gunicorn.log", ready_path=READY_PATH,
+                                 config=config)
+
+    popen, url = start()
+    return Rig(children, start, popen, url, simulator_pid, broker, settle_s)
 
 
 def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float,
@@ -278,10 +282,11 @@ def sync_capacity(rig: Rig, world: World, market: Market, *, clients: int, bisec
     steps: list[dict[str, Any]] = []
 
     def measure(count: int) -> dict[str, Any]:
-        settle()
+        settled = settle(rig)
         step = step_run(rig, world, market, mode="closed", clients=count, warmup=warmup,
                         duration=duration)
-        figures = {"clients": count, **sync_figures(market, step, budget_ms)}
+        figures = {"clients": count, **sync_figures(market, step, budget_ms),
+                   "settled_before": settled}
         figures["ok"] = step_ok(figures)
         steps.append(figures)
         progress(f"  sync, {count:>3} closed-loop clients: {figures['leads_per_s']:6.1f} "
@@ -314,24 +319,47 @@ def sync_capacity(rig: Rig, world: World, market: Market, *, clients: int, bisec
             best, floor = figures, middle
         else:
             ceiling = middle
-    settle()
+    settle(rig)
     return {"steps": steps, "best": best}
 
 
-def settle(timeout: float = 15.0) -> bool:
-    """Wait until no sync lead is left in ``received`` or ``auctioning`` (an overloaded step
-    leaves auctions running after their ``202``), so a step does not pay for the last one."""
-    import time
+def settle(rig: Rig, *, quiet: float = 0.15) -> bool:
+    """Wait until the last step is over server-side, so a step does not pay for it: no sync
+    lead of this server left ``received`` or ``auctioning`` (an overloaded step leaves
+    auctions running after their ``202``), no query of the bench database still running,
+    and the web server and database backends quiet (under ``quiet`` of a core over a
+    second: autovacuum after a burst of Ping rows, …). False if ``rig.settle_s`` ran out."""
+    from datetime import UTC, datetime
 
     from apps.leads.models import Lead
 
-    give_up = time.monotonic() + timeout
-    while Lead.objects.filter(status__in=["received", "auctioning"],
-                              sub_id=SUB_ID_SYNC).exists():
+    give_up = time.monotonic() + rig.settle_s
+    since = datetime.fromtimestamp(rig.since, UTC)
+    while Lead.objects.filter(status__in=["received", "auctioning"], sub_id=SUB_ID_SYNC,
+                              received_at__gte=since).exists() or _postgres_busy():
         if time.monotonic() > give_up:
             return False
         time.sleep(0.2)
-    return True
+    while time.monotonic() < give_up:
+        meter = CpuMeter({"server": process_tree(rig.web_pid) + _postgres_backends()})
+        meter.start()
+        time.sleep(1.0)
+        used = meter.stop(extra={"server": _postgres_backends()})
+        if used["server"] / used["wall_s"] < quiet:
+            return True
+    return False
+
+
+def _postgres_busy() -> bool:
+    """True while another connection runs a query on the bench database (PostgreSQL)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND pid <> pg_backend_pid() AND state = 'active'")
+        return cursor.fetchone()[0] > 0
 
 
 def e2e_at(rig: Rig, world: World, market: Market, *, rate: float, warmup: float,
@@ -351,14 +379,15 @@ def async_capture(rig: Rig, world: World, market: Market, *, clients: int, warmu
     from apps.auctions.models import Auction
     from apps.leads.models import Lead
 
-    queued_before = _broker_queue_length() if rig.broker else None
+    settled = settle(rig)
+    queued_before = queue_length() if rig.broker else None
     step = step_run(rig, world, market, mode="closed", clients=clients, warmup=warmup,
                     duration=duration, async_capture=True)
     accepted = [r for r in step.records if r[2] == 202 and r[3] == "received"]
     uuids = [_uuid(r[4]) for r in accepted]
     auctioned = Auction.objects.filter(lead__uuid__in=uuids).count()
     still_received = Lead.objects.filter(uuid__in=uuids, status="received").count()
-    queued_after = _broker_queue_length() if rig.broker else None
+    queued_after = queue_length() if rig.broker else None
     return {
         "leads_per_s": round(len(accepted) / step.window_s, 1),
         "clients": clients,
@@ -372,11 +401,6 @@ def async_capture(rig: Rig, world: World, market: Market, *, clients: int, warmu
         "broker_tasks_added": (None if queued_before is None or queued_after is None
                                else queued_after - queued_before),
         "answers_by_status_incl_warmup": step.answers_by_status,
+        "settled_before": settled,
         "cpu_by_process": cpu_per_lead(step, len(accepted)),
     }
-
-
-def _broker_queue_length() -> int:
-    import redis
-
-    return int(redis.Redis.from_url(BROKER_URL, socket_timeout=2).llen("celery"))

@@ -147,18 +147,21 @@ class Children:
             self._simulators.remove(process)
 
     def gunicorn(self, *, env: Mapping[str, str], workers: int, threads: int,
-                 log_path: Path, ready_path: str) -> tuple[subprocess.Popen, str]:
+                 log_path: Path, ready_path: str, config: Path | None = None
+                 ) -> tuple[subprocess.Popen, str]:
         """Serve the app with gunicorn gthread on a free port, as in production; return
         the master and its base URL once ``ready_path`` answers. Logs go to ``log_path``
-        (a pipe nobody reads would fill up and block the server)."""
+        (a pipe nobody reads would fill up and block the server); ``config`` is a gunicorn
+        config file (experiments: hooks, settings)."""
         port = free_port()
+        options = ["--config", str(config)] if config is not None else []
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "leadexchange.wsgi",
                  "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
                  "--worker-class", "gthread", "--threads", str(threads),
-                 "--graceful-timeout", "5", "--timeout", "60", "--backlog", "2048"],
+                 "--graceful-timeout", "5", "--timeout", "60", "--backlog", "2048", *options],
                 cwd=REPO_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
         finally:
             log.close()

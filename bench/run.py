@@ -15,6 +15,7 @@ from typing import Any
 from bench import auctions, fanout, load, phases, report
 from bench.plan import Plan
 from bench.processes import OTHERS, Children, CpuMeter
+from bench.redisdb import redis_flush
 from bench.report import progress
 from bench.setup import (
     BUYERS,
@@ -33,8 +34,8 @@ SIMULATOR_LOG = "simulator.jsonl"  # the in-process rows' simulator (bench.simlo
 NOISY = 0.2  # other processes using more of a core than this is worth a note
 
 
-def bench_run(plan: Plan, args: argparse.Namespace, database: Database, var: Path,
-              started: float) -> dict[str, Any]:
+def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_url: str,
+              var: Path, started: float) -> dict[str, Any]:
     """Measure every row as ``plan`` says, print the table and write the results."""
     from apps.core.process import process_tune
 
@@ -70,9 +71,11 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, var: Pat
 
     _simulator_check(extra)
     web = "n/a" if args.no_http else (
-        f"gunicorn gthread, {args.workers} workers x {args.threads} threads")
+        f"gunicorn gthread, {args.workers} workers x {args.threads} threads"
+        + (f", config {args.gunicorn_config}" if args.gunicorn_config else ""))
     results = report.results_build(
-        figures, quick=args.quick, machine_info=report.machine(_db_label(database), web),
+        figures, quick=args.quick,
+        machine_info=report.machine(_db_label(database, redis_url), web),
         extra=extra, elapsed_s=time.monotonic() - started)
     latest, copy = report.results_write(results)
     print()
@@ -180,13 +183,23 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
                extra: dict[str, Any]) -> None:
     market = world.markets["http"]
     rig = load.rig_start(children, world, simulator_pid, var, workers=args.workers,
-                         threads=args.threads)
+                         threads=args.threads, settle_s=plan.settle_s,
+                         config=args.gunicorn_config)
     progress(f"rows 5-7: gunicorn at {rig.url} ({args.workers} workers x {args.threads} "
               f"threads), broker {rig.broker or 'none'}; sync rate search")
     capacity = load.sync_capacity(rig, world, market, clients=plan.sync_clients,
                                   bisections=plan.sync_bisections, warmup=plan.step_warmup_s,
                                   duration=plan.step_s, budget_ms=SOURCE_BUDGET_MS)
     extra["sync_steps"] = capacity["steps"]
+    damaged = [s["clients"] for s in capacity["steps"] if s["failed"]]
+    if damaged:
+        # Seen on PostgreSQL without REDIS_URL: an overload left a row-lock convoy on the
+        # contracts' health counters and an exhausted connection pool that did not clear.
+        extra["notes"].append(
+            f"the sync steps with {damaged} clients had failed requests (5xx or no answer; "
+            f"see var/bench/gunicorn.log): the web server was restarted before row 5")
+        progress(extra["notes"][-1])
+        rig.restart()
     best = capacity["best"]
     if best is None:
         extra["notes"].append("no sync step decided every lead within budget")
@@ -229,7 +242,7 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
                                       warmup=plan.step_warmup_s, duration=plan.async_s)
     finally:
         if rig.broker:
-            load.broker_flush()  # the tasks no worker will ever run
+            redis_flush(rig.broker)  # the tasks no worker will ever run
     figures["async_capture_leads_per_s"] = captured["leads_per_s"]
     extra["async_capture"] = captured
     extra["cpu_by_process"]["async capture"] = captured["cpu_by_process"]
@@ -264,12 +277,13 @@ def _at_most(value: float | None, limit: float) -> bool | None:
     return None if value is None else value <= limit
 
 
-def _db_label(database: Database) -> str:
+def _db_label(database: Database, redis_url: str) -> str:
     from django.db import connection
 
+    redis = f", REDIS_URL {redis_url}" if redis_url else ", no REDIS_URL"
     with connection.cursor() as cursor:
         if database.vendor == "postgresql":
             cursor.execute("SHOW server_version")
-            return f"PostgreSQL {cursor.fetchone()[0]} (database {database.name})"
+            return f"PostgreSQL {cursor.fetchone()[0]} (database {database.name}){redis}"
         cursor.execute("SELECT sqlite_version()")
-        return f"SQLite {cursor.fetchone()[0]} (temporary file under var/bench/)"
+        return f"SQLite {cursor.fetchone()[0]} (temporary file under var/bench/){redis}"

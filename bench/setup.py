@@ -97,6 +97,21 @@ def database_drop(database: Database) -> None:
         connection.execute(f'DROP DATABASE IF EXISTS "{database.name}" WITH (FORCE)')
 
 
+def redis_prepare(database: Database, *, wanted: bool) -> str:
+    """Production mode is PostgreSQL + Redis: on PostgreSQL (and ``wanted``), when Redis
+    answers, point ``REDIS_URL`` at the bench's own Redis database (emptied) and return it;
+    else make sure no ``REDIS_URL`` of the developer's is used, and return "".
+    Must run before Django reads its settings."""
+    from bench.redisdb import CACHE_URL, redis_answers, redis_flush
+
+    os.environ.pop("REDIS_URL", None)
+    if database.vendor != "postgresql" or not wanted or not redis_answers(CACHE_URL):
+        return ""
+    redis_flush(CACHE_URL)
+    os.environ["REDIS_URL"] = CACHE_URL
+    return CACHE_URL
+
+
 def _sqlite_remove(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -98,6 +98,7 @@ class Post(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["contract", "created_at"], name="post_contract_created"),
+            models.Index(fields=["created_at"], name="post_created"),  # the report rollups
             models.Index(fields=["next_attempt_at"], name="post_retry_due",
                          condition=Q(outcome="retry")),
         ]
