@@ -7,6 +7,7 @@ production database."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -203,3 +204,28 @@ def demo_data_load(simulator_url: str = "http://127.0.0.1:8099") -> DemoSummary:
         user.save()
     return DemoSummary(vertical=vertical, source_keys=keys, staff_login=DEMO_STAFF,
                        buyers=buyers, simulator_url=simulator_url)
+
+
+_FIRST = ("Jane", "John", "Maria", "David", "Aisha", "Wei", "Carlos", "Emily", "Noah", "Priya")
+_LAST = ("Doe", "Smith", "Garcia", "Nguyen", "Patel", "Brown", "Khan", "Lopez", "Miller")
+_CARS = (("Toyota", "Camry"), ("Honda", "Civic"), ("Ford", "F-150"), ("Tesla", "Model 3"),
+         ("Chevrolet", "Malibu"), ("Subaru", "Outback"))
+_ZIPS = ("10001", "30303", "60601", "75201", "94103", "33101", "98101", "02108", "85004")
+
+
+def demo_lead_fields(rng: random.Random) -> dict:
+    """A plausible auto-insurance lead for the demo (random e-mail and phone: never a
+    duplicate of an earlier one)."""
+    make, model = rng.choice(_CARS)
+    return {
+        "first_name": rng.choice(_FIRST), "last_name": rng.choice(_LAST),
+        "email": f"demo.{rng.randrange(10**9)}@example.com",
+        "phone": f"(212) 555-{rng.randrange(1000, 10000)}", "zip": rng.choice(_ZIPS),
+        "date_of_birth": f"{rng.randrange(1950, 2004)}-0{rng.randrange(1, 10)}-"
+                         f"1{rng.randrange(0, 10)}",
+        "gender": rng.choice(["female", "male"]),
+        "credit_rating": rng.choice(["excellent", "good", "good", "fair", "poor"]),
+        "homeowner": rng.random() < 0.6, "currently_insured": rng.random() < 0.8,
+        "vehicle_year": rng.randrange(2005, 2026), "vehicle_make": make,
+        "vehicle_model": model,
+    }

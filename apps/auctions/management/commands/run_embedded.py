@@ -14,22 +14,17 @@ import urllib.request
 from urllib.error import URLError
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.auctions.demo import DEMO_SOURCES, demo_data_load
+from apps.auctions.demo import DEMO_SOURCES, demo_data_load, demo_lead_fields
+from apps.leads.models import Lead
 
 
 def demo_curl(base_url: str) -> str:
     """A copy-paste curl that submits a fresh demo lead (random e-mail and phone, so it is
     not a duplicate; run it twice to see the duplicate answer)."""
-    fields = {
-        "first_name": "Jane", "last_name": "Doe",
-        "email": f"jane.doe.{random.randint(10_000, 99_999)}@example.com",
-        "phone": f"(212) 555-{random.randint(1000, 9999)}",
-        "zip": "10001", "date_of_birth": "1985-04-12", "gender": "female",
-        "credit_rating": "good", "homeowner": True, "currently_insured": True,
-        "vehicle_year": 2019, "vehicle_make": "Toyota", "vehicle_model": "Camry",
-    }
+    fields = demo_lead_fields(random.Random())
     body = json.dumps({"vertical": "auto-insurance", "sub_id": "demo", "fields": fields})
     return (
         f"curl -s -X POST {base_url}/api/v1/leads "
@@ -52,6 +47,10 @@ class Command(BaseCommand):
         base_url = f"http://{host}:{port}"
         simulator_url = f"http://127.0.0.1:{simulator_port}"
         summary = demo_data_load(simulator_url)
+        if not Lead.objects.exists():  # a first start: a week of history for the dashboards
+            self.stdout.write("Generating a week of synthetic demo history (first start)…")
+            call_command("generate_leads", count=3000, days=7, seed=1, buyers=0,
+                         verbosity=0)
         # The demo's buyers are the local simulator: let the SSRF guard admit loopback.
         env = {**os.environ, "HTTP_ALLOWED_NETWORKS": "127.0.0.1/32"}
         python = sys.executable
@@ -63,6 +62,8 @@ class Command(BaseCommand):
                 "--bind", f"{host}:{port}", "--workers", "1", "--worker-class", "gthread",
                 "--threads", str(threads), "--graceful-timeout", "5"], env=env),
             subprocess.Popen([python, "manage.py", "run_periodic"], env=env),  # noqa: S603
+            subprocess.Popen([python, "manage.py", "demo_traffic",  # noqa: S603
+                              "--url", base_url, "--every", "3"], env=env),
         ]
         web = children[1]
         try:
@@ -72,6 +73,7 @@ class Command(BaseCommand):
             out("leadexchange is running (embedded default: SQLite, in-process auctions).")
             out(f"  Admin:        {base_url}/admin/   (login {summary.staff_login[0]} / "
                 f"{summary.staff_login[1]}, demo only)")
+            out(f"  Dashboards:   {base_url}/dashboard/   (demo traffic: a lead every ~3 s)")
             out(f"  API docs:     {base_url}/api/docs/")
             out(f"  Posting spec: {base_url}/verticals/auto-insurance/spec")
             out(f"  Buyers:       {len(summary.buyers)} demo buyers on the simulator at "
