@@ -15,10 +15,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 
 from apps.auctions.engine import window_start
 from apps.buyers.models import CapCounter, CapMetric
+from apps.core.sql import sql_datetime, sql_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +50,11 @@ def cap_usage(caps: Iterable[CapRule], now: datetime) -> dict[int, Decimal]:
     windows = {cap.cap_id: cap.window(now) for cap in caps}
     if not windows:
         return {}
-    condition = Q()
-    for cap_id, start in windows.items():
-        condition |= Q(cap_id=cap_id, window_start=start)
-    used = dict(CapCounter.objects.filter(condition).values_list("cap_id", "used"))
+    pairs = " OR ".join(["(cap_id = %s AND window_start = %s)"] * len(windows))
+    params = [p for cap_id, start in windows.items() for p in (cap_id, sql_datetime(start))]
+    used = {cap_id: Decimal(str(value)) for cap_id, value in sql_rows(
+        f"SELECT cap_id, used FROM {CapCounter._meta.db_table} WHERE {pairs}",  # noqa: S608
+        params)}
     return {cap_id: used.get(cap_id, Decimal(0)) for cap_id in windows}
 
 

@@ -32,6 +32,7 @@ from apps.buyers.models import (
 )
 from apps.buyers.parsing import ResponseRules
 from apps.buyers.transports import AuthSpec, EndpointSpec
+from apps.core.sql import sql_rows
 from apps.sources.models import Vertical, VerticalField
 
 
@@ -133,7 +134,8 @@ class _Cache:
         self._pii: dict[int, tuple[object, frozenset[str]]] = {}
         self.vertical_seen: dict[int, object] = {}  # the vertical version last read
         self.acceptance: dict[int, tuple[float, dict[int, Decimal]]] = {}
-        self.overlaid: dict[int, tuple[tuple, list[ContractSetup]]] = {}
+        # per vertical, per contract: the last fresh overlay and what it was made from
+        self.overlaid: dict[int, dict[int, tuple[tuple, ContractSetup]]] = {}
 
     def pii_keys(self, vertical_id: int, version: object) -> frozenset[str]:
         with self._lock:
@@ -214,16 +216,23 @@ def _acceptance(vertical_id: int) -> tuple[float, dict[int, Decimal]]:
     return fresh
 
 
+# (pk, updated_at, buyer updated_at, status, buyer status, auto_paused_at, vertical
+# updated_at) per contract; datetimes only compared, so the database's own form will do.
+_STATE_SQL = (
+    "SELECT c.id, c.updated_at, b.updated_at, c.status, b.status, c.auto_paused_at, "
+    "v.updated_at FROM buyers_contract c "
+    "JOIN buyers_buyer b ON b.id = c.buyer_id "
+    "JOIN sources_vertical v ON v.id = c.vertical_id "
+    "WHERE c.vertical_id = %s ORDER BY c.id"
+)
+
+
 def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
     """Every contract of the vertical, with fresh status, health and cap usage (read for
     every auction: they decide who may bid) and the recent post acceptance. Two queries
-    when warm — the state, and cap usage when there are caps — and when neither changed
-    since the last auction the same set-up objects are returned."""
-    state = tuple(
-        Contract.objects.filter(vertical_id=vertical_id).values_list(
-            "pk", "updated_at", "buyer__updated_at", "status", "buyer__status",
-            "auto_paused_at", "vertical__updated_at")
-    )
+    when warm — the state, and cap usage when there are caps — and a contract whose state
+    and cap usage did not change since the last auction keeps its set-up object."""
+    state = tuple(sql_rows(_STATE_SQL, [vertical_id]))
     version = frozenset((pk, updated, buyer_updated)
                         for pk, updated, buyer_updated, *_ in state)
     if state:
@@ -232,14 +241,18 @@ def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
     all_caps = [cap for setup in static.values() for cap in setup.caps]
     used = cap_usage(all_caps, now)
     acceptance_version, acceptance = _acceptance(vertical_id)
-    key = (state, tuple(sorted(used.items())), acceptance_version)
     with _cache._lock:
-        last = _cache.overlaid.get(vertical_id)
-    if last is not None and last[0] == key:
-        return last[1]
-    setups = []
-    for pk, _, _, status, buyer_status, paused_at, _ in state:
+        previous = _cache.overlaid.get(vertical_id, {})
+    overlaid: dict[int, tuple[tuple, ContractSetup]] = {}
+    for row in state:
+        pk, _, _, status, buyer_status, paused_at, _ = row
         setup = static[pk]
+        key = (row, tuple(used[c.cap_id] for c in setup.caps), acceptance_version,
+               id(setup))
+        last = previous.get(pk)
+        if last is not None and last[0] == key:  # unchanged since the last auction
+            overlaid[pk] = last
+            continue
         terms = replace(
             setup.terms,
             active=status == ContractStatus.ACTIVE and buyer_status == BuyerStatus.ACTIVE,
@@ -248,10 +261,10 @@ def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
             caps=tuple(CapState(c.cap_id, c.period, c.metric, c.limit, used[c.cap_id])
                        for c in setup.caps),
         )
-        setups.append(replace(setup, terms=terms))
+        overlaid[pk] = (key, replace(setup, terms=terms))
     with _cache._lock:
-        _cache.overlaid[vertical_id] = (key, setups)
-    return setups
+        _cache.overlaid[vertical_id] = overlaid
+    return [setup for _, setup in overlaid.values()]
 
 
 def contract_setups_clear() -> None:

@@ -40,6 +40,7 @@ from apps.auctions.services.posting import (
 )
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.logging import kv
+from apps.core.sql import sql_datetime, sql_in, sql_rows
 from apps.leads.models import Lead, LeadStatus
 
 logger = logging.getLogger(__name__)
@@ -201,8 +202,10 @@ def _floor(lead: Lead) -> Decimal:
 def _buyers_who_bought(digests: list[str], now) -> frozenset[int]:
     if not digests:
         return frozenset()
-    return frozenset(ConsumerPurchase.objects.filter(
-        digest__in=digests, expires_at__gt=now).values_list("buyer_id", flat=True))
+    rows = sql_rows(f"SELECT buyer_id FROM {ConsumerPurchase._meta.db_table} "  # noqa: S608
+                    f"WHERE digest IN {sql_in(digests)} AND expires_at > %s",
+                    [*digests, sql_datetime(now)])
+    return frozenset(buyer_id for (buyer_id,) in rows)
 
 
 def _unsold_reason(ranking: Ranking) -> str:
