@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from apps.auctions.engine import (
@@ -70,8 +71,7 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     already decided, is returned untouched.
     """
     started = timezone.now()
-    if not Lead.objects.filter(pk=lead_id, status=LeadStatus.RECEIVED).update(
-            status=LeadStatus.AUCTIONING, auction_started_at=started):
+    if not _claim(lead_id, started):
         return Lead.objects.get(pk=lead_id)
     lead = Lead.objects.select_related("vertical", "source").get(pk=lead_id)
     t0 = time.monotonic()
@@ -109,6 +109,18 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
         post_retry_schedule(state.record, retry)
         return Lead.objects.get(pk=lead.pk)
     return lead_finalize(lead, state.record, [], reason=_unsold_reason(ranking))
+
+
+def _claim(lead_id: int, started: datetime) -> bool:
+    """Move the lead from received to auctioning; False when someone else did (or it is
+    decided). One conditional UPDATE, so of concurrent attempts exactly one wins."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Lead._meta.db_table} SET status = %s, auction_started_at = %s, "  # noqa: S608
+            "updated_at = %s WHERE id = %s AND status = %s",
+            [LeadStatus.AUCTIONING, sql_datetime(started), sql_datetime(started), lead_id,
+             LeadStatus.RECEIVED])
+        return cursor.rowcount == 1
 
 
 def _round(state: _Auction, number: int, candidates: list[ContractSetup],
