@@ -51,8 +51,10 @@ def _fresh_counters():
     """Rate-limit buckets, Redis keys and cached contract set-ups never leak from one test
     into the next."""
     from apps.auctions.setups import contract_setups_clear
+    from apps.core.cache import cached_rows_clear
 
     contract_setups_clear()
+    cached_rows_clear()
     rate_limit_reset()
     client = redis_get()
     if client is not None:

@@ -21,6 +21,7 @@ from apps.auctions.services.posting import bid_post, post_context_build
 from apps.auctions.setups import contract_setups
 from apps.core.logging import kv
 from apps.leads.models import Lead, LeadStatus
+from apps.sources.models import Source
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ def lead_finalize(lead: Lead, record: Auction, sales: list[Sale], *, reason: str
     now = timezone.now()
     if sales:
         price = sum((s.price for s in sales), Decimal(0))
-        payout = Decimal(0) if lead.is_test else lead.source.payout_for(price)
+        # the payout terms as they are now (the auction may have read a cached source)
+        payout = Decimal(0) if lead.is_test else Source.objects.get(
+            pk=lead.source_id).payout_for(price)
         changes = {"status": LeadStatus.SOLD, "sale_price": price, "payout": payout,
                    "margin": price - payout, "message": "Sold."}
         outcome = "sold"

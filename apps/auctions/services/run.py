@@ -10,15 +10,16 @@ I/O between the pure engine's phases:
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from apps.auctions.engine import (
@@ -40,9 +41,11 @@ from apps.auctions.services.posting import (
     post_context_build,
 )
 from apps.auctions.setups import ContractSetup, contract_setups
+from apps.core.cache import cached_row
 from apps.core.logging import kv
 from apps.core.sql import sql_datetime, sql_in, sql_rows
 from apps.leads.models import Lead, LeadStatus
+from apps.sources.models import Source, Vertical
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +74,9 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     already decided, is returned untouched.
     """
     started = timezone.now()
-    if not _claim(lead_id, started):
+    lead = _claim(lead_id, started)
+    if lead is None:
         return Lead.objects.get(pk=lead_id)
-    lead = Lead.objects.select_related("vertical", "source").get(pk=lead_id)
     t0 = time.monotonic()
     deadline = deadline if deadline is not None else t0 + lead.source.time_budget_ms / 1000
     # A capture that spent its budget before the auction began still gets a real auction
@@ -111,16 +114,26 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     return lead_finalize(lead, state.record, [], reason=_unsold_reason(ranking))
 
 
-def _claim(lead_id: int, started: datetime) -> bool:
-    """Move the lead from received to auctioning; False when someone else did (or it is
-    decided). One conditional UPDATE, so of concurrent attempts exactly one wins."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Lead._meta.db_table} SET status = %s, auction_started_at = %s, "  # noqa: S608
-            "updated_at = %s WHERE id = %s AND status = %s",
-            [LeadStatus.AUCTIONING, sql_datetime(started), sql_datetime(started), lead_id,
-             LeadStatus.RECEIVED])
-        return cursor.rowcount == 1
+def _claim(lead_id: int, started: datetime) -> Lead | None:
+    """Move the lead from received to auctioning and load what the auction reads of it, in
+    one statement (``UPDATE … RETURNING``: one round trip before the pings instead of two);
+    None when another process claimed it or it is decided. Of concurrent attempts exactly
+    one wins. Its vertical and source come from the per-process cache (``cached_row``)."""
+    rows = sql_rows(
+        f"UPDATE {Lead._meta.db_table} SET status = %s, auction_started_at = %s, "  # noqa: S608
+        "updated_at = %s WHERE id = %s AND status = %s "
+        "RETURNING id, uuid, source_id, vertical_id, sub_id, is_test, fields",
+        [LeadStatus.AUCTIONING, sql_datetime(started), sql_datetime(started), lead_id,
+         LeadStatus.RECEIVED])
+    if not rows:
+        return None
+    pk, public_id, source_id, vertical_id, sub_id, is_test, fields = rows[0]
+    lead = Lead(id=pk, uuid=uuid.UUID(str(public_id)), sub_id=sub_id, is_test=bool(is_test),
+                fields=fields if isinstance(fields, dict) else json.loads(fields),
+                status=LeadStatus.AUCTIONING, auction_started_at=started)
+    lead.source = cached_row(Source, source_id)
+    lead.vertical = cached_row(Vertical, vertical_id)
+    return lead
 
 
 def _round(state: _Auction, number: int, candidates: list[ContractSetup],

@@ -1,0 +1,35 @@
+"""A short-lived per-process cache of rows that change rarely and are read on hot paths."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TypeVar
+
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+TTL_S = 10.0
+_lock = threading.Lock()
+_rows: dict[tuple[type, int], tuple[float, Model]] = {}
+
+
+def cached_row(model: type[M], pk: int, *, ttl: float = TTL_S) -> M:
+    """``model`` row ``pk``, at most ``ttl`` seconds old. For settings-like rows only (a
+    vertical's floor, a source's budget): never for counters, caps or health, which are
+    always read fresh, and never for money written to the books (re-read it there)."""
+    now = time.monotonic()
+    key = (model, pk)
+    with _lock:
+        hit = _rows.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    row = model.objects.get(pk=pk)
+    with _lock:
+        _rows[key] = (now + ttl, row)
+    return row
+
+
+def cached_rows_clear() -> None:
+    with _lock:
+        _rows.clear()
