@@ -240,15 +240,17 @@ def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
     static = _cache.get(vertical_id, version)
     all_caps = [cap for setup in static.values() for cap in setup.caps]
     used = cap_usage(all_caps, now)
-    acceptance_version, acceptance = _acceptance(vertical_id)
+    _, acceptance = _acceptance(vertical_id)
     with _cache._lock:
         previous = _cache.overlaid.get(vertical_id, {})
     overlaid: dict[int, tuple[tuple, ContractSetup]] = {}
     for row in state:
         pk, _, _, status, buyer_status, paused_at, _ = row
         setup = static[pk]
-        key = (row, tuple(used[c.cap_id] for c in setup.caps), acceptance_version,
-               id(setup))
+        rate = acceptance.get(pk) or acceptance_rate(0, 0)
+        # keyed on the contract's own rate: a periodic refresh re-overlays only the
+        # contracts whose acceptance moved, not all of them at once
+        key = (row, tuple(used[c.cap_id] for c in setup.caps), rate, id(setup))
         last = previous.get(pk)
         if last is not None and last[0] == key:  # unchanged since the last auction
             overlaid[pk] = last
@@ -257,7 +259,7 @@ def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
             setup.terms,
             active=status == ContractStatus.ACTIVE and buyer_status == BuyerStatus.ACTIVE,
             auto_paused=paused_at is not None,
-            acceptance=acceptance.get(pk, acceptance_rate(0, 0)),
+            acceptance=rate,
             caps=tuple(CapState(c.cap_id, c.period, c.metric, c.limit, used[c.cap_id])
                        for c in setup.caps),
         )

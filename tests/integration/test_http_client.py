@@ -371,3 +371,40 @@ def test_the_answer_hook_never_sees_a_request_cut_at_the_deadline(sim_url):
 
     assert responses[1].error == "timeout"
     assert set(seen) == {0}
+
+
+OK_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+
+def test_each_request_of_a_generator_leaves_before_the_next_is_built(raw_server):
+    server = raw_server(OK_REPLY)
+    connected_while_building: list[bool] = []
+
+    def requests() -> Iterator:
+        yield ping(f"{server.url}/first", method="GET")
+        waited = time.monotonic() + 1.0
+        while server.connections == 0 and time.monotonic() < waited:
+            time.sleep(0.005)
+        connected_while_building.append(server.connections == 1)
+        yield ping(f"{server.url}/second", method="GET")
+
+    responses = http_send_many(requests(), deadline=time.monotonic() + 2)
+
+    assert connected_while_building == [True]
+    assert [r.status for r in responses] == [200, 200]
+
+
+def test_a_request_sent_while_a_batch_is_being_built_gets_its_own_connections(sim_url):
+    """What an OAuth token fetch does from inside the ping generator."""
+    inner: list[object] = []
+
+    def requests() -> Iterator:
+        yield ping(f"{sim_url}/outer-1/ping", latency_ms=20)
+        inner.append(http_send(ping(f"{sim_url}/inner/ping")))
+        yield ping(f"{sim_url}/outer-2/ping", latency_ms=5)
+
+    responses = http_send_many(requests(), deadline=time.monotonic() + 2)
+
+    assert [r.ok for r in responses] == [True, True]
+    assert inner[0].ok
+    assert http_send(ping(f"{sim_url}/after/ping")).ok

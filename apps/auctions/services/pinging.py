@@ -8,7 +8,7 @@ marks as PII, whatever a mapping row asks for.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,16 +19,16 @@ from apps.auctions.models import PingOutcome
 from apps.auctions.services.wire import WireCall, answer_outcome, storable, wire_build
 from apps.auctions.setups import ContractSetup
 from apps.core.dbconn import db_release
-from apps.core.http import OutboundResponse, http_send_many
+from apps.core.http import OutboundRequest, OutboundResponse, http_send_many
 from apps.core.logging import kv
 
 logger = logging.getLogger(__name__)
 
 _BODY_KEEP = 2000  # characters of request/response kept on a Ping row
 
-# Expected answer time per contract (moving average of what this process saw). The loop
-# takes a few milliseconds to put 50 requests on the wire, so the slowest buyers' requests
-# leave first: that time overlaps their wait instead of being added to the decision. Only
+# Expected answer time per contract (moving average of what this process saw). Building
+# and sending 50 pings takes a few milliseconds, so the slowest buyers' pings are built and
+# sent first: that time overlaps their wait instead of being added to the decision. Only
 # the order of sending depends on it, never an outcome.
 _expected_ms: dict[int, float] = {}
 _EWMA = 0.2
@@ -61,25 +61,32 @@ def ping_round(
     ``deadline`` (a ``time.monotonic()`` instant), and the health observations of the pinged.
     """
     results: dict[int, PingResult] = {}
-    calls: list[tuple[ContractSetup, WireCall]] = []
+    pinged: list[ContractSetup] = []
     for setup in setups:
         terms = setup.terms
         if terms.mode == Mode.DIRECT_POST:
             results[terms.id] = PingResult(
                 terms.id, PingOutcome.BID, Bid(terms.id, terms.fixed_price or Decimal(0)),
                 detail="direct post: fixed price")
-            continue
-        if setup.ping is None:
+        elif setup.ping is None:
             results[terms.id] = PingResult(terms.id, PingOutcome.ERROR,
                                            detail="no ping endpoint configured")
-            continue
-        call = wire_build(setup.ping, values, context)
-        if isinstance(call, str):
-            results[terms.id] = PingResult(terms.id, PingOutcome.ERROR, detail=call)
-            continue
-        calls.append((setup, call))
+        else:
+            pinged.append(setup)
+    pinged.sort(key=lambda s: -_expected_ms.get(s.terms.id, float("inf")))
+    calls: list[tuple[ContractSetup, WireCall]] = []
 
-    calls.sort(key=lambda pair: -_expected_ms.get(pair[0].terms.id, float("inf")))
+    def requests() -> Iterator[OutboundRequest]:
+        """Each ping built just before it leaves, slowest buyer first."""
+        for setup in pinged:
+            call = wire_build(setup.ping, values, context)
+            if isinstance(call, str):
+                results[setup.terms.id] = PingResult(setup.terms.id, PingOutcome.ERROR,
+                                                     detail=call)
+                continue
+            calls.append((setup, call))
+            yield call.request
+
     db_release()
     # Each answer is read on the HTTP loop the moment it arrives, while slower buyers are
     # still awaited: after the deadline only the late ones are left to read.
@@ -89,8 +96,7 @@ def ping_round(
         setup, call = calls[index]
         read[index] = (response, _interpret(setup, call, response))
 
-    responses = http_send_many([call.request for _, call in calls], deadline=deadline,
-                               on_answer=on_answer)
+    responses = http_send_many(requests(), deadline=deadline, on_answer=on_answer)
     observations = []
     for index, ((setup, call), response) in enumerate(zip(calls, responses, strict=True)):
         cid = setup.terms.id

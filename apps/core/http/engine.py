@@ -21,7 +21,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -114,6 +114,7 @@ class _Driver:
         self.watched: set[int] = set()
         self.timer_at: float | None = None
         self.idle: list[pycurl.Curl] = []
+        self.busy = False  # a batch is being sent with it
 
     def _watch(self, what: int, fd: int, multi, socketp) -> None:
         if what == pycurl.POLL_REMOVE:
@@ -184,13 +185,31 @@ def request_limit(request: OutboundRequest, started: float, deadline: float | No
     return limit if deadline is None or deadline > limit else deadline
 
 
-def send_batch(requests: Sequence[OutboundRequest], deadline: float | None,
+def send_batch(requests: Iterable[OutboundRequest], deadline: float | None,
                on_answer: AnswerHook | None) -> list[OutboundResponse]:
-    """Send ``requests`` in parallel; one response each, in order, by each one's limit."""
+    """Send ``requests`` in parallel; one response each, in order, by each one's limit.
+
+    Each request goes on the wire as soon as it is taken from ``requests`` (a generator
+    that builds them lets the first wait for its answer while the rest are built); its
+    time, for its limit and its latency, starts then."""
     driver = _driver()
-    started = time.monotonic()
+    if driver.busy:  # sent from inside a batch (a generator fetching an OAuth token)
+        nested = _Driver()
+        try:
+            return _send(nested, requests, deadline, on_answer)
+        finally:
+            nested.close()
+    driver.busy = True
+    try:
+        return _send(driver, requests, deadline, on_answer)
+    finally:
+        driver.busy = False
+
+
+def _send(driver: _Driver, requests: Iterable[OutboundRequest], deadline: float | None,
+          on_answer: AnswerHook | None) -> list[OutboundResponse]:
     cap = getattr(settings, "HTTP_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)
-    results: list[OutboundResponse | None] = [None] * len(requests)
+    results: list[OutboundResponse | None] = []
     live: dict[pycurl.Curl, _Transfer] = {}
 
     def finish(index: int, response: OutboundResponse, *, answered: bool = True) -> None:
@@ -201,24 +220,26 @@ def send_batch(requests: Sequence[OutboundRequest], deadline: float | None,
             except Exception:  # the caller's hook must not break the batch
                 logger.exception("on_answer hook failed")
 
-    for index, request in enumerate(requests):
-        limit = request_limit(request, started, deadline)
-        try:
-            url = checked_url(request.url)
-        except BlockedUrl as exc:
-            finish(index, _failure(started, "blocked", str(exc)), answered=False)
-            continue
-        if limit <= started:
-            finish(index, _failure(started, "timeout", "no time left before the deadline"),
-                   answered=False)
-            continue
-        transfer = _Transfer(index, request, started, limit, cap)
-        easy = driver.easy()
-        _configure(easy, request, str(url), transfer, limit - started)
-        live[easy] = transfer
-        driver.multi.add_handle(easy)
-
     try:
+        for index, request in enumerate(requests):
+            results.append(None)
+            started = time.monotonic()
+            limit = request_limit(request, started, deadline)
+            try:
+                url = checked_url(request.url)
+            except BlockedUrl as exc:
+                finish(index, _failure(started, "blocked", str(exc)), answered=False)
+                continue
+            if limit <= started:
+                finish(index, _failure(started, "timeout", "no time left before the deadline"),
+                       answered=False)
+                continue
+            transfer = _Transfer(index, request, started, limit, cap)
+            easy = driver.easy()
+            _configure(easy, request, str(url), transfer, limit - started)
+            live[easy] = transfer
+            driver.multi.add_handle(easy)
+            driver.multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)  # on the wire now
         _drive(driver, live, finish)
     finally:
         for easy, transfer in live.items():  # out of time: give up on what is left
@@ -227,14 +248,13 @@ def send_batch(requests: Sequence[OutboundRequest], deadline: float | None,
             if results[transfer.index] is None:
                 finish(transfer.index, _failure(transfer.started, "timeout", LATE_DETAIL),
                        answered=False)
-    return [r if r is not None else _failure(started, "timeout", LATE_DETAIL)
+    return [r if r is not None else _failure(time.monotonic(), "timeout", LATE_DETAIL)
             for r in results]
 
 
 def _drive(driver: _Driver, live: dict[pycurl.Curl, _Transfer],
            finish: Callable[..., None]) -> None:
     multi = driver.multi
-    multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
     while live:
         _collect(driver, live, finish)
         if not live:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from apps.core.http.engine import AnswerHook, engine_close, send_batch
 from apps.core.http.messages import OutboundRequest, OutboundResponse
 
 
 def http_send_many(
-    requests: Sequence[OutboundRequest], *, deadline: float | None = None,
+    requests: Iterable[OutboundRequest], *, deadline: float | None = None,
     on_answer: AnswerHook | None = None,
 ) -> list[OutboundResponse]:
     """Send ``requests`` in parallel and return exactly one response each, in order.
+
+    Each request leaves as soon as it is taken from ``requests``: pass a generator that
+    builds them and the first is on the wire while the rest are still being built.
 
     ``deadline`` is a ``time.monotonic()`` instant for the whole batch: each request gets
     ``min(its timeout, deadline - now)`` and is abandoned at that limit, so the call
@@ -25,8 +28,6 @@ def http_send_many(
     gives up on at their limit are not passed to it. It must be quick; if it raises, the
     error is logged and ignored.
     """
-    if not requests:
-        return []
     return send_batch(requests, deadline, on_answer)
 
 
