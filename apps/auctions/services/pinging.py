@@ -98,6 +98,7 @@ def ping_round(
 
     responses = http_send_many(requests(), deadline=deadline, on_answer=on_answer)
     observations = []
+    debug = logger.isEnabledFor(logging.DEBUG)  # 50 lines per auction: built only if kept
     for index, ((setup, call), response) in enumerate(zip(calls, responses, strict=True)):
         cid = setup.terms.id
         expected = _expected_ms.get(cid)
@@ -115,9 +116,10 @@ def ping_round(
                                       PingOutcome.INVALID_RESPONSE},
             slow_limit=setup.health.slow_count, error_limit=setup.health.error_count,
         ))
-        logger.debug(kv("auction.ping", contract=setup.terms.id, outcome=result.outcome,
-                        bid=result.bid.amount if result.bid else "-",
-                        latency_ms=round(response.latency_ms, 1)))
+        if debug:
+            logger.debug(kv("auction.ping", contract=setup.terms.id, outcome=result.outcome,
+                            bid=result.bid.amount if result.bid else "-",
+                            latency_ms=round(response.latency_ms, 1)))
     return [results[s.terms.id] for s in setups], observations
 
 

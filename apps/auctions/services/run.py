@@ -43,7 +43,7 @@ from apps.auctions.services.posting import (
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.cache import cached_row
 from apps.core.logging import kv
-from apps.core.sql import sql_datetime, sql_in, sql_rows
+from apps.core.sql import sql_datetime, sql_in, sql_insert, sql_rows
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
 
@@ -164,23 +164,29 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     return ranking
 
 
+_PING_COLUMNS = ("auction_id", "contract_id", "round", "outcome", "bid", "effective_bid",
+                 "token", "latency_ms", "http_status", "detail", "request_body",
+                 "response_body", "created_at")
+
+
 def _pings_write(record: Auction, number: int, excluded: tuple[Exclusion, ...],
                  results: list[PingResult], ranking: Ranking) -> None:
+    """One Ping row per contract of the round (plain SQL: ~50 rows an auction)."""
     effective = {r.bid.contract_id: r.effective for r in ranking.ranked}
     below = {e.contract_id: e.detail for e in ranking.below_floor}
-    rows = [Ping(auction=record, contract_id=e.contract_id, round=number, outcome=e.reason,
-                 detail=e.detail[:255]) for e in excluded]
+    created = sql_datetime(timezone.now())
+    rows = [(record.pk, e.contract_id, number, e.reason, None, None, "", None, None,
+             e.detail[:255], "", "", created) for e in excluded]
     for r in results:
         outcome, detail = r.outcome, r.detail
         if r.contract_id in below:
             outcome, detail = PingOutcome.BELOW_FLOOR, below[r.contract_id]
-        rows.append(Ping(
-            auction=record, contract_id=r.contract_id, round=number, outcome=outcome,
-            bid=r.bid.amount if r.bid else None, effective_bid=effective.get(r.contract_id),
-            token=(r.bid.token or "")[:255] if r.bid else "", latency_ms=r.latency_ms,
-            http_status=r.http_status, detail=detail[:255], request_body=r.request_body,
-            response_body=r.response_body))
-    Ping.objects.bulk_create(rows)
+        rows.append((
+            record.pk, r.contract_id, number, outcome, r.bid.amount if r.bid else None,
+            effective.get(r.contract_id), (r.bid.token or "")[:255] if r.bid else "",
+            r.latency_ms, r.http_status, detail[:255], r.request_body, r.response_body,
+            created))
+    sql_insert(Ping._meta.db_table, _PING_COLUMNS, rows)
 
 
 def _post_ranking(state: _Auction, ranking: Ranking) -> tuple[list, object | None]:
