@@ -25,6 +25,7 @@ from apps.core.logging import kv
 logger = logging.getLogger(__name__)
 
 _BODY_KEEP = 2000  # characters of request/response kept on a Ping row
+_FAILED = frozenset({PingOutcome.TIMEOUT, PingOutcome.ERROR, PingOutcome.INVALID_RESPONSE})
 
 # Expected answer time per contract (moving average of what this process saw). Building
 # and sending 50 pings takes a few milliseconds, so the slowest buyers' pings are built and
@@ -88,39 +89,41 @@ def ping_round(
             yield call.request
 
     db_release()
-    # Each answer is read on the HTTP loop the moment it arrives, while slower buyers are
-    # still awaited: after the deadline only the late ones are left to read.
-    read: dict[int, tuple[OutboundResponse, PingResult]] = {}
-
-    def on_answer(index: int, response: OutboundResponse) -> None:
-        setup, call = calls[index]
-        read[index] = (response, _interpret(setup, call, response))
-
-    responses = http_send_many(requests(), deadline=deadline, on_answer=on_answer)
-    observations = []
+    # Each answer is handled the moment it arrives, while slower buyers are still awaited:
+    # when the batch returns, only the ones it gave up on are left.
+    observations: list[Observation] = []
+    handled: set[int] = set()
     debug = logger.isEnabledFor(logging.DEBUG)  # 50 lines per auction: built only if kept
-    for index, ((setup, call), response) in enumerate(zip(calls, responses, strict=True)):
+
+    def handle(index: int, response: OutboundResponse) -> None:
+        setup, call = calls[index]
+        result = results[setup.terms.id] = _interpret(setup, call, response)
+        handled.add(index)
+        observations.append(_observation(setup, response, result))
         cid = setup.terms.id
         expected = _expected_ms.get(cid)
         _expected_ms[cid] = response.latency_ms if expected is None else (
             expected + _EWMA * (response.latency_ms - expected))
-        early = read.get(index)
-        result = early[1] if early is not None and early[0] is response else _interpret(
-            setup, call, response)
-        results[setup.terms.id] = result
-        observations.append(Observation(
-            contract_id=setup.terms.id,
-            slow=response.error == "timeout"
-            or response.latency_ms > setup.health.slow_threshold_ms,
-            failed=result.outcome in {PingOutcome.TIMEOUT, PingOutcome.ERROR,
-                                      PingOutcome.INVALID_RESPONSE},
-            slow_limit=setup.health.slow_count, error_limit=setup.health.error_count,
-        ))
         if debug:
-            logger.debug(kv("auction.ping", contract=setup.terms.id, outcome=result.outcome,
+            logger.debug(kv("auction.ping", contract=cid, outcome=result.outcome,
                             bid=result.bid.amount if result.bid else "-",
                             latency_ms=round(response.latency_ms, 1)))
+
+    responses = http_send_many(requests(), deadline=deadline, on_answer=handle)
+    for index, response in enumerate(responses):
+        if index not in handled:  # cut at its limit: never passed to the hook
+            handle(index, response)
     return [results[s.terms.id] for s in setups], observations
+
+
+def _observation(setup: ContractSetup, response: OutboundResponse,
+                 result: PingResult) -> Observation:
+    return Observation(
+        contract_id=setup.terms.id,
+        slow=response.error == "timeout" or response.latency_ms > setup.health.slow_threshold_ms,
+        failed=result.outcome in _FAILED,
+        slow_limit=setup.health.slow_count, error_limit=setup.health.error_count,
+    )
 
 
 def _interpret(setup: ContractSetup, call: WireCall, response: OutboundResponse) -> PingResult:

@@ -23,11 +23,15 @@ from apps.buyers.parsing.rules import ResponseInvalid
 Reader = Callable[[Any], Any]
 
 
+# Decimal: a price of 12.30 must not become 12.2999…; NaN/Infinity are read so that the
+# price check, not the parser, names the problem. One decoder for every answer (json.loads
+# with options builds a new one per call).
+_JSON = json.JSONDecoder(parse_float=Decimal, parse_constant=Decimal)
+
+
 def _json_load(body: bytes) -> Any:
     try:
-        # Decimal: a price of 12.30 must not become 12.2999…; NaN/Infinity are read so that
-        # the price check, not the parser, names the problem.
-        return json.loads(body, parse_float=Decimal, parse_constant=Decimal)
+        return _JSON.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, RecursionError) as error:
         raise ResponseInvalid(f"body is not JSON: {_short(error)}") from None
 
