@@ -49,6 +49,7 @@ class Command(BaseCommand):
         summary = demo_data_load(simulator_url)
         if not Lead.objects.exists():  # a first start: a week of history for the dashboards
             self.stdout.write("Generating a week of synthetic demo history (first start)…")
+            self.stdout.flush()
             call_command("generate_leads", count=3000, days=7, seed=1, buyers=0,
                          verbosity=0)
         # The demo's buyers are the local simulator: let the SSRF guard admit loopback.
@@ -85,6 +86,7 @@ class Command(BaseCommand):
             out(f"  {demo_curl(base_url)}")
             out("")
             out("Ctrl-C stops everything.")
+            self.stdout.flush()  # seen at once even when the output is a pipe or a file
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
