@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.core.mail import send_mail
-from django.db.models import Case, F, Q, Value, When
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from redis.commands.core import Script
 
@@ -24,6 +25,7 @@ from apps.auctions.models import HealthEvent, HealthEventKind
 from apps.buyers.models import Contract, ContractStatus
 from apps.core.logging import kv
 from apps.core.redis_client import redis_get
+from apps.core.sql import sql_in
 
 logger = logging.getLogger(__name__)
 
@@ -90,18 +92,27 @@ def _trip_reason(o: Observation, slow: int, err: int) -> str:
 def _observe_in_database(observations: list[Observation]) -> list[tuple[int, str]]:
     """One UPDATE for every observation, touching only rows whose streak changes (the
     counters of healthy contracts already at zero are left alone, so concurrent auctions
-    rarely wait on each other's row locks)."""
+    rarely wait on each other's row locks). Plain SQL: it runs after every auction, and the
+    ORM took longer to compile its four IN lists than the database took to run it."""
+    seen = [o.contract_id for o in observations]
     slow = [o.contract_id for o in observations if o.slow]
     failed = [o.contract_id for o in observations if o.failed]
-    Contract.objects.filter(pk__in=[o.contract_id for o in observations]).filter(
-        Q(pk__in=slow) | Q(pk__in=failed) | Q(consecutive_slow__gt=0)
-        | Q(consecutive_errors__gt=0)
-    ).update(
-        consecutive_slow=Case(When(pk__in=slow, then=F("consecutive_slow") + 1),
-                              default=Value(0)),
-        consecutive_errors=Case(When(pk__in=failed, then=F("consecutive_errors") + 1),
-                                default=Value(0)),
-    )
+    table = Contract._meta.db_table
+
+    def bump(column: str, ids: list[int]) -> tuple[str, list[int]]:
+        if not ids:
+            return f"{column} = 0", []
+        return f"{column} = CASE WHEN id IN {sql_in(ids)} THEN {column} + 1 ELSE 0 END", ids
+
+    set_slow, slow_params = bump("consecutive_slow", slow)
+    set_errors, error_params = bump("consecutive_errors", failed)
+    changed = [f"id IN {sql_in(ids)}" for ids in (slow, failed) if ids]
+    changed.append("consecutive_slow > 0 OR consecutive_errors > 0")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {set_slow}, {set_errors} "  # noqa: S608 - ids are parameters
+            f"WHERE id IN {sql_in(seen)} AND ({' OR '.join(changed)})",
+            [*slow_params, *error_params, *seen, *slow, *failed])
     if not slow and not failed:
         return []
     streaks = Contract.objects.filter(
