@@ -24,7 +24,8 @@ Contract:
   ``Idempotency-Key`` so a buyer recognises such a re-send.
 - **Cheap**: libcurl's multi interface (pycurl) driven by the calling thread, which keeps
   its own keep-alive connections; DNS and TLS sessions are cached per process. Measured
-  cost: ~15 µs of CPU per buyer request (``bench/fanout_cost.py``).
+  cost: about a tenth of the CPU per request of requests + a thread pool
+  (``bench/fanout_cost.py``; absolute figures vary with the machine).
 
 Settings read (all optional): ``HTTP_ALLOWED_NETWORKS`` (``[]``),
 ``HTTP_MAX_RESPONSE_BYTES`` (262144).

@@ -3,13 +3,15 @@
 Each thread keeps one ``CurlMulti`` (its keep-alive connection cache) and reusable easy
 handles; a process shares its DNS and TLS session caches. The calling thread drives the
 transfers itself — event-driven (``socket_action`` over ``poll``, no ``FD_SETSIZE`` limit),
-no event-loop thread to hand work to — which is what makes a 50-buyer fan-out cost well
-under a millisecond of CPU and put the first request on the wire within a fraction of one.
+no event-loop thread to hand work to — which is what makes a 50-buyer fan-out cheap and
+puts the first request on the wire a fraction of a millisecond after the call.
 
 Why libcurl and not aiohttp: measured on this kind of machine (``bench/fanout_cost.py``),
 50 parallel requests cost ~0.8 ms of CPU with pycurl against ~4 ms with aiohttp on uvloop
 (~33 ms with requests and threads), and the first request leaves ~0.2 ms after the call
-against ~1.5 ms. healthchecks, one of our anchors, uses pycurl for the same job.
+against ~1.5 ms. Those absolute figures were taken on a faster day of this machine (they
+moved ~3× between sessions); the ratios held. healthchecks, one of our anchors, uses
+pycurl for the same job.
 """
 
 from __future__ import annotations
