@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Model, QuerySet, Sum
 
 from apps.buyers.models import Buyer, Contract
 from apps.reports.histograms import percentile
@@ -143,26 +143,28 @@ def _ratio(numerator, denominator) -> float | None:
     return round(float(numerator) / float(denominator), 4) if denominator else None
 
 
-def _lead_rows(f: ReportFilter) -> QuerySet:
+def _hours(model: type[Model], f: ReportFilter, *, buyer: str | None = None,
+           vertical: str = "vertical_id") -> QuerySet:
+    """``model``'s hourly rollup rows inside the filter's range, narrowed by its source,
+    buyer and vertical lists (``buyer`` names the table's buyer column; None: it has none,
+    so the buyer filter does not apply)."""
     start, end = f.utc_bounds()
-    rows = LeadHour.objects.filter(hour__gte=start, hour__lt=end)
+    rows = model.objects.filter(hour__gte=start, hour__lt=end)
     if f.source_ids:
         rows = rows.filter(source_id__in=f.source_ids)
+    if buyer and f.buyer_ids:
+        rows = rows.filter(**{f"{buyer}__in": f.buyer_ids})
     if f.vertical_ids:
-        rows = rows.filter(vertical_id__in=f.vertical_ids)
+        rows = rows.filter(**{f"{vertical}__in": f.vertical_ids})
     return rows
+
+
+def _lead_rows(f: ReportFilter) -> QuerySet:
+    return _hours(LeadHour, f)
 
 
 def _contract_rows(f: ReportFilter) -> QuerySet:
-    start, end = f.utc_bounds()
-    rows = ContractHour.objects.filter(hour__gte=start, hour__lt=end)
-    if f.source_ids:
-        rows = rows.filter(source_id__in=f.source_ids)
-    if f.buyer_ids:
-        rows = rows.filter(buyer_id__in=f.buyer_ids)
-    if f.vertical_ids:
-        rows = rows.filter(vertical_id__in=f.vertical_ids)
-    return rows
+    return _hours(ContractHour, f, buyer="buyer_id")
 
 
 _KEY_COLUMN = {"": None, "day": "hour", "hour": "hour", "source": "source_id",
@@ -274,12 +276,7 @@ def kpi_totals(f: ReportFilter) -> KpiRow:
 
 def rejection_reasons(f: ReportFilter, limit: int = 20) -> list[tuple[str, int]]:
     """The most frequent invalid keys of rejected submissions."""
-    start, end = f.utc_bounds()
-    rows = RejectionHour.objects.filter(hour__gte=start, hour__lt=end)
-    if f.source_ids:
-        rows = rows.filter(source_id__in=f.source_ids)
-    if f.vertical_ids:
-        rows = rows.filter(vertical_id__in=f.vertical_ids)
+    rows = _hours(RejectionHour, f)
     counts: dict[str, int] = defaultdict(int)
     for reason, count in rows.values_list("reason", "count"):
         counts[reason] += count
@@ -288,14 +285,8 @@ def rejection_reasons(f: ReportFilter, limit: int = 20) -> list[tuple[str, int]]
 
 def post_reject_reasons(f: ReportFilter, limit: int = 20) -> list[tuple[str, str, int]]:
     """Post rejections by buyer and reason, most frequent first: the post-reject analysis."""
-    start, end = f.utc_bounds()
-    rows = PostRejectHour.objects.filter(hour__gte=start, hour__lt=end)
-    if f.source_ids:
-        rows = rows.filter(source_id__in=f.source_ids)
-    if f.buyer_ids:
-        rows = rows.filter(contract__buyer_id__in=f.buyer_ids)
-    if f.vertical_ids:
-        rows = rows.filter(contract__vertical_id__in=f.vertical_ids)
+    rows = _hours(PostRejectHour, f, buyer="contract__buyer_id",
+                  vertical="contract__vertical_id")
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for company, reason, count in rows.values_list("contract__buyer__company", "reason",
                                                    "count"):
