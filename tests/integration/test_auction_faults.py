@@ -14,17 +14,14 @@ import pytest
 from apps.auctions.models import Auction, Ping, Post, Sale
 from apps.leads.models import Lead, LeadStatus
 from tests.factories import (
-    VerticalFactory,
     assert_sent_as_attempts,
     lead_submit,
-    process_warm,
     sim_contract,
     sim_requests,
-    sim_reset,
     source_with_key,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_simulator")]
 
 BUDGET_MS = 600  # the source's budget: the ping deadline is ~340 ms after the start
 ENDPOINT_TIMEOUT_MS = 2000  # longer than the budget: the auction's deadline must cut first
@@ -46,17 +43,6 @@ PING_FAULTS = [
     pytest.param(f"fail=redirect&location={quote(METADATA_URL, safe='')}", "error",
                  "redirect to 169.254.169.254 not followed", None, id="redirect"),
 ]
-
-
-@pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
-
-
-@pytest.fixture(autouse=True)
-def _simulator(sim_url):
-    process_warm(sim_url)
-    sim_reset(sim_url)
 
 
 def assert_decided_by_the_ping_deadline(auction: Auction) -> None:

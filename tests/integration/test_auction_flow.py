@@ -10,14 +10,9 @@ import pytest
 
 from apps.auctions.models import Ping, Post, Sale
 from apps.leads.models import Lead, LeadStatus
-from tests.factories import VerticalFactory, sim_contract, source_with_key, valid_fields
+from tests.factories import sim_contract, source_with_key, valid_fields
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
 
 
 def submit(api_client, key, **extra):

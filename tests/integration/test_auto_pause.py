@@ -15,32 +15,18 @@ from apps.auctions.services.maintenance import health_pings_run
 from apps.buyers.models import Contract, Endpoint
 from tests.factories import (
     BuyerFactory,
-    VerticalFactory,
     consumer_fields,
     lead_submit,
-    process_warm,
     sim_contract,
     sim_requests,
-    sim_reset,
     source_with_key,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_simulator")]
 
 SLOW = "latency_ms=90"  # over the 50 ms threshold below
 FAST = "latency_ms=1"
 MANAGER_EMAIL = "manager@example.com"
-
-
-@pytest.fixture(autouse=True)
-def _simulator(sim_url):
-    process_warm(sim_url)
-    sim_reset(sim_url)
-
-
-@pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
 
 
 @pytest.fixture

@@ -14,17 +14,14 @@ import pytest
 from apps.auctions.models import Ping, Post, Sale
 from apps.leads.models import Lead
 from tests.factories import (
-    VerticalFactory,
     lead_submit,
-    process_warm,
     sim_contract,
     sim_requests,
-    sim_reset,
     source_with_key,
     valid_fields,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_simulator")]
 
 
 def _json(path: str) -> Callable[[str], str | None]:
@@ -66,17 +63,6 @@ FORMATS = [
     pytest.param("text", "ping_id", "ping_id", "",
                  _form("ping_id"), _form("zip"), id="text"),
 ]
-
-
-@pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
-
-
-@pytest.fixture(autouse=True)
-def _simulator(sim_url):
-    process_warm(sim_url)
-    sim_reset(sim_url)
 
 
 def field_rows(prefix: str) -> list[dict]:

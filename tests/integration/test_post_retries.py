@@ -16,13 +16,10 @@ from apps.buyers.models import Endpoint
 from apps.core.http import OutboundResponse
 from apps.leads.models import Lead, LeadStatus
 from tests.factories import (
-    VerticalFactory,
     assert_sent_as_attempts,
     lead_submit,
-    process_warm,
     sim_contract,
     sim_requests,
-    sim_reset,
     source_with_key,
 )
 
@@ -32,15 +29,8 @@ DOWN = "fail=close&fail_on=post"  # every post: the connection is dropped unansw
 
 
 
-@pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
-
-
 @pytest.fixture(autouse=True)
-def _simulator(sim_url, settings):
-    process_warm(sim_url)
-    sim_reset(sim_url)
+def _simulator(fresh_simulator, settings):
     settings.POST_REALTIME_BACKOFF_S = (0.01, 0.02)
 
 
