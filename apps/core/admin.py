@@ -2,6 +2,24 @@ from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 
 from apps.core.models import StaffToken
+from apps.core.paginators import EstimatedCountPaginator
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records, not settings: nobody edits them in the admin. Built for big tables: no full
+    counts, joined lookups, an estimated total on PostgreSQL."""
+
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(StaffToken)
@@ -16,7 +34,7 @@ class StaffTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(LogEntry)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     """Every staff change — admin edits, API writes, tool actions — with who, when, what."""
 
     list_display = ["action_time", "user", "content_type", "object_repr", "action_flag",
@@ -29,12 +47,3 @@ class AuditLogAdmin(admin.ModelAdmin):
     @admin.display(description="What")
     def what(self, entry: LogEntry) -> str:
         return entry.get_change_message()
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -8,25 +8,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
-from apps.core.paginators import EstimatedCountPaginator
+from apps.core.admin import ReadOnlyAdmin
 from apps.leads.models import Lead
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records, not settings: nobody edits them in the admin. Built for big tables: no full
-    counts, joined lookups, an estimated total on PostgreSQL."""
-
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Lead)
