@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,23 +20,9 @@ from django.db.models import Q
 from apps.buyers.models import Contract
 from apps.sources.models import VerticalField
 from tests.factories import BuyerFactory, VerticalFactory
+from tests.functional.browser import BROWSER_MARKS, SCREENSHOTS, chromium, playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-playwright = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright is not installed (requirements/dev.txt; run `make install`)")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,  # ~4-7 s: a browser, a live server, a simulator
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: "
-                       "`apt-get install -y chromium` (.ci/run installs it)"),
-    pytest.mark.django_db(transaction=True),  # the live server reads what the test wrote
-]
+pytestmark = BROWSER_MARKS  # ~4-7 s: a browser, a live server, a simulator
 
 
 @pytest.fixture(autouse=True)
@@ -84,59 +69,53 @@ def test_account_manager_adds_a_contract_and_sends_a_test_ping(
     broken: list[str] = []
     loaded: list[str] = []
 
-    # No ORM call while Playwright runs: its sync API keeps an event loop on this thread,
-    # and Django refuses database access from there.
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(15_000)
-            page.on("response", lambda r: (broken if r.status >= 400 else loaded).append(
-                f"{r.status} {r.url}"))
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.set_default_timeout(15_000)
+        page.on("response", lambda r: (broken if r.status >= 400 else loaded).append(
+            f"{r.status} {r.url}"))
 
-            page.goto(f"{live_server.url}/admin/")
-            page.fill("#id_username", "amy")
-            page.fill("#id_password", "browser-pw-1")
-            page.click("input[type=submit]")
-            page.get_by_role("link", name="Contracts", exact=True).first.click()
-            page.get_by_role("link", name="Add contract").click()
-            page.wait_for_url(re.compile(r"/admin/buyers/contract/add/$"))
+        page.goto(f"{live_server.url}/admin/")
+        page.fill("#id_username", "amy")
+        page.fill("#id_password", "browser-pw-1")
+        page.click("input[type=submit]")
+        page.get_by_role("link", name="Contracts", exact=True).first.click()
+        page.get_by_role("link", name="Add contract").click()
+        page.wait_for_url(re.compile(r"/admin/buyers/contract/add/$"))
 
-            page.select_option("#id_buyer", label="Acme Insurance")
-            page.select_option("#id_vertical", label=vertical.name)
-            page.fill("#id_name", "Browser offer")
-            page.select_option("#id_mode", "ping_post")
-            add_endpoint = page.locator("#endpoints-group .add-row a")
-            add_endpoint.click()  # rows come from the admin's inline JS: static files work
-            _endpoint(page, 0, kind="ping", url=f"{sim_url}/acme/ping?bid=12.34&format=json",
-                      success_path="status", success_values='["bid"]', price_path="price",
-                      token_path="token")
-            add_endpoint.click()
-            _endpoint(page, 1, kind="post", url=f"{sim_url}/acme/post?format=json",
-                      success_path="result", success_values='["accepted"]',
-                      reason_path="reason")
-            page.locator("#mappings-post-group .add-row a").click()
-            page.fill("#id_mappings-post-0-target", "ping_token")
-            page.fill("#id_mappings-post-0-source", "@ping.token")
-            page.screenshot(path=shots["add_filled"], full_page=True)
+        page.select_option("#id_buyer", label="Acme Insurance")
+        page.select_option("#id_vertical", label=vertical.name)
+        page.fill("#id_name", "Browser offer")
+        page.select_option("#id_mode", "ping_post")
+        add_endpoint = page.locator("#endpoints-group .add-row a")
+        add_endpoint.click()  # rows come from the admin's inline JS: static files work
+        _endpoint(page, 0, kind="ping", url=f"{sim_url}/acme/ping?bid=12.34&format=json",
+                  success_path="status", success_values='["bid"]', price_path="price",
+                  token_path="token")
+        add_endpoint.click()
+        _endpoint(page, 1, kind="post", url=f"{sim_url}/acme/post?format=json",
+                  success_path="result", success_values='["accepted"]',
+                  reason_path="reason")
+        page.locator("#mappings-post-group .add-row a").click()
+        page.fill("#id_mappings-post-0-target", "ping_token")
+        page.fill("#id_mappings-post-0-source", "@ping.token")
+        page.screenshot(path=shots["add_filled"], full_page=True)
 
-            page.click("input[name=_continue]")
-            page.wait_for_url(re.compile(r"/admin/buyers/contract/\d+/change/$"))
-            playwright.expect(page.locator(".messagelist .success")).to_contain_text(
-                "was added successfully")
-            playwright.expect(page.locator(".contract-health")).to_contain_text("active")
-            page.screenshot(path=shots["saved"], full_page=True)
+        page.click("input[name=_continue]")
+        page.wait_for_url(re.compile(r"/admin/buyers/contract/\d+/change/$"))
+        playwright.expect(page.locator(".messagelist .success")).to_contain_text(
+            "was added successfully")
+        playwright.expect(page.locator(".contract-health")).to_contain_text("active")
+        page.screenshot(path=shots["saved"], full_page=True)
 
-            page.click("a.test-ping-link")
-            page.click("input[name=send]")
-            playwright.expect(page.locator(".test-ping-outcome")).to_have_text("bid")
-            price = page.locator(".parsed-price").inner_text()
-            token = page.locator(".parsed-token").inner_text()
-            request = page.locator(".test-ping-request").inner_text()
-            response = page.locator(".test-ping-response").inner_text()
-            page.screenshot(path=shots["test_ping"], full_page=True)
-        finally:
-            browser.close()
+        page.click("a.test-ping-link")
+        page.click("input[name=send]")
+        playwright.expect(page.locator(".test-ping-outcome")).to_have_text("bid")
+        price = page.locator(".parsed-price").inner_text()
+        token = page.locator(".parsed-token").inner_text()
+        request = page.locator(".test-ping-request").inner_text()
+        response = page.locator(".test-ping-response").inner_text()
+        page.screenshot(path=shots["test_ping"], full_page=True)
 
     assert price == "12.34"
     assert token and token in response

@@ -15,34 +15,19 @@ import io
 import json
 import re
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from apps.reports.services import rollup_refresh
 from tests.factories import source_with_key
 from tests.factories.dashboards import busy_week, manager_create, waterfall_lead
+from tests.functional.browser import BROWSER_MARKS, SCREENSHOTS, chromium
 from tests.integration import test_kpis
 from tests.integration.test_kpis import utc
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-
-playwright = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright is not installed (requirements/dev.txt; run `make install`)")
-
 world = test_kpis.world  # the hand-computed KPI fixture, as a fixture of this module
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,  # ~10 s: a browser, a live server, a week of leads
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: "
-                       "`apt-get install -y chromium` (.ci/run installs it)"),
-    pytest.mark.django_db(transaction=True),  # the live server reads what the test wrote
-]
+pytestmark = BROWSER_MARKS  # ~10 s: a browser, a live server, a week of leads
 
 DAY = "from=2026-03-10&to=2026-03-10&tz=America%2FNew_York"
 WEEK = "from=2026-03-02&to=2026-03-08&tz=America%2FNew_York"
@@ -95,95 +80,89 @@ def test_a_manager_reads_the_dashboards_in_a_browser(live_server, world, tmp_pat
     foreign: list[str] = []
     errors: list[str] = []
 
-    # No ORM call while Playwright runs: its sync API keeps an event loop on this thread,
-    # and Django refuses database access from there.
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 1100},
-                                          accept_downloads=True)
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.on("response", lambda r: r.status >= 400 and broken.append(
-                f"{r.status} {r.url}"))
-            page.on("request", lambda r: r.url.startswith((base, "data:", "blob:"))
-                    or foreign.append(r.url))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: m.type == "error" and errors.append(
-                f"{m.text} {m.location.get('url', '')}"))
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1440, "height": 1100},
+                                      accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.on("response", lambda r: r.status >= 400 and broken.append(
+            f"{r.status} {r.url}"))
+        page.on("request", lambda r: r.url.startswith((base, "data:", "blob:"))
+                or foreign.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and errors.append(
+            f"{m.text} {m.location.get('url', '')}"))
 
-            # the login page sends the Manager back to the filtered overview
-            page.goto(f"{base}/dashboard/?{DAY}")
-            page.fill("#id_username", "mia")
-            page.fill("#id_password", "dashboard-pw-1")
-            page.click("input[type=submit]")
-            page.wait_for_url(f"{base}/dashboard/?{DAY}")
+        # the login page sends the Manager back to the filtered overview
+        page.goto(f"{base}/dashboard/?{DAY}")
+        page.fill("#id_username", "mia")
+        page.fill("#id_password", "dashboard-pw-1")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{base}/dashboard/?{DAY}")
 
-            # (a) the overview draws its charts
-            page.wait_for_function(f"() => ({CHART_STATE})('chart-money') !== null")
-            day = page.evaluate(CHART_STATE, "chart-volume")
-            day_received = page.locator("[data-kpi=received] .card-value").inner_text()
-            page.screenshot(path=shots["overview_day"], full_page=True)
+        # (a) the overview draws its charts
+        page.wait_for_function(f"() => ({CHART_STATE})('chart-money') !== null")
+        day = page.evaluate(CHART_STATE, "chart-volume")
+        day_received = page.locator("[data-kpi=received] .card-value").inner_text()
+        page.screenshot(path=shots["overview_day"], full_page=True)
 
-            # (b) a source filter changes the numbers, in the cards and in the chart
-            page.select_option("select[name=source]", str(s2))
-            page.click(".filters button[type=submit]")
-            page.wait_for_url(re.compile(rf"/dashboard/\?.*source={s2}"))
-            page.wait_for_function(f"() => ({CHART_STATE})('chart-volume') !== null")
-            filtered = page.evaluate(CHART_STATE, "chart-volume")
-            filtered_received = page.locator("[data-kpi=received] .card-value").inner_text()
-            page.screenshot(path=shots["overview_filtered"], full_page=True)
+        # (b) a source filter changes the numbers, in the cards and in the chart
+        page.select_option("select[name=source]", str(s2))
+        page.click(".filters button[type=submit]")
+        page.wait_for_url(re.compile(rf"/dashboard/\?.*source={s2}"))
+        page.wait_for_function(f"() => ({CHART_STATE})('chart-volume') !== null")
+        filtered = page.evaluate(CHART_STATE, "chart-volume")
+        filtered_received = page.locator("[data-kpi=received] .card-value").inner_text()
+        page.screenshot(path=shots["overview_filtered"], full_page=True)
 
-            page.goto(f"{base}/dashboard/?{WEEK}")
-            page.wait_for_function(f"() => ({CHART_STATE})('chart-money') !== null")
-            week = page.evaluate(CHART_STATE, "chart-volume")
-            page.screenshot(path=shots["overview"], full_page=True)
-            page.screenshot(path=shots["overview_top"])  # the README's picture
+        page.goto(f"{base}/dashboard/?{WEEK}")
+        page.wait_for_function(f"() => ({CHART_STATE})('chart-money') !== null")
+        week = page.evaluate(CHART_STATE, "chart-volume")
+        page.screenshot(path=shots["overview"], full_page=True)
+        page.screenshot(path=shots["overview_top"])  # the README's picture
 
-            # (c) the buyers table sorts on a click and downloads as CSV
-            page.goto(f"{base}/dashboard/buyers/?{DAY}")
-            first_before = page.locator("#kpi-table tbody tr").first.get_attribute("data-label")
-            page.click("#kpi-table th[data-col=buyer_revenue]")
-            by_revenue = page.locator("#kpi-table tbody tr").evaluate_all(
-                "rows => rows.map(r => r.dataset.label)")
-            page.click("#kpi-table th[data-col=buyer_revenue]")
-            by_revenue_up = page.locator("#kpi-table tbody tr").evaluate_all(
-                "rows => rows.map(r => r.dataset.label)")
-            page.screenshot(path=shots["buyers"], full_page=True)
-            with page.expect_download() as download_info:
-                page.click("a.csv-link")
-            download = download_info.value
-            csv_name = download.suggested_filename
-            saved = tmp_path / csv_name
-            download.save_as(saved)
-            csv_rows = list(csv.DictReader(io.StringIO(saved.read_text())))
+        # (c) the buyers table sorts on a click and downloads as CSV
+        page.goto(f"{base}/dashboard/buyers/?{DAY}")
+        first_before = page.locator("#kpi-table tbody tr").first.get_attribute("data-label")
+        page.click("#kpi-table th[data-col=buyer_revenue]")
+        by_revenue = page.locator("#kpi-table tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.label)")
+        page.click("#kpi-table th[data-col=buyer_revenue]")
+        by_revenue_up = page.locator("#kpi-table tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.label)")
+        page.screenshot(path=shots["buyers"], full_page=True)
+        with page.expect_download() as download_info:
+            page.click("a.csv-link")
+        download = download_info.value
+        csv_name = download.suggested_filename
+        saved = tmp_path / csv_name
+        download.save_as(saved)
+        csv_rows = list(csv.DictReader(io.StringIO(saved.read_text())))
 
-            # (d) the lead's waterfall shows every pinged buyer
-            page.goto(f"{base}/dashboard/leads/{lead.uuid}/")
-            page.wait_for_function(
-                "() => Chart.getChart(document.querySelector('canvas.waterfall'))")
-            bar_labels = page.evaluate("() => Chart.getChart(document.querySelector("
-                                       "'canvas.waterfall')).data.labels")
-            painted = page.evaluate("""() => {
-              const c = document.querySelector('canvas.waterfall');
-              const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-              let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
-            page.screenshot(path=shots["lead_waterfall"], full_page=True)
+        # (d) the lead's waterfall shows every pinged buyer
+        page.goto(f"{base}/dashboard/leads/{lead.uuid}/")
+        page.wait_for_function(
+            "() => Chart.getChart(document.querySelector('canvas.waterfall'))")
+        bar_labels = page.evaluate("() => Chart.getChart(document.querySelector("
+                                   "'canvas.waterfall')).data.labels")
+        painted = page.evaluate("""() => {
+          const c = document.querySelector('canvas.waterfall');
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+        page.screenshot(path=shots["lead_waterfall"], full_page=True)
 
-            # (e) the live view picks up a new lead without a reload
-            page.goto(f"{base}/dashboard/live/")
-            page.evaluate("() => { window.__notReloaded = true; }")
-            rows_before = page.locator("#live-table tbody tr").count()
-            new_id = _submit_lead(base, key)
-            new_row = page.locator(f"#live-table tbody tr.is-new[data-uuid='{new_id}']")
-            new_row.wait_for(timeout=12_000)
-            rows_after = page.locator("#live-table tbody tr").count()
-            first_uuid = page.locator("#live-table tbody tr").first.get_attribute("data-uuid")
-            not_reloaded = page.evaluate("() => window.__notReloaded === true")
-            new_source = new_row.locator("td").nth(1).inner_text()
-            page.screenshot(path=shots["live"], full_page=True)
-        finally:
-            browser.close()
+        # (e) the live view picks up a new lead without a reload
+        page.goto(f"{base}/dashboard/live/")
+        page.evaluate("() => { window.__notReloaded = true; }")
+        rows_before = page.locator("#live-table tbody tr").count()
+        new_id = _submit_lead(base, key)
+        new_row = page.locator(f"#live-table tbody tr.is-new[data-uuid='{new_id}']")
+        new_row.wait_for(timeout=12_000)
+        rows_after = page.locator("#live-table tbody tr").count()
+        first_uuid = page.locator("#live-table tbody tr").first.get_attribute("data-uuid")
+        not_reloaded = page.evaluate("() => window.__notReloaded === true")
+        new_source = new_row.locator("td").nth(1).inner_text()
+        page.screenshot(path=shots["live"], full_page=True)
 
     assert day["received"] == 6 and day["painted"] > 2_000, day
     assert day["series"] == ["Received", "Sold", "Rejected"] and day_received == "6"
