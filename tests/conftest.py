@@ -67,6 +67,14 @@ def api_client() -> APIClient:
     return APIClient()
 
 
+@pytest.fixture
+def vertical():
+    """The auto-insurance vertical with its field rows (a module may override it)."""
+    from tests.factories import VerticalFactory
+
+    return VerticalFactory(slug="auto-insurance")
+
+
 @pytest.fixture(scope="session")
 def sim_url():
     """The bundled buyer simulator, one process for the session (started on first use)."""

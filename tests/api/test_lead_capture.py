@@ -20,11 +20,6 @@ URL = "/api/v1/leads"
 
 
 @pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
-
-
-@pytest.fixture
 def source_key(vertical):
     # async: these tests are about capture; the auction has its own tests
     return source_with_key(vertical, default_mode="async")

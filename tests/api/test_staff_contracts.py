@@ -27,11 +27,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
-
-
-@pytest.fixture
 def buyer():
     return BuyerFactory(company="Acme")
 

@@ -10,7 +10,6 @@ from django.contrib.admin.models import LogEntry
 from apps.sources.models import Source, SourceApiKey, Vertical
 from tests.api.staff_payloads import vertical_payload
 from tests.factories import (
-    VerticalFactory,
     consumer_fields,
     lead_submit,
     sim_contract,
@@ -18,11 +17,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
 
 
 def _create_source(am_client, **attributes) -> dict:

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import VerticalFactory, process_warm, sim_reset
-
-
-@pytest.fixture
-def vertical():
-    return VerticalFactory(slug="auto-insurance")
+from tests.factories import process_warm, sim_reset
 
 
 @pytest.fixture
