@@ -24,13 +24,14 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from bench.report import commit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "reports-latest.json"
@@ -103,17 +104,6 @@ def machine() -> dict:
             "python": platform.python_version(), "platform": platform.platform(),
             "database": f"PostgreSQL {version} (shared_buffers {buffers})",
             "load_average_at_start": os.getloadavg()}
-
-
-def commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=ROOT,
-                               capture_output=True).returncode != 0
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("-dirty" if dirty else "")
 
 
 def data_generate(count: int, reused: bool) -> dict:
