@@ -94,12 +94,15 @@ def buyer_update(buyer: Buyer, **attributes: Any) -> Buyer:
 def buyer_delete(buyer: Buyer) -> None:
     """Delete a buyer and its contracts. Raises ``ApplicationError`` (409) when it has sales:
     the sales record stays, so pause the buyer instead."""
+    _delete_unless_sold(buyer, "This buyer has bought leads")
+
+
+def _delete_unless_sold(record: Buyer | Contract, what: str) -> None:
     try:
-        buyer.delete()
+        record.delete()
     except ProtectedError:
-        raise ApplicationError(
-            "This buyer has bought leads; its sales must stay on record. Pause it instead.",
-            status_code=409, code="protected") from None
+        raise ApplicationError(f"{what}; its sales must stay on record. Pause it instead.",
+                               status_code=409, code="protected") from None
 
 
 @transaction.atomic
@@ -154,9 +157,4 @@ def contract_update(
 def contract_delete(contract: Contract) -> None:
     """Delete a contract and its rules. Raises ``ApplicationError`` (409) when it has sales:
     pause it instead."""
-    try:
-        contract.delete()
-    except ProtectedError:
-        raise ApplicationError(
-            "This contract has sold leads; its sales must stay on record. Pause it instead.",
-            status_code=409, code="protected") from None
+    _delete_unless_sold(contract, "This contract has sold leads")
