@@ -425,6 +425,27 @@ def test_request_log_and_clean_shutdown(tmp_path: Path) -> None:
     assert lines[1]["latency_ms_requested"] == 0
 
 
+def test_an_answer_never_comes_before_the_requested_latency(tmp_path: Path) -> None:
+    """The log's lower bound holds under concurrency: libuv's loop clock lags the real one,
+    and a timer set from it alone fired up to a millisecond early."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    log = tmp_path / "answers.jsonl"
+    with start_simulator_process(seed=4, log_path=log) as process:
+        target = urlsplit(process.url)
+        sim = (target.hostname or "", target.port or 0)
+        latencies = [2 + (i * 7) % 19 for i in range(120)]
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            list(pool.map(lambda ms: call(sim, "/early/ping",
+                                          headers={"X-Sim-Latency-Ms": str(ms)}), latencies))
+        assert process.stop() == 0
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == len(latencies)
+    early = [line for line in lines if line["t_answered"] - line["t_received"]
+             < line["latency_ms_requested"] / 1000]
+    assert early == []
+
+
 def test_in_process_thread() -> None:
     with running_simulator(seed=5) as url:
         target = urlsplit(url)
