@@ -1,0 +1,64 @@
+"""WAL checkpoints off the request path: the pragma on each connection, the background thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connections
+from django.db.backends.sqlite3.base import DatabaseWrapper
+
+from apps.core import sqlite_wal
+
+pytestmark = [pytest.mark.skipif(connections["default"].vendor != "sqlite",
+                                 reason="the embedded SQLite database only"),
+              pytest.mark.django_db]
+
+
+def _in_database_file(path: Path) -> int | None:
+    """Rows of ``t`` in the database file itself, ignoring the WAL (None: no table there)."""
+    db = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+    try:
+        return db.execute("SELECT count(*) FROM t").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        db.close()
+
+
+def test_a_connection_leaves_checkpoints_to_the_background_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "wal.sqlite3"
+    monkeypatch.setattr(sqlite_wal, "INTERVAL_S", 0.05)
+    wrapper = DatabaseWrapper({**connections["default"].settings_dict, "NAME": str(path)},
+                              alias="wal_check")
+    try:
+        with wrapper.cursor() as cursor:
+            cursor.execute("CREATE TABLE t (x integer)")
+            for x in range(10):
+                cursor.execute("INSERT INTO t VALUES (%s)", [x])
+        assert _in_database_file(path) is None  # all of it still in the WAL
+
+        sqlite_wal._autocheckpoint_off(None, wrapper)
+        autocheckpoint = wrapper.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        assert autocheckpoint == 0
+        deadline = time.monotonic() + 5
+        while _in_database_file(path) != 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _in_database_file(path) == 10  # the thread checkpointed it
+    finally:
+        wrapper.close()
+
+
+def test_nothing_to_offload_for_an_in_memory_database() -> None:
+    assert connections["default"].is_in_memory_db()  # the suite's own SQLite database
+    before = _checkpointers()
+    sqlite_wal.wal_checkpoints_offload()
+    assert _checkpointers() == before
+
+
+def _checkpointers() -> int:
+    return sum(t.name == "sqlite-wal-checkpoint" for t in threading.enumerate())
