@@ -13,9 +13,11 @@ Figures (all in ms):
 - **deadline overrun** = ``bids_at − ping_deadline_at``, in the ``hang`` market: one buyer
   never answers, so the decision waits for the deadline and this is how late it came.
 - **ping overhead** = ``(bids_at − started_at) − min(T, max Lᵢ)``: the time an auction spent
-  beyond the slowest buyer it had to wait for (Lᵢ = that buyer's configured latency).
-  Everything our side does before and after the pings counts: claiming the lead, the
-  set-ups, eligibility, building and parsing 50 requests, ranking.
+  beyond the slowest buyer it had to wait for. Lᵢ is the buyer's latency as the simulator
+  logged it for that ping (request received → answer written: see ``_LoggedLatencies``),
+  else as configured; the figure over the configured Lᵢ is reported beside it. Everything
+  our side does before, between and after the pings counts: claiming the lead, the
+  set-ups, eligibility, building, sending and parsing 50 requests, ranking.
 - **lost in-time bids**: pings whose buyer's latency Lᵢ < T − 1 ms but whose outcome is
   not ``bid`` (the buyer answered in time and we dropped it), less those the simulator's
   own log shows it answered after the deadline (see ``lost_bids``).
@@ -23,6 +25,7 @@ Figures (all in ms):
 
 from __future__ import annotations
 
+import bisect
 import os
 import threading
 import time
@@ -48,6 +51,9 @@ class AuctionTimes:
     lead_id: int
     t_ms: float  # ping_deadline_at − started_at: T
     bids_ms: float  # bids_at − started_at
+    # max Lᵢ as the buyers themselves logged it for this auction (answer written − request
+    # received); None without the simulator's log or when a buyer's line is missing
+    logged_latency_ms: float | None = None
 
 
 @dataclass
@@ -70,10 +76,15 @@ class RunResult:
     def overruns_ms(self) -> list[float]:
         return [t.bids_ms - t.t_ms for t in self.times]
 
-    def overheads_ms(self, bound_latency_ms: float | None) -> list[float]:
-        """(bids_at − started_at) − min(T, max Lᵢ) per auction."""
-        return [t.bids_ms - min(t.t_ms, bound_latency_ms if bound_latency_ms is not None
-                                else t.t_ms) for t in self.times]
+    def overheads_ms(self, bound_latency_ms: float | None, *, logged: bool = True
+                     ) -> list[float]:
+        """(bids_at − started_at) − min(T, max Lᵢ) per auction: with Lᵢ as each buyer logged
+        it when ``logged`` and the log has it, else as configured (``bound_latency_ms``)."""
+        def bound(t: AuctionTimes) -> float:
+            if logged and t.logged_latency_ms is not None:
+                return min(t.t_ms, t.logged_latency_ms)
+            return min(t.t_ms, bound_latency_ms if bound_latency_ms is not None else t.t_ms)
+        return [t.bids_ms - bound(t) for t in self.times]
 
 
 def auctions_run(market: Market, lead_ids: Sequence[int], *, threads: int = 1,
@@ -132,14 +143,43 @@ def auction_figures(market: Market, lead_ids: Sequence[int], answers_log: Path |
     rows = Auction.objects.filter(lead_id__in=lead_ids).values_list(
         "pk", "lead_id", "started_at", "ping_deadline_at", "bids_at")
     times, windows = [], {}
+    logged = _LoggedLatencies(market, ping_answers(answers_log)) if answers_log else None
     for pk, lead_id, started, ping_deadline, bids_at in rows:
         if bids_at is None:
             continue  # never decided: the caller counts it as missing
         windows[pk] = (started.timestamp(), ping_deadline.timestamp())
-        times.append(AuctionTimes(lead_id, (ping_deadline - started).total_seconds() * 1000,
-                                  (bids_at - started).total_seconds() * 1000))
+        times.append(AuctionTimes(
+            lead_id, (ping_deadline - started).total_seconds() * 1000,
+            (bids_at - started).total_seconds() * 1000,
+            logged.max_ms(started.timestamp(), bids_at.timestamp()) if logged else None))
     lost, outcomes = lost_bids(market, windows, answers_log)
     return times, lost, outcomes
+
+
+class _LoggedLatencies:
+    """The buyers' own latencies from the simulator's log: per auction window, the longest
+    time a buyer of the market took between receiving its ping and writing the answer.
+
+    That is the auction's true lower bound: the simulator's timers tick by the millisecond,
+    so a buyer configured for Lᵢ answers a fraction of a millisecond to ~2 ms after Lᵢ
+    (never before), and that delay is the buyer's, not the platform's. Only for auctions
+    run one at a time (each buyer answers once per window)."""
+
+    def __init__(self, market: Market, answers: list[dict[str, Any]]) -> None:
+        paths = {market.ping_path_by_contract[pk] for pk, latency
+                 in market.latency_by_contract.items() if latency is not None}
+        self._expected = len(paths)
+        self._answers = sorted((a["t_received"], a["t_answered"], a["path"])
+                               for a in answers if a["path"] in paths)
+        self._received = [a[0] for a in self._answers]
+
+    def max_ms(self, started: float, decided: float) -> float | None:
+        first = bisect.bisect_left(self._received, started)
+        last = bisect.bisect_right(self._received, decided)
+        mine = self._answers[first:last]
+        if len({path for _, _, path in mine}) != self._expected or len(mine) != self._expected:
+            return None
+        return 1000 * max(answered - received for received, answered, _ in mine)
 
 
 def lost_bids(market: Market, windows: dict[int, tuple[float, float]],
@@ -237,6 +277,10 @@ def overhead_figures(market: Market, result: RunResult) -> dict[str, Any]:
     count = max(1, len(result.times))
     figures: dict[str, Any] = {
         "overhead_ms": summary(result.overheads_ms(market.bound_latency_ms)),
+        "overhead_over_configured_latency_ms": summary(
+            result.overheads_ms(market.bound_latency_ms, logged=False)),
+        "auctions_with_logged_bound": sum(t.logged_latency_ms is not None
+                                          for t in result.times),
         "bound_ms": market.bound_latency_ms,
         "t_ms": round(result.times[0].t_ms, 1) if result.times else None,
         "lost_in_time_bids": result.lost,

@@ -142,7 +142,11 @@ def _in_process_rows(plan: Plan, world: World, leads: dict[str, list[int]], simu
     extra["ping_overhead"] = spread_figures
     extra["burst_overhead"] = burst_figures
     extra["latency_summaries"]["ping overhead, spread"] = spread_figures["overhead_ms"]
+    extra["latency_summaries"]["  spread, over configured Lᵢ"] = (
+        spread_figures["overhead_over_configured_latency_ms"])
     extra["latency_summaries"]["ping overhead, burst"] = burst_figures["overhead_ms"]
+    extra["latency_summaries"]["  burst, over configured Lᵢ"] = (
+        burst_figures["overhead_over_configured_latency_ms"])
     extra["cpu_by_process"]["in-process auction_run, spread"] = spread_figures["cpu_by_process"]
     extra["cpu_by_process"]["in-process auction_run, burst"] = burst_figures["cpu_by_process"]
     extra["machine_noise_core_share"].update({
