@@ -8,14 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.db.backends.sqlite3.base import DatabaseWrapper
 
 from apps.core import sqlite_wal
 
-pytestmark = [pytest.mark.skipif(connections["default"].vendor != "sqlite",
-                                 reason="the embedded SQLite database only"),
-              pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def _in_database_file(path: Path) -> int | None:
@@ -33,8 +32,9 @@ def test_a_connection_leaves_checkpoints_to_the_background_thread(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "wal.sqlite3"
     monkeypatch.setattr(sqlite_wal, "INTERVAL_S", 0.05)
-    wrapper = DatabaseWrapper({**connections["default"].settings_dict, "NAME": str(path)},
-                              alias="wal_check")
+    wrapper = DatabaseWrapper({**connections["default"].settings_dict,  # whatever the suite's
+                               "ENGINE": "django.db.backends.sqlite3", "NAME": str(path),
+                               "OPTIONS": dict(settings.SQLITE_OPTIONS)}, alias="wal_check")
     try:
         with wrapper.cursor() as cursor:
             cursor.execute("CREATE TABLE t (x integer)")
@@ -53,8 +53,9 @@ def test_a_connection_leaves_checkpoints_to_the_background_thread(
         wrapper.close()
 
 
-def test_nothing_to_offload_for_an_in_memory_database() -> None:
-    assert connections["default"].is_in_memory_db()  # the suite's own SQLite database
+def test_nothing_to_offload_for_postgresql_or_an_in_memory_database() -> None:
+    default = connections["default"]  # the suite's own: PostgreSQL, or in-memory SQLite
+    assert default.vendor == "postgresql" or default.is_in_memory_db()
     before = _checkpointers()
     sqlite_wal.wal_checkpoints_offload()
     assert _checkpointers() == before
