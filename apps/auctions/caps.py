@@ -64,6 +64,8 @@ def cap_reserve(caps: Sequence[CapRule], *, price: Decimal, now: datetime
     nothing reserved) when any cap is full. Commits before returning, so the room is held
     while the post is in flight and visible to every other auction."""
     reservations: list[Reservation] = []
+    if not caps:  # no transaction at all: on SQLite even an empty one takes the write lock
+        return reservations
     with transaction.atomic():
         for cap in sorted(caps, key=lambda c: c.cap_id):
             start, amount = cap.window(now), cap.amount(price)
@@ -88,6 +90,9 @@ def _take(cap: CapRule, start: datetime, amount: Decimal) -> bool:
 
 def cap_release(reservations: Iterable[Reservation]) -> None:
     """Give back what a failed post reserved. Idempotent per call site (call once)."""
+    reservations = list(reservations)
+    if not reservations:
+        return
     with transaction.atomic():
         for r in sorted(reservations, key=lambda r: r.cap_id):
             CapCounter.objects.filter(cap_id=r.cap_id, window_start=r.window_start).update(

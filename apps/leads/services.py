@@ -12,6 +12,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -145,19 +146,24 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float) -> CaptureAnswer:
     and the payout (never the buyer or its price), or ``202 auctioning`` when the budget ran
     out first — the auction then finishes in the background and the status URL tells.
     """
-    from apps.auctions.tasks import auction_run_task  # the task imports its service lazily
+    from apps.auctions.services import auction_run  # imports the auction stack lazily
+    from apps.auctions.tasks import auction_run_task
 
     if mode == CaptureMode.ASYNC:
         task_enqueue(auction_run_task, lead.pk)
         return CaptureAnswer(202, _pending_body(lead), lead)
+    decided: Lead | None = None
     if settings.RUN_TASKS_INLINE:
-        auction_run_task(lead.pk, deadline)
+        decided = auction_run(lead.pk, deadline=deadline)
     else:
-        future = background_submit(auction_run_task, lead.pk, deadline)
+        future = background_submit(partial(auction_run, deadline=deadline), lead.pk)
         db_release()  # the wait is for the network, not for the database
         with suppress(FutureTimeout):  # out of budget: answer 202, the auction goes on
-            future.result(timeout=max(0.0, deadline - time.monotonic()))
-    lead.refresh_from_db()
+            decided = future.result(timeout=max(0.0, deadline - time.monotonic()))
+    if decided is not None:  # the auction's own read of the lead once it was decided
+        lead = decided
+    else:
+        lead.refresh_from_db()
     if lead.status in (LeadStatus.SOLD, LeadStatus.UNSOLD):
         return CaptureAnswer(200, {
             "id": str(lead.uuid), "status": lead.status,
