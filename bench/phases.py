@@ -18,7 +18,8 @@ auction, in ms:
   auction thread (reading the answers on the HTTP loop, handing the batch over);
 - ``parse_answers``: ``_interpret`` of the 50 answers;
 - ``after_pings``: ``ping_round`` returned → ``bids_at`` (ranking);
-- ``overhead``: the figure of row 2, which these parts add up to.
+- ``overhead``: row 2's figure over the configured latency, which these parts add up to (row 2
+  itself, over the latency the buyers logged, is about this less ``simulator_late``).
 
 It also splits the process's CPU per auction between the auction's thread and the
 others (the HTTP loop thread), and can write a cProfile of the auction thread.
