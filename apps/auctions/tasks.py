@@ -7,12 +7,12 @@ from celery import shared_task
 
 
 @shared_task(acks_late=True)
-def auction_run_task(lead_id: int, deadline: float | None = None) -> None:
-    """``deadline`` (a ``time.monotonic()`` instant) only when called in-process by a sync
-    capture; a Celery message never carries one."""
+def auction_run_task(lead_id: int) -> None:
+    """An async lead's auction, or a re-driven one (a sync capture calls the service on its
+    own thread pool, with the source's deadline)."""
     from apps.auctions.services import auction_run
 
-    auction_run(lead_id, deadline=deadline)
+    auction_run(lead_id)
 
 
 @shared_task

@@ -42,7 +42,6 @@ LISTEN_BACKLOG = 4096
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-
 def _timer_delay(loop: asyncio.AbstractEventLoop, wait: float) -> float:
     """The ``call_later`` delay that fires no sooner than ``wait`` seconds from now.
 
@@ -53,6 +52,7 @@ def _timer_delay(loop: asyncio.AbstractEventLoop, wait: float) -> float:
     """
     lag = time.monotonic() - loop.time()
     return max(0.0, wait) + max(0.0, lag) + 0.0005
+
 
 class HttpConnection(asyncio.Protocol):
     """One client connection: parses requests, answers them in order, acts out failures."""
