@@ -89,6 +89,8 @@ SQLITE_OPTIONS = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # Django's backend, with writers waiting in line for the write lock (see its docstring)
+    DATABASES["default"]["ENGINE"] = "apps.core.sqlite_backend"
     DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
 else:
     # A connection pool per process (psycopg_pool): request threads and auction threads

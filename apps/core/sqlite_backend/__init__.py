@@ -1,0 +1,1 @@
+"""Django's SQLite backend, with writers queueing for the write lock (see ``base``)."""

@@ -1,0 +1,151 @@
+"""Django's SQLite backend, with writers queueing for SQLite's single write lock.
+
+SQLite lets one writer in at a time, and one that finds the lock taken polls for it: its
+busy handler sleeps 1, 2, 5, 10, … up to 100 ms between tries. With a few dozen request
+and auction threads writing small rows, those sleeps — not the writes — made the tails:
+async captures waited seconds for their ``202`` under load. Here every write takes a lock
+of ours first, so writers wait in line and the next one starts the moment the last is done:
+
+- a thread lock per database file in each process, then an ``flock`` on ``<file>-writer.lock``
+  across processes (gunicorn and Celery workers); the kernel wakes the waiter on release;
+- held from ``BEGIN IMMEDIATE`` to ``COMMIT``/``ROLLBACK`` for a transaction, and around the
+  statement for a write in autocommit mode (INSERT, UPDATE, DELETE, REPLACE).
+
+Reads never take it (WAL lets them run beside the writer). An in-memory database (the test
+suite's) has one connection per process and keeps SQLite's own locking. Everything else is
+Django's backend unchanged; SQLite's busy timeout stays as the fallback for a writer that
+does not go through this code (the ``sqlite3`` shell, another program).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.db.backends.sqlite3 import base
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+
+
+class WriterLock:
+    """The write turn for one database file: a thread lock, then an exclusive ``flock``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = f"{path}-writer.lock"
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def acquire(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+    def _file(self) -> int:
+        # A forked child must not share its parent's open file: flock belongs to it.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+    def after_fork(self) -> None:
+        self._thread_lock = threading.Lock()  # a thread of the parent may have held it
+        self._fd = None
+
+
+_locks: dict[str, WriterLock] = {}
+_locks_guard = threading.Lock()
+
+
+def writer_lock(path: str) -> WriterLock:
+    with _locks_guard:
+        lock = _locks.get(path)
+        if lock is None:
+            lock = _locks[path] = WriterLock(path)
+        return lock
+
+
+def _after_fork() -> None:
+    global _locks_guard
+    _locks_guard = threading.Lock()
+    for lock in _locks.values():
+        lock.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._writer_held = False
+        self.execute_wrappers.append(self._write_in_turn)
+
+    def _writer(self) -> WriterLock | None:
+        if self.is_in_memory_db():
+            return None
+        return writer_lock(os.path.abspath(str(self.settings_dict["NAME"])))
+
+    def _writer_take(self) -> bool:
+        lock = self._writer()
+        if lock is None or self._writer_held:
+            return False
+        lock.acquire()
+        self._writer_held = True
+        return True
+
+    def _writer_give_back(self) -> None:
+        if self._writer_held:
+            self._writer_held = False
+            self._writer().release()
+
+    def _start_transaction_under_autocommit(self) -> None:
+        taken = self._writer_take() if self.transaction_mode == "IMMEDIATE" else False
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            if taken:
+                self._writer_give_back()
+            raise
+
+    def _commit(self) -> None:
+        try:
+            super()._commit()
+        finally:
+            self._writer_give_back()
+
+    def _rollback(self) -> None:
+        try:
+            super()._rollback()
+        finally:
+            self._writer_give_back()
+
+    def _close(self) -> None:
+        try:
+            super()._close()
+        finally:
+            self._writer_give_back()
+
+    def _write_in_turn(self, execute: Callable[..., Any], sql: str, params: Any, many: bool,
+                       context: dict[str, Any]) -> Any:
+        """An autocommit write waits for its turn; anything else runs as it is."""
+        if (self._writer_held or self.connection.in_transaction
+                or not sql.lstrip()[:6].upper().startswith(_WRITES)
+                or not self._writer_take()):
+            return execute(sql, params, many, context)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self._writer_give_back()
