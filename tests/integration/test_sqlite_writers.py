@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import OperationalError, connections
 from django.db.backends.sqlite3.base import DatabaseWrapper as DjangoSqlite
 
-from apps.core.sqlite_backend.base import DatabaseWrapper
+from apps.core.sqlite_backend.base import DatabaseWrapper, writer_lock
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +32,20 @@ def _hammer(make: Callable[[], DjangoSqlite]) -> list[Exception]:
     """THREADS threads, each with its own connection, mixing autocommit writes and atomic
     blocks; returns the errors they met."""
     errors: list[Exception] = []
+    ready = threading.Barrier(THREADS)
 
     def work(n: int) -> None:
         db = make()
         try:
+            # Opening a connection sets up the WAL index, which wants a moment alone: with no
+            # busy timeout, connections open one at a time (this is not what is tested).
+            lock = writer_lock(db.settings_dict["NAME"])
+            lock.acquire()
+            try:
+                db.ensure_connection()
+            finally:
+                lock.release()
+            ready.wait()
             for i in range(ROUNDS):
                 with db.cursor() as cursor:
                     cursor.execute("INSERT INTO t (who, i) VALUES (%s, %s)", [n, i])
