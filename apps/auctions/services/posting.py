@@ -196,9 +196,9 @@ def _sale_record(ctx: PostContext, setup: ContractSetup, post: Post,
                 ConsumerPurchase.objects.bulk_create([
                     ConsumerPurchase(buyer_id=terms.buyer_id, digest=digest, expires_at=expires)
                     for digest in ctx.consumer_digests])
+            _acceptance_count(terms.id, accepted=True, counted=True)
     except IntegrityError:
         return None
-    _acceptance_count(terms.id, accepted=True, counted=True)
     logger.info(kv("auction.sale", lead=ctx.lead.uuid, contract=terms.id, price=price,
                    latency_ms=round(response.latency_ms, 1)))
     return sale

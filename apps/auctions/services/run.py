@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from apps.auctions.engine import (
@@ -151,12 +152,14 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     terms = {t.id: t for t in eligibility.eligible}
     ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,
                         floor=facts.floor, rng=state.rng)
-    if number == 1:  # the decision, which the deadline bounds
-        state.record = Auction.objects.create(
-            lead=lead, started_at=state.started, ping_deadline_at=state.ping_deadline_at,
-            bids_at=timezone.now(), rounds=1)
-        state.post.auction = state.record
-    _pings_write(state.record, number, eligibility.excluded, results, ranking)
+    bids_at = timezone.now()  # the decision, which the deadline bounds in round 1
+    with transaction.atomic():  # the record and its pings: one write, not two
+        if number == 1:
+            state.record = Auction.objects.create(
+                lead=lead, started_at=state.started, ping_deadline_at=state.ping_deadline_at,
+                bids_at=bids_at, rounds=1)
+            state.post.auction = state.record
+        _pings_write(state.record, number, eligibility.excluded, results, ranking)
     state.pinged.update(r.contract_id for r in results)
     logger.info(kv("auction.round", lead=lead.uuid, round=number,
                    considered=len(candidates), eligible=len(eligibility.eligible),
