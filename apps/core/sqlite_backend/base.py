@@ -90,7 +90,7 @@ os.register_at_fork(after_in_child=_after_fork)
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._writer_held = False
+        self._held: WriterLock | None = None  # the write turn this connection holds
         self.execute_wrappers.append(self._write_in_turn)
 
     def _writer(self) -> WriterLock | None:
@@ -99,17 +99,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return writer_lock(os.path.abspath(str(self.settings_dict["NAME"])))
 
     def _writer_take(self) -> bool:
-        lock = self._writer()
-        if lock is None or self._writer_held:
+        lock = None if self._held is not None else self._writer()
+        if lock is None:
             return False
         lock.acquire()
-        self._writer_held = True
+        self._held = lock
         return True
 
     def _writer_give_back(self) -> None:
-        if self._writer_held:
-            self._writer_held = False
-            self._writer().release()
+        lock, self._held = self._held, None
+        if lock is not None:
+            lock.release()
 
     def _start_transaction_under_autocommit(self) -> None:
         taken = self._writer_take() if self.transaction_mode == "IMMEDIATE" else False
@@ -141,7 +141,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _write_in_turn(self, execute: Callable[..., Any], sql: str, params: Any, many: bool,
                        context: dict[str, Any]) -> Any:
         """An autocommit write waits for its turn; anything else runs as it is."""
-        if (self._writer_held or self.connection.in_transaction
+        if (self._held is not None or self.connection.in_transaction
                 or not sql.lstrip()[:6].upper().startswith(_WRITES)
                 or not self._writer_take()):
             return execute(sql, params, many, context)
