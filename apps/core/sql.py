@@ -19,7 +19,8 @@ _INSERT_BATCH = 500  # rows per statement, well under SQLite's bound-parameter l
 
 
 def sql_rows(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-    """The rows of a read-only statement (``%s`` placeholders)."""
+    """The rows a statement returns: a read, or a write with ``RETURNING`` (``%s``
+    placeholders)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

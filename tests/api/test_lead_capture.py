@@ -216,6 +216,18 @@ def test_the_same_consumer_from_another_source_is_a_duplicate(api_client, vertic
     assert str(stored.duplicate_of.uuid) == first.json()["id"]
 
 
+def test_a_duplicate_keeps_none_of_the_claims_it_won_on_the_way(api_client, vertical):
+    _, key_a = source_with_key(vertical, default_mode="async")
+    _, key_b = source_with_key(vertical, default_mode="async")
+    first = submit(api_client, key_a, lead_body())
+    # a new payload and a new e-mail (keys it can win), the same phone (held by the first)
+    second = submit(api_client, key_b, lead_body(email="other@example.com"))
+
+    assert second.status_code == 409
+    holders = set(DedupeClaim.objects.values_list("lead__uuid", flat=True))
+    assert {str(uuid) for uuid in holders} == {first.json()["id"]}
+
+
 def test_a_different_consumer_is_not_a_duplicate(api_client, source_key):
     _, key = source_key
     submit(api_client, key, lead_body())
