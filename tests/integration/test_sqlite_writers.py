@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,11 +21,13 @@ THREADS, ROUNDS = 6, 40
 
 
 def _wrapper_factory(backend: type, path: Path) -> Callable[[], DjangoSqlite]:
-    """Connections to the file at ``path`` with the project's SQLite options, but no busy
-    timeout at all: a writer that meets the lock held fails at once instead of polling."""
+    """Connections to the file at ``path`` with the project's SQLite options, but SQLite's
+    own busy handler off: a writer that meets SQLite's lock held fails at once instead of
+    polling (the wait for our write turn keeps the configured timeout)."""
+    options = dict(settings.SQLITE_OPTIONS)
+    options["init_command"] += " PRAGMA busy_timeout = 0;"
     settings_dict = {**connections["default"].settings_dict,
-                     "ENGINE": "apps.core.sqlite_backend", "NAME": str(path),
-                     "OPTIONS": {**settings.SQLITE_OPTIONS, "timeout": 0}}
+                     "ENGINE": "apps.core.sqlite_backend", "NAME": str(path), "OPTIONS": options}
     return lambda: backend(dict(settings_dict), alias="writers")
 
 
@@ -38,9 +41,9 @@ def _hammer(make: Callable[[], DjangoSqlite]) -> list[Exception]:
         db = make()
         try:
             # Opening a connection sets up the WAL index, which wants a moment alone: with no
-            # busy timeout, connections open one at a time (this is not what is tested).
+            # busy handler, connections open one at a time (this is not what is tested).
             lock = writer_lock(db.settings_dict["NAME"])
-            lock.acquire()
+            lock.acquire(timeout=5)
             try:
                 db.ensure_connection()
             finally:
@@ -106,13 +109,13 @@ def _counts(path: Path) -> tuple[int, int]:
         db.close()
 
 
-def test_concurrent_writers_never_meet_the_lock_held(database: Path) -> None:
+def test_concurrent_writers_never_meet_sqlites_lock_held(database: Path) -> None:
     assert _hammer(_wrapper_factory(DatabaseWrapper, database)) == []
     assert _counts(database) == (THREADS * ROUNDS, THREADS * ROUNDS)
 
 
 def test_without_the_queue_they_do(database: Path) -> None:
-    """The control: Django's own backend, with the same zero busy timeout, fails."""
+    """The control: Django's own backend, with SQLite's busy handler off the same way, fails."""
     errors = _hammer(_wrapper_factory(DjangoSqlite, database))
     assert errors and all("locked" in str(e) for e in errors)
 
@@ -133,3 +136,35 @@ def test_a_forked_child_takes_its_own_turn(database: Path) -> None:
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1" and parent_errors == []
     assert _counts(database) == (2 * THREADS * ROUNDS, 2 * THREADS * ROUNDS)
+
+
+def test_a_writer_that_waits_too_long_fails_as_sqlite_would(database: Path) -> None:
+    """A turn held past the connection's timeout is an error ("database is locked"), never
+    a thread blocked for good."""
+    settings_dict = {**connections["default"].settings_dict,
+                     "ENGINE": "apps.core.sqlite_backend", "NAME": str(database),
+                     "OPTIONS": {**settings.SQLITE_OPTIONS, "timeout": 0.2}}
+    holder = DatabaseWrapper(dict(settings_dict), alias="holder")
+    failed: list[Exception] = []
+
+    def write() -> None:
+        waiter = DatabaseWrapper(dict(settings_dict), alias="waiter")
+        try:
+            with waiter.cursor() as cursor:
+                cursor.execute("INSERT INTO t (who, i) VALUES (2, 0)")
+        except OperationalError as exc:
+            failed.append(exc)
+        finally:
+            waiter.close()
+
+    with _Transaction(holder), holder.cursor() as cursor:
+        cursor.execute("INSERT INTO t (who, i) VALUES (1, 0)")
+        other = threading.Thread(target=write)
+        started = time.monotonic()
+        other.start()
+        other.join(timeout=5)
+        waited = time.monotonic() - started
+    holder.close()
+
+    assert not other.is_alive() and waited < 2
+    assert len(failed) == 1 and "locked" in str(failed[0])

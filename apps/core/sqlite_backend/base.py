@@ -9,7 +9,10 @@ of ours first, so writers wait in line and the next one starts the moment the la
 - a thread lock per database file in each process, then an ``flock`` on ``<file>-writer.lock``
   across processes (gunicorn and Celery workers); the kernel wakes the waiter on release;
 - held from ``BEGIN IMMEDIATE`` to ``COMMIT``/``ROLLBACK`` for a transaction, and around the
-  statement for a write in autocommit mode (INSERT, UPDATE, DELETE, REPLACE).
+  statement for a write in autocommit mode (INSERT, UPDATE, DELETE, REPLACE);
+- a writer that waits in its process's line longer than the connection's ``timeout`` (the
+  same setting as SQLite's own) fails with "database is locked", as SQLite would, so a
+  mistake that holds a turn never blocks a thread for good.
 
 Reads never take it (WAL lets them run beside the writer). An in-memory database (the test
 suite's) has one connection per process and keeps SQLite's own locking. Everything else is
@@ -25,6 +28,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
@@ -39,8 +43,11 @@ class WriterLock:
         self._fd: int | None = None
         self._pid = 0
 
-    def acquire(self) -> None:
-        self._thread_lock.acquire()
+    def acquire(self, timeout: float) -> None:
+        """Wait for the turn; after ``timeout`` seconds in this process's line, fail as
+        SQLite itself would ("database is locked") instead of waiting forever."""
+        if not self._thread_lock.acquire(timeout=timeout):
+            raise OperationalError(f"database is locked (no write turn within {timeout:g} s)")
         try:
             fcntl.flock(self._file(), fcntl.LOCK_EX)
         except BaseException:
@@ -102,7 +109,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         lock = None if self._held is not None else self._writer()
         if lock is None:
             return False
-        lock.acquire()
+        lock.acquire(timeout=float(self.settings_dict["OPTIONS"].get("timeout", 5)))
         self._held = lock
         return True
 
