@@ -13,7 +13,7 @@ GIL to a waiting thread only once the running thread has held it for the whole i
 so with a few busy request threads a woken auction thread waited up to 5 ms per hand-off.
 
 On the embedded SQLite database it moves WAL checkpoints (the only disk flushes) off the
-request path into a background thread (``apps.core.sqlite_wal``).
+request path into a background thread (``apps.core.sqlite_backend.checkpoints``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ _SWITCH_INTERVAL_S = 0.001
 
 
 def process_tune() -> None:
-    from apps.core.sqlite_wal import wal_checkpoints_offload
+    from apps.core.sqlite_backend.checkpoints import wal_checkpoints_offload
     from apps.leads.enrich import zip_lookup
 
     zip_lookup("10001")

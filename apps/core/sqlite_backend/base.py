@@ -14,7 +14,8 @@ of ours first, so writers wait in line and the next one starts the moment the la
   same setting as SQLite's own) fails with "database is locked", as SQLite would, so a
   mistake that holds a turn never blocks a thread for good.
 
-Reads never take it (WAL lets them run beside the writer). An in-memory database (the test
+Reads never take it (WAL lets them run beside the writer). WAL checkpoints leave the
+request path too (``checkpoints``). An in-memory database (the test
 suite's) has one connection per process and keeps SQLite's own locking. Everything else is
 Django's backend unchanged; SQLite's busy timeout stays as the fallback for a writer that
 does not go through this code (the ``sqlite3`` shell, another program).
@@ -30,6 +31,8 @@ from typing import Any
 
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
+
+from apps.core.sqlite_backend.checkpoints import connection_prepare
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
@@ -99,6 +102,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self._held: WriterLock | None = None  # the write turn this connection holds
         self.execute_wrappers.append(self._write_in_turn)
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        db = super().get_new_connection(conn_params)
+        if not self.is_in_memory_db():
+            connection_prepare(db, os.path.abspath(str(self.settings_dict["NAME"])))
+        return db
 
     def _writer(self) -> WriterLock | None:
         if self.is_in_memory_db():
