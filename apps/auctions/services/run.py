@@ -152,7 +152,9 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     terms = {t.id: t for t in eligibility.eligible}
     ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,
                         floor=facts.floor, rng=state.rng)
-    bids_at = timezone.now()  # the decision, which the deadline bounds in round 1
+    # round 1's decision time, which the deadline bounds: stamped before the transaction,
+    # which may wait for its write turn
+    bids_at = timezone.now()
     with transaction.atomic():  # the record and its pings: one write, not two
         if number == 1:
             state.record = Auction.objects.create(
