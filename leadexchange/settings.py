@@ -266,6 +266,8 @@ CELERY_BEAT_SCHEDULE = {
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="leadexchange <noreply@localhost>")
+# Seconds an SMTP connection may block (alerts are sent from tasks, never from an auction).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
 # --- Logging: key=value lines; PII never reaches them (apps.core.logging masks known keys) -----
 

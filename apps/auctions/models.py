@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from apps.auctions.engine import Outcome
 from apps.buyers.models import Buyer, Contract
 from apps.leads.models import Lead
 
@@ -26,30 +27,13 @@ class Auction(models.Model):
         return f"auction of {self.lead_id}"
 
 
-class PingOutcome(models.TextChoices):
-    BID = "bid"
-    NO_BID = "no_bid"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-    INVALID_RESPONSE = "invalid_response"
-    FILTERED = "filtered"
-    CAPPED = "capped"
-    SCHEDULE_CLOSED = "schedule_closed"
-    PAUSED = "paused"
-    SOURCE_BLOCKED = "source_blocked"
-    BELOW_FLOOR = "below_floor"
-    DUPLICATE_FOR_BUYER = "duplicate_for_buyer"
-    TEST_EXCLUDED = "test_excluded"
-    NOT_SELECTED = "not_selected"
-
-
 class Ping(models.Model):
     """One contract's outcome in one round of an auction (pinged or not)."""
 
     auction = models.ForeignKey(Auction, on_delete=models.CASCADE, related_name="pings")
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="pings")
     round = models.PositiveSmallIntegerField(default=1)
-    outcome = models.CharField(max_length=20, choices=PingOutcome.choices)
+    outcome = models.CharField(max_length=20, choices=[(o.value, o.label) for o in Outcome])
     bid = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     effective_bid = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     token = models.CharField(max_length=255, blank=True)

@@ -10,11 +10,12 @@ from decimal import Decimal
 from django.utils import timezone
 
 from apps.auctions.caps import CapRule, cap_usage
-from apps.auctions.models import Ping, PingOutcome
+from apps.auctions.engine import FAILED
+from apps.auctions.models import Ping
 from apps.buyers.models import Contract
 from apps.leads.models import Lead
 
-_FAILURES = [PingOutcome.TIMEOUT, PingOutcome.ERROR, PingOutcome.INVALID_RESPONSE]
+_FAILURES = sorted(FAILED)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,14 @@ claims its work with a conditional UPDATE, so a redelivered task does nothing tw
 
 from __future__ import annotations
 
+import logging
+import smtplib
+
 from celery import shared_task
+
+from apps.core.logging import kv
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -41,3 +48,18 @@ def acceptance_refresh() -> None:
     from apps.auctions.services.maintenance import acceptance_refresh as refresh
 
     refresh()
+
+
+@shared_task(bind=True, max_retries=5, default_retry_delay=60)
+def contract_alert_task(self, contract_id: int, what: str) -> None:
+    """E-mail a contract's account manager that its breaker opened or closed; a mail server
+    that is down is tried again a few times, a minute apart (in a worker)."""
+    from apps.auctions.health.alerts import contract_alert_send
+
+    try:
+        contract_alert_send(contract_id, what)
+    except (OSError, smtplib.SMTPException) as error:
+        logger.warning(kv("contract.alert_failed", contract=contract_id,
+                          error=type(error).__name__))
+        if not self.request.called_directly:
+            raise self.retry(exc=error) from None

@@ -13,6 +13,8 @@ from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
+from apps.auctions import engine
+from apps.auctions.engine import Outcome
 from apps.auctions.models import HealthEvent, HealthEventKind, Ping, Post, PostOutcome, Sale
 from apps.buyers.models import Contract
 from apps.leads.models import Lead, LeadStatus
@@ -26,8 +28,9 @@ from apps.reports.models import (
     RejectionHour,
 )
 
-PINGED = ["bid", "no_bid", "timeout", "error", "invalid_response", "below_floor"]
-BID = ["bid", "below_floor"]  # a price was offered, whether or not it cleared the floor
+PINGED = sorted(engine.PINGED)
+BID = sorted(engine.OFFERED)  # a price was offered, whether or not it cleared the floor
+ERRORS = sorted(engine.FAILED - {Outcome.TIMEOUT})
 FAILED_POST = [PostOutcome.ERROR, PostOutcome.TIMEOUT]
 ANSWERED_POST = [PostOutcome.ACCEPTED, PostOutcome.REJECTED, *FAILED_POST]
 
@@ -119,8 +122,8 @@ def _contracts(first: datetime, last: datetime) -> None:
                        pings=Count("pk", filter=Q(outcome__in=PINGED)),
                        bids=Count("pk", filter=Q(outcome__in=BID)),
                        bid_sum=Sum("bid", filter=Q(outcome__in=BID)),
-                       timeouts=Count("pk", filter=Q(outcome="timeout")),
-                       errors=Count("pk", filter=Q(outcome__in=["error", "invalid_response"])),
+                       timeouts=Count("pk", filter=Q(outcome=Outcome.TIMEOUT)),
+                       errors=Count("pk", filter=Q(outcome__in=ERRORS)),
                        **{k: Count("pk", filter=Q(latency_ms__isnull=False) & v.filter)
                           for k, v in _buckets("latency_ms").items()}))
     for row in pings:

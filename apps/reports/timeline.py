@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from django.urls import reverse
 
+from apps.auctions.engine import PINGED
 from apps.auctions.models import Auction, Ping, Post
 from apps.leads.models import Lead, LeadStatus
 from apps.reports.figures import display
 
 LIVE_SIZE = 50
-PINGED = frozenset({"bid", "no_bid", "timeout", "error", "invalid_response", "below_floor"})
 
 
 def auction_timeline(auction: Auction) -> dict:

@@ -21,7 +21,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.auctions.admin.leads import LeadAdmin
-from apps.auctions.models import Auction, HealthEvent, HealthEventKind, Ping, PingOutcome
+from apps.auctions.engine import Outcome
+from apps.auctions.models import Auction, HealthEvent, HealthEventKind, Ping
 from apps.buyers.models import (
     Buyer,
     Contract,
@@ -584,7 +585,7 @@ def test_lead_and_ping_changelists_stay_under_20_queries_with_100k_rows(
     now = timezone.now()
     auctions = Auction.objects.bulk_create([
         Auction(lead=lead, started_at=now, ping_deadline_at=now) for lead in leads[:10]])
-    outcomes = [PingOutcome.BID, PingOutcome.NO_BID, PingOutcome.TIMEOUT, PingOutcome.FILTERED]
+    outcomes = [Outcome.BID, Outcome.NO_BID, Outcome.TIMEOUT, Outcome.FILTERED]
     pings = [Ping(auction=auctions[n % 10], contract=contracts[n % 4], outcome=outcomes[n % 3],
                   latency_ms=12.5) for n in range(BATCH)]
     for _ in range(ROWS // BATCH):

@@ -57,16 +57,19 @@ def behave(contract: Contract, behaviour: str) -> None:
 
 
 class Auctions:
-    """Submits one new consumer after another."""
+    """Submits one new consumer after another, running what each commit hands on (the
+    account manager's alert task) as a real commit would."""
 
-    def __init__(self, api_client, key: str) -> None:
-        self.api_client, self.key, self.count = api_client, key, 0
+    def __init__(self, api_client, key: str, on_commit) -> None:
+        self.api_client, self.key, self.count, self.on_commit = api_client, key, 0, on_commit
 
     def run(self, n: int) -> list[str]:
         ids = []
         for _ in range(n):
             self.count += 1
-            body = lead_submit(self.api_client, self.key, consumer_fields(self.count)).json()
+            with self.on_commit(execute=True):
+                response = lead_submit(self.api_client, self.key, consumer_fields(self.count))
+            body = response.json()
             assert body["status"] == "sold", (body, list(  # the pings say why not
                 Ping.objects.filter(auction__lead__uuid=body["id"])
                 .values_list("contract", "outcome", "latency_ms", "detail")))
@@ -75,8 +78,8 @@ class Auctions:
 
 
 @pytest.fixture
-def auctions(api_client, key, winner):
-    return Auctions(api_client, key)
+def auctions(api_client, key, winner, django_capture_on_commit_callbacks):
+    return Auctions(api_client, key, django_capture_on_commit_callbacks)
 
 
 def pings_received(sim_url: str, contract: Contract) -> int:
@@ -143,14 +146,16 @@ def test_ten_errors_in_a_row_pause_the_contract(vertical, sim_url, auctions, mai
     assert pings_received(sim_url, failing) == 10
 
 
-def test_a_good_health_ping_resumes_the_contract(vertical, sim_url, auctions, mailoutbox):
+def test_a_good_health_ping_resumes_the_contract(vertical, sim_url, auctions, mailoutbox,
+                                                 django_capture_on_commit_callbacks):
     slow = watched(vertical, sim_url, SLOW)
     auctions.run(10)
     slow.refresh_from_db()
     assert slow.auto_paused_at is not None
 
     behave(slow, FAST)
-    resumed = health_pings_run()
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = health_pings_run()
 
     assert resumed == [slow.pk]
     slow.refresh_from_db()
@@ -169,9 +174,11 @@ def test_a_good_health_ping_resumes_the_contract(vertical, sim_url, auctions, ma
     pytest.param("fail=5xx", id="failing"),
     pytest.param("fail=garbage", id="unreadable"),
 ])
-def test_a_bad_health_ping_keeps_the_contract_paused(vertical, sim_url, mailoutbox, behaviour):
+def test_a_bad_health_ping_keeps_the_contract_paused(vertical, sim_url, mailoutbox, behaviour,
+                                                     django_capture_on_commit_callbacks):
     contract = watched(vertical, sim_url, behaviour)
-    assert contract_pause(contract.pk, "10 consecutive slow answers")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert contract_pause(contract.pk, "10 consecutive slow answers")
 
     assert health_pings_run() == []
 

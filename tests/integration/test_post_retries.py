@@ -161,3 +161,85 @@ def test_a_lead_whose_retries_are_exhausted_is_unsold_with_a_reason(
     assert post_retries_run_due() == 0
     auction = Auction.objects.get(lead=lead)
     assert auction.outcome == "unsold" and "retries exhausted" in auction.reason
+
+
+# --- the retry path checks the contract again, like an auction would (issue 10, A7) ---
+
+
+@pytest.fixture
+def pending(api_client, vertical, sim_url):
+    """A lead whose lone bidder was down: waiting on a retry row (due now), the bidder's
+    post endpoint now answering again."""
+    _, key = source_with_key(vertical)
+    contract = sim_contract(vertical, sim_url, query=f"bid=10&{DOWN}", slow_threshold_ms=5000)
+    lead = Lead.objects.get(uuid=lead_submit(api_client, key).json()["id"])
+    endpoint = Endpoint.objects.get(contract=contract, kind="post")
+    endpoint.url = f"{sim_url}/b{contract.pk}-back/post?bid=10&format=json"
+    endpoint.save()
+    contract.save(update_fields=["updated_at"])
+    make_due(lead)
+    return lead, contract
+
+
+def test_a_retry_to_a_contract_switched_off_meanwhile_is_dropped(pending, sim_url):
+    lead, contract = pending
+    contract.status = "paused"
+    contract.save()
+
+    assert post_retries_run_due() == 1
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.UNSOLD
+    assert lead.message == "The buyer's contract was switched off before the delivery retry."
+    assert sim_requests(sim_url, f"/b{contract.pk}-back/post") == []
+    assert not Post.objects.filter(auction__lead=lead, outcome="retry").exists()
+
+
+def test_a_retry_to_an_auto_paused_contract_is_not_sent_and_waits_for_the_next_one(
+        pending, sim_url, settings):
+    lead, contract = pending
+    contract.auto_paused_at = timezone.now()
+    contract.save()
+
+    assert post_retries_run_due() == 1
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.AUCTIONING
+    assert sim_requests(sim_url, f"/b{contract.pk}-back/post") == []
+    tries = settings.POST_REALTIME_ATTEMPTS
+    assert attempts(lead)[-2:] == [(tries + 1, "error"), (tries + 2, "retry")]
+    skipped = Post.objects.get(auction__lead=lead, attempt=tries + 1)
+    assert skipped.reason == "contract auto-paused: not sent"
+
+
+def test_a_retry_to_a_contract_whose_cap_filled_meanwhile_is_not_sent(pending, sim_url):
+    from apps.auctions.caps import cap_reserve
+    from apps.auctions.setups import contract_setups
+
+    lead, contract = pending
+    contract.caps.create(period="day", metric="leads", limit=1)
+    contract.save(update_fields=["updated_at"])
+    [setup] = [s for s in contract_setups(lead.vertical_id, timezone.now())
+               if s.terms.id == contract.pk]
+    assert cap_reserve(setup.caps, price=10, now=timezone.now())  # another lead took it
+
+    assert post_retries_run_due() == 1
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.UNSOLD
+    assert sim_requests(sim_url, f"/b{contract.pk}-back/post") == []
+    assert Post.objects.filter(auction__lead=lead).order_by("-attempt").first().reason == (
+        "cap reached before the post")
+
+
+def test_the_attempts_of_a_retry_feed_the_circuit_breaker(pending, monkeypatch):
+    lead, contract = pending
+    seen = []
+    monkeypatch.setattr("apps.auctions.services.outcome.health_observe",
+                        lambda observations: seen.extend(observations) or [])
+
+    assert post_retries_run_due() == 1
+
+    assert [(o.contract_id, o.failed) for o in seen] == [(contract.pk, False)]
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.SOLD

@@ -16,7 +16,7 @@ from apps.auctions.engine import (
     ContractTerms,
     FilterRule,
     LeadFacts,
-    Reason,
+    Outcome,
     Window,
     schedule_open,
     select_eligible,
@@ -65,38 +65,38 @@ SPEND_ROOM = CapState(4, "week", "spend", Decimal("500.00"), Decimal("499.99"))
 # -- one reason per case ----------------------------------------------------------------
 
 @pytest.mark.parametrize(("terms", "facts", "bought_by", "reason", "detail"), [
-    P(contract(active=False), None, frozenset(), Reason.PAUSED, "switched off",
+    P(contract(active=False), None, frozenset(), Outcome.PAUSED, "switched off",
       id="switched-off"),
-    P(contract(auto_paused=True), None, frozenset(), Reason.PAUSED, "circuit breaker",
+    P(contract(auto_paused=True), None, frozenset(), Outcome.PAUSED, "circuit breaker",
       id="auto-paused"),
-    P(contract(), lead(is_test=True), frozenset(), Reason.TEST_EXCLUDED, "test leads",
+    P(contract(), lead(is_test=True), frozenset(), Outcome.TEST_EXCLUDED, "test leads",
       id="test-lead-to-a-contract-that-takes-none"),
     P(contract(blocked_sources=frozenset({SOURCE})), None, frozenset(),
-      Reason.SOURCE_BLOCKED, f"source {SOURCE}", id="source-on-the-blocked-list"),
+      Outcome.SOURCE_BLOCKED, f"source {SOURCE}", id="source-on-the-blocked-list"),
     P(contract(allowed_sources=frozenset({SOURCE + 1})), None, frozenset(),
-      Reason.SOURCE_BLOCKED, f"source {SOURCE}", id="source-off-the-allow-list"),
+      Outcome.SOURCE_BLOCKED, f"source {SOURCE}", id="source-off-the-allow-list"),
     P(contract(schedule=CLOSED_NOW, timezone="America/Chicago"), None, frozenset(),
-      Reason.SCHEDULE_CLOSED, "America/Chicago", id="schedule-closed"),
+      Outcome.SCHEDULE_CLOSED, "America/Chicago", id="schedule-closed"),
     P(contract(filters=(FilterRule("state", "eq", "NY"),)), None, frozenset(),
-      Reason.FILTERED, "state eq 'NY'", id="filter-on-a-lead-field"),
+      Outcome.FILTERED, "state eq 'NY'", id="filter-on-a-lead-field"),
     P(contract(filters=(FilterRule("@source", "ne", SOURCE),)), None, frozenset(),
-      Reason.FILTERED, "@source ne 7", id="filter-on-the-source"),
+      Outcome.FILTERED, "@source ne 7", id="filter-on-the-source"),
     P(contract(filters=(FilterRule("@sub_id", "in", ["aff-2"]),)), None, frozenset(),
-      Reason.FILTERED, "@sub_id in ['aff-2']", id="filter-on-the-sub-id"),
-    P(contract(caps=(LEADS_ROOM, LEADS_FULL)), None, frozenset(), Reason.CAPPED,
+      Outcome.FILTERED, "@sub_id in ['aff-2']", id="filter-on-the-sub-id"),
+    P(contract(caps=(LEADS_ROOM, LEADS_FULL)), None, frozenset(), Outcome.CAPPED,
       "leads/day 10/10", id="lead-cap-full"),
-    P(contract(caps=(SPEND_FULL,)), None, frozenset(), Reason.CAPPED,
+    P(contract(caps=(SPEND_FULL,)), None, frozenset(), Outcome.CAPPED,
       "spend/month 500.00/500.00", id="spend-cap-full"),
     P(contract(caps=(replace(LEADS_FULL, used=Decimal(11)),)), None, frozenset(),
-      Reason.CAPPED, "leads/day 11/10", id="cap-overrun"),
-    P(contract(), None, frozenset({BUYER}), Reason.DUPLICATE_FOR_BUYER, "bought",
+      Outcome.CAPPED, "leads/day 11/10", id="cap-overrun"),
+    P(contract(), None, frozenset({BUYER}), Outcome.DUPLICATE_FOR_BUYER, "bought",
       id="buyer-bought-this-consumer"),
-    P(contract(traffic_share_pct=0), None, frozenset(), Reason.NOT_SELECTED,
+    P(contract(traffic_share_pct=0), None, frozenset(), Outcome.NOT_SELECTED,
       "traffic share 0%", id="zero-traffic-share"),
 ])
 def test_it_excludes_a_contract_with_one_reason(
     terms: ContractTerms, facts: LeadFacts | None, bought_by: frozenset[int],
-    reason: Reason, detail: str,
+    reason: Outcome, detail: str,
 ) -> None:
     result = run(terms, facts, bought_by=bought_by)
     assert result.eligible == ()
@@ -150,15 +150,15 @@ PROBLEMS: dict[str, tuple[dict, dict, frozenset[int]]] = {
     "not_selected": ({"traffic_share_pct": 0}, {}, frozenset()),
 }
 # The fixed order; each level lists the problems that lead to its reason.
-LEVELS: list[tuple[Reason, tuple[str, ...]]] = [
-    (Reason.PAUSED, ("switched_off", "auto_paused")),
-    (Reason.TEST_EXCLUDED, ("test_excluded",)),
-    (Reason.SOURCE_BLOCKED, ("blocked_source", "not_allowed_source")),
-    (Reason.SCHEDULE_CLOSED, ("schedule_closed",)),
-    (Reason.FILTERED, ("filtered",)),
-    (Reason.CAPPED, ("leads_capped", "spend_capped")),
-    (Reason.DUPLICATE_FOR_BUYER, ("duplicate",)),
-    (Reason.NOT_SELECTED, ("not_selected",)),
+LEVELS: list[tuple[Outcome, tuple[str, ...]]] = [
+    (Outcome.PAUSED, ("switched_off", "auto_paused")),
+    (Outcome.TEST_EXCLUDED, ("test_excluded",)),
+    (Outcome.SOURCE_BLOCKED, ("blocked_source", "not_allowed_source")),
+    (Outcome.SCHEDULE_CLOSED, ("schedule_closed",)),
+    (Outcome.FILTERED, ("filtered",)),
+    (Outcome.CAPPED, ("leads_capped", "spend_capped")),
+    (Outcome.DUPLICATE_FOR_BUYER, ("duplicate",)),
+    (Outcome.NOT_SELECTED, ("not_selected",)),
 ]
 PRECEDENCE_CASES = [
     P(problem, [names[0] for _, names in LEVELS[level + 1:]], reason,
@@ -170,7 +170,7 @@ PRECEDENCE_CASES = [
 
 @pytest.mark.parametrize(("problem", "later_problems", "reason"), PRECEDENCE_CASES)
 def test_it_reports_the_earliest_reason_in_the_fixed_order(
-    problem: str, later_problems: list[str], reason: Reason,
+    problem: str, later_problems: list[str], reason: Outcome,
 ) -> None:
     terms_changes: dict = {}
     lead_changes: dict = {}
@@ -192,7 +192,7 @@ def test_a_paused_contract_is_never_reported_as_not_selected() -> None:
         select_eligible(lead(), [terms], now=NOW, rng=rng).excluded[0].reason
         for _ in range(200)
     }
-    assert reasons == {Reason.PAUSED}
+    assert reasons == {Outcome.PAUSED}
 
 
 # -- every contract ends in exactly one list --------------------------------------------
@@ -241,15 +241,15 @@ def test_every_contract_ends_in_exactly_one_of_eligible_or_excluded(seed: int) -
     excluded_ids = [e.contract_id for e in result.excluded]
     assert sorted(eligible_ids + excluded_ids) == [t.id for t in contracts]
     assert eligible_ids == sorted(eligible_ids), "eligible contracts keep their input order"
-    assert all(isinstance(e.reason, Reason) and e.detail for e in result.excluded)
-    assert Reason.BELOW_FLOOR not in {e.reason for e in result.excluded}
+    assert all(isinstance(e.reason, Outcome) and e.detail for e in result.excluded)
+    assert Outcome.BELOW_FLOOR not in {e.reason for e in result.excluded}
     by_id = {t.id: t for t in contracts}
     for terms in result.eligible:
         assert is_plainly_eligible(terms, facts, bought_by)
         assert terms.traffic_share_pct > 0
     for exclusion in result.excluded:
         plainly = is_plainly_eligible(by_id[exclusion.contract_id], facts, bought_by)
-        assert plainly is (exclusion.reason == Reason.NOT_SELECTED)
+        assert plainly is (exclusion.reason == Outcome.NOT_SELECTED)
 
 
 # -- traffic share ----------------------------------------------------------------------

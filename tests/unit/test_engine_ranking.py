@@ -10,7 +10,7 @@ import pytest
 from apps.auctions.engine import (
     Bid,
     ContractTerms,
-    Reason,
+    Outcome,
     contract_floor,
     effective_bid,
     rank_bids,
@@ -111,7 +111,7 @@ def test_it_drops_a_bid_under_its_floor_as_below_floor(
         assert ranking.below_floor == ()
     else:
         [exclusion] = ranking.below_floor
-        assert (exclusion.contract_id, exclusion.reason) == (1, Reason.BELOW_FLOOR)
+        assert (exclusion.contract_id, exclusion.reason) == (1, Outcome.BELOW_FLOOR)
         assert exclusion.detail == detail
 
 
@@ -128,7 +128,7 @@ def test_it_keeps_the_bids_above_the_floor_and_reports_each_dropped_one() -> Non
     ranking = rank(offers, floor="5")
     assert [r.bid.contract_id for r in ranking.ranked] == [2, 4]
     assert [e.contract_id for e in ranking.below_floor] == [1, 3, 5]
-    assert {e.reason for e in ranking.below_floor} == {Reason.BELOW_FLOOR}
+    assert {e.reason for e in ranking.below_floor} == {Outcome.BELOW_FLOOR}
 
 
 # -- ties -------------------------------------------------------------------------------

@@ -14,6 +14,10 @@ from apps.auctions.engine.ranking import (
     rank_bids,
 )
 from apps.auctions.engine.types import (
+    EXCLUDED,
+    FAILED,
+    OFFERED,
+    PINGED,
     Bid,
     CapState,
     ContractTerms,
@@ -23,15 +27,16 @@ from apps.auctions.engine.types import (
     LeadFacts,
     Mode,
     Offer,
+    Outcome,
     RankedBid,
     Ranking,
-    Reason,
     Window,
 )
 
 __all__ = [
+    "EXCLUDED", "FAILED", "OFFERED", "PINGED",
     "Bid", "CapState", "ContractTerms", "Eligibility", "Exclusion", "FilterRule", "LeadFacts",
-    "Mode", "Offer", "RankedBid", "Ranking", "Reason", "Window", "best_shared_group",
+    "Mode", "Offer", "Outcome", "RankedBid", "Ranking", "Window", "best_shared_group",
     "contract_floor", "effective_bid", "filter_passes", "filters_pass", "post_plan",
     "rank_bids", "schedule_open", "select_eligible", "window_start",
 ]

@@ -14,7 +14,7 @@ from apps.auctions.engine.types import (
     Eligibility,
     Exclusion,
     LeadFacts,
-    Reason,
+    Outcome,
     Window,
 )
 
@@ -52,26 +52,26 @@ def _exclusion(terms: ContractTerms, lead: LeadFacts, now: datetime,
     first, the random traffic-share draw last so it never masks a real reason)."""
     if not terms.active or terms.auto_paused:
         detail = "auto-paused by the circuit breaker" if terms.auto_paused else "switched off"
-        return Exclusion(terms.id, Reason.PAUSED, detail)
+        return Exclusion(terms.id, Outcome.PAUSED, detail)
     if lead.is_test and not terms.accepts_test:
-        return Exclusion(terms.id, Reason.TEST_EXCLUDED, "does not take test leads")
+        return Exclusion(terms.id, Outcome.TEST_EXCLUDED, "does not take test leads")
     if lead.source_id in terms.blocked_sources or (
         terms.allowed_sources and lead.source_id not in terms.allowed_sources
     ):
-        return Exclusion(terms.id, Reason.SOURCE_BLOCKED, f"source {lead.source_id}")
+        return Exclusion(terms.id, Outcome.SOURCE_BLOCKED, f"source {lead.source_id}")
     if not schedule_open(terms.schedule, terms.timezone, now):
-        return Exclusion(terms.id, Reason.SCHEDULE_CLOSED, f"closed in {terms.timezone}")
+        return Exclusion(terms.id, Outcome.SCHEDULE_CLOSED, f"closed in {terms.timezone}")
     values = {**lead.fields, "@source": lead.source_id, "@sub_id": lead.sub_id}
     failed = filters_pass(terms.filters, values)
     if failed is not None:
-        return Exclusion(terms.id, Reason.FILTERED,
+        return Exclusion(terms.id, Outcome.FILTERED,
                          f"{failed.field} {failed.operator} {failed.value!r}")
     full = next((cap for cap in terms.caps if cap.full), None)
     if full is not None and not lead.is_test:
-        return Exclusion(terms.id, Reason.CAPPED,
+        return Exclusion(terms.id, Outcome.CAPPED,
                          f"{full.metric}/{full.period} {full.used}/{full.limit}")
     if terms.buyer_id in bought_by:
-        return Exclusion(terms.id, Reason.DUPLICATE_FOR_BUYER, "bought this consumer recently")
+        return Exclusion(terms.id, Outcome.DUPLICATE_FOR_BUYER, "bought this consumer recently")
     return None
 
 
@@ -93,7 +93,7 @@ def select_eligible(
         if reason is None and terms.traffic_share_pct < 100 and (
             rng.random() * 100 >= terms.traffic_share_pct
         ):
-            reason = Exclusion(terms.id, Reason.NOT_SELECTED,
+            reason = Exclusion(terms.id, Outcome.NOT_SELECTED,
                                f"traffic share {terms.traffic_share_pct}%")
         if reason is None:
             eligible.append(terms)

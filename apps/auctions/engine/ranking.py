@@ -11,9 +11,9 @@ from apps.auctions.engine.types import (
     ContractTerms,
     Exclusion,
     Offer,
+    Outcome,
     RankedBid,
     Ranking,
-    Reason,
 )
 
 CENT = Decimal("0.01")
@@ -51,7 +51,7 @@ def rank_bids(
         terms = terms_by_id[bid.contract_id]
         minimum = contract_floor(terms, floor)
         if bid.amount < minimum or bid.amount <= 0:
-            dropped.append(Exclusion(bid.contract_id, Reason.BELOW_FLOOR,
+            dropped.append(Exclusion(bid.contract_id, Outcome.BELOW_FLOOR,
                                      f"bid {bid.amount} < floor {minimum}"))
             continue
         ranked = RankedBid(bid=bid, terms=terms, effective=effective_bid(bid, terms))

@@ -13,10 +13,21 @@ from enum import StrEnum
 from typing import Any
 
 
-class Reason(StrEnum):
-    """Why a contract was not pinged (or its bid not kept). Ping outcomes use the same
-    vocabulary, so every contract of an auction ends with exactly one code."""
+class Outcome(StrEnum):
+    """The one vocabulary of how a contract ended a round of an auction — exactly one code
+    per contract per round, like Prebid Server's non-bid reasons. Ping rows, reports, the
+    timeline and the synthetic history all use it (and the sets below), never their own
+    lists of strings."""
 
+    # pinged (or bid its fixed price): the transport's and the parser's answers
+    BID = "bid"
+    NO_BID = "no_bid"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+    INVALID_RESPONSE = "invalid_response"
+    # pinged and bid, but under the floor
+    BELOW_FLOOR = "below_floor"
+    # excluded before the ping, in the order eligibility checks them
     PAUSED = "paused"
     TEST_EXCLUDED = "test_excluded"
     SOURCE_BLOCKED = "source_blocked"
@@ -25,7 +36,21 @@ class Reason(StrEnum):
     CAPPED = "capped"
     DUPLICATE_FOR_BUYER = "duplicate_for_buyer"
     NOT_SELECTED = "not_selected"  # outside its traffic share this time
-    BELOW_FLOOR = "below_floor"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+# The contract was asked (pinged, or bid its fixed price) and answered somehow.
+PINGED = frozenset({Outcome.BID, Outcome.NO_BID, Outcome.TIMEOUT, Outcome.ERROR,
+                    Outcome.INVALID_RESPONSE, Outcome.BELOW_FLOOR})
+# A price was offered, whether or not it cleared the floor.
+OFFERED = frozenset({Outcome.BID, Outcome.BELOW_FLOOR})
+# The buyer's side failed: what the circuit breaker counts and "timeouts/errors" report.
+FAILED = frozenset({Outcome.TIMEOUT, Outcome.ERROR, Outcome.INVALID_RESPONSE})
+# Left out before the ping.
+EXCLUDED = frozenset(Outcome) - PINGED
 
 
 class Mode(StrEnum):
@@ -108,7 +133,7 @@ class LeadFacts:
 @dataclass(frozen=True, slots=True)
 class Exclusion:
     contract_id: int
-    reason: Reason
+    reason: Outcome
     detail: str = ""
 
 

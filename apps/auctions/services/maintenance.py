@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.auctions.health import contract_resume
 from apps.auctions.models import Auction, Post, PostOutcome
-from apps.auctions.services.outcome import post_retry_run
+from apps.auctions.services.outcome import lead_reconcile, post_retry_run
 from apps.auctions.services.wire import answer_outcome, wire_build
 from apps.auctions.setups import endpoint_setup
 from apps.buyers.models import Contract, Endpoint, EndpointKind
@@ -76,6 +76,8 @@ def contract_health_ping(contract: Contract) -> bool:
 def leads_redrive() -> int:
     """Re-run leads a crashed process left behind; returns how many were re-driven.
 
+    - a lead with a sale is finished as ``sold`` first (``lead_reconcile``), whatever else
+      it looks like: a buyer took it, it is never auctioned again;
     - ``received`` for too long: its auction task was lost — enqueue it again;
     - ``auctioning`` for too long with no retry pending: the process died mid-auction. A post
       left ``sending`` becomes a retry due now (same buyer, same Idempotency-Key: the buyer
@@ -84,7 +86,9 @@ def leads_redrive() -> int:
     from apps.auctions.tasks import auction_run_task
 
     now = timezone.now()
-    count = 0
+    undecided = Lead.objects.filter(status__in=[LeadStatus.RECEIVED, LeadStatus.AUCTIONING])
+    count = sum(lead_reconcile(pk) for pk in undecided.filter(sales__isnull=False)
+                .values_list("pk", flat=True).distinct()[:500])
     received = Lead.objects.filter(
         status=LeadStatus.RECEIVED,
         received_at__lte=now - timedelta(seconds=settings.LEAD_REDRIVE_RECEIVED_S))

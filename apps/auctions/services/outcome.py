@@ -16,43 +16,63 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.auctions.engine import Bid, RankedBid
+from apps.auctions.health import health_observe
 from apps.auctions.models import Auction, Post, PostOutcome, Sale
-from apps.auctions.services.posting import bid_post, post_context_build
+from apps.auctions.services.posting import bid_post, lead_sold, post_context_build
 from apps.auctions.setups import contract_setups
 from apps.core.logging import kv
 from apps.leads.models import Lead, LeadStatus
-from apps.sources.models import Source
 
 logger = logging.getLogger(__name__)
 
 
 def lead_finalize(lead: Lead, record: Auction, sales: list[Sale], *, reason: str = "") -> Lead:
-    """Write the outcome: ``sold`` with price, payout and margin, or ``unsold`` with the
-    reason. Only a lead still ``auctioning`` changes (a conditional UPDATE)."""
+    """Close the auction and return the lead as it now is. With ``sales`` the outcome was
+    already written with the sale (``posting.lead_sold``); without, the lead becomes
+    ``unsold`` with ``reason`` — only if it is still ``auctioning`` (a conditional UPDATE,
+    so a lead that sold meanwhile stays sold)."""
     now = timezone.now()
     if sales:
-        price = sum((s.price for s in sales), Decimal(0))
-        # the payout terms as they are now (the auction may have read a cached source)
-        payout = Decimal(0) if lead.is_test else Source.objects.get(
-            pk=lead.source_id).payout_for(price)
-        changes = {"status": LeadStatus.SOLD, "sale_price": price, "payout": payout,
-                   "margin": price - payout, "message": "Sold."}
         outcome = "sold"
     else:
-        changes = {"status": LeadStatus.UNSOLD, "message": reason[:255]}
         outcome = "unsold"
-    with transaction.atomic():
-        Lead.objects.filter(pk=lead.pk, status=LeadStatus.AUCTIONING).update(
-            completed_at=now, **changes)
-        Auction.objects.filter(pk=record.pk).update(
-            finished_at=now, outcome=outcome, reason=reason[:255], rounds=record.rounds,
-            bids_at=record.bids_at)
+        with transaction.atomic():
+            if Lead.objects.filter(pk=lead.pk, status=LeadStatus.AUCTIONING).update(
+                    status=LeadStatus.UNSOLD, message=reason[:255], completed_at=now,
+                    updated_at=now):
+                Auction.objects.filter(pk=record.pk).update(
+                    finished_at=now, outcome=outcome, reason=reason[:255], rounds=record.rounds,
+                    bids_at=record.bids_at)
     logger.info(kv("auction.done", lead=lead.uuid, outcome=outcome, sales=len(sales),
                    ms=round((now - record.started_at).total_seconds() * 1000, 1)))
     return Lead.objects.select_related("vertical", "source").get(pk=lead.pk)
 
 
+def lead_reconcile(lead_id: int) -> bool:
+    """Give a lead that has sales but was left ``received`` or ``auctioning`` (a process
+    died, or an older version recorded the sale apart from the outcome) its ``sold``
+    outcome from those sales. True when it changed the lead."""
+    sales = list(Sale.objects.filter(lead_id=lead_id).select_related("lead__source"))
+    if not sales:
+        return False
+    lead = sales[0].lead
+    price = sum((s.price for s in sales), Decimal(0))
+    payout = Decimal(0) if lead.is_test else lead.source.payout_for(price)
+    auction = lead.auctions.order_by("-started_at").first()
+    with transaction.atomic():
+        if not Lead.objects.select_for_update().filter(
+                pk=lead_id, status__in=[LeadStatus.RECEIVED, LeadStatus.AUCTIONING]).exists():
+            return False
+        lead_sold(lead, auction, price=price, payout=payout)
+        if auction is not None:  # a post left waiting for a retry has nothing left to do
+            auction.posts.filter(outcome__in=[PostOutcome.RETRY, PostOutcome.SENDING]).update(
+                outcome=PostOutcome.ABANDONED, next_attempt_at=None)
+    logger.warning(kv("lead.reconciled", lead=lead.uuid, sales=len(sales)))
+    return True
+
+
 _RETRIES_EXHAUSTED = "The buyer could not take the lead; retries exhausted."
+_CONTRACT_OFF = "The buyer's contract was switched off before the delivery retry."
 
 
 def _retry_delay(attempt: int) -> timedelta:
@@ -81,7 +101,13 @@ def post_retry_schedule(record: Auction, failed: tuple[RankedBid, Post]) -> None
 
 def post_retry_run(post_id: int) -> Lead | None:
     """Run one scheduled retry if it is due and nobody else took it (claimed with a
-    conditional UPDATE). Returns the lead, or None when there was nothing to do."""
+    conditional UPDATE). Returns the lead, or None when there was nothing to do.
+
+    The contract is checked again first, as an auction would: switched off (or gone), the
+    retry is dropped and the lead is unsold; auto-paused, this attempt is not sent and counts
+    as failed (the next one is scheduled, up to ``POST_MAX_ATTEMPTS``); its caps are reserved
+    before the post like any other. The attempts feed the circuit breaker, after the outcome.
+    """
     now = timezone.now()
     lease = now + timedelta(seconds=settings.POST_RETRY_LEASE_S)
     if not Post.objects.filter(pk=post_id, outcome=PostOutcome.RETRY,
@@ -94,16 +120,34 @@ def post_retry_run(post_id: int) -> Lead | None:
         Post.objects.filter(pk=post.pk).update(outcome=PostOutcome.ABANDONED)
         return lead
     setups = {s.terms.id: s for s in contract_setups(lead.vertical_id, now)}
+    setup = setups.get(post.contract_id)
+    if setup is None or not setup.terms.active:
+        Post.objects.filter(pk=post.pk).update(
+            outcome=PostOutcome.ABANDONED, next_attempt_at=None,
+            reason="contract switched off before the retry")
+        return lead_finalize(lead, record, [], reason=_CONTRACT_OFF)
     ranked = RankedBid(Bid(post.contract_id, post.price, token=post.token or None),
-                       setups[post.contract_id].terms, post.price)
-    result = bid_post(ranked, post_context_build(lead, record, setups, now=record.started_at),
-                      exclusive=True,
-                      attempts=1, scheduled=post)
+                       setup.terms, post.price)
+    if setup.terms.auto_paused:
+        post.outcome, post.reason, post.next_attempt_at = (
+            PostOutcome.ERROR, "contract auto-paused: not sent", None)
+        post.save(update_fields=["outcome", "reason", "next_attempt_at"])
+        return _after_failed_retry(lead, record, ranked, post, retryable=True)
+    context = post_context_build(lead, record, setups, now=record.started_at)
+    result = bid_post(ranked, context, exclusive=True, attempts=1, scheduled=post)
     if result.sale is not None:
-        return lead_finalize(lead, record, [result.sale])
-    if result.retryable and post.attempt < settings.POST_MAX_ATTEMPTS:
-        post_retry_schedule(record, (ranked, result.post))
+        lead = lead_finalize(lead, record, [result.sale])
+    else:
+        lead = _after_failed_retry(lead, record, ranked, result.post, retryable=result.retryable)
+    health_observe(context.observations)
+    return lead
+
+
+def _after_failed_retry(lead: Lead, record: Auction, ranked: RankedBid, post: Post, *,
+                        retryable: bool) -> Lead:
+    if retryable and post.attempt < settings.POST_MAX_ATTEMPTS:
+        post_retry_schedule(record, (ranked, post))
         return lead
     return lead_finalize(lead, record, [],
-                         reason=_RETRIES_EXHAUSTED if result.retryable
+                         reason=_RETRIES_EXHAUSTED if retryable
                          else "Every bidder rejected the lead.")

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from apps.auctions.engine import Bid, Mode
+from apps.auctions.engine import FAILED, Bid, Mode, Outcome
 from apps.auctions.health import Observation
-from apps.auctions.models import PingOutcome
 from apps.auctions.services.wire import WireCall, answer_outcome, storable, wire_build
 from apps.auctions.setups import ContractSetup
 from apps.core.dbconn import db_release
@@ -25,7 +24,6 @@ from apps.core.logging import kv
 logger = logging.getLogger(__name__)
 
 _BODY_KEEP = 2000  # characters of request/response kept on a Ping row
-_FAILED = frozenset({PingOutcome.TIMEOUT, PingOutcome.ERROR, PingOutcome.INVALID_RESPONSE})
 
 # Expected answer time per contract (moving average of what this process saw). Building
 # and sending 50 pings takes a few milliseconds, so the slowest buyers' pings are built and
@@ -67,10 +65,10 @@ def ping_round(
         terms = setup.terms
         if terms.mode == Mode.DIRECT_POST:
             results[terms.id] = PingResult(
-                terms.id, PingOutcome.BID, Bid(terms.id, terms.fixed_price or Decimal(0)),
+                terms.id, Outcome.BID, Bid(terms.id, terms.fixed_price or Decimal(0)),
                 detail="direct post: fixed price")
         elif setup.ping is None:
-            results[terms.id] = PingResult(terms.id, PingOutcome.ERROR,
+            results[terms.id] = PingResult(terms.id, Outcome.ERROR,
                                            detail="no ping endpoint configured")
         else:
             pinged.append(setup)
@@ -82,7 +80,7 @@ def ping_round(
         for setup in pinged:
             call = wire_build(setup.ping, values, context)
             if isinstance(call, str):
-                results[setup.terms.id] = PingResult(setup.terms.id, PingOutcome.ERROR,
+                results[setup.terms.id] = PingResult(setup.terms.id, Outcome.ERROR,
                                                      detail=call)
                 continue
             calls.append((setup, call))
@@ -121,7 +119,7 @@ def _observation(setup: ContractSetup, response: OutboundResponse,
     return Observation(
         contract_id=setup.terms.id,
         slow=response.error == "timeout" or response.latency_ms > setup.health.slow_threshold_ms,
-        failed=result.outcome in _FAILED,
+        failed=result.outcome in FAILED,
         slow_limit=setup.health.slow_count, error_limit=setup.health.error_count,
     )
 
@@ -137,9 +135,9 @@ def _interpret(setup: ContractSetup, call: WireCall, response: OutboundResponse)
     if outcome != "ok":
         return PingResult(cid, outcome, detail=detail, **common)
     if not parsed.accepted:
-        return PingResult(cid, PingOutcome.NO_BID, detail=(parsed.reason or "")[:255], **common)
+        return PingResult(cid, Outcome.NO_BID, detail=(parsed.reason or "")[:255], **common)
     if parsed.price is None:
-        return PingResult(cid, PingOutcome.INVALID_RESPONSE, detail="bid without a price",
+        return PingResult(cid, Outcome.INVALID_RESPONSE, detail="bid without a price",
                           **common)
     bid = Bid(cid, parsed.price, token=parsed.token, latency_ms=response.latency_ms)
-    return PingResult(cid, PingOutcome.BID, bid, **common)
+    return PingResult(cid, Outcome.BID, bid, **common)

@@ -2,9 +2,13 @@
 
 For each bid: reserve the caps (atomic), record the attempt *before* the request leaves (so
 a crash leaves a trace the sweeper can finish), post, then either record the sale or give the
-cap room back. Connection errors, timeouts and 5xx are retried with backoff inside the
-real-time window, always with the same ``Idempotency-Key`` and ping token; a buyer that stays
-down hands the lead to the next bidder.
+cap room back. An accepted post is recorded in one transaction with the lead's outcome
+(``sold``, price, payout, margin): once a buyer took the lead nothing that runs after it —
+breaker bookkeeping, acceptance counters, alerts — can change what the lead became.
+
+Connection errors, timeouts and 5xx are retried with backoff inside the real-time window,
+always with the same ``Idempotency-Key`` and ping token; a buyer that stays down hands the
+lead to the next bidder.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -33,7 +37,8 @@ from apps.core.dbconn import db_release
 from apps.core.http import OutboundResponse, http_send
 from apps.core.logging import kv
 from apps.leads.dedupe import consumer_digests
-from apps.leads.models import Lead
+from apps.leads.models import Lead, LeadStatus
+from apps.sources.models import Source
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,7 @@ class PostContext:
     pii_keys: frozenset[str]
     consumer_digests: list[str]
     observations: list[Observation] = field(default_factory=list)
+    sold_for: Decimal = Decimal(0)  # the price of the sales made so far (shared leads: several)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,36 +186,63 @@ def _post_close(post: Post, response: OutboundResponse, outcome: str, reason: st
 
 
 def _sale_record(ctx: PostContext, setup: ContractSetup, post: Post,
-                 response: OutboundResponse, *, price: Decimal, exclusive: bool, now
+                 response: OutboundResponse, *, price: Decimal, exclusive: bool, now: datetime
                  ) -> Sale | None:
-    """Record the sale with the accepted post; None when the database refuses it because the
-    lead was already sold (an exclusive lead can have one sale, whatever happens)."""
-    terms = setup.terms
+    """Record the sale, the accepted post and the lead's outcome in one transaction; None
+    when the database refuses it because the lead was already sold (an exclusive lead can
+    have one sale, whatever happens)."""
+    terms, lead = setup.terms, ctx.lead
+    total = ctx.sold_for + price
+    # the payout terms as they are now (the auction may have read a cached source)
+    payout = Decimal(0) if lead.is_test else Source.objects.get(
+        pk=lead.source_id).payout_for(total)
     try:
         with transaction.atomic():
-            sale = Sale.objects.create(lead=ctx.lead, contract_id=terms.id,
+            sale = Sale.objects.create(lead=lead, contract_id=terms.id,
                                        buyer_id=terms.buyer_id, price=price,
-                                       exclusive=exclusive, is_test=ctx.lead.is_test)
+                                       exclusive=exclusive, is_test=lead.is_test)
             _post_close(post, response, PostOutcome.ACCEPTED, "")
-            if ctx.consumer_digests and not ctx.lead.is_test:
+            if ctx.consumer_digests and not lead.is_test:
                 expires = now + timedelta(days=setup.buyer_dedupe_days)
                 ConsumerPurchase.objects.bulk_create([
                     ConsumerPurchase(buyer_id=terms.buyer_id, digest=digest, expires_at=expires)
                     for digest in ctx.consumer_digests])
-            _acceptance_count(terms.id, accepted=True, counted=True)
+            lead_sold(lead, ctx.auction, price=total, payout=payout)
     except IntegrityError:
         return None
-    logger.info(kv("auction.sale", lead=ctx.lead.uuid, contract=terms.id, price=price,
+    ctx.sold_for = total
+    logger.info(kv("auction.sale", lead=lead.uuid, contract=terms.id, price=price,
                    latency_ms=round(response.latency_ms, 1)))
+    _acceptance_count(terms.id, accepted=True, counted=True)
     return sale
 
 
+def lead_sold(lead: Lead, auction: Auction | None, *, price: Decimal, payout: Decimal) -> None:
+    """Write the outcome of a lead whose sales add up to ``price``: ``sold``, whatever it
+    was (a sale is a fact; of a lead another process already gave up on, too), and its
+    auction record. Call it inside the transaction that records the sale."""
+    now = timezone.now()
+    Lead.objects.filter(pk=lead.pk).update(
+        status=LeadStatus.SOLD, sale_price=price, payout=payout, margin=price - payout,
+        message="Sold.", completed_at=now, updated_at=now)
+    if auction is not None:
+        Auction.objects.filter(pk=auction.pk).update(
+            finished_at=now, outcome="sold", reason="", rounds=auction.rounds,
+            bids_at=auction.bids_at)
+
+
 def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> None:
-    """Feed the rolling acceptance rate used in ranking (only answers the buyer gave)."""
-    if counted:
+    """Feed the rolling acceptance rate used in ranking (only answers the buyer gave).
+    Bookkeeping: a failure is logged, never raised (``acceptance_refresh`` recounts)."""
+    if not counted:
+        return
+    try:
         Contract.objects.filter(pk=contract_id).update(
             posts_recent=F("posts_recent") + 1,
             accepted_recent=F("accepted_recent") + int(accepted))
+    except DatabaseError as error:
+        logger.warning(kv("auction.acceptance_count_failed", contract=contract_id,
+                          error=type(error).__name__))
 
 
 def _observe(ctx: PostContext, setup: ContractSetup, response: OutboundResponse, *,

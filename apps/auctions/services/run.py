@@ -24,7 +24,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.auctions.engine import (
-    Exclusion,
     LeadFacts,
     Ranking,
     post_plan,
@@ -32,19 +31,20 @@ from apps.auctions.engine import (
     select_eligible,
 )
 from apps.auctions.health import health_observe
-from apps.auctions.models import Auction, ConsumerPurchase, Ping, PingOutcome
+from apps.auctions.models import Auction, ConsumerPurchase
 from apps.auctions.services.outcome import lead_finalize, post_retry_schedule
-from apps.auctions.services.pinging import PingResult, ping_round
+from apps.auctions.services.pinging import ping_round
 from apps.auctions.services.posting import (
     PostContext,
     bid_post,
     offer_post,
     post_context_build,
 )
+from apps.auctions.services.records import pings_write
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.cache import cached_row
 from apps.core.logging import kv
-from apps.core.sql import sql_datetime, sql_in, sql_insert, sql_rows
+from apps.core.sql import sql_datetime, sql_in, sql_rows
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
 
@@ -105,14 +105,18 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     sales, retry = _post_ranking(state, ranking)
     if not sales and retry is None:
         sales, retry = _secondary_round(state, bought)
-    health_observe(state.post.observations)
 
+    # The outcome first (a sale already recorded it with itself); the breaker's
+    # bookkeeping after, and it cannot fail the lead.
     if sales:
-        return lead_finalize(lead, state.record, sales)
-    if retry is not None:
+        lead = lead_finalize(lead, state.record, sales)
+    elif retry is not None:
         post_retry_schedule(state.record, retry)
-        return Lead.objects.get(pk=lead.pk)
-    return lead_finalize(lead, state.record, [], reason=_unsold_reason(ranking))
+        lead = Lead.objects.get(pk=lead.pk)
+    else:
+        lead = lead_finalize(lead, state.record, [], reason=unsold_reason(ranking, _floor(lead)))
+    health_observe(state.post.observations)
+    return lead
 
 
 def _claim(lead_id: int, started: datetime) -> Lead | None:
@@ -161,37 +165,13 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
                 lead=lead, started_at=state.started, ping_deadline_at=state.ping_deadline_at,
                 bids_at=bids_at, rounds=1)
             state.post.auction = state.record
-        _pings_write(state.record, number, eligibility.excluded, results, ranking)
+        pings_write(state.record.pk, number, eligibility.excluded, results, ranking,
+                    created=timezone.now())
     state.pinged.update(r.contract_id for r in results)
     logger.info(kv("auction.round", lead=lead.uuid, round=number,
                    considered=len(candidates), eligible=len(eligibility.eligible),
                    bids=len(ranking.ranked)))
     return ranking
-
-
-_PING_COLUMNS = ("auction_id", "contract_id", "round", "outcome", "bid", "effective_bid",
-                 "token", "latency_ms", "http_status", "detail", "request_body",
-                 "response_body", "created_at")
-
-
-def _pings_write(record: Auction, number: int, excluded: tuple[Exclusion, ...],
-                 results: list[PingResult], ranking: Ranking) -> None:
-    """One Ping row per contract of the round (plain SQL: ~50 rows an auction)."""
-    effective = {r.bid.contract_id: r.effective for r in ranking.ranked}
-    below = {e.contract_id: e.detail for e in ranking.below_floor}
-    created = sql_datetime(timezone.now())
-    rows = [(record.pk, e.contract_id, number, e.reason, None, None, "", None, None,
-             e.detail[:255], "", "", created) for e in excluded]
-    for r in results:
-        outcome, detail = r.outcome, r.detail
-        if r.contract_id in below:
-            outcome, detail = PingOutcome.BELOW_FLOOR, below[r.contract_id]
-        rows.append((
-            record.pk, r.contract_id, number, outcome, r.bid.amount if r.bid else None,
-            effective.get(r.contract_id), (r.bid.token or "")[:255] if r.bid else "",
-            r.latency_ms, r.http_status, detail[:255], r.request_body, r.response_body,
-            created))
-    sql_insert(Ping._meta.db_table, _PING_COLUMNS, rows)
 
 
 def _post_ranking(state: _Auction, ranking: Ranking) -> tuple[list, object | None]:
@@ -244,7 +224,12 @@ def _buyers_who_bought(digests: list[str], now) -> frozenset[int]:
     return frozenset(buyer_id for (buyer_id,) in rows)
 
 
-def _unsold_reason(ranking: Ranking) -> str:
-    if not ranking.ranked:
-        return "No buyer bid on this lead."
-    return "Every bidder rejected the lead."
+def unsold_reason(ranking: Ranking, floor: Decimal) -> str:
+    """Why a lead whose first round sold nothing is unsold, in the words the source and the
+    live view show."""
+    if ranking.ranked:
+        return "Every bidder rejected the lead."
+    below = len(ranking.below_floor)
+    if below:
+        return f"{below} bid{'s' if below > 1 else ''} under the floor {floor:.2f}."
+    return "No buyer bid on this lead."

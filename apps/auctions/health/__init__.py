@@ -1,0 +1,13 @@
+"""Buyer health: the circuit breaker (``breaker``), its streak storage (``storage``) and the
+account manager's alerts (``alerts``)."""
+
+from apps.auctions.health.breaker import (
+    contract_pause,
+    contract_resume,
+    contract_switch,
+    health_observe,
+)
+from apps.auctions.health.storage import Observation
+
+__all__ = ["Observation", "contract_pause", "contract_resume", "contract_switch",
+           "health_observe"]

@@ -1,0 +1,136 @@
+"""Where the circuit breaker keeps its streaks: one small interface, two stores.
+
+Like Saleor's breaker board (``saleor/webhook/circuit_breaker/storage.py``), the breaker only
+talks to a ``StreakStorage``; which one is used is a setting: Redis when ``REDIS_URL`` is set
+(one Lua script per contract, all in one pipeline round trip, shared by every process), else
+the contract row with atomic SQL updates (the embedded default). Either raises on an outage;
+the breaker catches it (``apps.auctions.health.breaker``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+import redis
+from django.db import connection
+from django.db.models import Q
+from redis.commands.core import Script
+
+from apps.buyers.models import Contract
+from apps.core.redis_client import redis_get
+from apps.core.sql import sql_in
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One request to a contract: was it slower than its threshold, did it fail?"""
+
+    contract_id: int
+    slow: bool
+    failed: bool
+    slow_limit: int  # consecutive slow answers that pause
+    error_limit: int  # consecutive failures that pause
+
+
+@dataclass(frozen=True, slots=True)
+class Streak:
+    """A contract's consecutive slow answers and failures after an observation."""
+
+    contract_id: int
+    slow: int
+    failed: int
+
+
+class StreakStorage(Protocol):
+    def count(self, observations: Sequence[Observation]) -> list[Streak]:
+        """Add ``observations`` in order (a slow or failed one extends a streak, a good one
+        ends it) and return the streaks of the contracts that had a slow or failed
+        observation. Raises on a storage outage."""
+
+    def reset(self, contract_id: int) -> None:
+        """End both streaks of ``contract_id`` (it was resumed)."""
+
+
+_LUA_OBSERVE = """
+local slow, err
+if ARGV[1] == '1' then slow = redis.call('INCR', KEYS[1]) else
+  redis.call('SET', KEYS[1], 0); slow = 0 end
+if ARGV[2] == '1' then err = redis.call('INCR', KEYS[2]) else
+  redis.call('SET', KEYS[2], 0); err = 0 end
+return {slow, err}
+"""
+
+
+class RedisStreaks:
+    """Streaks as two Redis counters per contract."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.script: Script = client.register_script(_LUA_OBSERVE)
+
+    @staticmethod
+    def _keys(contract_id: int) -> list[str]:
+        return [f"health:{contract_id}:slow", f"health:{contract_id}:err"]
+
+    def count(self, observations: Sequence[Observation]) -> list[Streak]:
+        pipe = self.client.pipeline(transaction=False)
+        for o in observations:
+            self.script(keys=self._keys(o.contract_id), args=[int(o.slow), int(o.failed)],
+                        client=pipe)
+        return [Streak(o.contract_id, int(slow), int(err))
+                for o, (slow, err) in zip(observations, pipe.execute(), strict=True)
+                if o.slow or o.failed]
+
+    def reset(self, contract_id: int) -> None:
+        self.client.delete(*self._keys(contract_id))
+
+
+class DatabaseStreaks:
+    """Streaks in the contract row (``consecutive_slow``, ``consecutive_errors``)."""
+
+    def count(self, observations: Sequence[Observation]) -> list[Streak]:
+        """One UPDATE for every observation, touching only rows whose streak changes (the
+        counters of healthy contracts already at zero are left alone, so concurrent auctions
+        rarely wait on each other's row locks). Plain SQL: it runs after every auction, and
+        the ORM took longer to compile its four IN lists than the database took to run it."""
+        seen = [o.contract_id for o in observations]
+        slow = [o.contract_id for o in observations if o.slow]
+        failed = [o.contract_id for o in observations if o.failed]
+        table = Contract._meta.db_table
+
+        def bump(column: str, ids: list[int]) -> tuple[str, list[int]]:
+            if not ids:
+                return f"{column} = 0", []
+            return f"{column} = CASE WHEN id IN {sql_in(ids)} THEN {column} + 1 ELSE 0 END", ids
+
+        set_slow, slow_params = bump("consecutive_slow", slow)
+        set_errors, error_params = bump("consecutive_errors", failed)
+        changed = [f"id IN {sql_in(ids)}" for ids in (slow, failed) if ids]
+        changed.append("consecutive_slow > 0 OR consecutive_errors > 0")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {set_slow}, {set_errors} "  # noqa: S608 - ids are parameters
+                f"WHERE id IN {sql_in(seen)} AND ({' OR '.join(changed)})",
+                [*slow_params, *error_params, *seen, *slow, *failed])
+        if not slow and not failed:
+            return []
+        return [Streak(*row) for row in Contract.objects.filter(
+            Q(pk__in=slow) | Q(pk__in=failed)
+        ).values_list("pk", "consecutive_slow", "consecutive_errors")]
+
+    def reset(self, contract_id: int) -> None:
+        Contract.objects.filter(pk=contract_id).update(consecutive_slow=0, consecutive_errors=0)
+
+
+@cache
+def _redis_streaks(client: redis.Redis) -> RedisStreaks:
+    return RedisStreaks(client)
+
+
+def streak_storage() -> StreakStorage:
+    """The store for this process: Redis when configured, else the database."""
+    client = redis_get()
+    return _redis_streaks(client) if client is not None else DatabaseStreaks()

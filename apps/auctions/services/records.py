@@ -1,0 +1,47 @@
+"""The rows an auction round leaves behind, built in one place: the live auction writes them,
+and the synthetic history (``apps.demo``) builds the same rows from simulated answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from apps.auctions.engine import Exclusion, Outcome, Ranking
+from apps.auctions.models import Ping
+from apps.auctions.services.pinging import PingResult
+from apps.core.sql import sql_datetime, sql_insert
+
+PING_COLUMNS = ("auction_id", "contract_id", "round", "outcome", "bid", "effective_bid",
+                "token", "latency_ms", "http_status", "detail", "request_body",
+                "response_body", "created_at")
+
+
+def ping_rows(auction_id: int, number: int, excluded: Iterable[Exclusion],
+              results: Iterable[PingResult], ranking: Ranking, *, created: Any
+              ) -> list[tuple]:
+    """One row (``PING_COLUMNS`` order) per contract of round ``number``: the excluded with
+    their reason, the pinged with their outcome — ``below_floor`` for a bid the ranking
+    dropped under the floor — bid, effective bid and token."""
+    effective = {r.bid.contract_id: r.effective for r in ranking.ranked}
+    below = {e.contract_id: e.detail for e in ranking.below_floor}
+    rows: list[tuple] = [(auction_id, e.contract_id, number, e.reason.value, None, None, "",
+                          None, None, e.detail[:255], "", "", created) for e in excluded]
+    for r in results:
+        outcome, detail = str(r.outcome), r.detail
+        if r.contract_id in below:
+            outcome, detail = Outcome.BELOW_FLOOR.value, below[r.contract_id]
+        rows.append((
+            auction_id, r.contract_id, number, outcome, r.bid.amount if r.bid else None,
+            effective.get(r.contract_id), (r.bid.token or "")[:255] if r.bid else "",
+            r.latency_ms, r.http_status, detail[:255], r.request_body, r.response_body,
+            created))
+    return rows
+
+
+def pings_write(auction_id: int, number: int, excluded: Sequence[Exclusion],
+                results: Sequence[PingResult], ranking: Ranking, *, created: datetime) -> None:
+    """Insert round ``number``'s Ping rows (plain SQL: ~50 rows an auction)."""
+    sql_insert(Ping._meta.db_table, PING_COLUMNS,
+               ping_rows(auction_id, number, excluded, results, ranking,
+                         created=sql_datetime(created)))

@@ -1,0 +1,67 @@
+"""The circuit breaker's streak stores (issue 10, C18): Redis and the database behave the same
+behind ``StreakStorage``."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.auctions.health.storage import (
+    DatabaseStreaks,
+    Observation,
+    RedisStreaks,
+    Streak,
+    streak_storage,
+)
+from apps.buyers.models import Contract
+from apps.core.redis_client import redis_get
+from tests.factories import BuyerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=[pytest.param("database"),
+                        pytest.param("redis", marks=pytest.mark.redis)])
+def store(request):
+    if request.param == "database":
+        return DatabaseStreaks()
+    return RedisStreaks(redis_get())
+
+
+@pytest.fixture
+def contracts(vertical):
+    buyer = BuyerFactory()
+    return [Contract.objects.create(buyer=buyer, vertical=vertical, name=f"c{n}").pk
+            for n in range(3)]
+
+
+def seen(contract_id: int, *, slow: bool = False, failed: bool = False) -> Observation:
+    return Observation(contract_id, slow=slow, failed=failed, slow_limit=10, error_limit=10)
+
+
+def test_a_streak_grows_with_each_bad_answer_and_ends_with_a_good_one(store, contracts):
+    a, b, c = contracts
+
+    assert store.count([seen(a, slow=True), seen(b, failed=True), seen(c)]) == [
+        Streak(a, 1, 0), Streak(b, 0, 1)]
+    assert store.count([seen(a, slow=True), seen(b, slow=True, failed=True)]) == [
+        Streak(a, 2, 0), Streak(b, 1, 2)]
+    assert store.count([seen(a), seen(b, failed=True)]) == [Streak(b, 0, 3)]
+    assert store.count([seen(a, slow=True)]) == [Streak(a, 1, 0)]
+
+
+def test_a_reset_ends_both_streaks(store, contracts):
+    a, *_ = contracts
+    store.count([seen(a, slow=True, failed=True)] * 3)
+
+    store.reset(a)
+
+    assert store.count([seen(a, failed=True)]) == [Streak(a, 0, 1)]
+
+
+def test_the_store_follows_the_settings(settings):
+    settings.REDIS_URL = ""
+    redis_get.cache_clear()
+    try:
+        assert isinstance(streak_storage(), DatabaseStreaks)
+    finally:
+        redis_get.cache_clear()

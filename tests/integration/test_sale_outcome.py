@@ -1,0 +1,115 @@
+"""Once a buyer accepts a post, nothing may change that lead's outcome (issue 10, A1): the sale
+and the lead's ``sold`` are one write; the breaker's bookkeeping and alerts come after and may
+fail alone; the sweeper finishes a lead that has a sale instead of auctioning it again."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import redis
+from django.utils import timezone
+
+from apps.auctions.models import Auction, Ping, Post, PostOutcome, Sale
+from apps.auctions.services import auction_run
+from apps.auctions.services.maintenance import leads_redrive
+from apps.leads.models import Lead, LeadStatus
+from tests.factories import sim_contract, sim_requests, source_with_key, valid_fields
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_simulator")]
+
+
+@pytest.fixture
+def market(vertical, sim_url):
+    source, _ = source_with_key(vertical, payout_model="revshare", payout_value=Decimal(50))
+    contract = sim_contract(vertical, sim_url, query="bid=12")
+    return source, contract
+
+
+def a_lead(vertical, source) -> Lead:
+    return Lead.objects.create(vertical=vertical, source=source, fields=valid_fields())
+
+
+class _StorageDown:
+    def count(self, observations):
+        raise redis.ConnectionError("Connection refused")
+
+    def reset(self, contract_id):
+        raise redis.ConnectionError("Connection refused")
+
+
+def test_a_breaker_storage_outage_after_the_sale_leaves_the_lead_sold(
+        vertical, market, monkeypatch, caplog):
+    source, contract = market
+    monkeypatch.setattr("apps.auctions.health.breaker.streak_storage", _StorageDown)
+    lead = a_lead(vertical, source)
+
+    with caplog.at_level(logging.WARNING):
+        decided = auction_run(lead.pk)
+
+    assert decided.status == LeadStatus.SOLD
+    assert (decided.sale_price, decided.payout, decided.margin) == (12, 6, 6)
+    assert Sale.objects.get(lead=lead).contract == contract
+    assert Auction.objects.get(lead=lead).outcome == "sold"
+    assert "breaker.unavailable error=ConnectionError" in caplog.text
+
+
+def test_the_sale_and_the_lead_outcome_are_written_together(vertical, market, monkeypatch):
+    """A process that dies right after the sale is recorded (here: the next step raises)
+    leaves a sold lead, not an auctioning one with a sale."""
+    source, _ = market
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr("apps.auctions.services.run.lead_finalize", crash)
+    lead = a_lead(vertical, source)
+
+    with pytest.raises(RuntimeError):
+        auction_run(lead.pk)
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.SOLD
+    assert (lead.sale_price, lead.payout, lead.message) == (12, 6, "Sold.")
+    assert lead.completed_at is not None
+    assert Auction.objects.get(lead=lead).outcome == "sold"
+
+
+def test_the_sweeper_finishes_a_lead_with_a_sale_instead_of_auctioning_it_again(
+        vertical, market, sim_url, django_capture_on_commit_callbacks):
+    """The state the outside check found: the buyer took the lead, the lead stayed
+    ``auctioning`` (an older version wrote the outcome apart from the sale)."""
+    source, contract = market
+    started = timezone.now() - timedelta(minutes=10)
+    lead = Lead.objects.create(vertical=vertical, source=source, fields=valid_fields(),
+                               status=LeadStatus.AUCTIONING, auction_started_at=started)
+    auction = Auction.objects.create(lead=lead, started_at=started, ping_deadline_at=started,
+                                     rounds=1)
+    Post.objects.create(auction=auction, contract=contract, attempt=1,
+                        outcome=PostOutcome.ACCEPTED, price=12)
+    Sale.objects.create(lead=lead, contract=contract, buyer=contract.buyer, price=12)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert leads_redrive() == 1
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.SOLD
+    assert (lead.sale_price, lead.payout, lead.margin) == (12, 6, 6)
+    assert lead.auctions.count() == 1, "the lead was auctioned again"
+    assert Auction.objects.get(lead=lead).outcome == "sold"
+    assert not Ping.objects.filter(auction__lead=lead).exists()
+    assert sim_requests(sim_url, f"/b{contract.pk}/ping") == []
+    assert Sale.objects.filter(lead=lead).count() == 1
+
+
+def test_a_lead_decided_unsold_is_never_turned_back_by_the_sweeper(vertical, market):
+    source, _ = market
+    lead = Lead.objects.create(vertical=vertical, source=source, fields=valid_fields(),
+                               status=LeadStatus.UNSOLD,
+                               auction_started_at=timezone.now() - timedelta(hours=1))
+
+    assert leads_redrive() == 0
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.UNSOLD
