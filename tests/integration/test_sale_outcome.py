@@ -16,7 +16,13 @@ from apps.auctions.models import Auction, Ping, Post, PostOutcome, Sale
 from apps.auctions.services import auction_run
 from apps.auctions.services.maintenance import leads_redrive
 from apps.leads.models import Lead, LeadStatus
-from tests.factories import sim_contract, sim_requests, source_with_key, valid_fields
+from tests.factories import (
+    lead_submit,
+    sim_contract,
+    sim_requests,
+    source_with_key,
+    valid_fields,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_simulator")]
 
@@ -113,3 +119,25 @@ def test_a_lead_decided_unsold_is_never_turned_back_by_the_sweeper(vertical, mar
     assert leads_redrive() == 0
     lead.refresh_from_db()
     assert lead.status == LeadStatus.UNSOLD
+
+
+def test_an_unsold_lead_whose_bids_were_all_under_the_floor_says_so(
+        api_client, vertical, sim_url):
+    vertical.default_floor = Decimal("12.00")
+    vertical.save()
+    for _ in range(3):
+        sim_contract(vertical, sim_url, query="bid=5")
+    _, key = source_with_key(vertical)
+
+    body = lead_submit(api_client, key).json()
+
+    assert body["status"] == "unsold"
+    assert body["message"] == "3 bids under the floor 12.00."
+    assert Lead.objects.get(uuid=body["id"]).message == "3 bids under the floor 12.00."
+
+
+def test_an_unsold_lead_nobody_bid_on_says_so(api_client, vertical, sim_url):
+    sim_contract(vertical, sim_url, query="no_bid=1")
+    _, key = source_with_key(vertical)
+
+    assert lead_submit(api_client, key).json()["message"] == "No buyer bid on this lead."
