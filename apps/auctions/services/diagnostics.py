@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.auctions.services.wire import WireCall, answer_outcome, storable, wire_build
 from apps.auctions.setups import EndpointSetup, endpoint_setup
 from apps.buyers.models import Contract, ContractMode, EndpointKind
+from apps.buyers.oauth import FETCH_TIMEOUT_S
 from apps.buyers.parsing import ParsedResponse
 from apps.core.http import http_send
 from apps.leads.models import Lead
@@ -115,7 +116,7 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
     if endpoint is None:
         return TestPing(kind, None, None, "error", None, f"No {kind} endpoint configured.")
     call = wire_build(endpoint, _values(contract, lead, with_pii=kind == EndpointKind.POST),
-                      _context(lead, kind))
+                      _context(lead, kind), token_wait=FETCH_TIMEOUT_S)
     if isinstance(call, str):
         return TestPing(kind, None, None, "error", None, call)
     response = http_send(call.request)

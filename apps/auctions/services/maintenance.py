@@ -17,6 +17,7 @@ from apps.auctions.services.outcome import lead_reconcile, post_retry_run
 from apps.auctions.services.wire import answer_outcome, wire_build
 from apps.auctions.setups import endpoint_setup
 from apps.buyers.models import Contract, Endpoint, EndpointKind
+from apps.buyers.oauth import FETCH_TIMEOUT_S
 from apps.core.dispatch import task_enqueue
 from apps.core.http import http_send
 from apps.core.logging import kv
@@ -59,7 +60,8 @@ def contract_health_ping(contract: Contract) -> bool:
         return contract_resume(contract.pk, "no endpoint to check; resumed by default")
     setup = endpoint_setup(endpoint, contract.mappings.filter(kind=endpoint.kind))
     call = wire_build(setup, lead_sample_fields(contract.vertical),
-                      {"test": True, "lead.id": "health-check", "now": timezone.now().isoformat()})
+                      {"test": True, "lead.id": "health-check", "now": timezone.now().isoformat()},
+                      token_wait=FETCH_TIMEOUT_S)
     if isinstance(call, str):
         return False
     response = http_send(call.request)

@@ -134,6 +134,7 @@ def _attempt(ranked: RankedBid, ctx: PostContext, *, exclusive: bool, attempt: i
         setup.post, ctx.values,
         {**ctx.context, "ping.token": bid.token or "", "ping.bid": str(price)},
         extra_headers={"Idempotency-Key": f"{lead.uuid}-{cid}"}, mask_keys=ctx.pii_keys,
+        token_wait=setup.post.timeout,  # after the decision: the post may wait for its token
     )
     if isinstance(call, str):
         post = _post_row(row, base, outcome=PostOutcome.ERROR, reason=call)

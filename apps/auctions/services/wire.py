@@ -22,6 +22,7 @@ from apps.buyers.transports import TransportError, request_build
 from apps.core.http import OutboundRequest, OutboundResponse
 
 MASK = "***"
+TOKEN_UNAVAILABLE = "token unavailable"  # noqa: S105 - an outcome detail, not a secret
 
 
 def storable(raw: bytes | str, limit: int = 2000) -> str:
@@ -44,14 +45,22 @@ def wire_build(
     *,
     extra_headers: Mapping[str, str] | None = None,
     mask_keys: Collection[str] = (),
+    token_wait: float = 0.0,
 ) -> WireCall | str:
     """The request for ``endpoint`` with ``values`` (lead fields) and ``context`` (``@…``
     keys), or a one-line reason why it cannot be built. With ``mask_keys`` (PII fields) the
-    stored ``body_text`` is the payload as JSON with those values masked."""
+    stored ``body_text`` is the payload as JSON with those values masked.
+
+    An OAuth2 endpoint's token is read from memory; ``token_wait`` is how many seconds it may
+    wait for one being fetched (0, a ping: never). Without a token the reason is
+    ``TOKEN_UNAVAILABLE``, and the token is fetched in the background meanwhile."""
     try:
         payload = payload_build(endpoint.mappings, values, context)
-        token = (oauth_token(endpoint.spec.auth, endpoint.oauth_token_url)
-                 if endpoint.spec.auth.type == "oauth2" else None)
+        token = None
+        if endpoint.spec.auth.type == "oauth2":
+            token = oauth_token(endpoint.spec.auth, endpoint.oauth_token_url, wait=token_wait)
+            if token is None:
+                return TOKEN_UNAVAILABLE
         wire = request_build(endpoint.spec, payload, oauth_token=token,
                              extra_headers=extra_headers)
     except (MappingError, TransportError) as error:

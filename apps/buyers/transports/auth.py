@@ -1,7 +1,7 @@
 """Request authentication (header, bearer, basic, query key, OAuth2) and the OAuth2
 client-credentials token exchange.
 
-The token itself is fetched over HTTP and cached by the caller (its lifetime must be shared
+The token itself is fetched over HTTP and cached by ``apps.buyers.oauth`` (ahead of use, shared
 by every worker); this module only builds the token request and reads the answer.
 """
 
