@@ -8,7 +8,7 @@ auction, in ms:
 
 - ``before_pings``: ``started_at`` → ``ping_round`` entered (claim and load the lead,
   set-ups, post context, consumer purchases, eligibility), with its parts ``claim``,
-  ``contract_setups``, ``post_context_build``, ``buyers_who_bought``, ``eligibility``;
+  ``contract_setups``, ``lead_context_build``, ``buyers_who_bought``, ``eligibility``;
 - ``build_pings``: ``wire_build`` of the 50 pings;
 - ``first_ping_received`` / ``last_ping_received``: from ``http_send_many`` entered to the
   simulator holding the first / last ping (the cost of putting 50 requests on the wire);
@@ -41,7 +41,7 @@ from bench.setup import Market
 from bench.simlog import ping_answers
 from bench.stats import summary
 
-_RUN_PHASES = ("_claim", "contract_setups", "post_context_build", "_buyers_who_bought",
+_RUN_PHASES = ("_claim", "contract_setups", "lead_context_build", "_buyers_who_bought",
                "select_eligible", "ping_round", "rank_bids")
 _PING_PHASES = ("wire_build", "http_send_many", "_interpret")
 
@@ -156,7 +156,7 @@ def _phases(record: Any, events: list[tuple[str, float, float]],
     send_in, send_out = first["http_send_many"]
     phases["before_pings"] = 1000 * (ping_in - started)
     for name, label in (("_claim", "  claim"), ("contract_setups", "  contract_setups"),
-                        ("post_context_build", "  post_context_build"),
+                        ("lead_context_build", "  lead_context_build"),
                         ("_buyers_who_bought", "  buyers_who_bought"),
                         ("select_eligible", "  eligibility")):
         phases[label] = total.get(name, 0.0)

@@ -18,7 +18,12 @@ from django.utils import timezone
 from apps.auctions.engine import Bid, RankedBid
 from apps.auctions.health import health_observe
 from apps.auctions.models import Auction, Post, PostOutcome, Sale
-from apps.auctions.services.posting import bid_post, lead_sold, post_context_build
+from apps.auctions.services.posting import (
+    FailedPost,
+    bid_post,
+    lead_context_build,
+    lead_sold,
+)
 from apps.auctions.setups import contract_setups
 from apps.core.logging import kv
 from apps.leads.models import Lead, LeadStatus
@@ -80,11 +85,11 @@ def _retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=delays[min(attempt - 1, len(delays) - 1)])
 
 
-def post_retry_schedule(record: Auction, failed: tuple[RankedBid, Post]) -> None:
+def post_retry_schedule(record: Auction, failed: FailedPost) -> None:
     """Keep the lead for the bidder whose post failed transiently: a ``retry`` row for its
     next attempt, due after the retry delay. The lead stays ``auctioning`` — unless that post
     was already attempt ``POST_MAX_ATTEMPTS``: then nothing is scheduled and it is unsold."""
-    _, post = failed
+    post = failed.post
     if post.attempt >= settings.POST_MAX_ATTEMPTS:
         lead_finalize(record.lead, record, [], reason=_RETRIES_EXHAUSTED)
         return
@@ -133,7 +138,7 @@ def post_retry_run(post_id: int) -> Lead | None:
             PostOutcome.ERROR, "contract auto-paused: not sent", None)
         post.save(update_fields=["outcome", "reason", "next_attempt_at"])
         return _after_failed_retry(lead, record, ranked, post, retryable=True)
-    context = post_context_build(lead, record, setups, now=record.started_at)
+    context = lead_context_build(lead, record, setups, now=record.started_at)
     result = bid_post(ranked, context, exclusive=True, attempts=1, scheduled=post)
     if result.sale is not None:
         lead = lead_finalize(lead, record, [result.sale])
@@ -146,7 +151,7 @@ def post_retry_run(post_id: int) -> Lead | None:
 def _after_failed_retry(lead: Lead, record: Auction, ranked: RankedBid, post: Post, *,
                         retryable: bool) -> Lead:
     if retryable and post.attempt < settings.POST_MAX_ATTEMPTS:
-        post_retry_schedule(record, (ranked, post))
+        post_retry_schedule(record, FailedPost(ranked, post))
         return lead
     return lead_finalize(lead, record, [],
                          reason=_RETRIES_EXHAUSTED if retryable

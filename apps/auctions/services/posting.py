@@ -47,8 +47,10 @@ _RETRYABLE_ERRORS = {"connect", "protocol"}
 
 
 @dataclass
-class PostContext:
-    """What every post of one lead shares (``auction`` is set once the record exists)."""
+class LeadContext:
+    """What every ping and post of one lead shares (``auction`` is set once the record
+    exists): the lead's values, the ``@…`` keys of the mappings, its PII keys and consumer
+    digests, and what its requests taught the breaker."""
 
     lead: Lead
     auction: Auction | None
@@ -62,6 +64,14 @@ class PostContext:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedPost:
+    """A bid whose post failed in a way a later attempt may fix, and that attempt's row."""
+
+    ranked: RankedBid
+    post: Post
+
+
+@dataclass(frozen=True, slots=True)
 class PostResult:
     accepted: bool
     retryable: bool = False  # it failed in a way a later attempt may fix
@@ -69,7 +79,7 @@ class PostResult:
     post: Post | None = None
 
 
-def offer_post(offer: Offer, ctx: PostContext) -> list[Sale]:
+def offer_post(offer: Offer, ctx: LeadContext) -> list[Sale]:
     """Post to every bid of ``offer``; the sales made (empty when none accepted)."""
     sales = []
     for ranked in offer.bids:
@@ -79,10 +89,10 @@ def offer_post(offer: Offer, ctx: PostContext) -> list[Sale]:
     return sales
 
 
-def post_context_build(lead: Lead, auction: Auction | None,
-                       setups: Mapping[int, ContractSetup], *, now: datetime) -> PostContext:
+def lead_context_build(lead: Lead, auction: Auction | None,
+                       setups: Mapping[int, ContractSetup], *, now: datetime) -> LeadContext:
     """Everything the pings and posts of ``lead`` share."""
-    return PostContext(
+    return LeadContext(
         lead=lead, auction=auction, setups=setups, values=lead.fields,
         context={"lead.id": str(lead.uuid), "source.id": lead.source_id,
                  "sub_id": lead.sub_id, "test": lead.is_test, "now": now.isoformat()},
@@ -91,7 +101,7 @@ def post_context_build(lead: Lead, auction: Auction | None,
     )
 
 
-def bid_post(ranked: RankedBid, ctx: PostContext, *, exclusive: bool,
+def bid_post(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool,
              attempts: int | None = None, scheduled: Post | None = None) -> PostResult:
     """Post the lead to one bidder, retrying transient failures with backoff (up to
     ``attempts``, default ``POST_REALTIME_ATTEMPTS``). ``scheduled`` is a ``retry`` row to
@@ -120,7 +130,7 @@ def _post_row(row: Post | None, base: dict, **values: Any) -> Post:
     return row
 
 
-def _attempt(ranked: RankedBid, ctx: PostContext, *, exclusive: bool, attempt: int,
+def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: int,
              row: Post | None) -> PostResult:
     cid, bid, lead = ranked.terms.id, ranked.bid, ctx.lead
     setup = ctx.setups[cid]
@@ -186,7 +196,7 @@ def _post_close(post: Post, response: OutboundResponse, outcome: str, reason: st
                              "response_body"])
 
 
-def _sale_record(ctx: PostContext, setup: ContractSetup, post: Post,
+def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
                  response: OutboundResponse, *, price: Decimal, exclusive: bool, now: datetime
                  ) -> Sale | None:
     """Record the sale, the accepted post and the lead's outcome in one transaction; None
@@ -246,7 +256,7 @@ def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> Non
                           error=type(error).__name__))
 
 
-def _observe(ctx: PostContext, setup: ContractSetup, response: OutboundResponse, *,
+def _observe(ctx: LeadContext, setup: ContractSetup, response: OutboundResponse, *,
              failed: bool) -> None:
     ctx.observations.append(Observation(
         contract_id=setup.terms.id,

@@ -31,14 +31,15 @@ from apps.auctions.engine import (
     select_eligible,
 )
 from apps.auctions.health import health_observe
-from apps.auctions.models import Auction, ConsumerPurchase
+from apps.auctions.models import Auction, ConsumerPurchase, Sale
 from apps.auctions.services.outcome import lead_finalize, post_retry_schedule
 from apps.auctions.services.pinging import ping_round
 from apps.auctions.services.posting import (
-    PostContext,
+    FailedPost,
+    LeadContext,
     bid_post,
+    lead_context_build,
     offer_post,
-    post_context_build,
 )
 from apps.auctions.services.records import pings_write
 from apps.auctions.setups import ContractSetup, contract_setups
@@ -52,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class _Auction:
+class AuctionRun:
     """State of one running auction, passed between its phases."""
 
     lead: Lead
@@ -60,7 +61,7 @@ class _Auction:
     started: datetime
     ping_deadline_at: datetime
     setups: dict[int, ContractSetup]
-    post: PostContext
+    ctx: LeadContext  # what its pings and posts share
     ping_values: dict
     deadline: float  # time.monotonic() instant of the source's budget end
     rng: random.Random
@@ -90,16 +91,16 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     # written after the decision (a crash before it leaves an "auctioning" lead with no
     # auction, which the sweeper re-runs).
     setups = {s.terms.id: s for s in contract_setups(lead.vertical_id, started)}
-    post = post_context_build(lead, None, setups, now=started)
-    state = _Auction(
+    ctx = lead_context_build(lead, None, setups, now=started)
+    state = AuctionRun(
         lead=lead, record=None, started=started, setups=setups, deadline=deadline,
         ping_deadline_at=started + timedelta(seconds=ping_deadline - t0),
         rng=random.Random(),
-        ping_values={k: v for k, v in lead.fields.items() if k not in post.pii_keys},
-        pinged=set(), post=post,
+        ping_values={k: v for k, v in lead.fields.items() if k not in ctx.pii_keys},
+        pinged=set(), ctx=ctx,
     )
 
-    bought = _buyers_who_bought(post.consumer_digests, started)
+    bought = _buyers_who_bought(ctx.consumer_digests, started)
     primary = [s for s in setups.values() if not s.terms.is_secondary]
     ranking = _round(state, 1, primary, bought, ping_deadline)
     sales, retry = _post_ranking(state, ranking)
@@ -115,7 +116,7 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
         lead = Lead.objects.get(pk=lead.pk)
     else:
         lead = lead_finalize(lead, state.record, [], reason=unsold_reason(ranking, _floor(lead)))
-    health_observe(state.post.observations)
+    health_observe(state.ctx.observations)
     return lead
 
 
@@ -141,7 +142,7 @@ def _claim(lead_id: int, started: datetime) -> Lead | None:
     return lead
 
 
-def _round(state: _Auction, number: int, candidates: list[ContractSetup],
+def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
            bought: frozenset[int], ping_deadline: float) -> Ranking:
     """Eligibility, ping and ranking for ``candidates``; writes one Ping row per contract."""
     lead = state.lead
@@ -150,9 +151,9 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     eligibility = select_eligible(facts, [s.terms for s in candidates],
                                   now=timezone.now(), bought_by=bought, rng=state.rng)
     results, observations = ping_round([state.setups[t.id] for t in eligibility.eligible],
-                                       state.ping_values, state.post.context,
+                                       state.ping_values, state.ctx.context,
                                        deadline=ping_deadline)
-    state.post.observations.extend(observations)  # counted once the auction is decided
+    state.ctx.observations.extend(observations)  # counted once the auction is decided
     terms = {t.id: t for t in eligibility.eligible}
     ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,
                         floor=facts.floor, rng=state.rng)
@@ -164,7 +165,7 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
             state.record = Auction.objects.create(
                 lead=lead, started_at=state.started, ping_deadline_at=state.ping_deadline_at,
                 bids_at=bids_at, rounds=1)
-            state.post.auction = state.record
+            state.ctx.auction = state.record
         pings_write(state.record.pk, number, eligibility.excluded, results, ranking,
                     created=timezone.now())
     state.pinged.update(r.contract_id for r in results)
@@ -174,25 +175,26 @@ def _round(state: _Auction, number: int, candidates: list[ContractSetup],
     return ranking
 
 
-def _post_ranking(state: _Auction, ranking: Ranking) -> tuple[list, object | None]:
+def _post_ranking(state: AuctionRun, ranking: Ranking) -> tuple[list[Sale], FailedPost | None]:
     """Offer the lead along the post plan. Returns the sales, or no sales and the best bid
     whose failure was transient (worth a scheduled retry), or neither."""
-    retry = None
+    retry: FailedPost | None = None
     for offer in post_plan(ranking):
         if not offer.shared:
-            result = bid_post(offer.bids[0], state.post, exclusive=True)
+            result = bid_post(offer.bids[0], state.ctx, exclusive=True)
             if result.sale is not None:
                 return [result.sale], None
             if result.retryable and retry is None:
-                retry = (offer.bids[0], result.post)
+                retry = FailedPost(offer.bids[0], result.post)
             continue
-        sales = offer_post(offer, state.post)
+        sales = offer_post(offer, state.ctx)
         if sales:
             return sales, None
     return [], retry
 
 
-def _secondary_round(state: _Auction, bought: frozenset[int]) -> tuple[list, object | None]:
+def _secondary_round(state: AuctionRun, bought: frozenset[int]
+                     ) -> tuple[list[Sale], FailedPost | None]:
     """Every bidder failed: ping the secondary contracts (kept out of round one) and those
     excluded in round one (their exclusion may have cleared), within the time left of the
     source's budget. Contracts that already answered or failed in round one are not asked
