@@ -9,7 +9,13 @@ from typing import Any
 
 from django.utils import timezone
 
-from apps.auctions.services.wire import WireCall, answer_outcome, storable, wire_build
+from apps.auctions.services.wire import (
+    AnswerFault,
+    WireCall,
+    answer_outcome,
+    storable,
+    wire_build,
+)
 from apps.auctions.setups import EndpointSetup, endpoint_setup
 from apps.buyers.models import Contract, ContractMode, EndpointKind
 from apps.buyers.oauth import FETCH_TIMEOUT_S
@@ -124,9 +130,10 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
         status=response.status, headers=dict(response.headers),
         body=storable(response.body, _SHOWN_BODY),
         latency_ms=round(response.latency_ms, 1), error=response.error)
-    code, parsed, detail = answer_outcome(endpoint, response)
-    if code != "ok":
-        return TestPing(kind, _request_view(call, endpoint), shown, code, None, detail)
+    parsed = answer_outcome(endpoint, response)
+    if isinstance(parsed, AnswerFault):
+        return TestPing(kind, _request_view(call, endpoint), shown, parsed.code, None,
+                        parsed.detail)
     if kind == EndpointKind.PING:
         outcome = "bid" if parsed.accepted and parsed.price is not None else "no_bid"
     else:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.auctions.health import contract_resume
 from apps.auctions.models import Auction, Post, PostOutcome
 from apps.auctions.services.outcome import lead_reconcile, post_retry_run
-from apps.auctions.services.wire import answer_outcome, wire_build
+from apps.auctions.services.wire import AnswerFault, answer_outcome, wire_build
 from apps.auctions.setups import endpoint_setup
 from apps.buyers.models import Contract, Endpoint, EndpointKind
 from apps.buyers.oauth import FETCH_TIMEOUT_S
@@ -65,10 +65,11 @@ def contract_health_ping(contract: Contract) -> bool:
     if isinstance(call, str):
         return False
     response = http_send(call.request)
-    code, _, detail = answer_outcome(setup, response)
-    healthy = code == "ok" and response.latency_ms <= contract.slow_threshold_ms
+    answer = answer_outcome(setup, response)
+    fault = answer.detail if isinstance(answer, AnswerFault) else ""
+    healthy = not fault and response.latency_ms <= contract.slow_threshold_ms
     logger.info(kv("contract.health_ping", contract=contract.pk, healthy=healthy,
-                   latency_ms=round(response.latency_ms, 1), detail=detail or "-"))
+                   latency_ms=round(response.latency_ms, 1), detail=fault or "-"))
     if healthy:
         return contract_resume(
             contract.pk, f"health ping answered in {response.latency_ms:.0f} ms")

@@ -124,7 +124,9 @@ def post_retry_run(post_id: int) -> Lead | None:
     if lead.status != LeadStatus.AUCTIONING:
         Post.objects.filter(pk=post.pk).update(outcome=PostOutcome.ABANDONED)
         return lead
-    setups = {s.terms.id: s for s in contract_setups(lead.vertical_id, now)}
+    vertical = lead.vertical
+    assert vertical is not None  # a lead is auctioned only once its vertical is known
+    setups = {s.terms.id: s for s in contract_setups(vertical.pk, now)}
     setup = setups.get(post.contract_id)
     if setup is None or not setup.terms.active:
         Post.objects.filter(pk=post.pk).update(
@@ -138,7 +140,7 @@ def post_retry_run(post_id: int) -> Lead | None:
             PostOutcome.ERROR, "contract auto-paused: not sent", None)
         post.save(update_fields=["outcome", "reason", "next_attempt_at"])
         return _after_failed_retry(lead, record, ranked, post, retryable=True)
-    context = lead_context_build(lead, record, setups, now=record.started_at)
+    context = lead_context_build(lead, vertical, record, setups, now=record.started_at)
     result = bid_post(ranked, context, exclusive=True, attempts=1, scheduled=post)
     if result.sale is not None:
         lead = lead_finalize(lead, record, [result.sale])

@@ -15,8 +15,14 @@ from typing import Any
 
 from apps.auctions.engine import FAILED, Bid, Mode, Outcome
 from apps.auctions.health import Observation
-from apps.auctions.services.wire import WireCall, answer_outcome, storable, wire_build
-from apps.auctions.setups import ContractSetup
+from apps.auctions.services.wire import (
+    AnswerFault,
+    WireCall,
+    answer_outcome,
+    storable,
+    wire_build,
+)
+from apps.auctions.setups import ContractSetup, EndpointSetup
 from apps.core.dbconn import db_release
 from apps.core.http import OutboundRequest, OutboundResponse, http_send_many
 from apps.core.logging import kv
@@ -60,7 +66,7 @@ def ping_round(
     ``deadline`` (a ``time.monotonic()`` instant), and the health observations of the pinged.
     """
     results: dict[int, PingResult] = {}
-    pinged: list[ContractSetup] = []
+    pinged: list[tuple[ContractSetup, EndpointSetup]] = []
     for setup in setups:
         terms = setup.terms
         if terms.mode == Mode.DIRECT_POST:
@@ -71,19 +77,19 @@ def ping_round(
             results[terms.id] = PingResult(terms.id, Outcome.ERROR,
                                            detail="no ping endpoint configured")
         else:
-            pinged.append(setup)
-    pinged.sort(key=lambda s: -_expected_ms.get(s.terms.id, float("inf")))
-    calls: list[tuple[ContractSetup, WireCall]] = []
+            pinged.append((setup, setup.ping))
+    pinged.sort(key=lambda pair: -_expected_ms.get(pair[0].terms.id, float("inf")))
+    calls: list[tuple[ContractSetup, EndpointSetup, WireCall]] = []
 
     def requests() -> Iterator[OutboundRequest]:
         """Each ping built just before it leaves, slowest buyer first."""
-        for setup in pinged:
-            call = wire_build(setup.ping, values, context)
+        for setup, endpoint in pinged:
+            call = wire_build(endpoint, values, context)
             if isinstance(call, str):
                 results[setup.terms.id] = PingResult(setup.terms.id, Outcome.ERROR,
                                                      detail=call)
                 continue
-            calls.append((setup, call))
+            calls.append((setup, endpoint, call))
             yield call.request
 
     db_release()
@@ -94,8 +100,8 @@ def ping_round(
     debug = logger.isEnabledFor(logging.DEBUG)  # 50 lines per auction: built only if kept
 
     def handle(index: int, response: OutboundResponse) -> None:
-        setup, call = calls[index]
-        result = results[setup.terms.id] = _interpret(setup, call, response)
+        setup, endpoint, call = calls[index]
+        result = results[setup.terms.id] = _interpret(setup.terms.id, endpoint, call, response)
         handled.add(index)
         observations.append(_observation(setup, response, result))
         cid = setup.terms.id
@@ -124,20 +130,21 @@ def _observation(setup: ContractSetup, response: OutboundResponse,
     )
 
 
-def _interpret(setup: ContractSetup, call: WireCall, response: OutboundResponse) -> PingResult:
-    outcome, parsed, detail = answer_outcome(setup.ping, response)
-    common = {
-        "latency_ms": round(response.latency_ms, 2), "http_status": response.status,
-        "request_body": call.body_text[:_BODY_KEEP],
-        "response_body": storable(response.body, _BODY_KEEP),
-    }
-    cid = setup.terms.id
-    if outcome != "ok":
-        return PingResult(cid, outcome, detail=detail, **common)
-    if not parsed.accepted:
-        return PingResult(cid, Outcome.NO_BID, detail=(parsed.reason or "")[:255], **common)
-    if parsed.price is None:
-        return PingResult(cid, Outcome.INVALID_RESPONSE, detail="bid without a price",
-                          **common)
-    bid = Bid(cid, parsed.price, token=parsed.token, latency_ms=response.latency_ms)
-    return PingResult(cid, Outcome.BID, bid, **common)
+def _interpret(cid: int, endpoint: EndpointSetup, call: WireCall,
+               response: OutboundResponse) -> PingResult:
+    answer = answer_outcome(endpoint, response)
+
+    def result(outcome: Outcome, detail: str, bid: Bid | None = None) -> PingResult:
+        return PingResult(cid, outcome, bid, latency_ms=round(response.latency_ms, 2),
+                          http_status=response.status, detail=detail,
+                          request_body=call.body_text[:_BODY_KEEP],
+                          response_body=storable(response.body, _BODY_KEEP))
+
+    if isinstance(answer, AnswerFault):
+        return result(answer.code, answer.detail)
+    if not answer.accepted:
+        return result(Outcome.NO_BID, (answer.reason or "")[:255])
+    if answer.price is None:
+        return result(Outcome.INVALID_RESPONSE, "bid without a price")
+    return result(Outcome.BID, "", Bid(cid, answer.price, token=answer.token,
+                                       latency_ms=response.latency_ms))

@@ -27,18 +27,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.auctions.caps import cap_release, cap_reserve
-from apps.auctions.engine import Offer, RankedBid
+from apps.auctions.engine import Offer, Outcome, RankedBid
 from apps.auctions.health import Observation
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
-from apps.auctions.services.wire import answer_outcome, storable, wire_build
+from apps.auctions.services.wire import AnswerFault, answer_outcome, storable, wire_build
 from apps.auctions.setups import ContractSetup, vertical_pii_keys
 from apps.buyers.models import Contract
+from apps.buyers.parsing import ParsedResponse
 from apps.core.dbconn import db_release
 from apps.core.http import OutboundResponse, http_send
 from apps.core.logging import kv
 from apps.leads.dedupe import consumer_digests
 from apps.leads.models import Lead, LeadStatus
-from apps.sources.models import Source
+from apps.sources.models import Source, Vertical
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +49,12 @@ _RETRYABLE_ERRORS = {"connect", "protocol"}
 
 @dataclass
 class LeadContext:
-    """What every ping and post of one lead shares (``auction`` is set once the record
-    exists): the lead's values, the ``@…`` keys of the mappings, its PII keys and consumer
-    digests, and what its requests taught the breaker."""
+    """What every ping and post of one lead shares: its ``auction`` record (saved once the
+    first round is decided, before any post), the lead's values, the ``@…`` keys of the
+    mappings, its PII keys and consumer digests, and what its requests taught the breaker."""
 
     lead: Lead
-    auction: Auction | None
+    auction: Auction
     setups: Mapping[int, ContractSetup]
     values: Mapping[str, Any]  # every normalized field, PII included
     context: Mapping[str, Any]  # the ``@…`` keys of the mapping
@@ -74,9 +75,9 @@ class FailedPost:
 @dataclass(frozen=True, slots=True)
 class PostResult:
     accepted: bool
+    post: Post  # the attempt's row
     retryable: bool = False  # it failed in a way a later attempt may fix
     sale: Sale | None = None
-    post: Post | None = None
 
 
 def offer_post(offer: Offer, ctx: LeadContext) -> list[Sale]:
@@ -89,15 +90,15 @@ def offer_post(offer: Offer, ctx: LeadContext) -> list[Sale]:
     return sales
 
 
-def lead_context_build(lead: Lead, auction: Auction | None,
+def lead_context_build(lead: Lead, vertical: Vertical, auction: Auction,
                        setups: Mapping[int, ContractSetup], *, now: datetime) -> LeadContext:
-    """Everything the pings and posts of ``lead`` share."""
+    """Everything the pings and posts of ``lead`` (of ``vertical``) share."""
     return LeadContext(
         lead=lead, auction=auction, setups=setups, values=lead.fields,
         context={"lead.id": str(lead.uuid), "source.id": lead.source_id,
                  "sub_id": lead.sub_id, "test": lead.is_test, "now": now.isoformat()},
-        pii_keys=vertical_pii_keys(lead.vertical_id),
-        consumer_digests=consumer_digests(lead.vertical, lead.fields),
+        pii_keys=vertical_pii_keys(vertical.pk),
+        consumer_digests=consumer_digests(vertical, lead.fields),
     )
 
 
@@ -106,17 +107,16 @@ def bid_post(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool,
     """Post the lead to one bidder, retrying transient failures with backoff (up to
     ``attempts``, default ``POST_REALTIME_ATTEMPTS``). ``scheduled`` is a ``retry`` row to
     fill in with the first attempt instead of a new row."""
-    attempts = attempts or settings.POST_REALTIME_ATTEMPTS
+    attempts = max(1, attempts or settings.POST_REALTIME_ATTEMPTS)
     backoff = settings.POST_REALTIME_BACKOFF_S
-    first = scheduled.attempt if scheduled is not None else 1
-    result = PostResult(accepted=False)
-    for number in range(first, first + attempts):
-        result = _attempt(ranked, ctx, exclusive=exclusive, attempt=number,
-                          row=scheduled if number == first else None)
+    number = scheduled.attempt if scheduled is not None else 1
+    result = _attempt(ranked, ctx, exclusive=exclusive, attempt=number, row=scheduled)
+    for retry in range(attempts - 1):
         if result.accepted or not result.retryable:
-            return result
-        if number < first + attempts - 1:
-            time.sleep(backoff[min(number - first, len(backoff) - 1)])
+            break
+        time.sleep(backoff[min(retry, len(backoff) - 1)])
+        number += 1
+        result = _attempt(ranked, ctx, exclusive=exclusive, attempt=number, row=None)
     return result
 
 
@@ -160,10 +160,10 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
                      request_body=call.body_text[:_BODY_KEEP])
     db_release()
     response = http_send(call.request)
-    code, parsed, detail = answer_outcome(setup.post, response)
-    _observe(ctx, setup, response, failed=code != "ok")
+    answer = answer_outcome(setup.post, response)
+    _observe(ctx, setup, response, failed=isinstance(answer, AnswerFault))
 
-    if code == "ok" and parsed.accepted:
+    if isinstance(answer, ParsedResponse) and answer.accepted:
         sale = _sale_record(ctx, setup, post, response, price=price, exclusive=exclusive, now=now)
         if sale is not None:
             return PostResult(accepted=True, sale=sale, post=post)
@@ -172,16 +172,16 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
         return PostResult(accepted=False, post=post)
 
     cap_release(reservations)
-    if code == "ok":
-        outcome, reason, retryable = PostOutcome.REJECTED, parsed.reason or "rejected", False
-    elif code == "timeout":
-        outcome, reason, retryable = PostOutcome.TIMEOUT, detail, True
+    if isinstance(answer, ParsedResponse):
+        outcome, reason, retryable = PostOutcome.REJECTED, answer.reason or "rejected", False
+    elif answer.code == Outcome.TIMEOUT:
+        outcome, reason, retryable = PostOutcome.TIMEOUT, answer.detail, True
     else:
-        outcome, reason = PostOutcome.ERROR, detail
-        retryable = code == "error" and (response.error in _RETRYABLE_ERRORS
-                                         or (response.status or 0) >= 500)
+        outcome, reason = PostOutcome.ERROR, answer.detail
+        retryable = answer.code == Outcome.ERROR and (response.error in _RETRYABLE_ERRORS
+                                                      or (response.status or 0) >= 500)
     _post_close(post, response, outcome, reason)
-    _acceptance_count(cid, accepted=False, counted=code == "ok")
+    _acceptance_count(cid, accepted=False, counted=isinstance(answer, ParsedResponse))
     logger.info(kv("auction.post", lead=lead.uuid, contract=cid, attempt=attempt,
                    outcome=outcome, latency_ms=round(response.latency_ms, 1),
                    retryable=retryable))

@@ -57,7 +57,9 @@ class AuctionRun:
     """State of one running auction, passed between its phases."""
 
     lead: Lead
-    record: Auction | None  # written once the first round is decided
+    vertical: Vertical
+    source: Source
+    record: Auction  # saved once the first round is decided
     started: datetime
     ping_deadline_at: datetime
     setups: dict[int, ContractSetup]
@@ -76,11 +78,12 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     already decided, is returned untouched.
     """
     started = timezone.now()
-    lead = _claim(lead_id, started)
-    if lead is None:
+    claimed = _claim(lead_id, started)
+    if claimed is None:
         return Lead.objects.get(pk=lead_id)
+    lead, vertical, source = claimed
     t0 = time.monotonic()
-    deadline = deadline if deadline is not None else t0 + lead.source.time_budget_ms / 1000
+    deadline = deadline if deadline is not None else t0 + source.time_budget_ms / 1000
     # A capture that spent its budget before the auction began still gets a real auction
     # (the source already has its 202): pings are never sent with no time to answer.
     deadline = max(deadline, t0 + settings.AUCTION_MIN_MS / 1000)
@@ -90,11 +93,13 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     # Only what eligibility needs is read before the pings leave; the Auction row is
     # written after the decision (a crash before it leaves an "auctioning" lead with no
     # auction, which the sweeper re-runs).
-    setups = {s.terms.id: s for s in contract_setups(lead.vertical_id, started)}
-    ctx = lead_context_build(lead, None, setups, now=started)
+    setups = {s.terms.id: s for s in contract_setups(vertical.pk, started)}
+    ping_deadline_at = started + timedelta(seconds=ping_deadline - t0)
+    record = Auction(lead=lead, started_at=started, ping_deadline_at=ping_deadline_at)
+    ctx = lead_context_build(lead, vertical, record, setups, now=started)
     state = AuctionRun(
-        lead=lead, record=None, started=started, setups=setups, deadline=deadline,
-        ping_deadline_at=started + timedelta(seconds=ping_deadline - t0),
+        lead=lead, vertical=vertical, source=source, record=record, started=started,
+        setups=setups, deadline=deadline, ping_deadline_at=ping_deadline_at,
         rng=random.Random(),
         ping_values={k: v for k, v in lead.fields.items() if k not in ctx.pii_keys},
         pinged=set(), ctx=ctx,
@@ -115,12 +120,13 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
         post_retry_schedule(state.record, retry)
         lead = Lead.objects.get(pk=lead.pk)
     else:
-        lead = lead_finalize(lead, state.record, [], reason=unsold_reason(ranking, _floor(lead)))
+        lead = lead_finalize(lead, state.record, [],
+                             reason=unsold_reason(ranking, _floor(vertical, source)))
     health_observe(state.ctx.observations)
     return lead
 
 
-def _claim(lead_id: int, started: datetime) -> Lead | None:
+def _claim(lead_id: int, started: datetime) -> tuple[Lead, Vertical, Source] | None:
     """Move the lead from received to auctioning and load what the auction reads of it, in
     one statement (``UPDATE … RETURNING``: one round trip before the pings instead of two);
     None when another process claimed it or it is decided. Of concurrent attempts exactly
@@ -137,9 +143,9 @@ def _claim(lead_id: int, started: datetime) -> Lead | None:
     lead = Lead(id=pk, uuid=uuid.UUID(str(public_id)), sub_id=sub_id, is_test=bool(is_test),
                 fields=fields if isinstance(fields, dict) else json.loads(fields),
                 status=LeadStatus.AUCTIONING, auction_started_at=started)
-    lead.source = cached_row(Source, source_id)
-    lead.vertical = cached_row(Vertical, vertical_id)
-    return lead
+    lead.source = source = cached_row(Source, source_id)
+    lead.vertical = vertical = cached_row(Vertical, vertical_id)
+    return lead, vertical, source
 
 
 def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
@@ -147,7 +153,7 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
     """Eligibility, ping and ranking for ``candidates``; writes one Ping row per contract."""
     lead = state.lead
     facts = LeadFacts(fields=lead.fields, source_id=lead.source_id, sub_id=lead.sub_id,
-                      is_test=lead.is_test, floor=_floor(lead))
+                      is_test=lead.is_test, floor=_floor(state.vertical, state.source))
     eligibility = select_eligible(facts, [s.terms for s in candidates],
                                   now=timezone.now(), bought_by=bought, rng=state.rng)
     results, observations = ping_round([state.setups[t.id] for t in eligibility.eligible],
@@ -162,10 +168,8 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
     bids_at = timezone.now()
     with transaction.atomic():  # the record and its pings: one write, not two
         if number == 1:
-            state.record = Auction.objects.create(
-                lead=lead, started_at=state.started, ping_deadline_at=state.ping_deadline_at,
-                bids_at=bids_at, rounds=1)
-            state.ctx.auction = state.record
+            state.record.bids_at, state.record.rounds = bids_at, 1
+            state.record.save(force_insert=True)
         pings_write(state.record.pk, number, eligibility.excluded, results, ranking,
                     created=timezone.now())
     state.pinged.update(r.contract_id for r in results)
@@ -202,7 +206,7 @@ def _secondary_round(state: AuctionRun, bought: frozenset[int]
     left = state.deadline - time.monotonic() - settings.AUCTION_RESERVE_MS / 1000
     if left < settings.AUCTION_SECONDARY_MIN_MS / 1000:
         return [], None
-    fresh = {s.terms.id: s for s in contract_setups(state.lead.vertical_id, timezone.now())}
+    fresh = {s.terms.id: s for s in contract_setups(state.vertical.pk, timezone.now())}
     state.setups.update(fresh)
     candidates = [s for cid, s in fresh.items() if cid not in state.pinged]
     if not candidates:
@@ -213,8 +217,8 @@ def _secondary_round(state: AuctionRun, bought: frozenset[int]
     return _post_ranking(state, ranking)
 
 
-def _floor(lead: Lead) -> Decimal:
-    return max(lead.vertical.default_floor, lead.source.minimum_sale_price())
+def _floor(vertical: Vertical, source: Source) -> Decimal:
+    return max(vertical.default_floor, source.minimum_sale_price())
 
 
 def _buyers_who_bought(digests: list[str], now) -> frozenset[int]:

@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from apps.auctions.engine import Outcome
 from apps.auctions.setups import EndpointSetup
 from apps.buyers.mapping import MappingError, path_parse, payload_build
 from apps.buyers.oauth import oauth_token
@@ -91,31 +92,39 @@ def _set(node: Any, path: tuple[str | int, ...]) -> None:
             node = node[step]
         except (KeyError, IndexError, TypeError):
             return
-    try:
-        if (isinstance(node, dict) and path[-1] in node) or (
-                isinstance(node, list) and isinstance(path[-1], int) and path[-1] < len(node)):
-            node[path[-1]] = MASK
-    except TypeError:
-        return
+    last = path[-1]
+    if isinstance(node, dict) and last in node:
+        node[last] = MASK
+    elif isinstance(node, list) and isinstance(last, int) and -len(node) <= last < len(node):
+        node[last] = MASK
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFault:
+    """An answer that says nothing about the lead: ``code`` is ``timeout``, ``error``
+    (transport fault: connect, 5xx, redirect, size, blocked) or ``invalid_response``
+    (unreadable in the configured format); ``detail`` a storable line."""
+
+    code: Outcome
+    detail: str
 
 
 def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse
-                   ) -> tuple[str, ParsedResponse | None, str]:
-    """``("ok", parsed, "")`` for a readable answer, else ``(code, None, detail)`` with code
-    ``timeout``, ``error`` (transport fault: connect, 5xx, redirect, size, blocked) or
-    ``invalid_response`` (unreadable in the configured format)."""
+                   ) -> ParsedResponse | AnswerFault:
+    """What the buyer said (its answer read by the endpoint's response rules, with the
+    reason and token made storable), or the fault that kept it from saying anything."""
     if response.error == "timeout":
-        return "timeout", None, response.detail or "no answer in time"
+        return AnswerFault(Outcome.TIMEOUT, response.detail or "no answer in time")
     if response.error is not None:
-        return "error", None, storable(f"{response.error}: {response.detail}", 255)
+        return AnswerFault(Outcome.ERROR, storable(f"{response.error}: {response.detail}", 255))
     if response.status is not None and response.status >= 500:
-        return "error", None, f"HTTP {response.status}"
+        return AnswerFault(Outcome.ERROR, f"HTTP {response.status}")
     try:
         parsed = response_parse(endpoint.rules, response.status or 0, response.body)
     except ResponseInvalid as error:
-        return "invalid_response", None, storable(str(error), 255)
+        return AnswerFault(Outcome.INVALID_RESPONSE, storable(str(error), 255))
     if parsed.reason:
         parsed = replace(parsed, reason=storable(parsed.reason, 255))
     if parsed.token:
         parsed = replace(parsed, token=storable(parsed.token, 255))
-    return "ok", parsed, ""
+    return parsed
