@@ -93,8 +93,9 @@ def _set(node: Any, path: tuple[str | int, ...]) -> None:
         except (KeyError, IndexError, TypeError):
             return
     last = path[-1]
-    if isinstance(node, dict) and last in node:
-        node[last] = MASK
+    if isinstance(node, dict):
+        if last in node:
+            node[last] = MASK
     elif isinstance(node, list) and isinstance(last, int) and -len(node) <= last < len(node):
         node[last] = MASK
 
