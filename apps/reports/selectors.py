@@ -36,6 +36,9 @@ from apps.reports.models import (
 from apps.sources.models import Source, Vertical
 
 GROUPS = ("", "source", "buyer", "contract", "vertical", "day", "hour")
+# Submissions rejected before their vertical was known (an unknown or missing slug) have no
+# vertical: grouped by vertical they are one row with an empty key and this label.
+UNKNOWN_VERTICAL = "unknown vertical"
 LEAD_GROUPS = ("", "source", "vertical", "day", "hour")  # lead figures exist for these
 BUYER_GROUPS = ("", "buyer", "contract", "vertical", "day", "hour")  # buyer figures too
 
@@ -190,7 +193,9 @@ def _sums(queryset: QuerySet, group_by: str, names: tuple[str, ...], zone: ZoneI
         if row.get("s_" + names[0]) is None:
             continue  # an empty aggregate
         key = "all" if column is None else row[column]
-        if group_by == "day":
+        if key is None:
+            key = ""  # no vertical: rejected before it was known
+        elif group_by == "day":
             key = key.astimezone(zone).strftime("%Y-%m-%d")
         elif group_by == "hour":
             key = key.astimezone(zone).strftime("%Y-%m-%d %H:00")
@@ -215,8 +220,9 @@ def kpis(f: ReportFilter, group_by: str = "") -> list[KpiRow]:
     for row in rows.values():
         _finish(row)
     _label(rows.values(), group_by)
-    return sorted(rows.values(), key=lambda r: r.key if group_by in ("day", "hour")
-                  else r.label.lower())
+    if group_by in ("day", "hour"):
+        return sorted(rows.values(), key=lambda r: r.key)
+    return sorted(rows.values(), key=lambda r: (r.key == "", r.label.lower()))  # unknown last
 
 
 def _finish(row: KpiRow) -> None:
@@ -264,6 +270,8 @@ def _label(rows: Iterable[KpiRow], group_by: str) -> None:
     if model is Contract:
         queryset = queryset.select_related("buyer")
     names = {str(obj.pk): str(obj) for obj in queryset}
+    if model is Vertical:
+        names[""] = UNKNOWN_VERTICAL
     for row in rows:
         row.label = names.get(row.key, row.key)
 

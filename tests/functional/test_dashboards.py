@@ -365,6 +365,23 @@ def test_the_csv_export_is_the_table_with_a_header_row(client, world, manager, u
         assert {k: v for k, v in line.items() if k in shown} == shown
 
 
+def test_the_verticals_table_names_leads_of_no_vertical_unknown_vertical(client, world,
+                                                                        manager):
+    lead = world.lead(world.s2, "2026-03-10T13:00:00", LeadStatus.REJECTED,
+                      errors={"vertical": ["Unknown vertical 'solar'."]})
+    Lead.objects.filter(pk=lead.pk).update(vertical=None)
+    rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
+
+    html = client.get("/dashboard/verticals/", DAY).content.decode()
+    lines = list(csv.DictReader(io.StringIO(client.get(
+        "/dashboard/verticals/", {**DAY, "format": "csv"}).content.decode())))
+
+    assert '<tr data-key="" data-label="unknown vertical">' in html and ">None<" not in html
+    assert Figures(html).table("kpi-table")[""]["received"] == "1"
+    assert [(line["vertical_id"], line["vertical"], line["received"]) for line in lines] == [
+        (str(world.vertical.pk), "Auto Insurance", "6"), ("", "unknown vertical", "1")]
+
+
 def test_the_csv_link_keeps_the_filter(client, world, manager):
     html = client.get("/dashboard/buyers/", {**DAY, "source": world.s1.pk}).content.decode()
 

@@ -212,6 +212,20 @@ def test_a_single_buyer_world(db):
     assert total.win_rate_bids == 1.0 and total.revenue == Decimal("5.00")
 
 
+def test_leads_rejected_before_their_vertical_was_known_are_an_unknown_vertical(world):
+    lead = world.lead(world.s2, "2026-03-10T13:00:00", LeadStatus.REJECTED,
+                      errors={"vertical": ["Unknown vertical 'solar'."]})
+    Lead.objects.filter(pk=lead.pk).update(vertical=None)
+    rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
+
+    rows = kpis(DAY, "vertical")
+
+    assert [(r.key, r.label, r.received, r.rejected) for r in rows] == [
+        (str(world.vertical.pk), "Auto Insurance", 6, 1), ("", "unknown vertical", 1, 1)]
+    assert rows[1].pings is None  # buyers only ever see leads of a known vertical
+    assert kpi_totals(DAY).received == 7
+
+
 def test_the_rollup_is_idempotent(world):
     before = kpi_totals(DAY)
     rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
