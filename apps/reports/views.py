@@ -134,13 +134,15 @@ def home(request: HttpRequest) -> HttpResponse:
 def overview(request: HttpRequest) -> HttpResponse:
     f, _ = report_filter(request.GET)
     totals = kpi_totals(f)
-    buyers = sorted(kpis(f, "buyer"), key=lambda r: (-(r.buyer_revenue or 0), -(r.wins or 0)))
+    buyers = sorted(kpis(f, "buyer"), key=lambda r: (-(r.revenue or 0), -(r.wins or 0)))
     sources = sorted(kpis(f, "source"), key=lambda r: (-(r.revenue or 0), -(r.received or 0)))
     rejected = totals.rejected or 0  # one submission can fail on several fields
     return _page(request, "reports/overview.html", f, {
         "page": "overview",
         "lead_cards": [c.cell(totals) | {"figure": c} for c in LEAD_CARDS],
-        "buyer_cards": [c.cell(totals) | {"figure": c} for c in BUYER_CARDS],
+        # with a buyer filter the lead cards are gone: revenue (the buyers') joins these
+        "buyer_cards": [c.cell(totals) | {"figure": c} for c in (
+            BUYER_CARDS if not f.buyer_ids else [*BUYER_CARDS, FIGURES["revenue"]])],
         "chart": _chart_series(f),
         "top_buyers": table("Buyer", TOP_BUYER_COLUMNS, buyers[:TOP]),
         "top_sources": table("Source", TOP_SOURCE_COLUMNS, sources[:TOP]),
@@ -177,7 +179,7 @@ def _chart_series(f: ReportFilter) -> dict:
             "volume": [series(n) for n in (("received", "sold", "rejected") if lead_figures
                                            else ("pings", "bids", "wins"))],
             "money": [series(n) for n in (("revenue", "margin") if lead_figures
-                                          else ("buyer_revenue",))]}
+                                          else ("revenue",))]}
 
 
 def _table_page(request: HttpRequest, *, page: str, title: str, group_by: str, group: str,

@@ -7,7 +7,7 @@
   var COLORS = {
     received: "#2457d6", sold: "#2e9d5b", rejected: "#d64545",
     pings: "#2457d6", bids: "#8a63d2", wins: "#2e9d5b",
-    revenue: "#2457d6", margin: "#2e9d5b", buyer_revenue: "#2457d6",
+    revenue: "#2457d6", margin: "#2e9d5b",
   };
   var OUTCOME_COLORS = {
     bid: "#2e9d5b", below_floor: "#a3b83a", no_bid: "#9aa3b2", timeout: "#e08a1e",

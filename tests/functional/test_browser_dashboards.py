@@ -124,10 +124,10 @@ def test_a_manager_reads_the_dashboards_in_a_browser(live_server, world, tmp_pat
         # (c) the buyers table sorts on a click and downloads as CSV
         page.goto(f"{base}/dashboard/buyers/?{DAY}")
         first_before = page.locator("#kpi-table tbody tr").first.get_attribute("data-label")
-        page.click("#kpi-table th[data-col=buyer_revenue]")
+        page.click("#kpi-table th[data-col=revenue]")
         by_revenue = page.locator("#kpi-table tbody tr").evaluate_all(
             "rows => rows.map(r => r.dataset.label)")
-        page.click("#kpi-table th[data-col=buyer_revenue]")
+        page.click("#kpi-table th[data-col=revenue]")
         by_revenue_up = page.locator("#kpi-table tbody tr").evaluate_all(
             "rows => rows.map(r => r.dataset.label)")
         page.screenshot(path=shots["buyers"], full_page=True)
@@ -171,7 +171,7 @@ def test_a_manager_reads_the_dashboards_in_a_browser(live_server, world, tmp_pat
     assert first_before == "B1"  # by name first
     assert by_revenue == ["B2", "B1"] and by_revenue_up == ["B1", "B2"]  # 31.00 vs 10.00
     assert csv_name == "leadexchange-buyers-buyer-2026-03-10-2026-03-10.csv"
-    assert [(r["buyer"], r["pings"], r["buyer_revenue"]) for r in csv_rows] == [
+    assert [(r["buyer"], r["pings"], r["revenue"]) for r in csv_rows] == [
         ("B1", "4", "10.00"), ("B2", "3", "31.00")]
     for buyer in ("B1 · c1", "B2 · c2", "B3 · c3", "B4 · c4"):
         assert any(label.endswith(f"ping · {buyer}") for label in bar_labels), (buyer,

@@ -261,7 +261,7 @@ def test_the_overview_lists_top_buyers_sources_and_reasons(client, world, manage
 
     buyers = page.table("top-buyers")
     assert list(buyers) == [str(world.b2.pk), str(world.b1.pk)]  # by revenue: 31.00, 10.00
-    assert buyers[str(world.b2.pk)]["buyer_revenue"] == "31.00"
+    assert buyers[str(world.b2.pk)]["revenue"] == "31.00"
     assert page.table("top-sources")[str(world.s1.pk)]["revenue"] == "41.00"
     # the one rejected submission failed on e-mail and phone: each is in 100 % of them
     assert re.search(r"<code>fields.email</code></th><td[^>]*>1</td><td[^>]*>100.0 %</td>",
@@ -323,16 +323,46 @@ def test_the_buyers_table_has_every_buyer_figure_and_toggles_to_contracts(client
     html = client.get("/dashboard/buyers/", DAY).content.decode()
     b1 = Figures(html).table("kpi-table")[str(world.b1.pk)]
 
-    assert b1 == {"pings": "4", "bids": "2", "bid_rate": "0.5", "avg_bid": "11.00",
-                  "wins": "1", "win_rate_pings": "0.25", "win_rate_bids": "0.5", "posts": "2",
-                  "post_rejects": "1", "post_reject_rate": "0.5", "timeouts_pct": "0.25",
-                  "latency_p50_ms": b1["latency_p50_ms"], "latency_p95_ms": b1["latency_p95_ms"],
-                  "auto_pauses": "1", "buyer_revenue": "10.00"}
+    assert b1 == {"pings": "4", "bids": "2", "bids_below_floor": "0", "bid_rate": "0.5",
+                  "avg_bid": "11.00", "wins": "1", "win_rate_pings": "0.25",
+                  "win_rate_bids": "0.5", "posts": "2", "post_rejects": "1",
+                  "post_reject_rate": "0.5", "timeouts_pct": "25.0",
+                  "latency_p50_ms": "40.0", "latency_p95_ms": "700.0",
+                  "auto_pauses": "1", "revenue": "10.00"}
+    assert '<td class="num" data-col="timeouts_pct" data-value="25.0">25.0 %</td>' in html
     assert 'class="table kpi-table sortable"' in html and 'data-sort="number"' in html
     assert "group_by=contract" in html
     contracts = Figures(client.get("/dashboard/buyers/", {**DAY, "group_by": "contract"})
                         .content.decode()).table("kpi-table")
     assert set(contracts) == {str(world.c1.pk), str(world.c2.pk), "total"}
+
+
+def test_the_buyers_table_and_its_csv_count_the_bids_under_the_floor(client, world,
+                                                                     manager):
+    lead = world.lead(world.s1, "2026-03-10T14:00:00", LeadStatus.UNSOLD)
+    world.ping(lead, world.c1, "below_floor", bid=Decimal("3.00"), latency=35)
+    world.ping(lead, world.c2, "below_floor", bid=Decimal("2.50"), latency=35)
+    other = world.lead(world.s2, "2026-03-10T15:00:00", LeadStatus.UNSOLD)
+    world.ping(other, world.c2, "below_floor", bid=Decimal("4.00"), latency=35)
+    rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
+
+    html = client.get("/dashboard/buyers/", DAY).content.decode()
+    table = Figures(html).table("kpi-table")
+    lines = list(csv.DictReader(io.StringIO(client.get(
+        "/dashboard/buyers/", {**DAY, "format": "csv"}).content.decode())))
+
+    assert {key: row["bids_below_floor"] for key, row in table.items()} == {
+        str(world.b1.pk): "1", str(world.b2.pk): "2", "total": "3"}
+    assert 'data-col="bids_below_floor"' in html and ">Bids below floor<" in html
+    assert [(line["buyer"], line["bids_below_floor"]) for line in lines] == [
+        ("B1", "1"), ("B2", "2")]
+
+
+def test_with_a_buyer_filter_the_overview_shows_the_buyers_revenue(client, world, manager):
+    cards = Figures(client.get("/dashboard/", {**DAY, "buyer": world.b2.pk})
+                    .content.decode()).cards
+
+    assert cards["revenue"] == "31.00" and "received" not in cards
 
 
 def test_the_sources_table_shows_rejections_and_time_to_deliver(client, world, manager):
