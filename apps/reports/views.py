@@ -53,7 +53,7 @@ from apps.reports.selectors import (
     post_reject_reasons,
     rejection_reasons,
 )
-from apps.reports.timeline import auction_timeline, live_leads
+from apps.reports.timeline import auction_timeline, lead_reason, live_leads
 from apps.sources.models import Source, Vertical
 
 TIME_ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver",
@@ -227,7 +227,8 @@ def verticals(request: HttpRequest) -> HttpResponse:
 
 @dashboard_view
 def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
-    lead = get_object_or_404(Lead.objects.select_related("source", "vertical"), uuid=lead_uuid)
+    lead = get_object_or_404(Lead.objects.select_related("source", "vertical", "duplicate_of"),
+                             uuid=lead_uuid)
     bodies = ("request_body", "response_body")
     auctions = (Auction.objects.filter(lead=lead).order_by("started_at").prefetch_related(
         Prefetch("pings", Ping.objects.select_related("contract__buyer").defer(*bodies)
@@ -238,7 +239,8 @@ def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
     deliver = (lead.completed_at - lead.received_at).total_seconds() * 1000 \
         if lead.status == LeadStatus.SOLD and lead.completed_at else None
     return render(request, "reports/lead.html", {
-        "page": "lead", "lead": lead, "sales": sales, "deliver": display("ms", deliver),
+        "page": "lead", "lead": lead, "reason": lead_reason(lead), "sales": sales,
+        "deliver": display("ms", deliver),
         "price": display("money", lead.sale_price), "payout": display("money", lead.payout),
         "margin": display("money", lead.margin),
         "timelines": [auction_timeline(auction) | {"element_id": f"timeline-{n}"}
@@ -249,7 +251,9 @@ def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
 def live(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/live.html", {
         "page": "live", "leads": live_leads(),
-        "deliver_definition": "Received → sold (sold leads only)."})
+        "deliver_definition": "Received → sold (sold leads only).",
+        "reason_definition": "Why it did not sell: the invalid fields of a rejection, the "
+                             "lead a duplicate repeats, the auction's reason when unsold."})
 
 
 @dashboard_view

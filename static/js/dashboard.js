@@ -234,6 +234,7 @@
       status.appendChild(document.createTextNode(" "));
       status.appendChild(statusBadge("test"));
     }
+    cell(tr, lead.reason || "", "reason");
     cell(tr, lead.price_text, "num").setAttribute("data-value", lead.price || "");
     cell(tr, lead.deliver, "num");
     var link = document.createElement("a");
@@ -265,7 +266,7 @@
       if (!rows.length) {
         var empty = document.createElement("tr");
         empty.className = "empty";
-        cell(empty, "No lead yet.", "muted").colSpan = 7;
+        cell(empty, "No lead yet.", "muted").colSpan = 8;
         rows = [empty];
       }
       body.replaceChildren.apply(body, rows);

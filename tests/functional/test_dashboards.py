@@ -608,3 +608,32 @@ def test_the_live_feed_gives_the_newest_fifty_newest_first(client, world, manage
     assert first["url"] == f"/dashboard/leads/{sold.uuid}/"
     received = [lead["received_at"] for lead in body["leads"]]
     assert received == sorted(received, reverse=True)
+
+
+def test_the_live_view_gives_the_reason_for_rejected_duplicate_and_unsold_leads(client, world,
+                                                                               manager):
+    original = Lead.objects.filter(status=LeadStatus.SOLD).first()
+    rejected = world.lead(world.s2, "2026-03-12T10:00:00", LeadStatus.REJECTED, errors={
+        "fields.phone": ["Enter a valid phone number."], "fields.email": ["bad"],
+        "fields.zip": ["bad"], "fields.state": ["bad"], "consent.jornaya_leadid": ["bad"],
+        "test": ["bad"]})
+    duplicate = world.lead(world.s1, "2026-03-12T10:01:00", LeadStatus.DUPLICATE)
+    unsold = world.lead(world.s1, "2026-03-12T10:02:00", LeadStatus.UNSOLD)
+    sold = world.lead(world.s1, "2026-03-12T10:03:00", LeadStatus.SOLD, price=Decimal("5.00"),
+                      payout=Decimal("3.50"))
+    Lead.objects.filter(pk=duplicate.pk).update(duplicate_of=original)
+    Lead.objects.filter(pk=unsold.pk).update(message="3 bids under the floor 12.00")
+
+    feed = {lead["uuid"]: lead for lead in client.get("/dashboard/live.json").json()["leads"]}
+    html = client.get("/dashboard/live/").content.decode()
+    page = client.get(f"/dashboard/leads/{rejected.uuid}/").content.decode()
+
+    assert feed[str(rejected.uuid)]["reason"] == (
+        "invalid consent.jornaya_leadid, fields.email, fields.phone, fields.state (+2 more)")
+    assert feed[str(duplicate.uuid)]["reason"] == f"duplicate of {str(original.uuid)[:8]}…"
+    assert feed[str(unsold.uuid)]["reason"] == "3 bids under the floor 12.00"
+    assert feed[str(sold.uuid)]["reason"] == ""
+    assert "Enter a valid phone number" not in str(feed)  # keys, never what was sent
+    assert '<td class="reason">3 bids under the floor 12.00</td>' in html
+    assert ">Reason</th>" in html
+    assert '<dd class="reason">invalid consent.jornaya_leadid, fields.email' in page
