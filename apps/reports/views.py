@@ -104,6 +104,14 @@ def _filter_query(f: ReportFilter, **extra: str) -> str:
     return urlencode({k: v for k, v in params.items() if v not in ([], "")}, doseq=True)
 
 
+def _filter_summary(f: ReportFilter) -> str:
+    """What the filter narrows, in a line beside the folded filter panel of a phone (the
+    page title already gives the dates and the time zone)."""
+    picked = [f"{len(ids)} {name}{'s' if len(ids) > 1 else ''}" for name, ids in (
+        ("source", f.source_ids), ("buyer", f.buyer_ids), ("vertical", f.vertical_ids)) if ids]
+    return " · ".join(picked) or "all sources, buyers and verticals"
+
+
 def _page(request: HttpRequest, template: str, f: ReportFilter, context: dict) -> HttpResponse:
     ranges = []
     for label, days in (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30)):
@@ -113,6 +121,7 @@ def _page(request: HttpRequest, template: str, f: ReportFilter, context: dict) -
                                             group_by=context.get("group_by", ""))))
     return render(request, template, {
         "filter": f, "date_to": filter_end_inclusive(f), "query": _filter_query(f),
+        "filter_summary": _filter_summary(f),
         "time_zones": TIME_ZONES if f.tz in TIME_ZONES else (f.tz, *TIME_ZONES),
         "sources": Source.objects.order_by("name").values_list("pk", "name"),
         "buyers": Buyer.objects.order_by("company").values_list("pk", "company"),

@@ -195,11 +195,25 @@
         scales: {
           x: { type: "linear", min: 0, suggestedMax: top * 1.05,
                title: { display: true, text: "ms since the auction started" } },
-          y: { ticks: { autoSkip: false } },
+          y: { ticks: { autoSkip: false, callback: function (value) {
+            // long "R1 ping · buyer · contract" labels would squeeze the bars on a phone
+            var label = this.getLabelForValue(value);
+            var room = Math.max(14, Math.floor(canvas.clientWidth / 18));
+            return label.length > room ? label.slice(0, room - 1) + "…" : label;
+          } } },
         },
       },
       plugins: [markerPlugin],
     });
+  }
+
+  /* --- the filter panel: open on a laptop, folded on a phone (same break as app.css) --- */
+
+  function initFilterPanel(panel) {
+    if (!window.matchMedia) return;
+    var phone = window.matchMedia("(max-width: 700px)");
+    if (phone.matches) panel.open = false;
+    phone.addEventListener("change", function (event) { panel.open = !event.matches; });
   }
 
   /* --- live view ------------------------------------------------------------------------ */
@@ -297,6 +311,8 @@
   }
 
   function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("details.filter-panel"),
+                                 initFilterPanel);
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), initSortable);
     initOverview();
     Array.prototype.forEach.call(document.querySelectorAll("canvas.waterfall"), initWaterfall);
