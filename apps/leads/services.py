@@ -12,6 +12,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -108,10 +109,19 @@ def _enrich(lead: Lead, schema: list) -> None:
         lead.enrichment["state_mismatch"] = True
 
 
+def _completed_now(lead: Lead) -> datetime:
+    """The moment a lead decided at capture completes: now, read after the insert stamped
+    ``received_at`` (``auto_now_add``), and never before it even if the wall clock stepped
+    back in between — reports subtract the two."""
+    return max(timezone.now(), lead.received_at)
+
+
 def _reject(lead: Lead, errors: dict[str, list[str]]) -> CaptureAnswer:
     lead.status, lead.errors, lead.message = LeadStatus.REJECTED, errors, "Invalid input."
-    lead.completed_at = timezone.now()
-    lead.save()
+    with transaction.atomic():
+        lead.save()
+        lead.completed_at = _completed_now(lead)
+        lead.save(update_fields=["completed_at"])
     logger.info(kv("lead.rejected", lead=lead.uuid, source=lead.source_id,
                    bad_fields=",".join(sorted(errors))))
     return CaptureAnswer(400, {"errors": errors, "id": str(lead.uuid)}, lead)
@@ -126,7 +136,7 @@ def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
         holder = dedupe_claim(lead=lead, keys=keys, now=now)
         if holder is not None:
             lead.status, lead.duplicate_of = LeadStatus.DUPLICATE, holder
-            lead.message, lead.completed_at = "Duplicate lead.", now
+            lead.message, lead.completed_at = "Duplicate lead.", _completed_now(lead)
             lead.save(update_fields=["status", "duplicate_of", "message", "completed_at"])
     if holder is not None:
         logger.info(kv("lead.duplicate", lead=lead.uuid, source=lead.source_id,

@@ -1,6 +1,7 @@
 """What a dashboard card or column shows and how it is written: the figure's name, title,
-kind (int, money, rate, ms, text, pending) and definition, and the display format — money
-with two decimals, rates as percentages, "—" where a figure does not apply."""
+kind (int, money, rate, pct, ms, text, pending) and definition, and the display format —
+money with two decimals, rates (fractions) and pct figures (already percentages) as "12.5 %",
+"—" where a figure does not apply."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from apps.reports.selectors import DEFINITIONS, KpiRow
 
 @dataclass(frozen=True)
 class Figure:
-    """One KPI as the pages show it: ``kind`` is int, money, rate, ms, text or pending."""
+    """One KPI as the pages show it: ``kind`` is int, money, rate (a fraction), pct (a
+    percentage), ms, text or pending."""
 
     name: str
     title: str
@@ -47,6 +49,8 @@ def display(kind: str, value: object) -> str:
         return f"{Decimal(value):,.2f}"
     if kind == "rate":
         return f"{float(value) * 100:.1f} %"
+    if kind == "pct":
+        return f"{float(value):.1f} %"
     if kind == "ms":
         return f"{value:,.0f} ms" if value < 10_000 else f"{value / 1000:,.1f} s"
     return str(value)
@@ -62,15 +66,16 @@ FIGURES = {f.name: f for f in (
     Figure("deliver_p50_ms", "Time to deliver p50", "ms"),
     Figure("deliver_p95_ms", "Time to deliver p95", "ms"),
     Figure("returns", "Returns", "pending"),
-    Figure("pings", "Pings"), Figure("bids", "Bids"), Figure("bid_rate", "Bid rate", "rate"),
+    Figure("pings", "Pings"), Figure("bids", "Bids"),
+    Figure("bids_below_floor", "Bids below floor"), Figure("bid_rate", "Bid rate", "rate"),
     Figure("avg_bid", "Avg bid", "money"), Figure("wins", "Wins"),
     Figure("win_rate_pings", "Win rate / ping", "rate"),
     Figure("win_rate_bids", "Win rate / bid", "rate"), Figure("posts", "Posts"),
     Figure("post_rejects", "Post rejects"),
     Figure("post_reject_rate", "Post-reject rate", "rate"),
-    Figure("timeouts_pct", "Timeouts", "rate"),
+    Figure("timeouts_pct", "Timeouts", "pct"),
     Figure("latency_p50_ms", "Latency p50", "ms"), Figure("latency_p95_ms", "Latency p95", "ms"),
-    Figure("auto_pauses", "Auto-pauses"), Figure("buyer_revenue", "Revenue", "money"),
+    Figure("auto_pauses", "Auto-pauses"),
 )}
 
 
@@ -83,10 +88,10 @@ LEAD_CARDS = figures("received", "accepted", "rejection_rate", "duplicates", "so
                       "deliver_p50_ms", "deliver_p95_ms", "returns")
 BUYER_CARDS = figures("pings", "bid_rate", "avg_bid", "win_rate_pings", "win_rate_bids",
                        "post_reject_rate", "timeouts_pct", "latency_p50_ms", "auto_pauses")
-BUYER_COLUMNS = figures("pings", "bids", "bid_rate", "avg_bid", "wins", "win_rate_pings",
-                         "win_rate_bids", "posts", "post_rejects", "post_reject_rate",
-                         "timeouts_pct", "latency_p50_ms", "latency_p95_ms", "auto_pauses",
-                         "buyer_revenue")
+BUYER_COLUMNS = figures("pings", "bids", "bids_below_floor", "bid_rate", "avg_bid", "wins",
+                         "win_rate_pings", "win_rate_bids", "posts", "post_rejects",
+                         "post_reject_rate", "timeouts_pct", "latency_p50_ms",
+                         "latency_p95_ms", "auto_pauses", "revenue")
 SOURCE_COLUMNS = figures("received", "accepted", "rejected", "rejection_rate", "duplicates",
                           "sold", "sell_through", "revenue", "payouts", "margin",
                           "revenue_per_lead", "deliver_p50_ms", "deliver_p95_ms")
@@ -95,7 +100,7 @@ VERTICAL_COLUMNS = figures("received", "accepted", "rejection_rate", "sold", "se
                             "deliver_p50_ms", "pings", "bid_rate", "win_rate_pings",
                             "post_reject_rate", "timeouts_pct", "latency_p50_ms")
 TOP_BUYER_COLUMNS = figures("pings", "bid_rate", "wins", "win_rate_pings", "win_rate_bids",
-                             "post_reject_rate", "latency_p50_ms", "buyer_revenue")
+                             "post_reject_rate", "latency_p50_ms", "revenue")
 TOP_SOURCE_COLUMNS = figures("received", "rejection_rate", "sold", "sell_through", "revenue",
                               "margin", "revenue_per_lead")
 

@@ -92,7 +92,8 @@ class ContractHour(models.Model):
     vertical = models.ForeignKey(Vertical, on_delete=models.CASCADE, related_name="+")
     considered = models.PositiveIntegerField(default=0)  # every Ping row, excluded or not
     pings = models.PositiveIntegerField(default=0)  # actually pinged (or direct-post bids)
-    bids = models.PositiveIntegerField(default=0)
+    bids = models.PositiveIntegerField(default=0)  # below-floor bids included
+    bids_below_floor = models.PositiveIntegerField(default=0)
     bid_sum = _money()
     timeouts = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)

@@ -36,6 +36,9 @@ from apps.reports.models import (
 from apps.sources.models import Source, Vertical
 
 GROUPS = ("", "source", "buyer", "contract", "vertical", "day", "hour")
+# Submissions rejected before their vertical was known (an unknown or missing slug) have no
+# vertical: grouped by vertical they are one row with an empty key and this label.
+UNKNOWN_VERTICAL = "unknown vertical"
 LEAD_GROUPS = ("", "source", "vertical", "day", "hour")  # lead figures exist for these
 BUYER_GROUPS = ("", "buyer", "contract", "vertical", "day", "hour")  # buyer figures too
 
@@ -48,7 +51,9 @@ DEFINITIONS: dict[str, str] = {
     "sold": "Accepted leads that at least one buyer took.",
     "unsold": "Accepted leads no buyer took.",
     "sell_through": "Sold ÷ accepted.",
-    "revenue": "What buyers pay for the sold leads.",
+    "revenue": "What buyers pay for the sold leads, by the hour each lead was received; "
+               "grouped by buyer or contract, or with a buyer filter, what the buyers paid "
+               "by the hour of each sale.",
     "payouts": "What sources earn for them.",
     "margin": "Revenue − payouts.",
     "revenue_per_lead": "Revenue ÷ accepted leads (average revenue per lead).",
@@ -56,6 +61,8 @@ DEFINITIONS: dict[str, str] = {
     "deliver_p95_ms": "95th percentile of the time from receipt to sale (ms).",
     "pings": "Pings sent to buyers (direct-post offers included).",
     "bids": "Pings answered with a price (including bids under the floor).",
+    "bids_below_floor": "Bids under the floor (the vertical's, source's or contract's "
+                        "minimum price): counted in bids, never ranked.",
     "bid_rate": "Bids ÷ pings.",
     "avg_bid": "Average price bid.",
     "wins": "Leads sold to the buyer.",
@@ -64,14 +71,13 @@ DEFINITIONS: dict[str, str] = {
     "posts": "Post attempts that got an answer or failed (retries included).",
     "post_rejects": "Posts the buyer rejected.",
     "post_reject_rate": "Post rejects ÷ answered posts (accepted + rejected).",
-    "timeouts_pct": "Pings with no answer by the deadline ÷ pings.",
+    "timeouts_pct": "Pings with no answer by the deadline ÷ pings, in percent (0–100).",
     "latency_p50_ms": "Median buyer answer time to pings (ms).",
     "latency_p95_ms": "95th percentile buyer answer time to pings (ms).",
     "auto_pauses": "Times the circuit breaker paused a contract.",
     "returns": "Sold leads returned by buyers (returns arrive with milestone M5; 0 until then).",
     "return_rate": "Returns ÷ sold.",
     "net_revenue": "Revenue − returned revenue − payouts.",
-    "buyer_revenue": "What the buyer paid, by the hour of the sale.",
 }
 
 
@@ -99,7 +105,10 @@ class ReportFilter:
 @dataclass
 class KpiRow:
     """The figures of one group (``key``/``label``); None where a figure does not apply to
-    that grouping (a source has no win rate, a buyer no payout)."""
+    that grouping (a source has no win rate, a buyer no payout). Rates (``*_rate``,
+    ``sell_through``) are fractions 0–1 rounded to 4 places; ``*_pct`` figures are
+    percentages 0–100 rounded to 2 places (the same precision). ``revenue`` is the one
+    revenue figure of every grouping (see ``DEFINITIONS``)."""
 
     key: str
     label: str
@@ -122,6 +131,7 @@ class KpiRow:
     net_revenue: Decimal | None = None
     pings: int | None = None
     bids: int | None = None
+    bids_below_floor: int | None = None
     bid_rate: float | None = None
     avg_bid: Decimal | None = None
     wins: int | None = None
@@ -134,13 +144,17 @@ class KpiRow:
     latency_p50_ms: float | None = None
     latency_p95_ms: float | None = None
     auto_pauses: int | None = None
-    buyer_revenue: Decimal | None = None
     _lead: dict = field(default_factory=dict, repr=False)
     _buyer: dict = field(default_factory=dict, repr=False)
 
 
 def _ratio(numerator, denominator) -> float | None:
     return round(float(numerator) / float(denominator), 4) if denominator else None
+
+
+def _pct(numerator, denominator) -> float | None:
+    """The same quotient as ``_ratio`` in percent: 0.1234 is 12.34."""
+    return round(float(numerator) * 100 / float(denominator), 2) if denominator else None
 
 
 def _hours(model: type[Model], f: ReportFilter, *, buyer: str | None = None,
@@ -171,9 +185,9 @@ _KEY_COLUMN = {"": None, "day": "hour", "hour": "hour", "source": "source_id",
                "buyer": "buyer_id", "contract": "contract_id", "vertical": "vertical_id"}
 _LEAD_SUMS = ("received", "rejected", "duplicates", "sold", "unsold", "revenue", "payout",
               *DELIVER_BUCKETS)
-_BUYER_SUMS = ("pings", "bids", "bid_sum", "timeouts", "errors", "posts", "post_accepted",
-               "post_rejected", "post_failed", "wins", "revenue", "auto_pauses",
-               *LATENCY_BUCKETS)
+_BUYER_SUMS = ("pings", "bids", "bids_below_floor", "bid_sum", "timeouts", "errors", "posts",
+               "post_accepted", "post_rejected", "post_failed", "wins", "revenue",
+               "auto_pauses", *LATENCY_BUCKETS)
 
 
 def _sums(queryset: QuerySet, group_by: str, names: tuple[str, ...], zone: ZoneInfo
@@ -190,7 +204,9 @@ def _sums(queryset: QuerySet, group_by: str, names: tuple[str, ...], zone: ZoneI
         if row.get("s_" + names[0]) is None:
             continue  # an empty aggregate
         key = "all" if column is None else row[column]
-        if group_by == "day":
+        if key is None:
+            key = ""  # no vertical: rejected before it was known
+        elif group_by == "day":
             key = key.astimezone(zone).strftime("%Y-%m-%d")
         elif group_by == "hour":
             key = key.astimezone(zone).strftime("%Y-%m-%d %H:00")
@@ -206,20 +222,26 @@ def kpis(f: ReportFilter, group_by: str = "") -> list[KpiRow]:
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {', '.join(g or '(none)' for g in GROUPS)}")
     rows: dict[str, KpiRow] = {}
-    if group_by in LEAD_GROUPS and not f.buyer_ids:
+    lead_figures = group_by in LEAD_GROUPS and not f.buyer_ids
+    if lead_figures:
         for key, sums in _sums(_lead_rows(f), group_by, _LEAD_SUMS, f.zone).items():
             rows.setdefault(key, KpiRow(key=key, label=key))._lead = sums
     if group_by in BUYER_GROUPS:
         for key, sums in _sums(_contract_rows(f), group_by, _BUYER_SUMS, f.zone).items():
             rows.setdefault(key, KpiRow(key=key, label=key))._buyer = sums
     for row in rows.values():
-        _finish(row)
+        _finish(row, revenue_from_sales=not lead_figures)
     _label(rows.values(), group_by)
-    return sorted(rows.values(), key=lambda r: r.key if group_by in ("day", "hour")
-                  else r.label.lower())
+    if group_by in ("day", "hour"):
+        return sorted(rows.values(), key=lambda r: r.key)
+    return sorted(rows.values(), key=lambda r: (r.key == "", r.label.lower()))  # unknown last
 
 
-def _finish(row: KpiRow) -> None:
+def _finish(row: KpiRow, *, revenue_from_sales: bool) -> None:
+    """Derive the figures from the sums. ``revenue`` comes from the lead rollups (by
+    receipt) unless lead figures do not apply to the grouping (by buyer or contract, or a
+    buyer filter): then from the buyers' sales (by sale), never both in one report, so a
+    column of revenue always adds up."""
     lead, buyer = row._lead, row._buyer
     if lead:
         row.received, row.rejected = lead["received"], lead["rejected"]
@@ -238,6 +260,7 @@ def _finish(row: KpiRow) -> None:
         row.net_revenue = row.revenue - row.payouts
     if buyer:
         row.pings, row.bids, row.wins = buyer["pings"], buyer["bids"], buyer["wins"]
+        row.bids_below_floor = buyer["bids_below_floor"]
         row.bid_rate = _ratio(row.bids, row.pings)
         row.avg_bid = (Decimal(buyer["bid_sum"]) / row.bids).quantize(Decimal("0.01")) \
             if row.bids else None
@@ -246,12 +269,13 @@ def _finish(row: KpiRow) -> None:
         row.posts, row.post_rejects = buyer["posts"], buyer["post_rejected"]
         row.post_reject_rate = _ratio(row.post_rejects,
                                       buyer["post_accepted"] + buyer["post_rejected"])
-        row.timeouts_pct = _ratio(buyer["timeouts"], row.pings)
+        row.timeouts_pct = _pct(buyer["timeouts"], row.pings)
         latency = [buyer[name] for name in LATENCY_BUCKETS]
         row.latency_p50_ms = percentile(latency, 0.5)
         row.latency_p95_ms = percentile(latency, 0.95)
         row.auto_pauses = buyer["auto_pauses"]
-        row.buyer_revenue = Decimal(buyer["revenue"])
+        if revenue_from_sales:
+            row.revenue = Decimal(buyer["revenue"])
 
 
 def _label(rows: Iterable[KpiRow], group_by: str) -> None:
@@ -264,6 +288,8 @@ def _label(rows: Iterable[KpiRow], group_by: str) -> None:
     if model is Contract:
         queryset = queryset.select_related("buyer")
     names = {str(obj.pk): str(obj) for obj in queryset}
+    if model is Vertical:
+        names[""] = UNKNOWN_VERTICAL
     for row in rows:
         row.label = names.get(row.key, row.key)
 

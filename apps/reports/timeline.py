@@ -73,11 +73,36 @@ def _money(value: Decimal | None) -> str | None:
 
 # --- the live view ----------------------------------------------------------------------------
 
+_REASON_KEYS = 4  # invalid keys named in a rejection reason before "+N more"
+
+
+def lead_reason(lead: Lead) -> str:
+    """Why a lead did not sell, in a few words: the invalid keys of a rejection (names,
+    never the values sent), the lead a duplicate repeats, the auction's reason for an
+    unsold or failed lead; "" for the others. Reads ``errors``, ``message`` and
+    ``duplicate_of.uuid``."""
+    if lead.status == LeadStatus.REJECTED:
+        keys = sorted(lead.errors or {})
+        if not keys:
+            return lead.message
+        more = len(keys) - _REASON_KEYS
+        return "invalid " + ", ".join(keys[:_REASON_KEYS]) + (
+            f" (+{more} more)" if more > 0 else "")
+    if lead.status == LeadStatus.DUPLICATE:
+        held = lead.duplicate_of
+        return f"duplicate of {str(held.uuid)[:8]}…" if held is not None else lead.message
+    if lead.status in (LeadStatus.UNSOLD, LeadStatus.ERROR):
+        return lead.message
+    return ""
+
+
 def live_leads(limit: int = LIVE_SIZE) -> list[dict]:
-    """The newest leads (test leads included, marked), newest first, display-ready."""
-    leads = (Lead.objects.select_related("source", "vertical")
+    """The newest leads (test leads included, marked), newest first, display-ready, each
+    with the reason it did not sell (``lead_reason``)."""
+    leads = (Lead.objects.select_related("source", "vertical", "duplicate_of")
              .only("uuid", "status", "is_test", "sale_price", "received_at", "completed_at",
-                   "source__name", "vertical__name")
+                   "errors", "message", "source__name", "vertical__name",
+                   "duplicate_of__uuid")
              .order_by("-received_at", "-pk")[:limit])
     rows = []
     for lead in leads:
@@ -88,6 +113,7 @@ def live_leads(limit: int = LIVE_SIZE) -> list[dict]:
             "received_at": lead.received_at.isoformat(),
             "received": lead.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "source": lead.source.name, "vertical": lead.vertical.name if lead.vertical else "",
-            "status": lead.status, "test": lead.is_test, "price": _money(lead.sale_price),
+            "status": lead.status, "reason": lead_reason(lead), "test": lead.is_test,
+            "price": _money(lead.sale_price),
             "price_text": display("money", lead.sale_price), "deliver": display("ms", deliver)})
     return rows

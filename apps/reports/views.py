@@ -53,7 +53,7 @@ from apps.reports.selectors import (
     post_reject_reasons,
     rejection_reasons,
 )
-from apps.reports.timeline import auction_timeline, live_leads
+from apps.reports.timeline import auction_timeline, lead_reason, live_leads
 from apps.sources.models import Source, Vertical
 
 TIME_ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver",
@@ -104,6 +104,14 @@ def _filter_query(f: ReportFilter, **extra: str) -> str:
     return urlencode({k: v for k, v in params.items() if v not in ([], "")}, doseq=True)
 
 
+def _filter_summary(f: ReportFilter) -> str:
+    """What the filter narrows, in a line beside the folded filter panel of a phone (the
+    page title already gives the dates and the time zone)."""
+    picked = [f"{len(ids)} {name}{'s' if len(ids) > 1 else ''}" for name, ids in (
+        ("source", f.source_ids), ("buyer", f.buyer_ids), ("vertical", f.vertical_ids)) if ids]
+    return " · ".join(picked) or "all sources, buyers and verticals"
+
+
 def _page(request: HttpRequest, template: str, f: ReportFilter, context: dict) -> HttpResponse:
     ranges = []
     for label, days in (("Today", 1), ("Last 7 days", 7), ("Last 30 days", 30)):
@@ -113,6 +121,7 @@ def _page(request: HttpRequest, template: str, f: ReportFilter, context: dict) -
                                             group_by=context.get("group_by", ""))))
     return render(request, template, {
         "filter": f, "date_to": filter_end_inclusive(f), "query": _filter_query(f),
+        "filter_summary": _filter_summary(f),
         "time_zones": TIME_ZONES if f.tz in TIME_ZONES else (f.tz, *TIME_ZONES),
         "sources": Source.objects.order_by("name").values_list("pk", "name"),
         "buyers": Buyer.objects.order_by("company").values_list("pk", "company"),
@@ -134,13 +143,15 @@ def home(request: HttpRequest) -> HttpResponse:
 def overview(request: HttpRequest) -> HttpResponse:
     f, _ = report_filter(request.GET)
     totals = kpi_totals(f)
-    buyers = sorted(kpis(f, "buyer"), key=lambda r: (-(r.buyer_revenue or 0), -(r.wins or 0)))
+    buyers = sorted(kpis(f, "buyer"), key=lambda r: (-(r.revenue or 0), -(r.wins or 0)))
     sources = sorted(kpis(f, "source"), key=lambda r: (-(r.revenue or 0), -(r.received or 0)))
     rejected = totals.rejected or 0  # one submission can fail on several fields
     return _page(request, "reports/overview.html", f, {
         "page": "overview",
         "lead_cards": [c.cell(totals) | {"figure": c} for c in LEAD_CARDS],
-        "buyer_cards": [c.cell(totals) | {"figure": c} for c in BUYER_CARDS],
+        # with a buyer filter the lead cards are gone: revenue (the buyers') joins these
+        "buyer_cards": [c.cell(totals) | {"figure": c} for c in (
+            BUYER_CARDS if not f.buyer_ids else [*BUYER_CARDS, FIGURES["revenue"]])],
         "chart": _chart_series(f),
         "top_buyers": table("Buyer", TOP_BUYER_COLUMNS, buyers[:TOP]),
         "top_sources": table("Source", TOP_SOURCE_COLUMNS, sources[:TOP]),
@@ -177,7 +188,7 @@ def _chart_series(f: ReportFilter) -> dict:
             "volume": [series(n) for n in (("received", "sold", "rejected") if lead_figures
                                            else ("pings", "bids", "wins"))],
             "money": [series(n) for n in (("revenue", "margin") if lead_figures
-                                          else ("buyer_revenue",))]}
+                                          else ("revenue",))]}
 
 
 def _table_page(request: HttpRequest, *, page: str, title: str, group_by: str, group: str,
@@ -225,7 +236,8 @@ def verticals(request: HttpRequest) -> HttpResponse:
 
 @dashboard_view
 def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
-    lead = get_object_or_404(Lead.objects.select_related("source", "vertical"), uuid=lead_uuid)
+    lead = get_object_or_404(Lead.objects.select_related("source", "vertical", "duplicate_of"),
+                             uuid=lead_uuid)
     bodies = ("request_body", "response_body")
     auctions = (Auction.objects.filter(lead=lead).order_by("started_at").prefetch_related(
         Prefetch("pings", Ping.objects.select_related("contract__buyer").defer(*bodies)
@@ -236,7 +248,8 @@ def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
     deliver = (lead.completed_at - lead.received_at).total_seconds() * 1000 \
         if lead.status == LeadStatus.SOLD and lead.completed_at else None
     return render(request, "reports/lead.html", {
-        "page": "lead", "lead": lead, "sales": sales, "deliver": display("ms", deliver),
+        "page": "lead", "lead": lead, "reason": lead_reason(lead), "sales": sales,
+        "deliver": display("ms", deliver),
         "price": display("money", lead.sale_price), "payout": display("money", lead.payout),
         "margin": display("money", lead.margin),
         "timelines": [auction_timeline(auction) | {"element_id": f"timeline-{n}"}
@@ -247,7 +260,9 @@ def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
 def live(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/live.html", {
         "page": "live", "leads": live_leads(),
-        "deliver_definition": "Received → sold (sold leads only)."})
+        "deliver_definition": "Received → sold (sold leads only).",
+        "reason_definition": "Why it did not sell: the invalid fields of a rejection, the "
+                             "lead a duplicate repeats, the auction's reason when unsold."})
 
 
 @dashboard_view

@@ -7,7 +7,7 @@
   var COLORS = {
     received: "#2457d6", sold: "#2e9d5b", rejected: "#d64545",
     pings: "#2457d6", bids: "#8a63d2", wins: "#2e9d5b",
-    revenue: "#2457d6", margin: "#2e9d5b", buyer_revenue: "#2457d6",
+    revenue: "#2457d6", margin: "#2e9d5b",
   };
   var OUTCOME_COLORS = {
     bid: "#2e9d5b", below_floor: "#a3b83a", no_bid: "#9aa3b2", timeout: "#e08a1e",
@@ -195,11 +195,25 @@
         scales: {
           x: { type: "linear", min: 0, suggestedMax: top * 1.05,
                title: { display: true, text: "ms since the auction started" } },
-          y: { ticks: { autoSkip: false } },
+          y: { ticks: { autoSkip: false, callback: function (value) {
+            // long "R1 ping · buyer · contract" labels would squeeze the bars on a phone
+            var label = this.getLabelForValue(value);
+            var room = Math.max(14, Math.floor(canvas.clientWidth / 18));
+            return label.length > room ? label.slice(0, room - 1) + "…" : label;
+          } } },
         },
       },
       plugins: [markerPlugin],
     });
+  }
+
+  /* --- the filter panel: open on a laptop, folded on a phone (same break as app.css) --- */
+
+  function initFilterPanel(panel) {
+    if (!window.matchMedia) return;
+    var phone = window.matchMedia("(max-width: 700px)");
+    if (phone.matches) panel.open = false;
+    phone.addEventListener("change", function (event) { panel.open = !event.matches; });
   }
 
   /* --- live view ------------------------------------------------------------------------ */
@@ -234,6 +248,7 @@
       status.appendChild(document.createTextNode(" "));
       status.appendChild(statusBadge("test"));
     }
+    cell(tr, lead.reason || "", "reason");
     cell(tr, lead.price_text, "num").setAttribute("data-value", lead.price || "");
     cell(tr, lead.deliver, "num");
     var link = document.createElement("a");
@@ -265,7 +280,7 @@
       if (!rows.length) {
         var empty = document.createElement("tr");
         empty.className = "empty";
-        cell(empty, "No lead yet.", "muted").colSpan = 7;
+        cell(empty, "No lead yet.", "muted").colSpan = 8;
         rows = [empty];
       }
       body.replaceChildren.apply(body, rows);
@@ -296,6 +311,8 @@
   }
 
   function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("details.filter-panel"),
+                                 initFilterPanel);
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), initSortable);
     initOverview();
     Array.prototype.forEach.call(document.querySelectorAll("canvas.waterfall"), initWaterfall);

@@ -2,8 +2,10 @@
 Playwright) against the hand-computed KPI fixture plus a busy week of leads: the overview
 draws its charts, a source filter changes the numbers, the buyers table sorts and downloads
 as CSV, a lead's waterfall shows every pinged buyer, and the live view picks up a lead
-submitted through the API while the page is open. Screenshots go to
-``test-artifacts/screenshots/``; nothing is fetched from outside the live server.
+submitted through the API while the page is open; and every page fits a 1366 px laptop
+and a 390 px phone. Screenshots go to ``test-artifacts/screenshots/``, the README's picture to
+``docs/screenshots/dashboard-overview.png``; nothing is fetched from outside the live
+server.
 
 Skipped, with the reason, when Playwright or ``/usr/bin/chromium`` is missing.
 """
@@ -15,6 +17,7 @@ import io
 import json
 import re
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -119,15 +122,15 @@ def test_a_manager_reads_the_dashboards_in_a_browser(live_server, world, tmp_pat
         page.wait_for_function(f"() => ({CHART_STATE})('chart-money') !== null")
         week = page.evaluate(CHART_STATE, "chart-volume")
         page.screenshot(path=shots["overview"], full_page=True)
-        page.screenshot(path=shots["overview_top"])  # the README's picture
+        page.screenshot(path=shots["overview_top"])
 
         # (c) the buyers table sorts on a click and downloads as CSV
         page.goto(f"{base}/dashboard/buyers/?{DAY}")
         first_before = page.locator("#kpi-table tbody tr").first.get_attribute("data-label")
-        page.click("#kpi-table th[data-col=buyer_revenue]")
+        page.click("#kpi-table th[data-col=revenue]")
         by_revenue = page.locator("#kpi-table tbody tr").evaluate_all(
             "rows => rows.map(r => r.dataset.label)")
-        page.click("#kpi-table th[data-col=buyer_revenue]")
+        page.click("#kpi-table th[data-col=revenue]")
         by_revenue_up = page.locator("#kpi-table tbody tr").evaluate_all(
             "rows => rows.map(r => r.dataset.label)")
         page.screenshot(path=shots["buyers"], full_page=True)
@@ -171,7 +174,7 @@ def test_a_manager_reads_the_dashboards_in_a_browser(live_server, world, tmp_pat
     assert first_before == "B1"  # by name first
     assert by_revenue == ["B2", "B1"] and by_revenue_up == ["B1", "B2"]  # 31.00 vs 10.00
     assert csv_name == "leadexchange-buyers-buyer-2026-03-10-2026-03-10.csv"
-    assert [(r["buyer"], r["pings"], r["buyer_revenue"]) for r in csv_rows] == [
+    assert [(r["buyer"], r["pings"], r["revenue"]) for r in csv_rows] == [
         ("B1", "4", "10.00"), ("B2", "3", "31.00")]
     for buyer in ("B1 · c1", "B2 · c2", "B3 · c3", "B4 · c4"):
         assert any(label.endswith(f"ping · {buyer}") for label in bar_labels), (buyer,
@@ -187,3 +190,126 @@ def test_a_manager_reads_the_dashboards_in_a_browser(live_server, world, tmp_pat
     assert not [e for e in errors if not e.endswith("/favicon.ico")], errors
     for shot in shots.values():
         assert shot.is_file() and shot.stat().st_size > 20_000, shot
+
+
+# --- every page fits a laptop and a phone ---------------------------------------------------
+
+VIEWPORTS = {"laptop": {"width": 1366, "height": 768}, "phone": {"width": 390, "height": 844}}
+README_PICTURE = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / (
+    "dashboard-overview.png")
+
+# What a width check reads off a page: the document against the window; the elements that
+# stick out of the window outside any sideways-scrolling box (the culprits, if any); each
+# table with the box that scrolls it; the filter panel; the top bar's links.
+LAYOUT = """() => {
+  const width = window.innerWidth;
+  const scroller = (e) => {
+    for (let p = e.parentElement; p; p = p.parentElement) {
+      const x = getComputedStyle(p).overflowX;
+      if (x === 'auto' || x === 'scroll') return p;
+    }
+    return null;
+  };
+  const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className.trim()
+       ? '.' + e.className.trim().split(/ +/).join('.') : '');
+  const sticking = [...document.body.querySelectorAll('*')].filter((e) => {
+    const r = e.getBoundingClientRect();
+    return r.width > 0 && r.right > width + 0.5 && !scroller(e);
+  }).map(name).slice(0, 8);
+  const tables = [...document.querySelectorAll('main table')].map((t) => {
+    const box = scroller(t);
+    return {table: name(t), box: box && name(box),
+            boxRight: box && box.getBoundingClientRect().right,
+            scrolls: !!box && box.scrollWidth > box.clientWidth};
+  });
+  const panel = document.querySelector('details.filter-panel');
+  const form = document.querySelector('form.filters');
+  const links = [...document.querySelectorAll('.topbar a, .topbar button')].map((e) => {
+    const r = e.getBoundingClientRect();
+    return {text: e.textContent.trim(), left: r.left, right: r.right, top: r.top,
+            bottom: r.bottom, width: r.width};
+  });
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, sticking,
+          tables, panel: panel && {open: panel.open, formShown: form.checkVisibility()},
+          links};
+}"""
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return (a["left"] < b["right"] and b["left"] < a["right"]
+            and a["top"] < b["bottom"] and b["top"] < a["bottom"])
+
+
+def test_every_dashboard_page_fits_a_laptop_and_a_phone(live_server, world, client):
+    """1366×768 and 390×844: nothing wider than the window on any page (a wide table scrolls
+    inside its card), the top bar's links all on screen and apart, the filter panel open on
+    the laptop and folded on the phone (and still fitting once unfolded)."""
+    lead = waterfall_lead(world)
+    busy_week(world)
+    rollup_refresh(utc("2026-03-01T00:00:00"), utc("2026-03-13T00:00:00"))
+    client.force_login(manager_create("mia"))
+    session = client.cookies["sessionid"].value
+    pages = {"overview": f"/dashboard/?{WEEK}", "overview-day": f"/dashboard/?{DAY}",
+             "buyers": f"/dashboard/buyers/?{WEEK}",
+             "contracts": f"/dashboard/buyers/?{WEEK}&group_by=contract",
+             "sources": f"/dashboard/sources/?{WEEK}",
+             "verticals": f"/dashboard/verticals/?{WEEK}", "live": "/dashboard/live/",
+             "lead": f"/dashboard/leads/{lead.uuid}/", "bad-filter": "/dashboard/?tz=Mars"}
+    base = live_server.url
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    seen: dict[tuple[str, str], dict] = {}
+    errors: list[str] = []
+
+    with chromium() as browser:
+        for device, viewport in VIEWPORTS.items():
+            context = browser.new_context(viewport=viewport)
+            context.add_cookies([{"name": "sessionid", "value": session, "url": base}])
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for name, path in pages.items():
+                page.goto(base + path)
+                page.wait_for_function("() => [...document.querySelectorAll('canvas')]"
+                                       ".every(c => window.Chart && Chart.getChart(c))")
+                seen[(device, name)] = page.evaluate(LAYOUT)
+                page.screenshot(path=SCREENSHOTS / f"fit_{device}_{name}.png", full_page=True)
+                if name == "overview" and device == "laptop":
+                    # the README's picture: the laptop's width, down to the charts
+                    page.screenshot(path=README_PICTURE, full_page=True,
+                                    clip={"x": 0, "y": 0, "width": 1366, "height": 1100})
+            page.goto(f"{base}/dashboard/buyers/?{WEEK}")
+            toggle = page.locator("details.filter-panel > summary")
+            if toggle.count():  # checked below: every report page has it
+                toggle.click()  # unfold (phone) / fold (laptop)
+                seen[(device, "buyers-toggled")] = page.evaluate(LAYOUT)
+            context.close()
+
+    assert not errors, errors
+    too_wide = {where: (layout["scrollWidth"], layout["sticking"])
+                for where, layout in seen.items()
+                if layout["scrollWidth"] > layout["innerWidth"]}
+    assert not too_wide, too_wide  # {(device, page): (scrollWidth, what sticks out)}
+    for (device, name), layout in seen.items():
+        where = (device, name)
+        assert layout["innerWidth"] == VIEWPORTS[device]["width"]
+        assert not layout["sticking"], where
+        for table in layout["tables"]:
+            assert table["box"] == "div.table-scroll", (where, table)
+            assert table["boxRight"] <= layout["innerWidth"] + 0.5, (where, table)
+        links = layout["links"]
+        assert len(links) == 9, (where, links)  # brand, 7 pages, log out
+        for i, link in enumerate(links):
+            assert link["left"] >= 0 and link["right"] <= layout["innerWidth"], (where, link)
+            assert not any(_overlap(link, other) for other in links[i + 1:]), (where, link)
+    filtered = {key: layout["panel"] for key, layout in seen.items() if layout["panel"]}
+    assert len(filtered) == 2 * 6 + 2  # every report page has the filter panel
+    for (device, name), panel in filtered.items():
+        folded = (device == "phone") != (name == "buyers-toggled")
+        assert panel["open"] is not folded, (device, name, panel)
+        assert panel["formShown"] is not folded, (device, name, panel)
+    # on the phone the wide tables really scroll inside their card
+    assert seen[("phone", "buyers")]["tables"][0]["scrolls"]
+    assert seen[("phone", "lead")]["tables"][0]["scrolls"]
+    assert not seen[("laptop", "live")]["tables"][0]["scrolls"]
+    assert README_PICTURE.stat().st_size > 20_000

@@ -172,9 +172,10 @@ def test_the_home_page_sends_readers_to_the_dashboards_and_others_to_the_api_doc
 
 def test_dashboards_are_never_cached_and_refuse_posts(client, manager):
     response = client.get("/dashboard/", DAY)
+    posted = client.post("/dashboard/", DAY)  # the test client sends no CSRF check
 
     assert "no-cache" in response["Cache-Control"] and "private" in response["Cache-Control"]
-    assert client.post("/dashboard/", DAY).status_code in (403, 405)
+    assert posted.status_code == 405 and posted["Allow"] == "GET, HEAD"
 
 
 # --- the overview -------------------------------------------------------------------------------
@@ -260,7 +261,7 @@ def test_the_overview_lists_top_buyers_sources_and_reasons(client, world, manage
 
     buyers = page.table("top-buyers")
     assert list(buyers) == [str(world.b2.pk), str(world.b1.pk)]  # by revenue: 31.00, 10.00
-    assert buyers[str(world.b2.pk)]["buyer_revenue"] == "31.00"
+    assert buyers[str(world.b2.pk)]["revenue"] == "31.00"
     assert page.table("top-sources")[str(world.s1.pk)]["revenue"] == "41.00"
     # the one rejected submission failed on e-mail and phone: each is in 100 % of them
     assert re.search(r"<code>fields.email</code></th><td[^>]*>1</td><td[^>]*>100.0 %</td>",
@@ -322,16 +323,46 @@ def test_the_buyers_table_has_every_buyer_figure_and_toggles_to_contracts(client
     html = client.get("/dashboard/buyers/", DAY).content.decode()
     b1 = Figures(html).table("kpi-table")[str(world.b1.pk)]
 
-    assert b1 == {"pings": "4", "bids": "2", "bid_rate": "0.5", "avg_bid": "11.00",
-                  "wins": "1", "win_rate_pings": "0.25", "win_rate_bids": "0.5", "posts": "2",
-                  "post_rejects": "1", "post_reject_rate": "0.5", "timeouts_pct": "0.25",
-                  "latency_p50_ms": b1["latency_p50_ms"], "latency_p95_ms": b1["latency_p95_ms"],
-                  "auto_pauses": "1", "buyer_revenue": "10.00"}
+    assert b1 == {"pings": "4", "bids": "2", "bids_below_floor": "0", "bid_rate": "0.5",
+                  "avg_bid": "11.00", "wins": "1", "win_rate_pings": "0.25",
+                  "win_rate_bids": "0.5", "posts": "2", "post_rejects": "1",
+                  "post_reject_rate": "0.5", "timeouts_pct": "25.0",
+                  "latency_p50_ms": "40.0", "latency_p95_ms": "700.0",
+                  "auto_pauses": "1", "revenue": "10.00"}
+    assert '<td class="num" data-col="timeouts_pct" data-value="25.0">25.0 %</td>' in html
     assert 'class="table kpi-table sortable"' in html and 'data-sort="number"' in html
     assert "group_by=contract" in html
     contracts = Figures(client.get("/dashboard/buyers/", {**DAY, "group_by": "contract"})
                         .content.decode()).table("kpi-table")
     assert set(contracts) == {str(world.c1.pk), str(world.c2.pk), "total"}
+
+
+def test_the_buyers_table_and_its_csv_count_the_bids_under_the_floor(client, world,
+                                                                     manager):
+    lead = world.lead(world.s1, "2026-03-10T14:00:00", LeadStatus.UNSOLD)
+    world.ping(lead, world.c1, "below_floor", bid=Decimal("3.00"), latency=35)
+    world.ping(lead, world.c2, "below_floor", bid=Decimal("2.50"), latency=35)
+    other = world.lead(world.s2, "2026-03-10T15:00:00", LeadStatus.UNSOLD)
+    world.ping(other, world.c2, "below_floor", bid=Decimal("4.00"), latency=35)
+    rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
+
+    html = client.get("/dashboard/buyers/", DAY).content.decode()
+    table = Figures(html).table("kpi-table")
+    lines = list(csv.DictReader(io.StringIO(client.get(
+        "/dashboard/buyers/", {**DAY, "format": "csv"}).content.decode())))
+
+    assert {key: row["bids_below_floor"] for key, row in table.items()} == {
+        str(world.b1.pk): "1", str(world.b2.pk): "2", "total": "3"}
+    assert 'data-col="bids_below_floor"' in html and ">Bids below floor<" in html
+    assert [(line["buyer"], line["bids_below_floor"]) for line in lines] == [
+        ("B1", "1"), ("B2", "2")]
+
+
+def test_with_a_buyer_filter_the_overview_shows_the_buyers_revenue(client, world, manager):
+    cards = Figures(client.get("/dashboard/", {**DAY, "buyer": world.b2.pk})
+                    .content.decode()).cards
+
+    assert cards["revenue"] == "31.00" and "received" not in cards
 
 
 def test_the_sources_table_shows_rejections_and_time_to_deliver(client, world, manager):
@@ -362,6 +393,23 @@ def test_the_csv_export_is_the_table_with_a_header_row(client, world, manager, u
     for line in lines:
         shown = page[line[f"{group_by}_id"]]
         assert {k: v for k, v in line.items() if k in shown} == shown
+
+
+def test_the_verticals_table_names_leads_of_no_vertical_unknown_vertical(client, world,
+                                                                        manager):
+    lead = world.lead(world.s2, "2026-03-10T13:00:00", LeadStatus.REJECTED,
+                      errors={"vertical": ["Unknown vertical 'solar'."]})
+    Lead.objects.filter(pk=lead.pk).update(vertical=None)
+    rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
+
+    html = client.get("/dashboard/verticals/", DAY).content.decode()
+    lines = list(csv.DictReader(io.StringIO(client.get(
+        "/dashboard/verticals/", {**DAY, "format": "csv"}).content.decode())))
+
+    assert '<tr data-key="" data-label="unknown vertical">' in html and ">None<" not in html
+    assert Figures(html).table("kpi-table")[""]["received"] == "1"
+    assert [(line["vertical_id"], line["vertical"], line["received"]) for line in lines] == [
+        (str(world.vertical.pk), "Auto Insurance", "6"), ("", "unknown vertical", "1")]
 
 
 def test_the_csv_link_keeps_the_filter(client, world, manager):
@@ -560,3 +608,32 @@ def test_the_live_feed_gives_the_newest_fifty_newest_first(client, world, manage
     assert first["url"] == f"/dashboard/leads/{sold.uuid}/"
     received = [lead["received_at"] for lead in body["leads"]]
     assert received == sorted(received, reverse=True)
+
+
+def test_the_live_view_gives_the_reason_for_rejected_duplicate_and_unsold_leads(client, world,
+                                                                               manager):
+    original = Lead.objects.filter(status=LeadStatus.SOLD).first()
+    rejected = world.lead(world.s2, "2026-03-12T10:00:00", LeadStatus.REJECTED, errors={
+        "fields.phone": ["Enter a valid phone number."], "fields.email": ["bad"],
+        "fields.zip": ["bad"], "fields.state": ["bad"], "consent.jornaya_leadid": ["bad"],
+        "test": ["bad"]})
+    duplicate = world.lead(world.s1, "2026-03-12T10:01:00", LeadStatus.DUPLICATE)
+    unsold = world.lead(world.s1, "2026-03-12T10:02:00", LeadStatus.UNSOLD)
+    sold = world.lead(world.s1, "2026-03-12T10:03:00", LeadStatus.SOLD, price=Decimal("5.00"),
+                      payout=Decimal("3.50"))
+    Lead.objects.filter(pk=duplicate.pk).update(duplicate_of=original)
+    Lead.objects.filter(pk=unsold.pk).update(message="3 bids under the floor 12.00")
+
+    feed = {lead["uuid"]: lead for lead in client.get("/dashboard/live.json").json()["leads"]}
+    html = client.get("/dashboard/live/").content.decode()
+    page = client.get(f"/dashboard/leads/{rejected.uuid}/").content.decode()
+
+    assert feed[str(rejected.uuid)]["reason"] == (
+        "invalid consent.jornaya_leadid, fields.email, fields.phone, fields.state (+2 more)")
+    assert feed[str(duplicate.uuid)]["reason"] == f"duplicate of {str(original.uuid)[:8]}…"
+    assert feed[str(unsold.uuid)]["reason"] == "3 bids under the floor 12.00"
+    assert feed[str(sold.uuid)]["reason"] == ""
+    assert "Enter a valid phone number" not in str(feed)  # keys, never what was sent
+    assert '<td class="reason">3 bids under the floor 12.00</td>' in html
+    assert ">Reason</th>" in html
+    assert '<dd class="reason">invalid consent.jornaya_leadid, fields.email' in page

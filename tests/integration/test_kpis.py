@@ -15,6 +15,8 @@ from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
 from apps.buyers.models import Contract
 from apps.leads.models import Lead, LeadStatus
 from apps.reports.selectors import (
+    GROUPS,
+    KpiRow,
     ReportFilter,
     kpi_totals,
     kpis,
@@ -149,18 +151,72 @@ def test_the_buyer_figures_per_buyer(world):
     assert (b1.pings, b1.bids, b1.bid_rate, b1.avg_bid) == (4, 2, 0.5, Decimal("11.00"))
     assert (b1.wins, b1.win_rate_pings, b1.win_rate_bids) == (1, 0.25, 0.5)
     assert (b1.posts, b1.post_rejects, b1.post_reject_rate) == (2, 1, 0.5)
-    assert (b1.timeouts_pct, b1.auto_pauses, b1.buyer_revenue) == (0.25, 1, Decimal("10.00"))
+    assert (b1.timeouts_pct, b1.auto_pauses, b1.revenue) == (25.0, 1, Decimal("10.00"))
+    assert b1.bids_below_floor == 0
     assert (b2.pings, b2.bids, b2.avg_bid, b2.wins) == (3, 3, Decimal("13.00"), 2)
     assert (b2.win_rate_pings, b2.post_rejects, b2.post_reject_rate) == (0.6667, 0, 0.0)
-    assert b2.buyer_revenue == Decimal("31.00")
+    assert b2.revenue == Decimal("31.00") and b2.timeouts_pct == 0.0
     assert b1.received is None  # lead figures are not split by buyer
+
+
+def test_bids_under_the_floor_are_counted_per_buyer_and_contract(world):
+    d = Decimal
+    c3 = Contract.objects.create(buyer=world.b1, vertical=world.vertical, name="c3")
+    for at, bids in (("2026-03-10T14:00:00", ((world.c1, "3.00"), (world.c2, "2.50"))),
+                     ("2026-03-10T15:00:00", ((c3, "4.00"), (world.c2, "9.00")))):
+        lead = world.lead(world.s1, at, LeadStatus.UNSOLD)
+        for contract, bid in bids:
+            world.ping(lead, contract, "below_floor", bid=d(bid), latency=35)
+    rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
+
+    by_buyer = {row.label: row for row in kpis(DAY, "buyer")}
+    by_contract = {row.label: row for row in kpis(DAY, "contract")}
+    total = kpi_totals(DAY)
+
+    assert (by_buyer["B1"].bids_below_floor, by_buyer["B2"].bids_below_floor) == (2, 2)
+    assert {label: row.bids_below_floor for label, row in by_contract.items()} == {
+        "B1 · c1": 1, "B1 · c3": 1, "B2 · c2": 2}
+    assert (by_buyer["B1"].pings, by_buyer["B1"].bids) == (6, 4)  # pinged, and a price bid
+    assert by_buyer["B1"].wins == 1 and total.bids_below_floor == 4
+
+
+def test_every_pct_figure_is_a_percentage_rounded_like_the_rates(world):
+    total = kpi_totals(DAY)
+
+    # 1 timeout in 7 pings: 14.29 %, where the fraction figures would say 0.1429
+    assert total.timeouts_pct == 14.29 and total.bid_rate == round(5 / 7, 4)
+    pct = [name for name in KpiRow.__dataclass_fields__ if name.endswith("_pct")]
+    for group_by in GROUPS:
+        for row in kpis(DAY, group_by):
+            for name in pct:
+                value = getattr(row, name)
+                assert value is None or 0 <= value <= 100, (group_by, row.label, name)
+    assert pct == ["timeouts_pct"]
+
+
+@pytest.mark.parametrize("group_by", [g for g in GROUPS if g])
+def test_every_grouping_carries_its_revenue_as_revenue(world, group_by):
+    rows = kpis(DAY, group_by)
+
+    assert rows and all(row.revenue is not None for row in rows if row.sold or row.wins)
+    assert sum(row.revenue or 0 for row in rows) == Decimal("41.00")  # the day's sales
+    assert not hasattr(rows[0], "buyer_revenue")
+
+
+def test_with_a_buyer_filter_revenue_is_what_those_buyers_paid(world):
+    b2_only = ReportFilter(DAY.start, DAY.end, NY, buyer_ids=(world.b2.pk,))
+
+    assert kpi_totals(b2_only).revenue == Decimal("31.00")
+    assert [(r.key, r.revenue) for r in kpis(b2_only, "day")] == [
+        ("2026-03-10", Decimal("31.00"))]
 
 
 def test_latency_percentiles_come_from_the_answered_pings(world):
     b1 = next(row for row in kpis(DAY, "buyer") if row.label == "B1")
 
-    # B1 answered in 40, 30, 600 (timeout) and 50 ms: p50 falls in (30, 50]
-    assert 30 < b1.latency_p50_ms <= 50 and 500 < b1.latency_p95_ms <= 750
+    # B1 answered in 40, 30, 600 (timeout) and 50 ms: rank 2 of 4 is the first of the two
+    # answers in (30, 50], rank 3.8 is 80 % into the (500, 750] bucket of the timeout
+    assert (b1.latency_p50_ms, b1.latency_p95_ms) == (40.0, 700.0)
 
 
 def test_the_day_boundary_follows_the_managers_time_zone(world):
@@ -211,6 +267,20 @@ def test_a_single_buyer_world(db):
     assert total.win_rate_bids == 1.0 and total.revenue == Decimal("5.00")
 
 
+def test_leads_rejected_before_their_vertical_was_known_are_an_unknown_vertical(world):
+    lead = world.lead(world.s2, "2026-03-10T13:00:00", LeadStatus.REJECTED,
+                      errors={"vertical": ["Unknown vertical 'solar'."]})
+    Lead.objects.filter(pk=lead.pk).update(vertical=None)
+    rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
+
+    rows = kpis(DAY, "vertical")
+
+    assert [(r.key, r.label, r.received, r.rejected) for r in rows] == [
+        (str(world.vertical.pk), "Auto Insurance", 6, 1), ("", "unknown vertical", 1, 1)]
+    assert rows[1].pings is None  # buyers only ever see leads of a known vertical
+    assert kpi_totals(DAY).received == 7
+
+
 def test_the_rollup_is_idempotent(world):
     before = kpi_totals(DAY)
     rollup_refresh(utc("2026-03-10T00:00:00"), utc("2026-03-11T12:00:00"))
@@ -232,6 +302,8 @@ def test_the_kpi_api_returns_the_same_numbers(world, api_client, django_user_mod
     assert body["totals"]["sell_through"] == 0.75
     b1 = next(row for row in body["rows"] if row["label"] == "B1")
     assert b1["win_rate_bids"] == 0.5 and b1["avg_bid"] == "11.00"
+    assert (b1["revenue"], b1["timeouts_pct"], b1["bids_below_floor"]) == ("10.00", 25.0, 0)
+    assert "buyer_revenue" not in b1 and body["totals"]["timeouts_pct"] == 14.29
     assert "win_rate_pings" in body["definitions"]
 
 
@@ -240,9 +312,13 @@ def test_the_kpi_api_refuses_sources_and_anonymous_callers(world, api_client):
 
     _, key = source_with_key(world.vertical)
 
-    assert api_client.get("/api/v1/reports/kpis").status_code == 401
-    denied = api_client.get("/api/v1/reports/kpis", HTTP_AUTHORIZATION=f"Bearer {key}")
-    assert denied.status_code in (401, 403)
+    anonymous = api_client.get("/api/v1/reports/kpis")
+    # a source key is no staff credential here: not authenticated, as if none were sent
+    with_source_key = api_client.get("/api/v1/reports/kpis", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    for denied in (anonymous, with_source_key):
+        assert denied.status_code == 401
+        assert denied["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_the_kpi_api_names_bad_parameters(world, api_client, admin_user):

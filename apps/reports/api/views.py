@@ -41,7 +41,9 @@ _KPI_FIELDS = {f.name: serializers.JSONField(allow_null=True) for f in fields(Kp
 
 class KpisApi(APIView):
     """KPIs over a date range, optionally grouped; the same numbers as the dashboards.
-    Money is returned as strings with two decimals, rates as fractions (0.25 = 25 %)."""
+    Money is returned as strings with two decimals, rates (``*_rate``, ``sell_through``) as
+    fractions (0.25 = 25 %), ``*_pct`` figures as percentages (25.0 = 25 %); every grouping
+    carries its revenue as ``revenue``."""
 
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewReports]
