@@ -121,7 +121,7 @@ def _contracts(first: datetime, last: datetime) -> None:
              .annotate(considered=Count("pk"),
                        pings=Count("pk", filter=Q(outcome__in=PINGED)),
                        bids=Count("pk", filter=Q(outcome__in=BID)),
-                       bids_below_floor=Count("pk", filter=Q(outcome="below_floor")),
+                       bids_below_floor=Count("pk", filter=Q(outcome=Outcome.BELOW_FLOOR)),
                        bid_sum=Sum("bid", filter=Q(outcome__in=BID)),
                        timeouts=Count("pk", filter=Q(outcome=Outcome.TIMEOUT)),
                        errors=Count("pk", filter=Q(outcome__in=ERRORS)),
