@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.urls import reverse
 
-from apps.auctions.engine import PINGED
+from apps.auctions.engine import PINGED, Outcome
 from apps.auctions.models import Auction, Ping, Post
 from apps.leads.models import Lead, LeadStatus
 from apps.reports.figures import display
@@ -38,7 +38,7 @@ def auction_timeline(auction: Auction) -> dict:
     def ping_bar(ping: Ping, start: float) -> dict:
         latency = ping.latency_ms
         end = start + latency if latency is not None else (
-            deadline if ping.outcome == "timeout" and deadline else start)
+            deadline if ping.outcome == Outcome.TIMEOUT and deadline else start)
         return {"kind": "ping", "round": ping.round, "label": f"R{ping.round} ping · "
                 f"{ping.contract}", "buyer": ping.contract.buyer.company,
                 "contract": str(ping.contract), "outcome": ping.outcome, "start": start,

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from apps.auctions.engine import Outcome
 from apps.auctions.services.wire import (
     AnswerFault,
     WireCall,
@@ -135,7 +136,7 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
         return TestPing(kind, _request_view(call, endpoint), shown, parsed.code, None,
                         parsed.detail)
     if kind == EndpointKind.PING:
-        outcome = "bid" if parsed.accepted and parsed.price is not None else "no_bid"
+        outcome = Outcome.BID if parsed.accepted and parsed.price is not None else Outcome.NO_BID
     else:
         outcome = "accepted" if parsed.accepted else "rejected"
     return TestPing(kind, _request_view(call, endpoint), shown, outcome, parsed,
