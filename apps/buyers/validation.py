@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.buyers.mapping import MappingError, MappingRule, rules_validate
+from apps.buyers.mapping import (
+    TRANSFORMS,
+    MappingError,
+    MappingRule,
+    rules_validate,
+    transforms_deriving_non_pii,
+)
 from apps.buyers.models import ContractMode, EndpointKind, FilterOperator
 from apps.buyers.parsing import ResponseRules, RulesInvalid, rules_check
 from apps.core.http import BlockedUrl, url_check
@@ -107,9 +113,12 @@ def _check_mappings(draft: ContractDraft, kind: str, add) -> None:
             known = ", ".join(sorted(draft.field_keys))
             add(f"mappings.{kind}.{index}.source",
                 f"Unknown lead field '{source}'. The vertical's fields are: {known}.")
-        if kind == EndpointKind.PING and source in draft.pii_keys:
+        if kind == EndpointKind.PING and source in draft.pii_keys and not _derives_non_pii(
+                row.get("transform") or ""):
             add(f"mappings.{kind}.{index}.source",
-                f"'{source}' is personal data and is never sent in a ping.")
+                f"'{source}' is personal data and is never sent in a ping. A ping may carry "
+                "a non-identifying value derived from it through one of the transforms "
+                f"{', '.join(transforms_deriving_non_pii())}.")
         if kind == EndpointKind.PING and source == TOKEN_CONTEXT:
             add(f"mappings.{kind}.{index}.source", "A ping has no token yet.")
     try:
@@ -121,6 +130,11 @@ def _check_mappings(draft: ContractDraft, kind: str, add) -> None:
         if error.rule is not None:
             where += f".{error.rule}"
         add(f"{where}.{error.field}" if error.field else where, error.message)
+
+
+def _derives_non_pii(name: str) -> bool:
+    transform = TRANSFORMS.get(name)
+    return transform is not None and transform.derives_non_pii
 
 
 def _check_filters(draft: ContractDraft, add) -> None:

@@ -65,14 +65,17 @@ def _endpoints(contract: Contract) -> dict[str, EndpointSetup]:
             for e in contract.endpoints.all()}
 
 
-def _values(contract: Contract, lead: Lead | None, *, with_pii: bool) -> dict[str, Any]:
+def _values(contract: Contract, lead: Lead | None) -> dict[str, Any]:
     if lead is not None:
-        fields = dict(lead.fields)
-        if not with_pii:
-            pii = set(contract.vertical.fields.filter(pii=True).values_list("key", flat=True))
-            fields = {k: v for k, v in fields.items() if k not in pii}
-        return fields
-    return lead_sample_fields(contract.vertical, include_pii=with_pii)
+        return dict(lead.fields)
+    return lead_sample_fields(contract.vertical, include_pii=True)
+
+
+def _sealed(contract: Contract, kind: str) -> frozenset[str]:
+    """What a request of ``kind`` may read only as derived values: a ping's PII fields."""
+    if kind != EndpointKind.PING:
+        return frozenset()
+    return frozenset(contract.vertical.fields.filter(pii=True).values_list("key", flat=True))
 
 
 def _context(lead: Lead | None, kind: str) -> dict[str, Any]:
@@ -105,10 +108,10 @@ def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
     built. Nothing is sent."""
     previews: dict[str, RequestView | str] = {}
     for kind, endpoint in sorted(_endpoints(contract).items()):
-        call = wire_build(endpoint, _values(contract, lead, with_pii=kind == EndpointKind.POST),
-                          _context(lead, kind),
+        call = wire_build(endpoint, _values(contract, lead), _context(lead, kind),
                           extra_headers={"Idempotency-Key": "preview"}
-                          if kind == EndpointKind.POST else None)
+                          if kind == EndpointKind.POST else None,
+                          sealed=_sealed(contract, kind))
         previews[kind] = call if isinstance(call, str) else _request_view(call, endpoint)
     return previews
 
@@ -122,8 +125,8 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
     endpoint = _endpoints(contract).get(kind)
     if endpoint is None:
         return TestPing(kind, None, None, "error", None, f"No {kind} endpoint configured.")
-    call = wire_build(endpoint, _values(contract, lead, with_pii=kind == EndpointKind.POST),
-                      _context(lead, kind), token_wait=FETCH_TIMEOUT_S)
+    call = wire_build(endpoint, _values(contract, lead), _context(lead, kind),
+                      sealed=_sealed(contract, kind), token_wait=FETCH_TIMEOUT_S)
     if isinstance(call, str):
         return TestPing(kind, None, None, "error", None, call)
     response = http_send(call.request)

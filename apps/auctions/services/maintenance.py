@@ -59,9 +59,11 @@ def contract_health_ping(contract: Contract) -> bool:
     if endpoint is None:
         return contract_resume(contract.pk, "no endpoint to check; resumed by default")
     setup = endpoint_setup(endpoint, contract.mappings.filter(kind=endpoint.kind))
-    call = wire_build(setup, lead_sample_fields(contract.vertical),
+    # The sample's PII sealed as in a live ping: a buyer that wants an age gets one.
+    sealed = frozenset(contract.vertical.fields.filter(pii=True).values_list("key", flat=True))
+    call = wire_build(setup, lead_sample_fields(contract.vertical, include_pii=True),
                       {"test": True, "lead.id": "health-check", "now": timezone.now().isoformat()},
-                      token_wait=FETCH_TIMEOUT_S)
+                      sealed=sealed, token_wait=FETCH_TIMEOUT_S)
     if isinstance(call, str):
         return False
     response = http_send(call.request)

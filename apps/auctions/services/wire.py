@@ -46,17 +46,19 @@ def wire_build(
     *,
     extra_headers: Mapping[str, str] | None = None,
     mask_keys: Collection[str] = (),
+    sealed: Collection[str] = (),
     token_wait: float = 0.0,
 ) -> WireCall | str:
     """The request for ``endpoint`` with ``values`` (lead fields) and ``context`` (``@…``
     keys), or a one-line reason why it cannot be built. With ``mask_keys`` (PII fields) the
-    stored ``body_text`` is the payload as JSON with those values masked.
+    stored ``body_text`` is the payload as JSON with those values masked. ``sealed`` (a
+    ping's PII fields) are read only through transforms deriving non-identifying values.
 
     An OAuth2 endpoint's token is read from memory; ``token_wait`` is how many seconds it may
     wait for one being fetched (0, a ping: never). Without a token the reason is
     ``TOKEN_UNAVAILABLE``, and the token is fetched in the background meanwhile."""
     try:
-        payload = payload_build(endpoint.mappings, values, context)
+        payload = payload_build(endpoint.mappings, values, context, sealed=sealed)
         token = None
         if endpoint.spec.auth.type == "oauth2":
             token = oauth_token(endpoint.spec.auth, endpoint.oauth_token_url, wait=token_wait)

@@ -8,10 +8,18 @@ Value contract: a transform never raises for the value it is given. It returns N
 value cannot be transformed (a phone that is not a phone, a date that is not a date, a list
 where text is expected) and the caller skips the rule, exactly as when the lead lacks the
 field. Only ``default`` is called for a missing value.
+
+The catalogue says two more things about each transform, which the save-time checks read:
+``derives_non_pii`` — its result cannot identify the person whatever the input (an age, a
+birth year, a ZIP3, an e-mail domain), so a ping may carry it even when it reads a PII field;
+``keeps_value`` — its result still holds the whole input text (``trim``, ``prefix`` …), so a
+buyer's ping token can travel through it unharmed. ``grammar`` is the argument's syntax as
+staff read it in messages and pickers (empty: the transform takes no argument).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -36,11 +44,15 @@ TransformFunc = Callable[[Any, Any, Now], Any]
 
 @dataclass(frozen=True, slots=True)
 class Transform:
-    """A registered transform: its function, its argument parser, whether it sees None."""
+    """A registered transform: its function, its argument parser, whether it sees None, and
+    what the catalogue says of it (see the module docstring)."""
 
     func: TransformFunc
     parse_arg: Callable[[str], Any]
     accepts_missing: bool = False
+    derives_non_pii: bool = False
+    keeps_value: bool = False
+    grammar: str = ""
 
 
 TRANSFORMS: dict[str, Transform] = {}
@@ -83,13 +95,28 @@ def transform_arg_parse(name: str, arg: str) -> Any:
 
 
 def _register(
-    name: str, *, arg: Callable[[str], Any] | None = None, missing: bool = False
+    name: str, *, arg: Callable[[str], Any] | None = None, grammar: str = "",
+    missing: bool = False, derives_non_pii: bool = False, keeps_value: bool = False,
 ) -> Callable[[TransformFunc], TransformFunc]:
+    if (arg is None) != (not grammar):
+        raise ValueError(f"transform {name!r}: an argument parser goes with its grammar")
+
     def decorate(func: TransformFunc) -> TransformFunc:
-        TRANSFORMS[name] = Transform(func, arg or _no_arg, missing)
+        TRANSFORMS[name] = Transform(func, arg or _no_arg, missing, derives_non_pii,
+                                     keeps_value, grammar)
         return func
 
     return decorate
+
+
+def transforms_deriving_non_pii() -> list[str]:
+    """The names of the transforms a ping may apply to a PII field, sorted."""
+    return sorted(name for name, transform in TRANSFORMS.items() if transform.derives_non_pii)
+
+
+def transforms_keeping_value() -> list[str]:
+    """The names of the transforms whose result still holds the whole input text, sorted."""
+    return sorted(name for name, transform in TRANSFORMS.items() if transform.keeps_value)
 
 
 # --- argument parsers: text -> parsed argument, or MappingError ----------------------------
@@ -252,7 +279,7 @@ def _title(value: Any, arg: None, now: Now) -> str | None:
     return None if text is None else text.title()
 
 
-@_register("trim")
+@_register("trim", keeps_value=True)
 def _trim(value: Any, arg: None, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else text.strip()
@@ -289,13 +316,13 @@ def _phone_dashed(value: Any, arg: None, now: Now) -> str | None:
     return None if digits is None else f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
 
 
-@_register("date_format", arg=_strftime_format)
+@_register("date_format", arg=_strftime_format, grammar="<strftime format>, e.g. %m/%d/%Y")
 def _date_format(value: Any, arg: str, now: Now) -> str | None:
     moment = _datetime(value)
     return None if moment is None else moment.strftime(arg)
 
 
-@_register("age")
+@_register("age", derives_non_pii=True)
 def _age(value: Any, arg: None, now: Now) -> int | None:
     birth = _datetime(value)
     today = _datetime(now) if now is not None else datetime.now(UTC)
@@ -306,7 +333,8 @@ def _age(value: Any, arg: None, now: Now) -> int | None:
     return years if years >= 0 else None
 
 
-@_register("value_map", arg=_json_object)
+@_register("value_map", arg=_json_object,
+           grammar='<JSON object>, e.g. {"own": "Y", "rent": "N", "*": "U"}')
 def _value_map(value: Any, arg: Mapping[str, Any], now: Now) -> Any:
     key = _text(value)
     if key is not None and key in arg:
@@ -314,7 +342,7 @@ def _value_map(value: Any, arg: Mapping[str, Any], now: Now) -> Any:
     return arg.get("*", value)
 
 
-@_register("split", arg=_separator_and_index)
+@_register("split", arg=_separator_and_index, grammar="<separator>|<index>, e.g.  |0")
 def _split(value: Any, arg: tuple[str, int], now: Now) -> str | None:
     text = _text(value)
     if text is None:
@@ -326,7 +354,7 @@ def _split(value: Any, arg: tuple[str, int], now: Now) -> str | None:
     return parts[index].strip() or None
 
 
-@_register("join", arg=_any_text)
+@_register("join", arg=_any_text, grammar="<separator>, e.g. ,", keeps_value=True)
 def _join(value: Any, arg: str, now: Now) -> str | None:
     if not isinstance(value, list | tuple):
         return _text(value)
@@ -340,14 +368,15 @@ def _join(value: Any, arg: str, now: Now) -> str | None:
     return arg.join(texts) or None
 
 
-@_register("default", arg=_any_text, missing=True)
+@_register("default", arg=_any_text, grammar="<text used when the value is missing>",
+           missing=True, keeps_value=True)
 def _default(value: Any, arg: str, now: Now) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return arg
     return value
 
 
-@_register("truncate", arg=_length)
+@_register("truncate", arg=_length, grammar="<length>, e.g. 50")
 def _truncate(value: Any, arg: int, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else text[:arg]
@@ -365,7 +394,7 @@ def _bool_10(value: Any, arg: None, now: Now) -> int | None:
     return None if flag is None else int(flag)
 
 
-@_register("bool_text", arg=_true_false_words)
+@_register("bool_text", arg=_true_false_words, grammar="<true>|<false>, e.g. Yes|No")
 def _bool_text(value: Any, arg: tuple[str, str], now: Now) -> str | None:
     flag = _boolean(value)
     return None if flag is None else arg[0] if flag else arg[1]
@@ -395,18 +424,18 @@ def _number(value: Any, arg: None, now: Now) -> int | Decimal | None:
     return Decimal(text) if _DECIMAL.fullmatch(text) else None
 
 
-@_register("string")
+@_register("string", keeps_value=True)
 def _string(value: Any, arg: None, now: Now) -> str | None:
     return _text(value)
 
 
-@_register("prefix", arg=_some_text)
+@_register("prefix", arg=_some_text, grammar="<text>", keeps_value=True)
 def _prefix(value: Any, arg: str, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else arg + text
 
 
-@_register("suffix", arg=_some_text)
+@_register("suffix", arg=_some_text, grammar="<text>", keeps_value=True)
 def _suffix(value: Any, arg: str, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else text + arg
@@ -424,3 +453,59 @@ def _zip5(value: Any, arg: None, now: Now) -> str | None:
         return None
     match = _ZIP.fullmatch(value.strip())
     return match.group(1) if match else None
+
+
+# --- non-identifying values derived from PII (a ping may carry these) ----------------------
+
+
+def _age_bands(text: str) -> tuple[int, ...]:
+    edges = text.split("|")
+    if not all(edge.isascii() and edge.isdigit() for edge in edges) or not text:
+        raise MappingError(f"needs ascending ages like '18|25|35|45|55|65', got {text!r}")
+    bounds = tuple(int(edge) for edge in edges)
+    if any(later <= earlier for earlier, later in itertools.pairwise(bounds)):
+        raise MappingError(f"needs ascending ages like '18|25|35|45|55|65', got {text!r}")
+    return bounds
+
+
+@_register("age_band", arg=_age_bands, grammar="<age>|<age>|…, e.g. 18|25|35|45|55|65",
+           derives_non_pii=True)
+def _age_band(value: Any, arg: tuple[int, ...], now: Now) -> str | None:
+    years = _age(value, None, now)
+    if years is None:
+        return None
+    if years < arg[0]:
+        return f"<{arg[0]}"
+    for low, high in itertools.pairwise(arg):
+        if years < high:
+            return f"{low}-{high - 1}"
+    return f"{arg[-1]}+"
+
+
+@_register("birth_year", derives_non_pii=True)
+def _birth_year(value: Any, arg: None, now: Now) -> int | None:
+    birth = _datetime(value)
+    return None if birth is None else birth.year
+
+
+@_register("zip3", derives_non_pii=True)
+def _zip3(value: Any, arg: None, now: Now) -> str | None:
+    zip_code = _zip5(value, None, now)
+    return None if zip_code is None else zip_code[:3]
+
+
+@_register("phone_area_code", derives_non_pii=True)
+def _phone_area_code(value: Any, arg: None, now: Now) -> str | None:
+    digits = _nanp_digits(value)
+    return None if digits is None else digits[:3]
+
+
+_EMAIL = re.compile(r"[^@\s]+@([^@\s]+\.[^@\s]+)")
+
+
+@_register("email_domain", derives_non_pii=True)
+def _email_domain(value: Any, arg: None, now: Now) -> str | None:
+    if not isinstance(value, str):
+        return None
+    match = _EMAIL.fullmatch(value.strip())
+    return match.group(1).lower() if match else None

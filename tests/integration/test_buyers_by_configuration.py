@@ -1,0 +1,162 @@
+"""Buyers integrated by configuration alone (issue 11): each buyer below is a local server
+that checks what it gets the way its published spec says, and each contract is written
+through the staff API only (``POST /api/v1/contracts`` with a staff token).
+
+(a) wants an age and a birth year on the ping — derived from the PII birth date, which
+    itself never leaves on a ping;
+(b) takes a form post with literal dotted keys (``Lead.FirstName``);
+(c) takes a credential in the body and one in the query string — neither ever appears in a
+    stored row, a log line or an API answer;
+(d) answers 401 / 422 to a bad ping: ``error`` with the buyer's own message, counted by the
+    circuit breaker until it trips.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.auctions.models import Ping, Post, Sale
+from apps.leads.models import Lead
+from tests.api.conftest import ACCOUNT_MANAGERS, staff_token
+from tests.factories import BuyerFactory, consumer_fields, lead_submit, source_with_key
+from tests.integration.buyer_server import BuyerServer, Received, json_answer
+
+pytestmark = pytest.mark.django_db
+
+BIRTH = date(1985, 4, 12)
+
+
+@pytest.fixture
+def buyer_server():
+    server = BuyerServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def staff_api() -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {staff_token('am', group=ACCOUNT_MANAGERS)}")
+    return client
+
+
+def _age(today: date) -> int:
+    return today.year - BIRTH.year - ((today.month, today.day) < (BIRTH.month, BIRTH.day))
+
+
+def contract_create(staff_api: APIClient, *, ping: dict | None, post: dict, **extra) -> dict:
+    """Create a contract through the staff API; return its answer."""
+    body = {"buyer": BuyerFactory().pk, "vertical": "auto-insurance", "name": "offer",
+            "mode": "ping_post" if ping else "direct_post", "accepts_test_leads": True,
+            "endpoints": {"post": post, **({"ping": ping} if ping else {})}, **extra}
+    response = staff_api.post("/api/v1/contracts", body, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+PING_RESPONSE = {"format": "json", "success_path": "status", "success_values": ["bid"],
+                 "price_path": "price", "token_path": "token"}
+POST_RESPONSE = {"format": "json", "success_path": "result", "success_values": ["accepted"],
+                 "reason_path": "reason"}
+
+
+def _bid(price: str, token: str = "tok-1"):  # noqa: S107 - a bid token
+    return lambda request: json_answer(200, {"status": "bid", "price": price, "token": token})
+
+
+def _accept(request: Received):
+    return json_answer(200, {"result": "accepted"})
+
+
+# --- (a) derived values on the ping ----------------------------------------------------------
+
+
+def test_a_buyer_wanting_an_age_and_a_birth_year_on_the_ping_buys_the_lead(
+        staff_api, api_client, vertical, buyer_server):
+    def ping(request: Received):
+        sent = request.json()
+        if not (isinstance(sent.get("age"), int) and sent.get("birth_year") == BIRTH.year):
+            return json_answer(422, {"message": "age and birth_year are required"})
+        return _bid("11.00")(request)
+
+    buyer_server.on("/a/ping", ping)
+    buyer_server.on("/a/post", _accept)
+    contract = contract_create(staff_api, ping={
+        "url": f"{buyer_server.url}/a/ping", "response": PING_RESPONSE,
+        "mappings": [{"target": "zip", "source": "zip"},
+                     {"target": "age", "source": "date_of_birth", "transform": "age"},
+                     {"target": "birth_year", "source": "date_of_birth",
+                      "transform": "birth_year"},
+                     {"target": "band", "source": "date_of_birth", "transform": "age_band",
+                      "arg": "18|25|35|45|55|65"}],
+    }, post={"url": f"{buyer_server.url}/a/post", "response": POST_RESPONSE,
+             "mappings": [{"target": "token", "source": "@ping.token"},
+                          {"target": "dob", "source": "date_of_birth"},
+                          {"target": "email", "source": "email"}]})
+    _, key = source_with_key(vertical)
+
+    answer = lead_submit(api_client, key, consumer_fields(1, date_of_birth=BIRTH.isoformat()))
+
+    assert answer.json()["status"] == "sold", answer.json()
+    [sent] = buyer_server.received("/a/ping")
+    age = sent.json()["age"]
+    assert age in (_age(date.today()), _age(date.today()) - 1)  # the UTC day may lag
+    assert sent.json() == {"zip": "10001", "age": age, "birth_year": 1985,
+                           "band": "35-44" if age < 45 else "45-54"}
+    assert BIRTH.isoformat() not in sent.body.decode()
+    ping_row = Ping.objects.get(contract_id=contract["id"])
+    assert '"birth_year":1985' in ping_row.request_body
+    assert BIRTH.isoformat() not in ping_row.request_body
+    [post] = buyer_server.received("/a/post")
+    assert post.json()["dob"] == BIRTH.isoformat()  # the post carries the PII itself
+    assert BIRTH.isoformat() not in Post.objects.get(contract_id=contract["id"]).request_body
+    assert Sale.objects.get(lead__uuid=answer.json()["id"]).contract_id == contract["id"]
+
+
+def test_a_ping_row_reading_pii_without_a_deriving_transform_is_refused(staff_api, vertical):
+    response = staff_api.post("/api/v1/contracts", {
+        "buyer": BuyerFactory().pk, "vertical": "auto-insurance", "name": "offer",
+        "endpoints": {
+            "ping": {"url": "http://127.0.0.1:9/p", "response": PING_RESPONSE, "mappings": [
+                {"target": "age", "source": "date_of_birth", "transform": "age"},
+                {"target": "dob", "source": "date_of_birth", "transform": "date_format",
+                 "arg": "%Y"}]},
+            "post": {"url": "http://127.0.0.1:9/q", "response": POST_RESPONSE,
+                     "mappings": [{"target": "token", "source": "@ping.token"}]}}},
+        format="json")
+
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert list(errors) == ["endpoints.ping.mappings.1.source"]
+    assert "'date_of_birth' is personal data" in errors["endpoints.ping.mappings.1.source"][0]
+    assert "age, age_band, birth_year" in errors["endpoints.ping.mappings.1.source"][0]
+
+
+def test_a_raw_pii_value_never_reaches_a_ping_even_from_a_row_that_bypassed_the_check(
+        api_client, vertical, buyer_server):
+    """Defence in depth: a row saved before a field became PII (or written around the
+    API) is skipped at run time; the derived rows next to it still go out."""
+    from apps.buyers.models import FieldMapping
+    from tests.factories import sim_contract
+
+    contract = sim_contract(vertical, buyer_server.url, ping_mappings=[
+        {"target": "zip", "source": "zip"},
+        {"target": "area", "source": "phone", "transform": "phone_area_code"}],
+        post_mappings=[{"target": "token", "source": "@ping.token"}])
+    buyer_server.on(f"/b{contract.pk}/ping", _bid("9.00"))
+    buyer_server.on(f"/b{contract.pk}/post", _accept)
+    FieldMapping.objects.create(contract=contract, kind="ping", target="mail", source="email",
+                                position=9)
+    contract.save()
+    _, key = source_with_key(vertical)
+
+    answer = lead_submit(api_client, key, consumer_fields(3))
+
+    assert answer.json()["status"] == "sold"
+    [sent] = buyer_server.received(f"/b{contract.pk}/ping")
+    assert sent.json() == {"zip": "10001", "area": "212"}
+    lead = Lead.objects.get(uuid=answer.json()["id"])
+    assert lead.fields["email"] not in Ping.objects.get(contract=contract).request_body
