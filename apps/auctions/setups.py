@@ -72,7 +72,7 @@ def endpoint_setup(endpoint: Endpoint, mappings: Iterable[FieldMapping]) -> Endp
         spec=EndpointSpec(
             url=endpoint.url, method=endpoint.method, body_format=endpoint.body_format,
             headers=dict(endpoint.headers or {}), timeout_ms=endpoint.timeout_ms,
-            xml_root=endpoint.xml_root or "lead",
+            xml_root=endpoint.xml_root or "lead", key_style=endpoint.key_style,
             auth=AuthSpec(type=endpoint.auth_type, name=endpoint.auth_name,
                           username=endpoint.auth_username, secret=endpoint.auth_secret),
         ),

@@ -18,11 +18,14 @@ from apps.buyers.mapping import (
     TRANSFORMS,
     MappingError,
     MappingRule,
+    path_format,
+    path_parse,
     rules_validate,
     transforms_deriving_non_pii,
 )
 from apps.buyers.models import ContractMode, EndpointKind, FilterOperator
 from apps.buyers.parsing import ResponseRules, RulesInvalid, rules_check
+from apps.buyers.transports import TransportError, form_key
 from apps.core.http import BlockedUrl, url_check
 
 TOKEN_CONTEXT = "@ping.token"  # noqa: S105 - a mapping source name
@@ -53,6 +56,7 @@ def contract_draft_errors(draft: ContractDraft) -> dict[str, list[str]]:
     _check_endpoints(draft, add)
     for kind in (EndpointKind.PING, EndpointKind.POST):
         _check_mappings(draft, kind, add)
+        _check_wire_keys(draft, kind, add)
     ping = draft.endpoints.get(EndpointKind.PING)
     if ping and ping.get("token_path") and not any(
         row.get("source") == TOKEN_CONTEXT for row in draft.mappings.get(EndpointKind.POST, ())
@@ -130,6 +134,55 @@ def _check_mappings(draft: ContractDraft, kind: str, add) -> None:
         if error.rule is not None:
             where += f".{error.rule}"
         add(f"{where}.{error.field}" if error.field else where, error.message)
+
+
+def wire_key(target: str, *, body_format: str, key_style: str) -> str | None:
+    """The exact key a form or query body sends a mapping ``target`` under (``Lead[FirstName]``
+    for ``Lead.FirstName`` in brackets style); None for json and xml bodies, which nest, and
+    for a target the endpoint cannot send (the save-time check names those)."""
+    if body_format not in ("form", "query"):
+        return None
+    try:
+        return form_key(path_parse(target), key_style)
+    except (MappingError, TransportError):
+        return None
+
+
+def _check_wire_keys(draft: ContractDraft, kind: str, add) -> None:
+    """A form or query endpoint's key style against its targets: every row gets a wire key
+    of its own, and ``flat`` takes no nested target. Messages name the exact wire key."""
+    endpoint = draft.endpoints.get(kind)
+    if endpoint is None:
+        return
+    style = endpoint.get("key_style") or "brackets"
+    body_format = endpoint.get("body_format") or "json"
+    if body_format not in ("form", "query"):
+        if style != "brackets":
+            add(f"endpoints.{kind}.key_style",
+                f"A key style applies to form and query bodies; a {body_format} body nests "
+                "its keys. For one key with a dot in it, such as 'Lead.FirstName', escape the "
+                "dot in the target: 'Lead\\.FirstName'.")
+        return
+    sent: dict[str, tuple[int, tuple]] = {}
+    for index, row in enumerate(draft.mappings.get(kind, ())):
+        try:
+            steps = path_parse(row.get("target") or "")
+        except MappingError:
+            continue  # rules_validate names it
+        try:
+            key = form_key(steps, style)
+        except TransportError:
+            literal = form_key(steps, "dotted")
+            add(f"mappings.{kind}.{index}.target",
+                f"Key style flat sends single keys, but '{row.get('target')}' nests. Write "
+                f"'{path_format((literal,))}' to send the key '{literal}', or choose key "
+                f"style dotted (sends '{literal}') or brackets (sends "
+                f"'{form_key(steps, 'brackets')}').")
+            continue
+        if key in sent and sent[key][1] != steps:  # the same target: rules_validate's
+            add(f"mappings.{kind}.{index}.target",
+                f"Sent as the key '{key}', which row {sent[key][0] + 1} sends too.")
+        sent.setdefault(key, (index, steps))
 
 
 def _derives_non_pii(name: str) -> bool:

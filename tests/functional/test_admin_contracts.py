@@ -162,6 +162,7 @@ def form_values(response) -> dict[str, list[str]]:
 
 def _endpoint(prefix: str, **values) -> dict[str, str]:
     row = {"id": "", "contract": "", "method": "POST", "body_format": "json",
+           "key_style": "brackets",
            "timeout_ms": "1000", "auth_type": "none", "auth_name": "", "auth_username": "",
            "auth_secret": "", "oauth_token_url": "", "xml_root": "lead", "headers": "{}",
            "response_format": "json", "success_statuses": "[]", "success_path": "",

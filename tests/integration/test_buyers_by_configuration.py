@@ -160,3 +160,44 @@ def test_a_raw_pii_value_never_reaches_a_ping_even_from_a_row_that_bypassed_the_
     assert sent.json() == {"zip": "10001", "area": "212"}
     lead = Lead.objects.get(uuid=answer.json()["id"])
     assert lead.fields["email"] not in Ping.objects.get(contract=contract).request_body
+
+
+# --- (b) a form post with literal dotted keys ------------------------------------------------
+
+DOTTED_KEYS = ["Lead.FirstName", "Lead.LastName", "Lead.Email", "Lead.Phone",
+               "Lead.PingId", "Drivers[0].BirthDate"]
+
+
+def test_a_buyer_taking_a_form_post_with_literal_dotted_keys_buys_the_lead(
+        staff_api, api_client, vertical, buyer_server):
+    def post(request: Received):
+        sent = request.form()
+        if sorted(sent) != sorted(DOTTED_KEYS) or sent["Lead.PingId"] != ["dk-7"]:
+            return json_answer(200, {"result": "rejected", "reason": f"keys {sorted(sent)}"})
+        return _accept(request)
+
+    buyer_server.on("/b/ping", _bid("14.00", token="dk-7"))
+    buyer_server.on("/b/post", post)
+    contract = contract_create(staff_api, ping={
+        "url": f"{buyer_server.url}/b/ping", "response": PING_RESPONSE,
+        "mappings": [{"target": "zip", "source": "zip"}],
+    }, post={
+        "url": f"{buyer_server.url}/b/post", "body_format": "form", "key_style": "dotted",
+        "response": POST_RESPONSE,
+        "mappings": [{"target": "Lead.FirstName", "source": "first_name"},
+                     {"target": "Lead.LastName", "source": "last_name"},
+                     {"target": "Lead.Email", "source": "email"},
+                     {"target": "Lead.Phone", "source": "phone", "transform": "phone_10"},
+                     {"target": "Lead.PingId", "source": "@ping.token"},
+                     {"target": "Drivers[0].BirthDate", "source": "date_of_birth",
+                      "transform": "date_format", "arg": "%m/%d/%Y"}]})
+    assert [row["wire_key"] for row in contract["endpoints"]["post"]["mappings"]] == DOTTED_KEYS
+    _, key = source_with_key(vertical)
+
+    answer = lead_submit(api_client, key, consumer_fields(4, date_of_birth="1985-04-12"))
+
+    assert answer.json()["status"] == "sold", Post.objects.values_list("reason", flat=True)
+    [sent] = buyer_server.received("/b/post")
+    assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert sent.form()["Drivers[0].BirthDate"] == ["04/12/1985"]
+    assert sent.form()["Lead.Phone"] == ["2125550004"]

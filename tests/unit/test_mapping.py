@@ -56,6 +56,10 @@ CONTEXT = {
         P("Lead.#text", ("Lead", "#text"), id="xml-text-key"),
         P("First Name", ("First Name",), id="inner-space"),
         P(f"a[{MAX_LIST_INDEX}]", ("a", MAX_LIST_INDEX), id="largest-index"),
+        P(r"Lead\.FirstName", ("Lead.FirstName",), id="escaped-dot-is-one-key"),
+        P(r"Lead\.Info.Zip", ("Lead.Info", "Zip"), id="escaped-dot-then-nesting"),
+        P(r"a\[0\]", ("a[0]",), id="escaped-brackets"),
+        P(r"dir\\name", ("dir\\name",), id="escaped-backslash"),
     ],
 )
 def test_path_parse_splits_keys_and_indexes(target, steps):
@@ -78,6 +82,8 @@ def test_path_parse_splits_keys_and_indexes(target, steps):
         P("a\nb", "position 2", id="control-character"),
         P("[0].a", "must start with a key", id="leading-index"),
         P(f"a[{MAX_LIST_INDEX + 1}]", "above", id="index-too-large"),
+        P(r"a\b", "a backslash escapes only", id="backslash-escaping-nothing"),
+        P("a\\", "a backslash escapes only", id="trailing-backslash"),
     ],
 )
 def test_path_parse_refuses_malformed_targets_with_a_message(target, message):

@@ -20,6 +20,7 @@ from apps.buyers.transports import (
     AuthSpec,
     EndpointSpec,
     TransportError,
+    form_key,
     oauth_token_parse,
     oauth_token_request,
     request_build,
@@ -98,6 +99,51 @@ def test_form_body_flattens_nesting_php_style_and_skips_none():
 def test_form_key_order_follows_the_payload():
     body = request_build(endpoint(body_format="form"), {"b": 1, "a": {"y": 2, "x": 3}}).body
     assert unquote_plus(body.decode()) == "b=1&a[y]=2&a[x]=3"
+
+
+DOTTED = {
+    "lead.first_name": ["José"], "lead.last_name": ["O'Neil & <Sons>"],
+    "lead.homeowner": ["true"], "lead.renter": ["false"],
+    "drivers[0].age": ["41"], "drivers[0].dob": ["1984-04-12"], "drivers[1].age": ["39"],
+    "phones[0]": ["2125550147"], "phones[2]": ["2125550148"],
+    "bid": ["12.50"], "year": ["2019"], "lead_id": [str(UUID(int=5))],
+    "sent_at": ["2025-06-01T12:00:00+00:00"],
+}
+
+
+@pytest.mark.parametrize("body_format", ["form", "query"])
+def test_dotted_key_style_sends_the_targets_spelling_as_literal_keys(body_format):
+    request = request_build(endpoint(body_format=body_format, key_style="dotted"), PAYLOAD)
+    sent = request.body.decode() if body_format == "form" else urlsplit(request.url).query
+    assert parse_qs(sent, keep_blank_values=True, strict_parsing=True) == DOTTED
+
+
+def test_flat_key_style_sends_single_keys_and_refuses_nesting_permanently():
+    flat = {"Lead.FirstName": "Jane", "Lead[Zip]": "10001", "n": 1}
+    body = request_build(endpoint(body_format="form", key_style="flat"), flat).body
+    assert parse_qs(body.decode()) == {"Lead.FirstName": ["Jane"], "Lead[Zip]": ["10001"],
+                                       "n": ["1"]}
+    with pytest.raises(TransportError, match="flat sends single keys") as excinfo:
+        request_build(endpoint(body_format="form", key_style="flat"), {"Lead": {"a": 1}})
+    assert excinfo.value.permanent
+
+
+def test_an_unknown_key_style_is_refused_permanently():
+    with pytest.raises(TransportError, match="unknown key style") as excinfo:
+        request_build(endpoint(body_format="form", key_style="colons"), {"a": 1})
+    assert excinfo.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("steps", "style", "key"),
+    [P(("Lead", "FirstName"), "brackets", "Lead[FirstName]", id="brackets"),
+     P(("Lead", "FirstName"), "dotted", "Lead.FirstName", id="dotted"),
+     P(("drivers", 0, "age"), "brackets", "drivers[0][age]", id="brackets-list"),
+     P(("drivers", 0, "age"), "dotted", "drivers[0].age", id="dotted-list"),
+     P(("Lead.FirstName",), "flat", "Lead.FirstName", id="flat-literal")],
+)
+def test_form_key_is_the_wire_key_of_a_target(steps, style, key):
+    assert form_key(steps, style) == key
 
 
 def test_query_puts_the_payload_in_the_url_keeps_existing_params_and_sends_no_body():

@@ -27,7 +27,7 @@ from apps.buyers.models import (
     FieldMapping,
     ScheduleWindow,
 )
-from apps.buyers.validation import ContractDraft, contract_draft_errors
+from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.audit import audit_record
 from apps.leads.models import Lead
 
@@ -69,7 +69,7 @@ class EndpointInline(admin.StackedInline):
     extra = 0
     max_num = 2
     fieldsets = [
-        (None, {"fields": [("kind", "method", "body_format", "timeout_ms"), "url",
+        (None, {"fields": [("kind", "method", "body_format", "key_style", "timeout_ms"), "url",
                            ("auth_type", "auth_name", "auth_username", "auth_secret"),
                            ("oauth_token_url", "xml_root"), "headers"]}),
         ("Response rules", {"fields": [("response_format", "success_statuses"),
@@ -160,7 +160,18 @@ def _form_for(where: str, endpoint_forms, mapping_forms, filter_forms):
 class _MappingInline(admin.TabularInline):
     model = FieldMapping
     extra = 0
-    fields = ["position", "target", "source", "constant", "transform", "arg"]
+    fields = ["position", "target", "source", "constant", "transform", "arg", "wire_key"]
+    readonly_fields = ["wire_key"]
+
+    @admin.display(description="sent as")
+    def wire_key(self, row: FieldMapping) -> str:
+        """The exact form/query key of a saved row (json and xml bodies nest: blank)."""
+        endpoint = next((e for e in row.contract.endpoints.all() if e.kind == row.kind),
+                        None) if row.pk else None
+        if endpoint is None:
+            return ""
+        return wire_key(row.target, body_format=endpoint.body_format,
+                        key_style=endpoint.key_style) or ""
 
 
 class PingMappingInline(_MappingInline):

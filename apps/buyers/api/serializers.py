@@ -41,10 +41,11 @@ from apps.buyers.models import (
     Endpoint,
     EndpointKind,
     FieldMapping,
+    KeyStyle,
     ResponseFormat,
     ScheduleWindow,
 )
-from apps.buyers.validation import ContractDraft, contract_draft_errors
+from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.staff_api import PatchSerializerMixin
 from apps.sources.models import Source, Vertical
 
@@ -55,7 +56,8 @@ _RESPONSE_NAMES = {"response_format": "format", "format": "format",
                    "success_path": "success_path", "success_regex": "success_regex",
                    "price_path": "price_path", "token_path": "token_path",
                    "reason_path": "reason_path"}
-_ENDPOINT_COLUMNS = ("url", "method", "body_format", "xml_root", "headers", "timeout_ms",
+_ENDPOINT_COLUMNS = ("url", "method", "body_format", "key_style", "xml_root", "headers",
+                     "timeout_ms",
                      "auth_type", "auth_name", "auth_username", "oauth_token_url",
                      "response_format", "success_statuses", "success_path", "success_values",
                      "success_regex", "price_path", "token_path", "reason_path")
@@ -131,6 +133,20 @@ class MappingRowSerializer(serializers.ModelSerializer):
         fields = ["target", "source", "constant", "transform", "arg"]
 
 
+class MappingRowOutputSerializer(MappingRowSerializer):
+    wire_key = serializers.SerializerMethodField(
+        help_text="Form and query bodies: the exact key the row is sent under, in the "
+                  "endpoint's key style; null for json and xml bodies.")
+
+    class Meta(MappingRowSerializer.Meta):
+        fields = [*MappingRowSerializer.Meta.fields, "wire_key"]
+
+    def get_wire_key(self, row: FieldMapping) -> str | None:
+        endpoint: Endpoint = self.context["endpoint"]
+        return wire_key(row.target, body_format=endpoint.body_format,
+                        key_style=endpoint.key_style)
+
+
 class ResponseRulesSerializer(serializers.Serializer):
     """How the endpoint's answers are read: paths are JSON paths (``a.b[0].c``), XPath
     (``/response/@price``) for XML, keys for form, regexes for text."""
@@ -163,6 +179,11 @@ class _EndpointFields(serializers.Serializer):
     method = serializers.ChoiceField(choices=["POST", "GET", "PUT"], default="POST")
     body_format = serializers.ChoiceField(choices=BodyFormat.choices, default=BodyFormat.JSON)
     xml_root = serializers.CharField(max_length=64, allow_blank=True, default="lead")
+    key_style = serializers.ChoiceField(
+        choices=KeyStyle.choices, default=KeyStyle.BRACKETS,
+        help_text="Form and query bodies: how a nested target (Lead.FirstName) is spelled on "
+                  "the wire — brackets Lead[FirstName], dotted Lead.FirstName, or flat "
+                  "(single keys only). Escape a literal . or [ in a target with a backslash.")
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True,
                                                                 max_length=1000),
                                     default=dict, validators=[_headers_check])
@@ -212,10 +233,10 @@ class EndpointOutputSerializer(_EndpointFields):
     def get_auth_secret_set(self, endpoint: Endpoint) -> bool:
         return bool(endpoint.auth_secret)
 
-    @extend_schema_field(MappingRowSerializer(many=True))
+    @extend_schema_field(MappingRowOutputSerializer(many=True))
     def get_mappings(self, endpoint: Endpoint) -> list[dict]:
         rows = self.context["mappings"].get(endpoint.kind, [])
-        return MappingRowSerializer(rows, many=True).data
+        return MappingRowOutputSerializer(rows, many=True, context={"endpoint": endpoint}).data
 
 
 class EndpointsOutputSerializer(serializers.Serializer):

@@ -17,6 +17,7 @@ from apps.buyers.models.rules import (
     EndpointKind,
     FieldMapping,
     FilterOperator,
+    KeyStyle,
     ResponseFormat,
     ScheduleWindow,
 )
@@ -24,5 +25,6 @@ from apps.buyers.models.rules import (
 __all__ = [
     "AuthType", "BodyFormat", "Buyer", "BuyerStatus", "CapCounter", "CapMetric", "CapPeriod",
     "Contract", "ContractCap", "ContractFilter", "ContractMode", "ContractStatus", "Endpoint",
-    "EndpointKind", "FieldMapping", "FilterOperator", "ResponseFormat", "ScheduleWindow",
+    "EndpointKind", "FieldMapping", "FilterOperator", "KeyStyle", "ResponseFormat",
+    "ScheduleWindow",
 ]

@@ -114,6 +114,14 @@ class BodyFormat(models.TextChoices):
     QUERY = "query"
 
 
+class KeyStyle(models.TextChoices):
+    """How a form or query body spells a nested target such as ``Lead.FirstName``."""
+
+    BRACKETS = "brackets", "Brackets: Lead[FirstName]"
+    DOTTED = "dotted", "Dotted: Lead.FirstName"
+    FLAT = "flat", "Flat: single keys only"
+
+
 class AuthType(models.TextChoices):
     NONE = "none"
     HEADER = "header", "Header (name: secret)"
@@ -141,6 +149,10 @@ class Endpoint(models.Model):
     body_format = models.CharField(max_length=5, choices=BodyFormat.choices,
                                    default=BodyFormat.JSON)
     xml_root = models.CharField(max_length=64, default="lead", blank=True)
+    key_style = models.CharField(
+        max_length=8, choices=KeyStyle.choices, default=KeyStyle.BRACKETS,
+        help_text="Form and query bodies: how a nested target is spelled on the wire. Escape "
+                  "a literal dot or bracket in a target with a backslash (Lead\\.FirstName).")
     headers = models.JSONField(default=dict, blank=True)
     timeout_ms = models.PositiveIntegerField(default=1000)
     auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.NONE)

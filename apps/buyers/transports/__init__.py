@@ -19,7 +19,7 @@ from apps.buyers.transports.auth import (
     oauth_token_parse,
     oauth_token_request,
 )
-from apps.buyers.transports.form import form_build, form_pairs, scalar_text
+from apps.buyers.transports.form import KEY_STYLES, form_build, form_key, form_pairs, scalar_text
 from apps.buyers.transports.json import json_build
 from apps.buyers.transports.query import query_build, url_extend
 from apps.buyers.transports.spec import (
@@ -103,11 +103,13 @@ __all__ = [
     "BODY_FORMATS",
     "DEFAULT_EXPIRES_IN",
     "ENCODERS",
+    "KEY_STYLES",
     "AuthSpec",
     "EndpointSpec",
     "TransportError",
     "WireRequest",
     "basic_authorization",
+    "form_key",
     "form_pairs",
     "oauth_token_parse",
     "oauth_token_request",
