@@ -70,6 +70,33 @@ CHECKS = [
 ]
 
 
+CHECKS += [
+    # item 3: typed and secret constants
+    P(_post_row(target="n", constant="12.5", constant_type="integer"),
+      "endpoints.post.mappings.2.constant", "'12.5' is not an integer", id="integer-constant"),
+    P(_post_row(target="n", constant="yes", constant_type="boolean"),
+      "endpoints.post.mappings.2.constant", "is not a boolean", id="boolean-constant"),
+    P(_post_row(target="n", constant="", constant_type="null"),
+      "endpoints.post.mappings.2.constant_type", "Only a json body has null",
+      id="null-constant-in-a-form-body"),
+    P(_post_row(target="n", constant="x", constant_type="text"),
+      "endpoints.post.mappings.2.constant_type", "text", id="unknown-constant-type"),
+    P(_post_row(target="key", source="@secret.api_key"), "endpoints.post.mappings.2.source",
+      "No secret named 'api_key' (stored: none yet)", id="unknown-secret-in-a-row"),
+    P(lambda b: _ping(b).update(url=f"{URL}/ping?k={{secret.vendor}}"), "endpoints.ping.url",
+      "No secret named 'vendor'", id="unknown-secret-in-a-url"),
+    P(lambda b: _ping(b).update(headers={"X-Key": "{secret.vendor}"}),
+      "endpoints.ping.headers", "Header X-Key: no secret named 'vendor'",
+      id="unknown-secret-in-a-header"),
+    P(lambda b: b.update(secrets={"1st-key": "v"}), "secrets.1st-key", "letters, digits and _",
+      id="secret-name-not-an-identifier"),
+    P(lambda b: _ping(b).update(url=f"{URL}/ping?token=abc123"), "endpoints.ping.url",
+      "'token' holds a credential in clear", id="credential-in-a-query-string"),
+    P(lambda b: _ping(b).update(url="http://user:pw@127.0.0.1:9/ping"), "endpoints.ping.url",
+      "user name or password", id="credential-in-the-userinfo"),
+]
+
+
 @pytest.mark.parametrize(("breaks", "path", "says"), CHECKS)
 def test_a_contract_that_would_send_wrong_data_is_refused_by_field(
         am_client, vertical, breaks, path, says):
@@ -101,3 +128,41 @@ def test_every_mapping_row_reads_back_with_the_exact_key_it_is_sent_under(am_cli
     assert [r["wire_key"] for r in dotted["endpoints"]["post"]["mappings"]] == [
         "Lead.PingId", "Lead.Email", "Lead.Zip"]
     assert [r["wire_key"] for r in created["endpoints"]["ping"]["mappings"]] == [None, None]
+
+
+def test_secrets_are_write_only_kept_when_left_out_and_deleted_with_null(am_client, vertical):
+    from apps.buyers.models import ContractSecret
+
+    body = base_contract(BuyerFactory().pk)
+    body["secrets"] = {"api_key": "k-1", "vendor": "v-1"}
+    _post(body)["mappings"].append({"target": "key", "source": "@secret.api_key"})
+
+    created = am_client.post("/api/v1/contracts", body, format="json").json()
+    url = f"/api/v1/contracts/{created['id']}"
+    put = am_client.put(url, {**created, "secrets": {"vendor": "v-2"}}, format="json")
+    dropped = am_client.patch(url, {"secrets": {"vendor": None}}, format="json")
+    in_use = am_client.patch(url, {"secrets": {"api_key": None}}, format="json")
+
+    assert created["secret_names"] == ["api_key", "vendor"]
+    assert "k-1" not in str(created) and "secrets" not in created
+    assert put.status_code == 200 and put.json()["secret_names"] == ["api_key", "vendor"]
+    assert dropped.json()["secret_names"] == ["api_key"]
+    assert in_use.status_code == 400  # a row still reads it
+    assert "No secret named 'api_key'" in in_use.json()["errors"][
+        "endpoints.post.mappings.2.source"][0]
+    assert dict(ContractSecret.objects.values_list("name", "value")) == {"api_key": "k-1"}
+
+
+def test_typed_constants_read_back_with_their_type(am_client, vertical):
+    body = base_contract(BuyerFactory().pk)
+    _ping(body)["mappings"] += [
+        {"target": "vendor_id", "constant": "77", "constant_type": "integer"},
+        {"target": "sandbox", "constant": "false", "constant_type": "boolean"},
+        {"target": "note", "constant_type": "null"}]
+
+    created = am_client.post("/api/v1/contracts", body, format="json")
+
+    assert created.status_code == 201, created.json()
+    rows = created.json()["endpoints"]["ping"]["mappings"][2:]
+    assert [(r["constant"], r["constant_type"]) for r in rows] == [
+        ("77", "integer"), ("false", "boolean"), (None, "null")]

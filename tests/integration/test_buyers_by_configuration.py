@@ -13,6 +13,7 @@ through the staff API only (``POST /api/v1/contracts`` with a staff token).
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import pytest
@@ -201,3 +202,109 @@ def test_a_buyer_taking_a_form_post_with_literal_dotted_keys_buys_the_lead(
     assert sent.headers["content-type"] == "application/x-www-form-urlencoded"
     assert sent.form()["Drivers[0].BirthDate"] == ["04/12/1985"]
     assert sent.form()["Lead.Phone"] == ["2125550004"]
+
+
+# --- (c) credentials in the body and in the query string -----------------------------------
+
+API_KEY = "qk-7f3/9+Z&x"  # the ping's key, in its query string
+API_TOKEN = "tok_Secret-4242"  # a test credential, in both bodies
+POST_KEY = "pk-99=aa"  # the post's query-string key (auth type query_key)
+SECRETS = (API_KEY, API_TOKEN, POST_KEY)
+
+
+def _traces(text: str) -> list[str]:
+    """Every spelling of a test secret found in ``text``."""
+    from urllib.parse import quote, quote_plus
+
+    spellings = {s for secret in SECRETS for s in (secret, quote(secret, safe=""),
+                                                   quote_plus(secret))}
+    return sorted(s for s in spellings if s in text)
+
+
+def test_a_buyer_taking_credentials_in_the_body_and_the_query_string_buys_the_lead_and_no_secret_is_kept(  # noqa: E501
+        staff_api, api_client, vertical, buyer_server, caplog):
+    from django.contrib.admin.models import LogEntry
+
+    from apps.buyers.models import ContractSecret, Endpoint
+
+    caplog.set_level(logging.DEBUG)
+
+    def ping(request: Received):
+        sent = request.json()
+        if (request.query.get("api_key") != [API_KEY] or sent["auth"] != {"token": API_TOKEN}
+                or sent["vendor_id"] != 77 or sent["sandbox"] is not False):
+            return json_answer(401, {"message": "bad credentials"})
+        # a buyer echoing the credential back: it must not be stored either
+        return json_answer(200, {"status": "bid", "price": "12.00", "token": "c-1",
+                                 "echo": API_TOKEN})
+
+    def post(request: Received):
+        if request.query.get("key") != [POST_KEY] or request.form()["api_token"] != [API_TOKEN]:
+            return json_answer(401, {"result": "rejected", "reason": "bad credentials"})
+        return json_answer(200, {"result": "accepted", "reason": f"key {POST_KEY} ok"})
+
+    buyer_server.on("/c/ping", ping)
+    buyer_server.on("/c/post", post)
+    created = contract_create(staff_api, secrets={"api_key": API_KEY, "api_token": API_TOKEN},
+                              ping={
+        "url": f"{buyer_server.url}/c/ping?campaign=9&api_key={{secret.api_key}}",
+        "response": PING_RESPONSE,
+        "mappings": [{"target": "zip", "source": "zip"},
+                     {"target": "auth.token", "source": "@secret.api_token"},
+                     {"target": "vendor_id", "constant": "77", "constant_type": "integer"},
+                     {"target": "sandbox", "constant": "false", "constant_type": "boolean"}],
+    }, post={
+        "url": f"{buyer_server.url}/c/post", "body_format": "form",
+        "auth_type": "query_key", "auth_name": "key", "auth_secret": POST_KEY,
+        "response": POST_RESPONSE,
+        "mappings": [{"target": "token", "source": "@ping.token"},
+                     {"target": "api_token", "source": "@secret.api_token"},
+                     {"target": "email", "source": "email"}]})
+    _, key = source_with_key(vertical)
+
+    answer = lead_submit(api_client, key, consumer_fields(5))
+
+    assert answer.json()["status"] == "sold", answer.json()
+    [sent] = buyer_server.received("/c/ping")
+    assert sent.json()["vendor_id"] == 77 and sent.json()["sandbox"] is False
+    assert sent.query["campaign"] == ["9"]
+    # stored apart: the endpoint keeps the placeholder, the secret its own row
+    assert Endpoint.objects.get(contract_id=created["id"], kind="ping").url.endswith(
+        "api_key={secret.api_key}")
+    assert dict(ContractSecret.objects.filter(contract_id=created["id"]).values_list(
+        "name", "value")) == {"api_key": API_KEY, "api_token": API_TOKEN}
+    ping_row = Ping.objects.get(contract_id=created["id"])
+    assert '"auth":{"token":"***"}' in ping_row.request_body
+    assert '"echo": "***"' in ping_row.response_body or '"echo":"***"' in ping_row.response_body
+
+    # what the staff API answers about the contract and its tools
+    contract_url = f"/api/v1/contracts/{created['id']}"
+    answers = [created, staff_api.get(contract_url).json(),
+               staff_api.get("/api/v1/contracts").json(),
+               staff_api.post(f"{contract_url}/test-ping", {}, format="json").json(),
+               staff_api.get(f"{contract_url}/preview").json()]
+    assert answers[1]["secret_names"] == ["api_key", "api_token"]
+    assert answers[3]["outcome"] == "bid", answers[3]
+    assert "***" in answers[3]["request"]["url"]
+    # every stored row, the audit log, every log line and every API answer: no secret
+    stored = [*Ping.objects.values_list("request_body", "response_body", "detail", "token"),
+              *Post.objects.values_list("request_body", "response_body", "reason", "token"),
+              *LogEntry.objects.values_list("change_message", "object_repr")]
+    assert _traces(repr(stored)) == []
+    assert _traces(caplog.text) == []
+    assert _traces(repr(answers)) == []
+
+
+def test_a_credential_in_clear_in_an_endpoint_url_is_refused_and_not_echoed(staff_api,
+                                                                            vertical):
+    response = staff_api.post("/api/v1/contracts", {
+        "buyer": BuyerFactory().pk, "vertical": "auto-insurance", "name": "offer",
+        "mode": "direct_post", "fixed_price": "10.00",
+        "endpoints": {"post": {"url": f"http://127.0.0.1:9/p?campaign=1&API-Key={API_KEY}",
+                               "response": POST_RESPONSE}}}, format="json")
+
+    assert response.status_code == 400
+    [message] = response.json()["errors"]["endpoints.post.url"]
+    assert "'API-Key' holds a credential in clear" in message
+    assert "API-Key={secret.api_key}" in message
+    assert _traces(response.content.decode()) == []

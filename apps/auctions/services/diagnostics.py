@@ -14,10 +14,10 @@ from apps.auctions.services.wire import (
     AnswerFault,
     WireCall,
     answer_outcome,
-    storable,
+    response_text,
     wire_build,
 )
-from apps.auctions.setups import EndpointSetup, endpoint_setup
+from apps.auctions.setups import EndpointSetup, contract_secrets, endpoint_setup
 from apps.buyers.models import Contract, ContractMode, EndpointKind
 from apps.buyers.oauth import FETCH_TIMEOUT_S
 from apps.buyers.parsing import ParsedResponse
@@ -61,7 +61,8 @@ class TestPing:
 
 def _endpoints(contract: Contract) -> dict[str, EndpointSetup]:
     mappings = list(contract.mappings.all())
-    return {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind])
+    secrets = contract_secrets(contract)
+    return {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind], secrets)
             for e in contract.endpoints.all()}
 
 
@@ -89,16 +90,13 @@ def _context(lead: Lead | None, kind: str) -> dict[str, Any]:
 
 
 def _request_view(call: WireCall, endpoint: EndpointSetup) -> RequestView:
-    secret = endpoint.spec.auth.secret
+    """The request as sent, with every secret masked (the contract's secrets, the auth
+    secret in any spelling, credentials in the URL and the auth headers)."""
     request = call.request
-
-    def hide(text: str) -> str:
-        return text.replace(secret, "•••" + secret[-4:]) if secret and len(secret) > 4 else text
-
+    mask = endpoint.mask
     body = request.body.decode("utf-8", "replace")
-    return RequestView(method=request.method, url=hide(request.url),
-                       headers={k: hide(v) for k, v in request.headers.items()},
-                       body=hide(body))
+    return RequestView(method=request.method, url=mask(request.url),
+                       headers=mask.headers(request.headers), body=mask(body))
 
 
 def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
@@ -132,7 +130,7 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
     response = http_send(call.request)
     shown = ResponseView(
         status=response.status, headers=dict(response.headers),
-        body=storable(response.body, _SHOWN_BODY),
+        body=response_text(endpoint, response.body, _SHOWN_BODY),
         latency_ms=round(response.latency_ms, 1), error=response.error)
     parsed = answer_outcome(endpoint, response)
     if isinstance(parsed, AnswerFault):

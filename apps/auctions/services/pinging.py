@@ -20,7 +20,7 @@ from apps.auctions.services.wire import (
     AnswerFault,
     WireCall,
     answer_outcome,
-    storable,
+    response_text,
     wire_build,
 )
 from apps.auctions.setups import ContractSetup, EndpointSetup
@@ -142,7 +142,7 @@ def _interpret(cid: int, endpoint: EndpointSetup, call: WireCall,
         return PingResult(cid, outcome, bid, latency_ms=round(response.latency_ms, 2),
                           http_status=response.status, detail=detail,
                           request_body=call.body_text[:_BODY_KEEP],
-                          response_body=storable(response.body, _BODY_KEEP))
+                          response_body=response_text(endpoint, response.body, _BODY_KEEP))
 
     if isinstance(answer, AnswerFault):
         return result(answer.code, answer.detail)

@@ -4,6 +4,10 @@ outcome: shared by pings, posts and health pings.
 The payload goes mapping → transport (wire format + auth) → ``apps.core.http``; the answer goes
 through the endpoint's response rules. Any misconfiguration or buyer fault becomes an outcome
 code with a short detail, never an exception.
+
+Secrets (the contract's ``@secret.<name>`` values and the endpoint's auth secret) go on the
+wire but never into what is kept: the stored request text, the stored answer
+(``response_text``) and every detail or reason pass through the endpoint's ``SecretMask``.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from apps.auctions.engine import Outcome
 from apps.auctions.setups import EndpointSetup
-from apps.buyers.mapping import MappingError, path_parse, payload_build
+from apps.buyers.mapping import SECRET_PREFIX, MappingError, path_parse, payload_build
 from apps.buyers.oauth import oauth_token
 from apps.buyers.parsing import ParsedResponse, ResponseInvalid, response_parse
 from apps.buyers.transports import TransportError, request_build
@@ -33,10 +37,19 @@ def storable(raw: bytes | str, limit: int = 2000) -> str:
     return text[:limit].replace("\x00", "\ufffd")
 
 
+def response_text(endpoint: EndpointSetup, raw: bytes | str, limit: int = 2000) -> str:
+    """A buyer's answer as storable text (see ``storable``) with the contract's secrets
+    masked: a buyer echoing a credential back must not have it stored."""
+    if not endpoint.mask:
+        return storable(raw, limit)
+    # masked before the cut, so a secret straddling the limit is not half kept
+    return endpoint.mask(storable(raw, limit + 4000))[:limit]
+
+
 @dataclass(frozen=True, slots=True)
 class WireCall:
     request: OutboundRequest
-    body_text: str  # what is stored: the body itself, or a masked rendering for posts
+    body_text: str  # what is stored: the body (or URL) with secrets masked; posts: PII too
 
 
 def wire_build(
@@ -57,6 +70,9 @@ def wire_build(
     An OAuth2 endpoint's token is read from memory; ``token_wait`` is how many seconds it may
     wait for one being fetched (0, a ping: never). Without a token the reason is
     ``TOKEN_UNAVAILABLE``, and the token is fetched in the background meanwhile."""
+    if endpoint.secrets:
+        context = {**context, **{SECRET_PREFIX + name: value
+                                 for name, value in endpoint.secrets.items()}}
     try:
         payload = payload_build(endpoint.mappings, values, context, sealed=sealed)
         token = None
@@ -65,25 +81,30 @@ def wire_build(
             if token is None:
                 return TOKEN_UNAVAILABLE
         wire = request_build(endpoint.spec, payload, oauth_token=token,
-                             extra_headers=extra_headers)
+                             extra_headers=extra_headers, secrets=endpoint.secrets)
     except (MappingError, TransportError) as error:
-        return f"configuration: {error}"[:255]
+        return endpoint.mask(f"configuration: {error}")[:255]
     request = OutboundRequest(method=wire.method, url=wire.url, headers=wire.headers,
                               body=wire.body, timeout=endpoint.timeout)
     if mask_keys:
         text = json.dumps(payload_mask(payload, endpoint, mask_keys), default=str)
+    elif endpoint.mask:
+        # masked before any cut (a secret straddling it is not half kept); a query-string
+        # request is kept as its URL, which may carry a key
+        text = storable(wire.body, 6000) or wire.url
     else:
         text = storable(wire.body) or wire.url
-    return WireCall(request=request, body_text=text)
+    return WireCall(request=request, body_text=endpoint.mask(text) if endpoint.mask else text)
 
 
 def payload_mask(payload: dict, endpoint: EndpointSetup, mask_keys: Collection[str]) -> dict:
-    """A copy of ``payload`` where every value drawn from a ``mask_keys`` field is masked."""
+    """A copy of ``payload`` where every value drawn from a ``mask_keys`` field or a secret
+    is masked."""
     masked = copy.deepcopy(payload)
     if not endpoint.mappings:
         return {k: (MASK if k in mask_keys else v) for k, v in masked.items()}
     for rule in endpoint.mappings:
-        if rule.source in mask_keys:
+        if rule.source in mask_keys or rule.source.startswith("@" + SECRET_PREFIX):
             _set(masked, path_parse(rule.target))
     return masked
 
@@ -119,15 +140,16 @@ def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse
     if response.error == "timeout":
         return AnswerFault(Outcome.TIMEOUT, response.detail or "no answer in time")
     if response.error is not None:
-        return AnswerFault(Outcome.ERROR, storable(f"{response.error}: {response.detail}", 255))
+        return AnswerFault(Outcome.ERROR, response_text(
+            endpoint, f"{response.error}: {response.detail}", 255))
     if response.status is not None and response.status >= 500:
         return AnswerFault(Outcome.ERROR, f"HTTP {response.status}")
     try:
         parsed = response_parse(endpoint.rules, response.status or 0, response.body)
     except ResponseInvalid as error:
-        return AnswerFault(Outcome.INVALID_RESPONSE, storable(str(error), 255))
+        return AnswerFault(Outcome.INVALID_RESPONSE, response_text(endpoint, str(error), 255))
     if parsed.reason:
-        parsed = replace(parsed, reason=storable(parsed.reason, 255))
+        parsed = replace(parsed, reason=response_text(endpoint, parsed.reason, 255))
     if parsed.token:
         parsed = replace(parsed, token=storable(parsed.token, 255))
     return parsed

@@ -8,7 +8,8 @@ A contract is read and written as one document::
      "endpoints": {"ping": {"url", "method", "body_format", "headers", "auth_type", …,
                             "response": {"format", "success_path", "price_path", …},
                             "mappings": [{"target", "source", "constant", "transform", "arg"}]},
-                   "post": {…}}}
+                   "post": {…}},
+     "secrets": {"api_key": "…"}}  (write-only; read back as "secret_names")
 
 Input serializers validate the shape (field by field) and then the contract as a whole with
 ``apps.buyers.validation.contract_draft_errors`` — the very check the admin runs — so both
@@ -29,11 +30,13 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.buyers.mapping import SECRET_NAME
 from apps.buyers.models import (
     AuthType,
     BodyFormat,
     Buyer,
     CapMetric,
+    ConstantType,
     Contract,
     ContractCap,
     ContractFilter,
@@ -125,12 +128,16 @@ class MappingRowSerializer(serializers.ModelSerializer):
                                              "@lead.id …); empty for a constant.")
     constant = serializers.CharField(max_length=1000, allow_blank=True, allow_null=True,
                                      default=None)
+    constant_type = serializers.ChoiceField(
+        choices=ConstantType.choices, default=ConstantType.STRING,
+        help_text="How the constant is sent: integer 12, decimal 12.50, boolean true/false, "
+                  "null (with an empty constant) — not as text.")
     transform = serializers.CharField(max_length=32, allow_blank=True, default="")
     arg = serializers.CharField(max_length=1000, allow_blank=True, default="")
 
     class Meta:
         model = FieldMapping
-        fields = ["target", "source", "constant", "transform", "arg"]
+        fields = ["target", "source", "constant", "constant_type", "transform", "arg"]
 
 
 class MappingRowOutputSerializer(MappingRowSerializer):
@@ -264,6 +271,13 @@ class ContractInputSerializer(serializers.ModelSerializer):
     schedule = ScheduleRowSerializer(many=True, default=list,
                                      help_text="Weekly open hours; empty: always open.")
     endpoints = EndpointsInputSerializer()
+    secrets = serializers.DictField(
+        child=serializers.CharField(max_length=1000, allow_null=True, trim_whitespace=False),
+        required=False, write_only=True,
+        help_text="Secret values by name (letters, digits, _), read by mapping rows as "
+                  "@secret.<name> and by URLs and header values as {secret.<name>}. Never "
+                  "returned (see secret_names). A name given sets that secret, null deletes "
+                  "it; names left out are kept, on PUT too.")
 
     class Meta:
         model = Contract
@@ -272,7 +286,7 @@ class ContractInputSerializer(serializers.ModelSerializer):
                   "exclusive", "shared_max_sales", "is_secondary", "accepts_test_leads",
                   "allowed_sources", "blocked_sources", "slow_threshold_ms", "slow_count",
                   "error_count", "health_ping_interval_s", "filters", "caps", "schedule",
-                  "endpoints"]
+                  "endpoints", "secrets"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
@@ -293,6 +307,11 @@ class ContractInputSerializer(serializers.ModelSerializer):
                 errors[f"caps.{index}.period"] = [
                     f"A second {cap['metric']} cap per {cap['period']}; keep one."]
             seen.add(key)
+        for name in attrs.get("secrets", {}):
+            if not SECRET_NAME.fullmatch(name):
+                errors[f"secrets.{name}"] = [
+                    "A secret's name is letters, digits and _, not starting with a digit "
+                    "(api_key)."]
         for path, messages in contract_draft_errors(self._draft(attrs, current)).items():
             errors.setdefault(_api_path(path), []).extend(messages)
         if errors:
@@ -314,15 +333,20 @@ class ContractInputSerializer(serializers.ModelSerializer):
                          contract.endpoints.values("kind", *_ENDPOINT_COLUMNS)}
             mappings = defaultdict(list)
             for row in contract.mappings.order_by("position", "id").values(
-                    "kind", "target", "source", "constant", "transform", "arg"):
+                    "kind", "target", "source", "constant", "constant_type", "transform",
+                    "arg"):
                 mappings[row["kind"]].append(row)
         filters = (attrs["filters"] if "filters" in attrs
                    else list(contract.filters.values("field", "operator", "value")))
+        secrets = set(contract.secrets.values_list("name", flat=True)) if contract else set()
+        for name, value in attrs.get("secrets", {}).items():
+            (secrets.discard if value is None else secrets.add)(name)
         return ContractDraft(
             mode=current("mode", ContractMode.PING_POST),
             field_keys=frozenset(key for key, _ in fields),
             pii_keys=frozenset(key for key, pii in fields if pii),
-            endpoints=endpoints, mappings=dict(mappings), filters=filters)
+            endpoints=endpoints, mappings=dict(mappings), filters=filters,
+            secret_names=frozenset(secrets))
 
 
 class ContractPatchSerializer(PatchSerializerMixin, ContractInputSerializer):
@@ -353,6 +377,7 @@ class ContractOutputSerializer(serializers.ModelSerializer):
     caps = CapRowSerializer(many=True, read_only=True)
     schedule = ScheduleRowSerializer(many=True, read_only=True)
     endpoints = serializers.SerializerMethodField()
+    secret_names = serializers.SerializerMethodField()
 
     class Meta:
         model = Contract
@@ -362,8 +387,13 @@ class ContractOutputSerializer(serializers.ModelSerializer):
                   "accepts_test_leads", "allowed_sources", "blocked_sources",
                   "slow_threshold_ms", "slow_count", "error_count", "health_ping_interval_s",
                   "auto_paused_at", "auto_pause_reason", "created_at", "updated_at",
-                  "filters", "caps", "schedule", "endpoints"]
+                  "filters", "caps", "schedule", "endpoints", "secret_names"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_secret_names(self, contract: Contract) -> list[str]:
+        """The names of the stored secrets; their values are never returned."""
+        return sorted(secret.name for secret in contract.secrets.all())
 
     @extend_schema_field(EndpointsOutputSerializer)
     def get_endpoints(self, contract: Contract) -> dict[str, Any]:

@@ -11,8 +11,10 @@ from apps.buyers.models.rules import (
     CapCounter,
     CapMetric,
     CapPeriod,
+    ConstantType,
     ContractCap,
     ContractFilter,
+    ContractSecret,
     Endpoint,
     EndpointKind,
     FieldMapping,
@@ -24,7 +26,8 @@ from apps.buyers.models.rules import (
 
 __all__ = [
     "AuthType", "BodyFormat", "Buyer", "BuyerStatus", "CapCounter", "CapMetric", "CapPeriod",
-    "Contract", "ContractCap", "ContractFilter", "ContractMode", "ContractStatus", "Endpoint",
+    "ConstantType", "Contract", "ContractCap", "ContractFilter", "ContractMode",
+    "ContractSecret", "ContractStatus", "Endpoint",
     "EndpointKind", "FieldMapping", "FilterOperator", "KeyStyle", "ResponseFormat",
     "ScheduleWindow",
 ]
