@@ -308,3 +308,75 @@ def test_a_credential_in_clear_in_an_endpoint_url_is_refused_and_not_echoed(staf
     assert "'API-Key' holds a credential in clear" in message
     assert "API-Key={secret.api_key}" in message
     assert _traces(response.content.decode()) == []
+
+
+# --- (d) 401 / 422 to a bad ping ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "answer", "message"), [
+    pytest.param(401, {"message": "Invalid API key"}, "HTTP 401: Invalid API key", id="401"),
+    pytest.param(422, {"errors": [{"field": "zip", "message": "zip is required"}]},
+                 "HTTP 422: zip is required", id="422"),
+])
+def test_a_ping_refused_with_a_4xx_is_an_error_with_the_buyers_message_and_trips_the_breaker(
+        staff_api, api_client, vertical, buyer_server, status, answer, message):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.auctions.selectors import contract_health
+    from apps.buyers.models import Contract
+    from apps.reports.models import ContractHour
+    from apps.reports.services import rollup_refresh
+
+    buyer_server.on("/d/ping", lambda request: json_answer(status, answer))
+    contract = contract_create(staff_api, error_count=2, ping={
+        "url": f"{buyer_server.url}/d/ping", "response": PING_RESPONSE,
+        "mappings": [{"target": "zip", "source": "zip"}],
+    }, post={"url": f"{buyer_server.url}/d/post", "response": POST_RESPONSE,
+             "mappings": [{"target": "token", "source": "@ping.token"}]})
+    _, key = source_with_key(vertical)
+
+    first = lead_submit(api_client, key, consumer_fields(6)).json()
+    assert Contract.objects.get(pk=contract["id"]).auto_paused_at is None  # one failure
+    second = lead_submit(api_client, key, consumer_fields(7)).json()
+
+    assert (first["status"], second["status"]) == ("unsold", "unsold")
+    pings = Ping.objects.filter(contract_id=contract["id"]).order_by("pk")
+    assert [(p.outcome, p.http_status, p.detail) for p in pings] == [
+        ("error", status, message)] * 2
+    paused = Contract.objects.get(pk=contract["id"])
+    assert paused.auto_paused_at is not None
+    assert paused.auto_pause_reason == "2 consecutive failed requests"
+    assert contract_health(paused).last_error == f"error: {message}"
+    third = lead_submit(api_client, key, consumer_fields(8)).json()  # no longer pinged
+    assert third["status"] == "unsold" and len(buyer_server.received("/d/ping")) == 2
+    assert Ping.objects.filter(contract_id=contract["id"]).last().outcome == "paused"
+    now = timezone.now()
+    rollup_refresh(now - timedelta(hours=2), now + timedelta(hours=1))
+    hours = ContractHour.objects.filter(contract_id=contract["id"])
+    assert sum(h.errors for h in hours) == 2 and sum(h.pings for h in hours) == 2
+
+
+def test_a_post_refused_with_a_4xx_is_rejected_with_the_buyers_message_not_retried(
+        staff_api, api_client, vertical, buyer_server):
+    buyer_server.on("/e/ping", _bid("8.00"))
+    buyer_server.on("/e/post", lambda request: json_answer(
+        422, {"error": {"message": "phone is not a mobile number"}}))
+    contract = contract_create(staff_api, ping={
+        "url": f"{buyer_server.url}/e/ping", "response": PING_RESPONSE,
+        "mappings": [{"target": "zip", "source": "zip"}],
+    }, post={"url": f"{buyer_server.url}/e/post",
+             "response": {"format": "json", "success_path": "result",
+                          "success_values": ["accepted"]},
+             "mappings": [{"target": "token", "source": "@ping.token"}]})
+    _, key = source_with_key(vertical)
+
+    answer = lead_submit(api_client, key, consumer_fields(9)).json()
+
+    assert answer["status"] == "unsold"
+    [post] = Post.objects.filter(contract_id=contract["id"])
+    assert (post.outcome, post.http_status, post.reason) == (
+        "rejected", 422, "HTTP 422: phone is not a mobile number")
+    assert len(buyer_server.received("/e/post")) == 1  # a refusal is not retried
+    assert Ping.objects.get(contract_id=contract["id"]).outcome == "bid"

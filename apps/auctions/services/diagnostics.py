@@ -132,7 +132,7 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
         status=response.status, headers=dict(response.headers),
         body=response_text(endpoint, response.body, _SHOWN_BODY),
         latency_ms=round(response.latency_ms, 1), error=response.error)
-    parsed = answer_outcome(endpoint, response)
+    parsed = answer_outcome(endpoint, response, post=kind == EndpointKind.POST)
     if isinstance(parsed, AnswerFault):
         return TestPing(kind, _request_view(call, endpoint), shown, parsed.code, None,
                         parsed.detail)

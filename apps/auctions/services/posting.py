@@ -160,7 +160,7 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
                      request_body=call.body_text[:_BODY_KEEP])
     db_release()
     response = http_send(call.request)
-    answer = answer_outcome(setup.post, response)
+    answer = answer_outcome(setup.post, response, post=True)
     _observe(ctx, setup, response, failed=isinstance(answer, AnswerFault))
 
     if isinstance(answer, ParsedResponse) and answer.accepted:

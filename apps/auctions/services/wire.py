@@ -126,17 +126,25 @@ def _set(node: Any, path: tuple[str | int, ...]) -> None:
 @dataclass(frozen=True, slots=True)
 class AnswerFault:
     """An answer that says nothing about the lead: ``code`` is ``timeout``, ``error``
-    (transport fault: connect, 5xx, redirect, size, blocked) or ``invalid_response``
-    (unreadable in the configured format); ``detail`` a storable line."""
+    (transport fault: connect, 5xx, redirect, size, blocked; or a ping refused with a 4xx)
+    or ``invalid_response`` (unreadable in the configured format); ``detail`` a storable
+    line."""
 
     code: Outcome
     detail: str
 
 
-def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse
+def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse, *, post: bool = False
                    ) -> ParsedResponse | AnswerFault:
     """What the buyer said (its answer read by the endpoint's response rules, with the
-    reason and token made storable), or the fault that kept it from saying anything."""
+    reason and token made storable), or the fault that kept it from saying anything.
+
+    A 4xx outside the endpoint's success statuses answers the request, not the lead: for a
+    ping (and a health ping) it is an ``error`` fault — a configuration or credential
+    problem that counts toward the contract's health — whose detail is ``HTTP <status>:``
+    and the buyer's own words (its reason path, else an excerpt of the body). For a
+    ``post`` it is a rejection with that reason: the buyer refused this lead's delivery, a
+    retry would be refused alike, and it counts in the post-acceptance rate."""
     if response.error == "timeout":
         return AnswerFault(Outcome.TIMEOUT, response.detail or "no answer in time")
     if response.error is not None:
@@ -150,6 +158,9 @@ def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse
         return AnswerFault(Outcome.INVALID_RESPONSE, response_text(endpoint, str(error), 255))
     if parsed.reason:
         parsed = replace(parsed, reason=response_text(endpoint, parsed.reason, 255))
+    status = response.status or 0
+    if not post and 400 <= status < 500 and status not in endpoint.rules.success_statuses:
+        return AnswerFault(Outcome.ERROR, parsed.reason or f"HTTP {status}")
     if parsed.token:
         parsed = replace(parsed, token=storable(parsed.token, 255))
     return parsed
