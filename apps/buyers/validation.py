@@ -24,6 +24,7 @@ from apps.buyers.mapping import (
     path_parse,
     rules_validate,
     transforms_deriving_non_pii,
+    transforms_keeping_value,
 )
 from apps.buyers.models import ContractMode, EndpointKind, FilterOperator
 from apps.buyers.parsing import ResponseRules, RulesInvalid, rules_check
@@ -181,6 +182,13 @@ def _check_mappings(draft: ContractDraft, kind: str, add) -> None:
                 f"{', '.join(transforms_deriving_non_pii())}.")
         if kind == EndpointKind.PING and source == TOKEN_CONTEXT:
             add(f"mappings.{kind}.{index}.source", "A ping has no token yet.")
+        transform = row.get("transform") or ""
+        if source == TOKEN_CONTEXT and transform in TRANSFORMS and not (
+                TRANSFORMS[transform].keeps_value):
+            add(f"mappings.{kind}.{index}.transform",
+                f"'{transform}' would change the buyer's ping token, and the buyer would not "
+                "recognise its own bid: post the token as it came (no transform, or one of "
+                f"{', '.join(transforms_keeping_value())}).")
         body_format = (draft.endpoints.get(kind) or {}).get("body_format") or "json"
         if row.get("constant_type") == "null" and body_format != "json":
             add(f"mappings.{kind}.{index}.constant_type",

@@ -97,6 +97,46 @@ CHECKS += [
 ]
 
 
+CHECKS += [
+    # item 4: what saves but sends wrong data
+    P(_post_row(target="dob", source="date_of_birth", transform="date_format",
+                arg="MM/DD/YYYY"), "endpoints.post.mappings.2.arg",
+      "'MM/DD/YYYY' is written '%m/%d/%Y'", id="date-format-us-spelling"),
+    P(_post_row(target="dob", source="date_of_birth", transform="date_format", arg="%Y-%Q"),
+      "endpoints.post.mappings.2.arg", "'%Q' in '%Y-%Q' is not a strftime directive",
+      id="date-format-unknown-directive"),
+    P(lambda b: _ping(b)["response"].update(price_path="/response/price"),
+      "endpoints.ping.response.price_path",
+      "is an XPath, but the response format is json: write a JSON path such as "
+      "'response.price'", id="xpath-under-json"),
+    P(lambda b: _ping(b)["response"].update(format="xml", price_path="response.bid.price"),
+      "endpoints.ping.response.price_path",
+      "is a JSON path, but the response format is xml: write an XPath such as "
+      "'/response/bid/price'", id="json-path-under-xml"),
+    P(lambda b: _ping(b)["response"].update(format="xml", price_path="/r/bids/bid[0]/@price"),
+      "endpoints.ping.response.price_path", "XPath positions start at 1",
+      id="zero-position-under-xml"),
+    P(lambda b: _post(b)["response"].update(format="form", reason_path="/response/reason"),
+      "endpoints.post.response.reason_path", "is not a form key", id="xpath-under-form"),
+    P(_post_row(target="first", source="first_name", transform="split", arg="first"),
+      "endpoints.post.mappings.2.arg", "<separator>|<index>", id="split-argument"),
+    P(_ping_row(target="band", source="date_of_birth", transform="age_band", arg="65|18"),
+      "endpoints.ping.mappings.2.arg", "ascending ages", id="age-band-argument"),
+    P(_post_row(target="short", source="first_name", transform="truncate", arg="0"),
+      "endpoints.post.mappings.2.arg", "positive whole number", id="truncate-argument"),
+    P(_post_row(target="own", source="homeowner", transform="value_map", arg="yes=Y"),
+      "endpoints.post.mappings.2.arg", "JSON object", id="value-map-argument"),
+    P(_post_row(target="own", source="homeowner", transform="upper", arg="x"),
+      "endpoints.post.mappings.2.arg", "takes no argument", id="argument-for-no-argument"),
+    P(lambda b: _post(b)["mappings"][0].update(transform="upper"),
+      "endpoints.post.mappings.0.transform", "'upper' would change the buyer's ping token",
+      id="ping-token-through-upper"),
+    P(lambda b: _post(b)["mappings"][0].update(transform="digits_only"),
+      "endpoints.post.mappings.0.transform", "post the token as it came",
+      id="ping-token-through-digits-only"),
+]
+
+
 @pytest.mark.parametrize(("breaks", "path", "says"), CHECKS)
 def test_a_contract_that_would_send_wrong_data_is_refused_by_field(
         am_client, vertical, breaks, path, says):
@@ -166,3 +206,31 @@ def test_typed_constants_read_back_with_their_type(am_client, vertical):
     rows = created.json()["endpoints"]["ping"]["mappings"][2:]
     assert [(r["constant"], r["constant_type"]) for r in rows] == [
         ("77", "integer"), ("false", "boolean"), (None, "null")]
+
+
+def test_a_ping_token_through_a_transform_that_keeps_it_is_accepted(am_client, vertical):
+    body = base_contract(BuyerFactory().pk)
+    _post(body)["mappings"][0].update(transform="prefix", arg="LX-")
+
+    assert am_client.post("/api/v1/contracts", body, format="json").status_code == 201
+
+
+def test_the_preview_flags_every_row_that_comes_out_empty_for_the_lead(am_client, vertical):
+    from apps.sources.models import VerticalField
+
+    for key, example in {"zip": "10001", "date_of_birth": "1985-04-12", "state": "NY",
+                         "email": "jane@example.com"}.items():
+        VerticalField.objects.filter(vertical=vertical, key=key).update(example=example)
+    body = base_contract(BuyerFactory().pk)
+    _ping(body)["mappings"].append({"target": "city", "source": "city"})  # no example
+    _post(body)["mappings"] += [
+        {"target": "Lead.Phone10", "source": "state", "transform": "phone_10"},
+        {"target": "Lead.Blank", "constant": ""}]
+    created = am_client.post("/api/v1/contracts", body, format="json").json()
+
+    preview = am_client.get(f"/api/v1/contracts/{created['id']}/preview").json()
+
+    assert preview["ping"]["request"]["empty_rows"] == ["row 3 'city': no value for 'city'"]
+    assert preview["post"]["request"]["empty_rows"] == [
+        "row 3 'Lead.Phone10': 'phone_10' cannot use the value of 'state'",
+        "row 4 'Lead.Blank': the constant is empty"]

@@ -35,6 +35,9 @@ class RequestView:
     url: str
     headers: dict[str, str]
     body: str
+    # mapping rows that came out empty for this lead, and why ("row 3 'Lead.Phone': …"):
+    # a preview flags them instead of dropping them silently
+    empty_rows: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ def _request_view(call: WireCall, endpoint: EndpointSetup) -> RequestView:
     mask = endpoint.mask
     body = request.body.decode("utf-8", "replace")
     return RequestView(method=request.method, url=mask(request.url),
-                       headers=mask.headers(request.headers), body=mask(body))
+                       headers=mask.headers(request.headers), body=mask(body),
+                       empty_rows=tuple(f"row {row.position + 1} '{row.target}': {row.reason}"
+                                        for row in call.empty))
 
 
 def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
@@ -109,7 +114,7 @@ def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
         call = wire_build(endpoint, _values(contract, lead), _context(lead, kind),
                           extra_headers={"Idempotency-Key": "preview"}
                           if kind == EndpointKind.POST else None,
-                          sealed=_sealed(contract, kind))
+                          sealed=_sealed(contract, kind), explain=True)
         previews[kind] = call if isinstance(call, str) else _request_view(call, endpoint)
     return previews
 
@@ -124,7 +129,7 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
     if endpoint is None:
         return TestPing(kind, None, None, "error", None, f"No {kind} endpoint configured.")
     call = wire_build(endpoint, _values(contract, lead), _context(lead, kind),
-                      sealed=_sealed(contract, kind), token_wait=FETCH_TIMEOUT_S)
+                      sealed=_sealed(contract, kind), token_wait=FETCH_TIMEOUT_S, explain=True)
     if isinstance(call, str):
         return TestPing(kind, None, None, "error", None, call)
     response = http_send(call.request)

@@ -20,7 +20,14 @@ from typing import Any
 
 from apps.auctions.engine import Outcome
 from apps.auctions.setups import EndpointSetup
-from apps.buyers.mapping import SECRET_PREFIX, MappingError, path_parse, payload_build
+from apps.buyers.mapping import (
+    SECRET_PREFIX,
+    EmptyRow,
+    MappingError,
+    path_parse,
+    payload_build,
+    payload_trace,
+)
 from apps.buyers.oauth import oauth_token
 from apps.buyers.parsing import ParsedResponse, ResponseInvalid, response_parse
 from apps.buyers.transports import TransportError, request_build
@@ -50,6 +57,7 @@ def response_text(endpoint: EndpointSetup, raw: bytes | str, limit: int = 2000) 
 class WireCall:
     request: OutboundRequest
     body_text: str  # what is stored: the body (or URL) with secrets masked; posts: PII too
+    empty: tuple[EmptyRow, ...] = ()  # rows that came out empty (built with ``explain``)
 
 
 def wire_build(
@@ -61,6 +69,7 @@ def wire_build(
     mask_keys: Collection[str] = (),
     sealed: Collection[str] = (),
     token_wait: float = 0.0,
+    explain: bool = False,
 ) -> WireCall | str:
     """The request for ``endpoint`` with ``values`` (lead fields) and ``context`` (``@…``
     keys), or a one-line reason why it cannot be built. With ``mask_keys`` (PII fields) the
@@ -69,12 +78,17 @@ def wire_build(
 
     An OAuth2 endpoint's token is read from memory; ``token_wait`` is how many seconds it may
     wait for one being fetched (0, a ping: never). Without a token the reason is
-    ``TOKEN_UNAVAILABLE``, and the token is fetched in the background meanwhile."""
+    ``TOKEN_UNAVAILABLE``, and the token is fetched in the background meanwhile. With
+    ``explain`` (previews) the call also lists the mapping rows that came out empty."""
     if endpoint.secrets:
         context = {**context, **{SECRET_PREFIX + name: value
                                  for name, value in endpoint.secrets.items()}}
     try:
-        payload = payload_build(endpoint.mappings, values, context, sealed=sealed)
+        empty: list[EmptyRow] = []
+        if explain:
+            payload, empty = payload_trace(endpoint.mappings, values, context, sealed=sealed)
+        else:
+            payload = payload_build(endpoint.mappings, values, context, sealed=sealed)
         token = None
         if endpoint.spec.auth.type == "oauth2":
             token = oauth_token(endpoint.spec.auth, endpoint.oauth_token_url, wait=token_wait)
@@ -94,7 +108,8 @@ def wire_build(
         text = storable(wire.body, 6000) or wire.url
     else:
         text = storable(wire.body) or wire.url
-    return WireCall(request=request, body_text=endpoint.mask(text) if endpoint.mask else text)
+    return WireCall(request=request, body_text=endpoint.mask(text) if endpoint.mask else text,
+                    empty=tuple(empty))
 
 
 def payload_mask(payload: dict, endpoint: EndpointSetup, mask_keys: Collection[str]) -> dict:
