@@ -4,6 +4,7 @@ Pure Python (no Django, no I/O), called by the auction service for every buyer o
 by the admin's payload preview and test ping.
 """
 
+from apps.buyers.mapping import derived  # noqa: F401 - registers the derived transforms
 from apps.buyers.mapping.apply import (
     CONSTANT_TYPES,
     CONTEXT_KEYS,

@@ -14,18 +14,18 @@ The catalogue says two more things about each transform, which the save-time che
 birth year, a ZIP3, an e-mail domain), so a ping may carry it even when it reads a PII field;
 ``keeps_value`` — its result still holds the whole input text (``trim``, ``prefix`` …), so a
 buyer's ping token can travel through it unharmed. ``grammar`` is the argument's syntax as
-staff read it in messages and pickers (empty: the transform takes no argument).
+staff read it in messages and pickers (empty: the transform takes no argument). The
+transforms deriving non-identifying values from PII are registered from ``derived.py``.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
@@ -34,6 +34,7 @@ from uuid import UUID
 
 import phonenumbers
 
+from apps.buyers.mapping.dates import strftime_format
 from apps.buyers.mapping.errors import MappingError
 
 # ``now`` reaches time-dependent transforms (``age``) as the context's "now": a date, an
@@ -141,50 +142,6 @@ def _length(text: str) -> int:
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise MappingError(f"needs a positive whole number, got {text!r}")
     return int(text)
-
-
-# The directives every platform's strftime knows (C89 + ISO 8601 week dates), with glibc's
-# "-" flag (no padding: %-d); anything else is passed through as literal text by glibc,
-# so a typo would reach the buyer instead of a date.
-_DIRECTIVE = re.compile(r"%(-?)(.?)", re.S)
-_DIRECTIVE_LETTERS = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ")
-_NO_PAD_LETTERS = frozenset("dHIjmMSy")
-# Date tokens of other languages (Java, .NET, moment.js, Excel) and their strftime
-# equivalents, longest first so "YYYY" is not read as two "YY".
-_FOREIGN_TOKENS = {
-    "YYYY": "%Y", "yyyy": "%Y", "YY": "%y", "yy": "%y", "MMMM": "%B", "MMM": "%b",
-    "MM": "%m", "DD": "%d", "dd": "%d", "HH": "%H", "hh": "%I", "mm": "%M", "ss": "%S",
-    "SS": "%S", "tt": "%p", "M": "%-m", "D": "%-d", "d": "%-d", "H": "%-H", "h": "%-I",
-}
-_FOREIGN = re.compile("|".join(sorted(_FOREIGN_TOKENS, key=len, reverse=True)))
-# Tokens that are never plain text in a date layout: two or more of the same letter.
-_FOREIGN_SURE = re.compile(r"YYYY|yyyy|YY|yy|MM|DD|dd|HH|hh|mm|ss|SS")
-
-
-def _strftime_equivalent(text: str) -> str:
-    """``text`` with every foreign date token turned into its strftime directive
-    (``MM/DD/YYYY`` -> ``%m/%d/%Y``); strftime directives already there are kept."""
-    parts = re.split(r"(%-?.)", text)
-    return "".join(part if part.startswith("%") else
-                   _FOREIGN.sub(lambda m: _FOREIGN_TOKENS[m.group(0)], part)
-                   for part in parts)
-
-
-def _strftime_format(text: str) -> str:
-    _some_text(text)
-    literal = _DIRECTIVE.sub("", text)
-    directives = _DIRECTIVE.findall(text)
-    if not any(letter != "%" for _, letter in directives) or _FOREIGN_SURE.search(literal):
-        raise MappingError(f"takes a strftime format: {text!r} is written "
-                           f"{_strftime_equivalent(text)!r} (%Y year, %m month, %d day, "
-                           "%H hour, %M minute, %S second)")
-    for flag, letter in directives:
-        if letter == "%" and not flag:
-            continue
-        if letter not in _DIRECTIVE_LETTERS or (flag and letter not in _NO_PAD_LETTERS):
-            raise MappingError(f"'%{flag}{letter}' in {text!r} is not a strftime directive "
-                               "(%Y year, %m month, %d day, %H hour, %M minute, %S second)")
-    return text
 
 
 def _json_object(text: str) -> Mapping[str, Any]:
@@ -351,21 +308,10 @@ def _phone_dashed(value: Any, arg: None, now: Now) -> str | None:
     return None if digits is None else f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
 
 
-@_register("date_format", arg=_strftime_format, grammar="<strftime format>, e.g. %m/%d/%Y")
+@_register("date_format", arg=strftime_format, grammar="<strftime format>, e.g. %m/%d/%Y")
 def _date_format(value: Any, arg: str, now: Now) -> str | None:
     moment = _datetime(value)
     return None if moment is None else moment.strftime(arg)
-
-
-@_register("age", derives_non_pii=True)
-def _age(value: Any, arg: None, now: Now) -> int | None:
-    birth = _datetime(value)
-    today = _datetime(now) if now is not None else datetime.now(UTC)
-    if birth is None or today is None:
-        return None
-    years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-    # A birth date in the future is a data error, not an age.
-    return years if years >= 0 else None
 
 
 @_register("value_map", arg=_json_object,
@@ -488,59 +434,3 @@ def _zip5(value: Any, arg: None, now: Now) -> str | None:
         return None
     match = _ZIP.fullmatch(value.strip())
     return match.group(1) if match else None
-
-
-# --- non-identifying values derived from PII (a ping may carry these) ----------------------
-
-
-def _age_bands(text: str) -> tuple[int, ...]:
-    edges = text.split("|")
-    if not all(edge.isascii() and edge.isdigit() for edge in edges) or not text:
-        raise MappingError(f"needs ascending ages like '18|25|35|45|55|65', got {text!r}")
-    bounds = tuple(int(edge) for edge in edges)
-    if any(later <= earlier for earlier, later in itertools.pairwise(bounds)):
-        raise MappingError(f"needs ascending ages like '18|25|35|45|55|65', got {text!r}")
-    return bounds
-
-
-@_register("age_band", arg=_age_bands, grammar="<age>|<age>|…, e.g. 18|25|35|45|55|65",
-           derives_non_pii=True)
-def _age_band(value: Any, arg: tuple[int, ...], now: Now) -> str | None:
-    years = _age(value, None, now)
-    if years is None:
-        return None
-    if years < arg[0]:
-        return f"<{arg[0]}"
-    for low, high in itertools.pairwise(arg):
-        if years < high:
-            return f"{low}-{high - 1}"
-    return f"{arg[-1]}+"
-
-
-@_register("birth_year", derives_non_pii=True)
-def _birth_year(value: Any, arg: None, now: Now) -> int | None:
-    birth = _datetime(value)
-    return None if birth is None else birth.year
-
-
-@_register("zip3", derives_non_pii=True)
-def _zip3(value: Any, arg: None, now: Now) -> str | None:
-    zip_code = _zip5(value, None, now)
-    return None if zip_code is None else zip_code[:3]
-
-
-@_register("phone_area_code", derives_non_pii=True)
-def _phone_area_code(value: Any, arg: None, now: Now) -> str | None:
-    digits = _nanp_digits(value)
-    return None if digits is None else digits[:3]
-
-
-_EMAIL = re.compile(r"[^@\s]+@([^@\s]+\.[^@\s]+)")
-
-
-@_register("email_domain", derives_non_pii=True)
-def _email_domain(value: Any, arg: None, now: Now) -> str | None:
-    if not isinstance(value, str):
-        return None
-    match = _EMAIL.fullmatch(value.strip())
-    return match.group(1).lower() if match else None
