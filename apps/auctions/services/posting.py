@@ -30,7 +30,13 @@ from apps.auctions.caps import cap_release, cap_reserve
 from apps.auctions.engine import Offer, Outcome, RankedBid
 from apps.auctions.health import Observation
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
-from apps.auctions.services.wire import AnswerFault, answer_outcome, response_text, wire_build
+from apps.auctions.services.wire import (
+    AnswerFault,
+    answer_outcome,
+    response_text,
+    storable,
+    wire_build,
+)
 from apps.auctions.setups import ContractSetup, EndpointSetup, vertical_pii_keys
 from apps.buyers.models import Contract
 from apps.buyers.parsing import ParsedResponse
@@ -188,11 +194,12 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
     return PostResult(accepted=False, retryable=retryable, post=post)
 
 
-def _post_close(post: Post, endpoint: EndpointSetup, response: OutboundResponse, outcome: str,
-                reason: str) -> None:
+def _post_close(post: Post, endpoint: EndpointSetup | None, response: OutboundResponse,
+                outcome: str, reason: str) -> None:
     post.outcome, post.reason = outcome, reason[:255]
     post.latency_ms, post.http_status = round(response.latency_ms, 2), response.status
-    post.response_body = response_text(endpoint, response.body, _BODY_KEEP)
+    post.response_body = (response_text(endpoint, response.body, _BODY_KEEP) if endpoint
+                          else storable(response.body, _BODY_KEEP))
     post.save(update_fields=["outcome", "reason", "latency_ms", "http_status",
                              "response_body"])
 

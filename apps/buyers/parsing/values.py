@@ -97,7 +97,8 @@ def message_excerpt(body: bytes) -> str | None:
             return reason_value(found[:MESSAGE_EXCERPT])
     if text.startswith("<"):
         text = _TAG.sub(" ", text)
-    return reason_value(text[:MESSAGE_EXCERPT * 4])[:MESSAGE_EXCERPT] or None
+    excerpt = reason_value(text[:MESSAGE_EXCERPT * 4])
+    return excerpt[:MESSAGE_EXCERPT] if excerpt else None
 
 
 def _message_of(document: Any, depth: int = 0) -> str | None:
