@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.leads",
     "apps.auctions",
     "apps.reports",
+    "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
 ]
 
 MIDDLEWARE = [

@@ -78,7 +78,7 @@ def vertical():
 @pytest.fixture(scope="session")
 def sim_url():
     """The bundled buyer simulator, one process for the session (started on first use)."""
-    from apps.buyers.simulator.testing import simulator_process
+    from apps.demo.simulator.testing import simulator_process
 
     with simulator_process(seed=7) as url:
         yield url

@@ -16,16 +16,16 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
 from apps.buyers.models import Buyer, Contract
-from apps.leads.models import Lead, LeadStatus
-from apps.reports.models import ContractHour
-from apps.reports.selectors import ReportFilter, kpi_totals
-from apps.reports.synthetic import (
+from apps.demo.synthetic import (
     EASTERN,
     MARK,
     SUFFIX,
     synthetic_clear,
     synthetic_generate,
 )
+from apps.leads.models import Lead, LeadStatus
+from apps.reports.models import ContractHour
+from apps.reports.selectors import ReportFilter, kpi_totals
 from tests.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db

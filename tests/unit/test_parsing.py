@@ -20,8 +20,8 @@ from apps.buyers.parsing import (
     response_parse,
     rules_check,
 )
-from apps.buyers.simulator.config import BuyerConfig
-from apps.buyers.simulator.formats import (
+from apps.demo.simulator.config import BuyerConfig
+from apps.demo.simulator.formats import (
     accepted_body,
     bid_body,
     garbage_body,

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.auctions.demo import DEMO_SOURCES, demo_data_load, demo_lead_fields
+from apps.demo.dataset import DEMO_SOURCES, demo_data_load, demo_lead_fields
 from apps.leads.models import Lead
 
 
@@ -56,7 +56,7 @@ class Command(BaseCommand):
         env = {**os.environ, "HTTP_ALLOWED_NETWORKS": "127.0.0.1/32"}
         python = sys.executable
         children = [
-            subprocess.Popen([python, "-m", "apps.buyers.simulator",  # noqa: S603
+            subprocess.Popen([python, "-m", "apps.demo.simulator",  # noqa: S603
                               "--port", str(simulator_port)], stdout=subprocess.DEVNULL),
             subprocess.Popen([  # noqa: S603 - fixed argv, our own interpreter
                 python, "-m", "gunicorn", settings.WSGI_APPLICATION.rsplit(".", 1)[0],

@@ -1,4 +1,4 @@
-"""``manage.py buyer_simulator``: run the bundled buyer simulator (see apps.buyers.simulator)."""
+"""``manage.py buyer_simulator``: run the bundled buyer simulator (see apps.demo.simulator)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.buyers.simulator import run_server
+from apps.demo.simulator import run_server
 
 
 class Command(BaseCommand):

@@ -1,5 +1,5 @@
 """``manage.py generate_leads``: synthetic leads with their auctions, then the rollups.
-Development and benchmarks only (see apps.reports.synthetic)."""
+Development and benchmarks only (see apps.demo.synthetic)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.reports.synthetic import SYNTHETIC_BUYERS, synthetic_clear, synthetic_generate
+from apps.demo.synthetic import SYNTHETIC_BUYERS, synthetic_clear, synthetic_generate
 
 
 class Command(BaseCommand):

@@ -16,8 +16,8 @@ from django.db import transaction
 
 from apps.buyers.models import Buyer, Contract
 from apps.buyers.services import contract_rules_set
-from apps.buyers.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.core.keys import key_from_parts
+from apps.demo.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.sources.models import FieldType, Source, SourceApiKey, Vertical, VerticalField
 from apps.sources.services import SOURCE_KEY_NAMESPACE, source_key_create
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.auctions.demo import demo_data_load
+from apps.demo.dataset import demo_data_load
 
 
 class Command(BaseCommand):

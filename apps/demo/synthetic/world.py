@@ -12,7 +12,6 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from apps.auctions.demo import DEMO_SOURCES, demo_data_load
 from apps.auctions.engine import (
     CapState,
     ContractTerms,
@@ -21,8 +20,9 @@ from apps.auctions.engine import (
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.buyers.models import Buyer, Contract
 from apps.buyers.services import contract_rules_set
-from apps.buyers.simulator.config import ConfigError, parse_config
-from apps.buyers.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
+from apps.demo.dataset import DEMO_SOURCES, demo_data_load
+from apps.demo.simulator.config import ConfigError, parse_config
+from apps.demo.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.sources.models import Source, Vertical, VerticalField
 
 MARK = "synthetic"
