@@ -56,6 +56,9 @@ def database_prepare(reuse: bool) -> bool:
             connection.execute(f'CREATE DATABASE "{DATABASE}"')
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
+    # The synthetic buyers point at the local simulator; their contracts are validated as
+    # the staff API would, which needs the SSRF guard to admit it (as in ``make run``).
+    os.environ["HTTP_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
     return reuse and exists
 

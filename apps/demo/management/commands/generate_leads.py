@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.demo.dataset import DemoDataError
 from apps.demo.synthetic import SYNTHETIC_BUYERS, synthetic_clear, synthetic_generate
 
 
@@ -44,7 +45,7 @@ class Command(BaseCommand):
                 count=o["count"], days=o["days"], seed=o["seed"], buyers=o["buyers"],
                 batch=o["batch"], rollup=not o["no_rollup"], end=o["end"],
                 method=o["method"], progress=out if o["verbosity"] >= 1 else None)
-        except ValueError as exc:
+        except (ValueError, DemoDataError) as exc:
             raise CommandError(str(exc)) from exc
         rows = sum(result.counts.values())
         out(f"Window {result.start:%Y-%m-%d %H:%M} → {result.end:%Y-%m-%d %H:%M} UTC, "
