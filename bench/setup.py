@@ -7,7 +7,7 @@ no ``DATABASE_URL``, a temporary SQLite file under ``var/bench/``.
 
 The world (``world_create``) is one source and, per scenario, a vertical with 50
 ``ping_post`` contracts whose buyer is a local simulator, each configured through the
-query string of its endpoint URL (see apps.buyers.simulator.config):
+query string of its endpoint URL (see apps.demo.simulator.config):
 
 - ``hang``: one buyer never answers (``fail=hang``); 49 answer in 10–60 ms.
 - ``spread``: 50 buyers with fixed latencies spread evenly over 10–250 ms (shuffled,
@@ -228,7 +228,7 @@ def market_create(scenario: Scenario, sim_url: str) -> Market:
     """A vertical with one contract per buyer of ``scenario``, buyers at ``sim_url``."""
     from apps.buyers.models import Buyer, Contract
     from apps.buyers.services import contract_rules_set
-    from apps.buyers.simulator.profiles import PING_RULES, POST_RULES
+    from apps.demo.simulator.profiles import PING_RULES, POST_RULES
     from apps.sources.models import Vertical, VerticalField
 
     vertical = Vertical.objects.create(

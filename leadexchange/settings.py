@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.leads",
     "apps.auctions",
     "apps.reports",
+    "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
 ]
 
 MIDDLEWARE = [
@@ -225,6 +226,12 @@ IDEMPOTENCY_TTL_HOURS = 24
 # unless their network is listed here (the demo and the tests allow 127.0.0.1/32).
 HTTP_ALLOWED_NETWORKS = env.list("HTTP_ALLOWED_NETWORKS", default=[])
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=256 * 1024)
+
+# --- The demo (make run / run_embedded) -------------------------------------------------------
+# The bundled buyer simulator's port; 0: the web port + 99 when free, else any free port.
+DEMO_SIMULATOR_PORT = env.int("DEMO_SIMULATOR_PORT", default=0)
+# A demo lead every few seconds through the API (the live view moves); DEMO_TRAFFIC=0: none.
+DEMO_TRAFFIC = env.bool("DEMO_TRAFFIC", default=True)
 
 
 # --- Auction ----------------------------------------------------------------------------------

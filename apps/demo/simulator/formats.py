@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import cache
 from urllib.parse import urlencode
 
-from apps.buyers.simulator.config import BuyerConfig, Format
+from apps.demo.simulator.config import BuyerConfig, Format
 
 CONTENT_TYPES: dict[str, str] = {
     "json": "application/json",

@@ -1,5 +1,5 @@
 """``manage.py generate_leads``: synthetic leads with their auctions, then the rollups.
-Development and benchmarks only (see apps.reports.synthetic)."""
+Development and benchmarks only (see apps.demo.synthetic)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.reports.synthetic import SYNTHETIC_BUYERS, synthetic_clear, synthetic_generate
+from apps.demo.dataset import DemoDataError
+from apps.demo.synthetic import SYNTHETIC_BUYERS, synthetic_clear, synthetic_generate
 
 
 class Command(BaseCommand):
@@ -44,7 +45,7 @@ class Command(BaseCommand):
                 count=o["count"], days=o["days"], seed=o["seed"], buyers=o["buyers"],
                 batch=o["batch"], rollup=not o["no_rollup"], end=o["end"],
                 method=o["method"], progress=out if o["verbosity"] >= 1 else None)
-        except ValueError as exc:
+        except (ValueError, DemoDataError) as exc:
             raise CommandError(str(exc)) from exc
         rows = sum(result.counts.values())
         out(f"Window {result.start:%Y-%m-%d %H:%M} → {result.end:%Y-%m-%d %H:%M} UTC, "

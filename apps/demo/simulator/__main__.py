@@ -1,17 +1,17 @@
-"""``python -m apps.buyers.simulator``: serve simulated buyers until SIGTERM or SIGINT."""
+"""``python -m apps.demo.simulator``: serve simulated buyers until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
 import argparse
 
-from apps.buyers.simulator.runner import run_server
+from apps.demo.simulator.runner import run_server
 
 DEFAULT_PORT = 8099
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, serve, and print ``listening on URL`` once listening."""
-    parser = argparse.ArgumentParser(prog="python -m apps.buyers.simulator",
+    parser = argparse.ArgumentParser(prog="python -m apps.demo.simulator",
                                      description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from django.db import connection, transaction
 
 from apps.auctions.models import HealthEvent, Ping, Post, Sale
+from apps.demo.synthetic.simulation import JSON_COLUMNS, _Rows
 from apps.leads.models import Lead
-from apps.reports.synthetic.simulation import JSON_COLUMNS, _Rows
 
 # --- writing ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ READY_PREFIX = "listening on "
 
 
 class SimulatorProcess:
-    """A ``python -m apps.buyers.simulator`` subprocess listening on a free port."""
+    """A ``python -m apps.demo.simulator`` subprocess listening on a free port."""
 
     def __init__(self, popen: subprocess.Popen[str], url: str) -> None:
         self.popen = popen
@@ -64,12 +64,12 @@ def start_simulator_process(
 ) -> SimulatorProcess:
     """Start a simulator subprocess on 127.0.0.1 with a free port; return once it listens.
 
-    Runs ``sys.executable -m apps.buyers.simulator`` from the repository root, its
+    Runs ``sys.executable -m apps.demo.simulator`` from the repository root, its
     stderr going to ours. Raises RuntimeError if it exits or prints anything else first,
     TimeoutError if it does not listen within ``timeout`` seconds. The caller must
     ``stop()`` it.
     """
-    command = [sys.executable, "-m", "apps.buyers.simulator",
+    command = [sys.executable, "-m", "apps.demo.simulator",
                "--host", "127.0.0.1", "--port", "0", "--seed", str(seed)]
     if log_path is not None:
         command += ["--log", str(log_path)]

@@ -3,21 +3,33 @@ buyers pointed at the bundled buyer simulator (every wire format, shared and exc
 direct post, a slow one for the circuit breaker), and a staff login. Loading it twice
 changes nothing (the simulator URL is refreshed). Demo only: the keys and the
 ``admin``/``admin`` login are published in the README, so never load this into a
-production database."""
+production database.
+
+The demo's contracts are written the way staff write theirs: each is the staff API's
+contract document, validated by the API's own serializer (``ContractInputSerializer``,
+hence ``apps.buyers.validation``) and saved by the buyers' services. A demo contract the
+API would refuse makes ``demo_data_load`` raise ``DemoDataError`` naming every problem,
+and nothing is written."""
 
 from __future__ import annotations
 
+import json
 import random
+import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from apps.buyers.api.serializers import ContractInputSerializer
 from apps.buyers.models import Buyer, Contract
-from apps.buyers.services import contract_rules_set
-from apps.buyers.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
+from apps.buyers.services import contract_create, contract_update
+from apps.core.http import BlockedUrl, url_check
 from apps.core.keys import key_from_parts
+from apps.demo.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.sources.models import FieldType, Source, SourceApiKey, Vertical, VerticalField
 from apps.sources.services import SOURCE_KEY_NAMESPACE, source_key_create
 
@@ -97,11 +109,10 @@ DEMO_BUYERS: list[dict] = [
      "caps": [{"period": "day", "metric": "leads", "limit": 500}],
      "filters": [{"field": "vehicle_year", "operator": "gte", "value": 2000}]},
     {"company": "Bluebird Insurance Group", "format": "xml", "post_format": "json",
-     "query": "bid_min=5&bid_max=18&latency=uniform:30,150&post_token_key=ping_ref",
+     "query": "bid_min=5&bid_max=18&latency=uniform:30,150", "post_token_key": "ping_ref",
      "ping_mappings": _mappings(_PING_FIELDS, zip="Lead.ZipCode", state="Lead.State",
                                 vehicle_year="Lead.Vehicle.Year",
                                 vehicle_make="Lead.Vehicle.Make"),
-     "post_extra": [{"target": "ping_ref", "source": "@ping.token"}],
      "caps": [{"period": "hour", "metric": "spend", "limit": 400}]},
     {"company": "Cardinal Quotes", "format": "form",
      "query": "bid_min=6&bid_max=15&latency=uniform:15,90&reject_rate=0.2"
@@ -121,38 +132,107 @@ DEMO_BUYERS: list[dict] = [
 ]
 
 
+DEMO_CONTRACT_NAME = "Auto insurance · US"
+# Every demo ping-post buyer hands out a token with its bid and wants it back in the post
+# (the simulator checks it: post_token_key), as real ping-post buyers do.
+PING_TOKEN_KEY = "ping_token"  # noqa: S105 - a payload key, not a secret
+
+
+class DemoDataError(Exception):
+    """Demo data the platform would refuse; the message names every problem."""
+
+
+def simulator_url_check(simulator_url: str) -> None:
+    """Raise ``DemoDataError`` unless buyers at ``simulator_url`` may be called from here.
+
+    The demo's buyers are the local simulator: the SSRF guard refuses loopback and private
+    addresses unless ``HTTP_ALLOWED_NETWORKS`` admits them, and the staff API refuses a
+    contract whose URL the guard refuses."""
+    try:
+        url_check(simulator_url)
+    except BlockedUrl as error:
+        raise DemoDataError(
+            f"The buyer simulator at {simulator_url} is refused by the SSRF guard ({error}). "
+            "The demo's buyers run on this machine: set HTTP_ALLOWED_NETWORKS=127.0.0.1/32 "
+            "for this command and for the server (make run does)."
+        ) from None
+
+
+def endpoint_document(url: str, *, body_format: str, timeout_ms: int,
+                      rules: Mapping[str, Any], mappings: list[dict]) -> dict[str, Any]:
+    """One endpoint in the staff API's shape, from response rules named as the model names
+    them (``response_format`` …, as in ``apps.demo.simulator.profiles``)."""
+    response = {"format" if name == "response_format" else name: value
+                for name, value in rules.items()}
+    return {"url": url, "body_format": body_format, "timeout_ms": timeout_ms,
+            "response": response, "mappings": mappings}
+
+
+def demo_contract_save(document: Mapping[str, Any], contract: Contract | None) -> Contract:
+    """Create (``contract`` None) or replace ``contract`` from ``document``, the staff API's
+    contract shape, as ``POST``/``PUT /api/v1/contracts`` do: the API's input serializer
+    validates it whole, the buyers' services write it. Raises ``DemoDataError`` naming
+    every problem by its path in the document; writes nothing then."""
+    serializer = ContractInputSerializer(contract, data=document)
+    if not serializer.is_valid():
+        problems = "; ".join(f"{path}: {message}"
+                             for path, message in _error_lines(serializer.errors))
+        raise DemoDataError(f"The demo contract of buyer {document.get('buyer')} "
+                            f"({document.get('name')}) fails the staff API's validation: "
+                            f"{problems}")
+    if contract is None:
+        return contract_create(**serializer.validated_data)
+    return contract_update(contract, **serializer.validated_data)
+
+
+def _error_lines(errors: Any, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(errors, Mapping):
+        return [line for key, value in errors.items()
+                for line in _error_lines(value, f"{path}.{key}" if path else str(key))]
+    if isinstance(errors, list) and all(isinstance(item, str) for item in errors):
+        return [(path or "contract", str(item)) for item in errors]
+    if isinstance(errors, list):
+        return [line for index, item in enumerate(errors)
+                for line in _error_lines(item, f"{path}.{index}")]
+    return [(path or "contract", str(errors))]
+
+
 def _demo_buyer(vertical: Vertical, spec: dict, simulator_url: str) -> Contract:
     buyer, _ = Buyer.objects.update_or_create(
         company=spec["company"],
         defaults={"quality_multiplier": Decimal(spec.get("quality", "1.00")),
                   "timezone": "America/New_York"})
-    contract, _ = Contract.objects.update_or_create(
-        buyer=buyer, vertical=vertical, name="Auto insurance · US",
-        defaults={"mode": spec.get("mode", "ping_post"),
-                  "fixed_price": Decimal(spec["price"]) if "price" in spec else None,
-                  "exclusive": spec.get("exclusive", True),
-                  "is_secondary": spec.get("secondary", False),
-                  "accepts_test_leads": True})
+    mode = spec.get("mode", "ping_post")
     slug = spec["company"].split()[0].lower()
+    query = spec["query"]
+    post_mappings: list[dict] = []  # no rows = every field under its own name
+    if mode == "ping_post":
+        token_key = spec.get("post_token_key", PING_TOKEN_KEY)
+        query += f"&post_token_key={token_key}"
+        # an extra row means the fields are spelled out too
+        post_mappings = [*_mappings([f["key"] for f in AUTO_INSURANCE_FIELDS]),
+                         {"target": token_key, "source": "@ping.token"}]
     post_format = spec.get("post_format", spec["format"] if spec["format"] != "xml_attr"
                            else "xml")
-    endpoints = {"post": {
-        "url": f"{simulator_url}/{slug}/post?{spec['query']}&format={post_format}",
-        "body_format": REQUEST_FORMAT[post_format], "timeout_ms": 2000,
-        **POST_RULES[post_format],
-        # no rows = every field under its own name; extra rows need the fields spelled out
-        "mappings": [*_mappings([f["key"] for f in AUTO_INSURANCE_FIELDS]),
-                     *spec["post_extra"]] if "post_extra" in spec else [],
-    }}
-    if spec.get("mode", "ping_post") == "ping_post":
-        endpoints["ping"] = {
-            "url": f"{simulator_url}/{slug}/ping?{spec['query']}&format={spec['format']}",
-            "body_format": REQUEST_FORMAT[spec["format"]], "timeout_ms": 1000,
-            **PING_RULES[spec["format"]],
-            "mappings": spec.get("ping_mappings", []),
-        }
-    return contract_rules_set(contract, filters=spec.get("filters", []),
-                              caps=spec.get("caps", []), schedule=[], endpoints=endpoints)
+    endpoints = {"post": endpoint_document(
+        f"{simulator_url}/{slug}/post?{query}&format={post_format}",
+        body_format=REQUEST_FORMAT[post_format], timeout_ms=2000,
+        rules=POST_RULES[post_format], mappings=post_mappings)}
+    if mode == "ping_post":
+        endpoints["ping"] = endpoint_document(
+            f"{simulator_url}/{slug}/ping?{query}&format={spec['format']}",
+            body_format=REQUEST_FORMAT[spec["format"]], timeout_ms=1000,
+            rules=PING_RULES[spec["format"]], mappings=spec.get("ping_mappings", []))
+    document = {
+        "buyer": buyer.pk, "vertical": vertical.slug, "name": DEMO_CONTRACT_NAME,
+        "mode": mode, "fixed_price": spec.get("price"),
+        "exclusive": spec.get("exclusive", True), "is_secondary": spec.get("secondary", False),
+        "accepts_test_leads": True, "filters": spec.get("filters", []),
+        "caps": spec.get("caps", []), "schedule": [], "endpoints": endpoints,
+    }
+    existing = Contract.objects.filter(buyer=buyer, vertical=vertical,
+                                       name=DEMO_CONTRACT_NAME).first()
+    return demo_contract_save(document, existing)
 
 
 @dataclass(frozen=True)
@@ -166,7 +246,11 @@ class DemoSummary:
 
 @transaction.atomic
 def demo_data_load(simulator_url: str = "http://127.0.0.1:8099") -> DemoSummary:
-    """Create or refresh the demo rows; idempotent."""
+    """Create or refresh the demo rows, the buyers' contracts pointing at ``simulator_url``;
+    idempotent. Raises ``DemoDataError`` (nothing written) when the simulator URL is refused
+    here or a demo contract fails the staff API's validation."""
+    simulator_url = simulator_url.rstrip("/")
+    simulator_url_check(simulator_url)
     vertical, _ = Vertical.objects.update_or_create(
         slug="auto-insurance",
         defaults={"name": "Auto insurance", "default_floor": Decimal("1.00"),
@@ -192,8 +276,7 @@ def demo_data_load(simulator_url: str = "http://127.0.0.1:8099") -> DemoSummary:
                                                      demo.secret))
         keys.append((demo.name, demo.key))
 
-    buyers = [str(_demo_buyer(vertical, spec, simulator_url.rstrip("/")).buyer)
-              for spec in DEMO_BUYERS]
+    buyers = [str(_demo_buyer(vertical, spec, simulator_url).buyer) for spec in DEMO_BUYERS]
 
     username, password = DEMO_STAFF
     user, created = get_user_model().objects.get_or_create(
@@ -229,3 +312,16 @@ def demo_lead_fields(rng: random.Random) -> dict:
         "vehicle_year": rng.randrange(2005, 2026), "vehicle_make": make,
         "vehicle_model": model,
     }
+
+
+def demo_curl(base_url: str, rng: random.Random | None = None) -> str:
+    """A copy-paste curl that submits a fresh demo lead with the first demo source's key
+    (random e-mail and phone, so it is not a duplicate; run it twice to see the duplicate
+    answer)."""
+    fields = demo_lead_fields(rng or random.Random())
+    body = json.dumps({"vertical": "auto-insurance", "sub_id": "demo", "fields": fields})
+    return (
+        f"curl -s -X POST {base_url}/api/v1/leads "
+        f"-H {shlex.quote('Authorization: Bearer ' + DEMO_SOURCES[0].key)} "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )

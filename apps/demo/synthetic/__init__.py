@@ -18,8 +18,8 @@ posts and sales hang off them); buyers, sources and health events made here say
 "(synthetic)". ``synthetic_clear`` removes exactly those rows.
 """
 
-from apps.reports.synthetic.services import GenerateResult, synthetic_clear, synthetic_generate
-from apps.reports.synthetic.world import EASTERN, MARK, SUFFIX, SYNTHETIC_BUYERS
+from apps.demo.synthetic.services import GenerateResult, synthetic_clear, synthetic_generate
+from apps.demo.synthetic.world import EASTERN, MARK, SUFFIX, SYNTHETIC_BUYERS
 
 __all__ = ["EASTERN", "MARK", "SUFFIX", "SYNTHETIC_BUYERS", "GenerateResult", "synthetic_clear",
            "synthetic_generate"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apps.buyers.simulator.behaviour import (
+from apps.demo.simulator.behaviour import (
     Answer,
     Decision,
     Kind,
@@ -13,11 +13,11 @@ from apps.buyers.simulator.behaviour import (
     error_answer,
     respond,
 )
-from apps.buyers.simulator.http11 import HttpRequest
-from apps.buyers.simulator.inspection import PREFIX, inspect
-from apps.buyers.simulator.recorder import Recorder
-from apps.buyers.simulator.request_log import RequestLog
-from apps.buyers.simulator.state import SimulatorState
+from apps.demo.simulator.http11 import HttpRequest
+from apps.demo.simulator.inspection import PREFIX, inspect
+from apps.demo.simulator.recorder import Recorder
+from apps.demo.simulator.request_log import RequestLog
+from apps.demo.simulator.state import SimulatorState
 
 BUYER_METHODS = ("GET", "POST", "PUT")
 

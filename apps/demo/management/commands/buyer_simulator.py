@@ -1,12 +1,12 @@
-"""``manage.py buyer_simulator``: run the bundled buyer simulator (see apps.buyers.simulator)."""
+"""``manage.py buyer_simulator``: run the bundled buyer simulator (see apps.demo.simulator)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.buyers.simulator import run_server
+from apps.demo.simulator import run_server
 
 
 class Command(BaseCommand):
@@ -24,5 +24,9 @@ class Command(BaseCommand):
             self.stdout.write(f"listening on {url}")
             self.stdout.flush()
 
-        run_server(options["host"], options["port"], seed=options["seed"],
-                   log_path=options["log"], on_ready=announce)
+        try:
+            run_server(options["host"], options["port"], seed=options["seed"],
+                       log_path=options["log"], on_ready=announce)
+        except OSError as error:  # the port is taken, most likely
+            raise CommandError(f"Cannot listen on {options['host']}:{options['port']}: "
+                               f"{error.strerror or error}.") from None

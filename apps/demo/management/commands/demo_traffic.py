@@ -12,7 +12,7 @@ from urllib.error import HTTPError, URLError
 
 from django.core.management.base import BaseCommand
 
-from apps.auctions.demo import DEMO_SOURCES, demo_lead_fields
+from apps.demo.dataset import DEMO_SOURCES, demo_lead_fields
 
 
 class Command(BaseCommand):

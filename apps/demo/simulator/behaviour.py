@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from apps.buyers.simulator import formats
-from apps.buyers.simulator.config import (
+from apps.demo.simulator import formats
+from apps.demo.simulator.config import (
     BuyerConfig,
     ConfigError,
     parse_config,
     parse_latency_header,
 )
-from apps.buyers.simulator.payload import find_field
-from apps.buyers.simulator.state import SimulatorState
+from apps.demo.simulator.payload import find_field
+from apps.demo.simulator.state import SimulatorState
 
 Kind = Literal["ping", "post"]
 LATENCY_HEADER = "x-sim-latency-ms"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs
 
-from apps.buyers.simulator.behaviour import Answer, error_answer
-from apps.buyers.simulator.recorder import Recorder
+from apps.demo.simulator.behaviour import Answer, error_answer
+from apps.demo.simulator.recorder import Recorder
 
 PREFIX = "/_sim/"
 _ROUTES = {"requests": "GET", "stats": "GET", "reset": "POST", "health": "GET"}

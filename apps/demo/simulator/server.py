@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from apps.buyers.simulator.app import Routed, SimulatorApp
-from apps.buyers.simulator.behaviour import Answer, Silence, Stream, error_answer
-from apps.buyers.simulator.formats import huge_body
-from apps.buyers.simulator.http11 import (
+from apps.demo.simulator.app import Routed, SimulatorApp
+from apps.demo.simulator.behaviour import Answer, Silence, Stream, error_answer
+from apps.demo.simulator.formats import huge_body
+from apps.demo.simulator.http11 import (
     MAX_HEAD_BYTES,
     HttpError,
     HttpRequest,
@@ -26,7 +26,7 @@ from apps.buyers.simulator.http11 import (
     parse_head,
     response_head,
 )
-from apps.buyers.simulator.request_log import RequestLog
+from apps.demo.simulator.request_log import RequestLog
 
 # Requests a client may pipeline before the server stops reading from it.
 MAX_PIPELINED = 64

@@ -5,12 +5,12 @@ before it names the buyer, and the query string configures it (bid, no-bid and r
 rates, latency, failures, wire format, token round trip; see ``config``). Plain Python
 and raw asyncio only, so it runs without Django and never limits a benchmark.
 
-Start it with ``python -m apps.buyers.simulator --port 0 --seed 1`` (or ``manage.py
+Start it with ``python -m apps.demo.simulator --port 0 --seed 1`` (or ``manage.py
 buyer_simulator``), in-process with ``SimulatorThread``/``running_simulator``, or as a
-subprocess from tests with ``apps.buyers.simulator.testing.simulator_process``.
+subprocess from tests with ``apps.demo.simulator.testing.simulator_process``.
 """
 
-from apps.buyers.simulator.runner import SimulatorThread, run_server, running_simulator
-from apps.buyers.simulator.server import serve
+from apps.demo.simulator.runner import SimulatorThread, run_server, running_simulator
+from apps.demo.simulator.server import serve
 
 __all__ = ["SimulatorThread", "run_server", "running_simulator", "serve"]

@@ -12,7 +12,8 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from apps.auctions.demo import DEMO_SOURCES, demo_data_load
+from django.utils.text import slugify
+
 from apps.auctions.engine import (
     CapState,
     ContractTerms,
@@ -20,9 +21,15 @@ from apps.auctions.engine import (
 )
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.buyers.models import Buyer, Contract
-from apps.buyers.services import contract_rules_set
-from apps.buyers.simulator.config import ConfigError, parse_config
-from apps.buyers.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
+from apps.demo.dataset import (
+    DEMO_SOURCES,
+    PING_TOKEN_KEY,
+    demo_contract_save,
+    demo_data_load,
+    endpoint_document,
+)
+from apps.demo.simulator.config import ConfigError, parse_config
+from apps.demo.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.sources.models import Source, Vertical, VerticalField
 
 MARK = "synthetic"
@@ -150,23 +157,37 @@ def _world_prepare(buyers: int) -> None:
 
 def _synthetic_buyer(vertical: Vertical, company: str, query: str, extra: dict, rules: dict,
                      sim_url: str) -> None:
+    """A synthetic buyer and its contract, written like the demo's: the staff API's contract
+    document through the API's validation (``demo_contract_save``)."""
     buyer, _ = Buyer.objects.update_or_create(company=company, defaults={
         "timezone": "America/Chicago", "notes": f"{MARK}: made by manage.py generate_leads"})
     blocked = extra.pop("blocked", None)
-    contract, _ = Contract.objects.update_or_create(
-        buyer=buyer, vertical=vertical, name=f"{vertical.name} · US",
-        defaults={"accepts_test_leads": False, **extra})
-    contract.blocked_sources.set(Source.objects.filter(name=blocked) if blocked else [])
-    slug = f"syn{contract.pk}"
-    endpoints = {"post": {"url": f"{sim_url}/{slug}/post?{query}&format=json",
-                          "body_format": REQUEST_FORMAT["json"], "timeout_ms": 2000,
-                          **POST_RULES["json"], "mappings": []}}
-    if contract.mode == "ping_post":
-        endpoints["ping"] = {"url": f"{sim_url}/{slug}/ping?{query}&format=json",
-                             "body_format": REQUEST_FORMAT["json"], "timeout_ms": 1000,
-                             **PING_RULES["json"], "mappings": []}
-    contract_rules_set(contract, filters=rules.get("filters", []), caps=rules.get("caps", []),
-                       schedule=rules.get("schedule", []), endpoints=endpoints)
+    mode = extra.get("mode", "ping_post")
+    slug = slugify(company)
+    post_mappings: list[dict] = []  # every field under its own name
+    if mode == "ping_post":  # the post carries the ping's token back, as the demo's do
+        query += f"&post_token_key={PING_TOKEN_KEY}"
+        post_mappings = [*({"target": key, "source": key} for key in
+                           vertical.fields.order_by("position").values_list("key", flat=True)),
+                         {"target": PING_TOKEN_KEY, "source": "@ping.token"}]
+    endpoints = {"post": endpoint_document(
+        f"{sim_url}/{slug}/post?{query}&format=json", body_format=REQUEST_FORMAT["json"],
+        timeout_ms=2000, rules=POST_RULES["json"], mappings=post_mappings)}
+    if mode == "ping_post":
+        endpoints["ping"] = endpoint_document(
+            f"{sim_url}/{slug}/ping?{query}&format=json", body_format=REQUEST_FORMAT["json"],
+            timeout_ms=1000, rules=PING_RULES["json"], mappings=[])
+    name = f"{vertical.name} · US"
+    document = {
+        "buyer": buyer.pk, "vertical": vertical.slug, "name": name, "accepts_test_leads": False,
+        **extra,
+        "blocked_sources": list(Source.objects.filter(name=blocked).values_list("pk", flat=True))
+        if blocked else [],
+        "filters": rules.get("filters", []), "caps": rules.get("caps", []),
+        "schedule": rules.get("schedule", []), "endpoints": endpoints,
+    }
+    demo_contract_save(document, Contract.objects.filter(
+        buyer=buyer, vertical=vertical, name=name).first())
 
 
 @dataclass(frozen=True, slots=True)

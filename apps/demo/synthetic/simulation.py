@@ -22,9 +22,8 @@ from apps.auctions.engine import (
     window_start,
 )
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
-from apps.leads.models import Lead
-from apps.reports.synthetic.consumers import AGENTS, REJECTIONS, _consumer, _places
-from apps.reports.synthetic.world import (
+from apps.demo.synthetic.consumers import AGENTS, REJECTIONS, _consumer, _places
+from apps.demo.synthetic.world import (
     AUTO_SHARE,
     BID_FLOOR,
     BID_SLOPE,
@@ -43,6 +42,7 @@ from apps.reports.synthetic.world import (
     WEEKEND,
     _Market,
 )
+from apps.leads.models import Lead
 from apps.sources.models import Source
 
 # --- the auctions -------------------------------------------------------------------------

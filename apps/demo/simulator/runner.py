@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from apps.buyers.simulator.server import serve
+from apps.demo.simulator.server import serve
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 

@@ -1,4 +1,4 @@
-"""``python -m apps.buyers.simulator.loadcheck``: how many requests/s the simulator serves.
+"""``python -m apps.demo.simulator.loadcheck``: how many requests/s the simulator serves.
 
 N keep-alive connections each send M requests one after another (no pipelining), from a
 raw asyncio client. Without ``--url`` it starts its own simulator subprocess and also
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import cast
 from urllib.parse import urlsplit
 
-from apps.buyers.simulator.testing import start_simulator_process
+from apps.demo.simulator.testing import start_simulator_process
 
 
 class _KeepAliveClient(asyncio.Protocol):
@@ -112,7 +112,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the load check from the command line and print one result line per run."""
-    parser = argparse.ArgumentParser(prog="python -m apps.buyers.simulator.loadcheck",
+    parser = argparse.ArgumentParser(prog="python -m apps.demo.simulator.loadcheck",
                                      description=__doc__)
     parser.add_argument("--url", help="an already running simulator (default: start one)")
     parser.add_argument("--target", default="/bench/ping?bid_min=1&bid_max=30")

@@ -14,11 +14,11 @@ from django.db.models import Max, Min, ProtectedError
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
 from apps.buyers.models import Buyer
+from apps.demo.synthetic.simulation import _arrivals, _Simulator
+from apps.demo.synthetic.world import HOME, MARK, SUFFIX, _markets, _world_prepare
+from apps.demo.synthetic.writing import _copy_write, _ids, _orm_write, _superuser, _Writer
 from apps.leads.models import DedupeClaim, Lead
 from apps.reports.services import rollup_refresh
-from apps.reports.synthetic.simulation import _arrivals, _Simulator
-from apps.reports.synthetic.world import HOME, MARK, SUFFIX, _markets, _world_prepare
-from apps.reports.synthetic.writing import _copy_write, _ids, _orm_write, _superuser, _Writer
 from apps.sources.models import Source, Vertical
 
 # --- the services -------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 
-from apps.buyers.simulator.http11 import HttpRequest
+from apps.demo.simulator.http11 import HttpRequest
 
 PER_PATH = 1000
 # Paths are chosen by clients; past this many, new paths are counted but not kept, so a
