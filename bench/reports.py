@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import statistics
 import sys
 import time
@@ -56,6 +57,7 @@ def database_prepare(reuse: bool) -> bool:
             connection.execute(f'CREATE DATABASE "{DATABASE}"')
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a scratch database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
     return reuse and exists
 
