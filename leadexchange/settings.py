@@ -161,8 +161,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# socket_connect_timeout: an unreachable broker fails a send in seconds, not the OS's minutes
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
+# A broker outage while a lead is captured: a few quick tries, then the send is dropped and
+# logged (apps.core.dispatch) and the sweeper enqueues the stored lead later; the source
+# already has its 202.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0,
+                                    "interval_step": 0.1, "interval_max": 0.2}
+# Workers ride out broker restarts: retry at start-up and for as long as the outage lasts
+# (the default gives up after 100 tries and exits), and let a running auction finish
+# rather than cancel it mid-post (its late ack is redelivered; the auction is idempotent).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 
