@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import statistics
 import sys
 import time
@@ -59,6 +60,7 @@ def database_prepare(reuse: bool) -> bool:
     # The synthetic buyers point at the local simulator; their contracts are validated as
     # the staff API would, which needs the SSRF guard to admit it (as in ``make run``).
     os.environ["HTTP_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a scratch database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
     return reuse and exists
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -83,6 +84,9 @@ def database_prepare(pg_name: str = "leadexchange_bench") -> Database:
         _sqlite_remove(path)
         database = Database("sqlite", f"sqlite:///{path}", str(path))
     os.environ["DATABASE_URL"] = database.url
+    # a scratch database gets a throwaway key: with DATABASE_URL set, settings refuse to
+    # start without one (only the embedded default keeps its own in var/)
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     return database
 
 
