@@ -16,12 +16,16 @@ from apps.auctions.engine import Bid as EngineBid
 from apps.auctions.engine import (
     LeadFacts,
     Mode,
+    Outcome,
     post_plan,
     rank_bids,
     select_eligible,
     window_start,
 )
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
+from apps.auctions.services.pinging import PingResult
+from apps.auctions.services.records import PING_COLUMNS, ping_rows
+from apps.auctions.services.run import unsold_reason
 from apps.demo.synthetic.consumers import AGENTS, REJECTIONS, _consumer, _places
 from apps.demo.synthetic.world import (
     AUTO_SHARE,
@@ -55,9 +59,6 @@ LEAD_COLUMNS = ("id", "uuid", "vertical_id", "source_id", "api_key_id", "status"
 JSON_COLUMNS = frozenset({"sub_ids", "fields", "enrichment", "consent", "errors"})
 AUCTION_COLUMNS = ("id", "lead_id", "started_at", "ping_deadline_at", "bids_at",
                    "finished_at", "rounds", "outcome", "reason")
-PING_COLUMNS = ("auction_id", "contract_id", "round", "outcome", "bid", "effective_bid",
-                "token", "latency_ms", "http_status", "detail", "request_body",
-                "response_body", "created_at")
 POST_COLUMNS = ("auction_id", "contract_id", "attempt", "outcome", "price", "token", "reason",
                 "latency_ms", "http_status", "request_body", "response_body",
                 "next_attempt_at", "created_at")
@@ -221,8 +222,7 @@ class _Simulator:
             outcome, reason, finished = "sold", "", sale[-1]
             self.rows.sales.append(sale)
         else:
-            reason = "No buyer bid on this lead." if not ranking.ranked else \
-                "Every bidder rejected the lead."
+            reason = unsold_reason(ranking, ctx.facts.floor)
             row.update(status="unsold", message=reason)
             outcome = "unsold"
         row.update(auction_started_at=started, completed_at=finished)
@@ -237,48 +237,45 @@ class _Simulator:
         rng, by_id = self.rng, ctx.market.by_id
         eligibility = select_eligible(ctx.facts, candidates, now=ctx.started,
                                       bought_by=ctx.bought, rng=rng)
-        answers, bids, longest = [], [], 0.0
+        answers: list[PingResult] = []
+        longest = 0.0
         bid_odds = min(1.0, max(0.0, (ctx.appeal - BID_FLOOR) * BID_SLOPE))
         for terms in eligibility.eligible:
             behaviour = by_id[terms.id].behaviour
             ctx.pinged.add(terms.id)
             if terms.mode == Mode.DIRECT_POST:
-                bids.append(EngineBid(terms.id, CENTS[behaviour.bid_low]))
-                answers.append((terms.id, "bid", CENTS[behaviour.bid_low], None, None,
-                                "direct post: fixed price", ""))
+                answers.append(PingResult(terms.id, Outcome.BID,
+                                          EngineBid(terms.id, CENTS[behaviour.bid_low]),
+                                          detail="direct post: fixed price"))
                 continue
             latency = round(math.exp(rng.gauss(behaviour.mu, behaviour.sigma)), 2)
             limit = min(behaviour.timeout_ms, ping_budget)
             if latency >= limit:
                 latency = round(limit + rng.random(), 2)
-                answers.append((terms.id, "timeout", None, latency, None,
-                                f"no complete answer after {limit:.0f} ms", ""))
+                answers.append(PingResult(terms.id, Outcome.TIMEOUT, latency_ms=latency,
+                                          detail=f"no complete answer after {limit:.0f} ms"))
             elif rng.random() < behaviour.errors:
-                answers.append((terms.id, "error", None, latency, 503, "HTTP 503", ""))
+                answers.append(PingResult(terms.id, Outcome.ERROR, latency_ms=latency,
+                                          http_status=503, detail="HTTP 503"))
             elif rng.random() < (1 - behaviour.no_bid) * bid_odds:
                 spread = (behaviour.bid_high - behaviour.bid_low) * (0.4 + 0.6 * ctx.appeal)
                 amount = CENTS[behaviour.bid_low + int(spread * rng.random())]
                 token = f"{rng.getrandbits(40):010x}"
-                bids.append(EngineBid(terms.id, amount, token, latency))
-                answers.append((terms.id, "bid", amount, latency, 200, "", token))
+                answers.append(PingResult(terms.id, Outcome.BID,
+                                          EngineBid(terms.id, amount, token, latency),
+                                          latency_ms=latency, http_status=200))
             else:
-                answers.append((terms.id, "no_bid", None, latency, 200, "", ""))
+                answers.append(PingResult(terms.id, Outcome.NO_BID, latency_ms=latency,
+                                          http_status=200))
             longest = max(longest, latency)
-        ranking = rank_bids(bids, {t.id: t for t in eligibility.eligible},
+        ranking = rank_bids([a.bid for a in answers if a.bid is not None],
+                            {t.id: t for t in eligibility.eligible},
                             floor=ctx.facts.floor, rng=rng)
-        effective = {r.bid.contract_id: r.effective for r in ranking.ranked}
-        below = {e.contract_id: e.detail for e in ranking.below_floor}
         at += min(longest, ping_budget) + 0.5 + rng.random() * 1.5
         decided_ms, decided = at, ctx.started + _ms(at)
-        pings, aid = self.rows.pings, ctx.auction_id
-        for e in eligibility.excluded:
-            pings.append((aid, e.contract_id, number, e.reason.value, None, None, "", None,
-                          None, e.detail, "", "", decided))
-        for cid, outcome, amount, latency, status, detail, token in answers:
-            if cid in below:
-                outcome, detail = "below_floor", below[cid]
-            pings.append((aid, cid, number, outcome, amount, effective.get(cid), token,
-                          latency, status, detail, "", "", decided))
+        # the very rows a live auction writes for this round (apps.auctions.services.records)
+        self.rows.pings.extend(ping_rows(ctx.auction_id, number, eligibility.excluded, answers,
+                                         ranking, created=decided))
         at += 0.3
         for offer in post_plan(ranking):
             if offer.shared:
