@@ -215,6 +215,8 @@ def measure(runs: int, generated: dict) -> tuple[dict, dict]:
             figures[f"api_kpis_buyer_{label}"] = timed(
                 get(f"/api/v1/reports/kpis?{query}&group_by=buyer"), runs)
         lead = Lead.objects.filter(status="sold").order_by("-received_at").only("uuid").first()
+        if lead is None:
+            raise RuntimeError("no sold lead to open the lead page on: generate leads first")
         figures["lead_page"] = timed(get(f"/dashboard/leads/{lead.uuid}/"), runs)
         figures["live_page"] = timed(get("/dashboard/live/"), runs)
         with CaptureQueriesContext(connection) as queries:

@@ -30,6 +30,7 @@ import random
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.consumers import submission
@@ -198,7 +199,7 @@ class World:
     markets: dict[str, Market]
 
 
-_FIELDS = [
+_FIELDS: list[dict[str, Any]] = [  # VerticalField columns
     {"key": "first_name", "type": "text", "pii": True, "required_for_post": True},
     {"key": "last_name", "type": "text", "pii": True},
     {"key": "email", "type": "email", "pii": True, "required_for_post": True},

@@ -9,6 +9,7 @@ set), ``CELERY_BROKER_URL`` and ``REDIS_URL`` (see README and ``.env.example``).
 import os
 import secrets
 from pathlib import Path
+from typing import TypedDict
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -314,7 +315,15 @@ POST_RETRY_LEASE_S = 120
 LEAD_REDRIVE_RECEIVED_S = 30
 LEAD_REDRIVE_AUCTIONING_S = 300
 
-CELERY_BEAT_SCHEDULE = {
+
+class BeatEntry(TypedDict):
+    """A periodic task as Celery beat and ``run_periodic`` read it: its name, every N s."""
+
+    task: str
+    schedule: float
+
+
+CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
     "post-retries-due": {"task": "apps.auctions.tasks.post_retries_due", "schedule": 5.0},
     "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
     "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},

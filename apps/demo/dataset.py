@@ -296,7 +296,7 @@ _CARS = (("Toyota", "Camry"), ("Honda", "Civic"), ("Ford", "F-150"), ("Tesla", "
 _ZIPS = ("10001", "30303", "60601", "75201", "94103", "33101", "98101", "02108", "85004")
 
 
-def demo_lead_fields(rng: random.Random) -> dict:
+def demo_lead_fields(rng: random.Random) -> dict[str, Any]:
     """A plausible auto-insurance lead for the demo (random e-mail and phone: never a
     duplicate of an earlier one)."""
     make, model = rng.choice(_CARS)

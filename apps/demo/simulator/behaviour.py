@@ -83,8 +83,10 @@ class Decision:
 def classify(path: str) -> Kind | None:
     """Return "ping" or "post" when the path's last segment says so, else None."""
     last = path.rpartition("/")[2]
-    if last == "ping" or last == "post":
-        return last
+    if last == "ping":
+        return "ping"
+    if last == "post":
+        return "post"
     return None
 
 

@@ -105,7 +105,9 @@ def _nest(fields: Fields) -> dict[str, object]:
         *parents, leaf = key.split(".")
         node = document
         for part in parents:
-            node = node.setdefault(part, {})  # type: ignore[assignment]
+            child = node.setdefault(part, {})
+            assert isinstance(child, dict)  # parse_config keeps a key from nesting in another
+            node = child
         node[leaf] = value
     return document
 

@@ -13,6 +13,7 @@ import asyncio
 import os
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 from typing import cast
 from urllib.parse import urlsplit
@@ -80,6 +81,8 @@ class _KeepAliveClient(asyncio.Protocol):
 async def load(url: str, target: str, connections: int, requests: int) -> dict[str, float]:
     """Run the load and return counts, elapsed seconds, requests/s and latency quantiles."""
     parts = urlsplit(url)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"{url!r} must name a host and a port")
     request = (f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
                "User-Agent: loadcheck\r\n\r\n").encode()
     loop = asyncio.get_running_loop()
@@ -90,7 +93,7 @@ async def load(url: str, target: str, connections: int, requests: int) -> dict[s
     for _ in range(connections):
         done: asyncio.Future[None] = loop.create_future()
         await loop.create_connection(
-            lambda done=done: _KeepAliveClient(request, requests, done, latencies, failures),
+            partial(_KeepAliveClient, request, requests, done, latencies, failures),
             parts.hostname, parts.port)
         futures.append(done)
     await asyncio.gather(*futures)
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     process = start_simulator_process() if args.url is None else None
-    url = args.url or process.url  # type: ignore[union-attr]
+    url = args.url if process is None else process.url
     try:
         server_cpu_before = _cpu_seconds(process.pid) if process else None
         client_cpu_before = time.process_time()

@@ -2,7 +2,10 @@
 rules that read its answers (configuration only, like any real buyer) and the request body
 format to send. Used by the demo data, the tests and the benchmark."""
 
-PING_RULES = {
+# A contract endpoint's response rules, named as the model names them.
+ResponseRules = dict[str, str | list[str]]
+
+PING_RULES: dict[str, ResponseRules] = {
     "json": {"response_format": "json", "success_path": "status", "success_values": ["bid"],
              "price_path": "price", "token_path": "token"},
     "xml": {"response_format": "xml", "success_path": "/response/status",
@@ -16,7 +19,7 @@ PING_RULES = {
     "text": {"response_format": "text", "success_regex": r"^BID ",
              "price_path": r"^BID (\d+\.\d+)", "token_path": r"^BID \S+ (\S+)"},
 }
-POST_RULES = {
+POST_RULES: dict[str, ResponseRules] = {
     "json": {"response_format": "json", "success_path": "result",
              "success_values": ["accepted"], "reason_path": "reason"},
     "xml": {"response_format": "xml", "success_path": "/response/result",

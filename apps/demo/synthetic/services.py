@@ -118,16 +118,16 @@ def synthetic_clear(*, rollup: bool = True) -> dict[str, int]:
     span = leads.aggregate(first=Min("received_at"), last=Max("completed_at"))
     lead_ids = f"SELECT id FROM {Lead._meta.db_table} WHERE sub_id = %s"  # noqa: S608
     auction_ids = f"SELECT id FROM {Auction._meta.db_table} WHERE lead_id IN ({lead_ids})"  # noqa: S608
-    deleted = {}
+    deleted: dict[str, int] = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        for model, column, subquery in ((Ping, "auction_id", auction_ids),
-                                        (Post, "auction_id", auction_ids),
-                                        (Sale, "lead_id", lead_ids),
-                                        (DedupeClaim, "lead_id", lead_ids),
-                                        (Auction, "lead_id", lead_ids)):
+        for name, model, column, subquery in (("ping", Ping, "auction_id", auction_ids),
+                                              ("post", Post, "auction_id", auction_ids),
+                                              ("sale", Sale, "lead_id", lead_ids),
+                                              ("dedupeclaim", DedupeClaim, "lead_id", lead_ids),
+                                              ("auction", Auction, "lead_id", lead_ids)):
             cursor.execute(f"DELETE FROM {model._meta.db_table} "  # noqa: S608
                            f"WHERE {column} IN ({subquery})", [MARK])
-            deleted[model._meta.model_name] = cursor.rowcount
+            deleted[name] = cursor.rowcount
         cursor.execute(f"UPDATE {Lead._meta.db_table} SET duplicate_of_id = NULL "  # noqa: S608
                        f"WHERE sub_id <> %s AND duplicate_of_id IN ({lead_ids})", [MARK, MARK])
         cursor.execute(f"DELETE FROM {Lead._meta.db_table} WHERE sub_id = %s", [MARK])  # noqa: S608

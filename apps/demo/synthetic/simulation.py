@@ -7,16 +7,22 @@ import math
 import random
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any, NamedTuple
+
+from django.db.models import Model
 
 from apps.auctions.engine import Bid as EngineBid
 from apps.auctions.engine import (
+    ContractTerms,
     LeadFacts,
     Mode,
     Outcome,
+    RankedBid,
+    Ranking,
     post_plan,
     rank_bids,
     select_eligible,
@@ -44,6 +50,7 @@ from apps.demo.synthetic.world import (
     SOURCE_PROFILES,
     TEST_RATE,
     WEEKEND,
+    HealthRow,
     _Market,
 )
 from apps.leads.models import Lead
@@ -62,8 +69,21 @@ AUCTION_COLUMNS = ("id", "lead_id", "started_at", "ping_deadline_at", "bids_at",
 POST_COLUMNS = ("auction_id", "contract_id", "attempt", "outcome", "price", "token", "reason",
                 "latency_ms", "http_status", "request_body", "response_body",
                 "next_attempt_at", "created_at")
-SALE_COLUMNS = ("lead_id", "contract_id", "buyer_id", "price", "exclusive", "is_test",
-                "created_at")
+
+
+class _SaleRow(NamedTuple):
+    """A sale as the simulation writes it (its fields are ``SALE_COLUMNS``)."""
+
+    lead_id: int
+    contract_id: int
+    buyer_id: int
+    price: Decimal
+    exclusive: bool
+    is_test: bool
+    created_at: datetime
+
+
+SALE_COLUMNS = _SaleRow._fields
 HEALTH_COLUMNS = ("contract_id", "kind", "reason", "created_at")
 CENTS = [Decimal(c).scaleb(-2) for c in range(100_001)]  # 0.00 … 1000.00, shared instances
 
@@ -76,25 +96,29 @@ def _ms(value: float) -> timedelta:
 class _Rows:
     """One batch of rows per table, as tuples in the ``*_COLUMNS`` order."""
 
-    leads: list = field(default_factory=list)
-    auctions: list = field(default_factory=list)
-    pings: list = field(default_factory=list)
-    posts: list = field(default_factory=list)
-    sales: list = field(default_factory=list)
-    health: list = field(default_factory=list)
+    leads: list[tuple] = field(default_factory=list)
+    auctions: list[tuple] = field(default_factory=list)
+    pings: list[tuple] = field(default_factory=list)
+    posts: list[tuple] = field(default_factory=list)
+    sales: list[_SaleRow] = field(default_factory=list)
+    health: list[HealthRow] = field(default_factory=list)
 
-    def tables(self) -> list[tuple[type, tuple[str, ...], list]]:
+    def tables(self) -> list[tuple[type[Model], tuple[str, ...], Sequence[tuple]]]:
         return [(Lead, LEAD_COLUMNS, self.leads), (Auction, AUCTION_COLUMNS, self.auctions),
                 (Ping, PING_COLUMNS, self.pings), (Post, POST_COLUMNS, self.posts),
                 (Sale, SALE_COLUMNS, self.sales), (HealthEvent, HEALTH_COLUMNS, self.health)]
 
     def counts(self) -> dict[str, int]:
-        return {model._meta.model_name: len(rows) for model, _, rows in self.tables()}
+        """Rows per table, by model name."""
+        return {"lead": len(self.leads), "auction": len(self.auctions), "ping": len(self.pings),
+                "post": len(self.posts), "sale": len(self.sales),
+                "healthevent": len(self.health)}
 
 
 @dataclass
-class _Auction:
-    """What one lead's auction needs while it runs (times are ms after ``started``)."""
+class _SimulatedAuction:
+    """What one lead's simulated auction needs while it runs (times are ms after
+    ``started``); not the ``Auction`` row, which the simulation writes as a tuple."""
 
     auction_id: int
     lead_id: int
@@ -102,9 +126,9 @@ class _Auction:
     facts: LeadFacts
     started: datetime
     appeal: float
-    bought: frozenset
+    bought: frozenset[int]  # buyers that bought this consumer before
     is_test: bool
-    pinged: set = field(default_factory=set)
+    pinged: set[int] = field(default_factory=set)  # contract ids
 
 
 class _Simulator:
@@ -124,7 +148,9 @@ class _Simulator:
         self.floors = {(m.vertical.pk, s.pk): max(m.vertical.default_floor,
                                                   s.minimum_sale_price())
                        for m in markets for s in sources}
-        self.recent = {m.vertical.pk: deque(maxlen=5000) for m in markets}
+        # per vertical, the latest accepted leads a duplicate copies: (id, fields, enrichment)
+        self.recent: dict[int, deque[tuple[int, dict[str, Any], dict[str, Any]]]] = {
+            m.vertical.pk: deque(maxlen=5000) for m in markets}
         self.usage: dict[tuple[int, datetime], Decimal] = {}
         self.places = _places()
         self.rows = _Rows()
@@ -147,6 +173,7 @@ class _Simulator:
         fields, enrichment, appeal = _consumer(
             rng, self.seed * 10_000_000 + self.consumers, market.vertical.slug != HOME,
             self.places)
+        row: dict[str, Any]  # the lead's columns (LEAD_COLUMNS), completed as its fate is known
         row = {"id": lead_id, "uuid": uuid.UUID(int=rng.getrandbits(128), version=4),
                "vertical_id": market.vertical.pk, "source_id": source.pk,
                "api_key_id": self.keys[source.pk], "is_test": rng.random() < TEST_RATE,
@@ -190,7 +217,7 @@ class _Simulator:
                 contract.terms = replace(terms, auto_paused=paused, caps=tuple(
                     replace(c, used=u) for c, u in zip(terms.caps, used, strict=True)))
 
-    def _auction(self, row: dict, source: Source, market: _Market, auction_id: int,
+    def _auction(self, row: dict[str, Any], source: Source, market: _Market, auction_id: int,
                  appeal: float) -> None:
         rng = self.rng
         received = row["received_at"]
@@ -199,7 +226,7 @@ class _Simulator:
         ping_budget = max(0.0, budget - RESERVE_MS) * PING_SHARE
         self._watch(market, started)
         buyers = [c.terms.buyer_id for c in market.contracts]
-        ctx = _Auction(auction_id, row["id"], market, LeadFacts(
+        ctx = _SimulatedAuction(auction_id, row["id"], market, LeadFacts(
             row["fields"], source.pk, MARK, row["is_test"],
             self.floors[(market.vertical.pk, source.pk)]), started, appeal,
             frozenset({rng.choice(buyers)}) if rng.random() < 0.01 else frozenset(),
@@ -215,11 +242,11 @@ class _Simulator:
                 _, at, sale, _ = self._round(ctx, 2, second, at, left * PING_SHARE)
         finished = started + _ms(at)
         if sale is not None:
-            price = sale[3]
+            price = sale.price
             payout = Decimal(0) if ctx.is_test else source.payout_for(price)
             row.update(status="sold", message="Sold.", sale_price=price, payout=payout,
                        margin=price - payout)
-            outcome, reason, finished = "sold", "", sale[-1]
+            outcome, reason, finished = "sold", "", sale.created_at
             self.rows.sales.append(sale)
         else:
             reason = unsold_reason(ranking, ctx.facts.floor)
@@ -229,8 +256,8 @@ class _Simulator:
         self.rows.auctions.append((auction_id, row["id"], started, started + _ms(ping_budget),
                                    bids_at, finished, rounds, outcome, reason))
 
-    def _round(self, ctx: _Auction, number: int, candidates: list, at: float,
-               ping_budget: float) -> tuple[float, float, tuple | None, object]:
+    def _round(self, ctx: _SimulatedAuction, number: int, candidates: list[ContractTerms],
+               at: float, ping_budget: float) -> tuple[float, float, _SaleRow | None, Ranking]:
         """Eligibility, pings, ranking and posts of one round starting ``at`` ms; returns
         when the bids were ranked, when the round ended, the sale row (or None) and the
         ranking."""
@@ -285,7 +312,8 @@ class _Simulator:
                 return decided_ms, at, sale, ranking
         return decided_ms, at, None, ranking
 
-    def _post(self, ctx: _Auction, ranked, at: float) -> tuple[float, tuple | None]:
+    def _post(self, ctx: _SimulatedAuction, ranked: RankedBid, at: float
+              ) -> tuple[float, _SaleRow | None]:
         """Offer the lead to one bidder (errors retried in real time, up to 3 attempts)."""
         rng, contract = self.rng, ctx.market.by_id[ranked.bid.contract_id]
         behaviour, price, cid = contract.behaviour, ranked.bid.amount, contract.terms.id
@@ -316,8 +344,8 @@ class _Simulator:
                                                     ctx.started))
                     self.usage[key] = self.usage.get(key, Decimal(0)) + (
                         price if cap.metric == "spend" else 1)
-                return at, (ctx.lead_id, cid, contract.terms.buyer_id, price, True,
-                            ctx.is_test, sold)
+                return at, _SaleRow(ctx.lead_id, cid, contract.terms.buyer_id, price, True,
+                                    ctx.is_test, sold)
             if outcome != "error":
                 return at, None
             at += 50.0  # back-off before the real-time retry

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -60,7 +61,7 @@ SYNTHETIC_SOURCES = {f"Coastal Media{SUFFIX}": ("revshare", "65.00"),
                      f"Summit Leads{SUFFIX}": ("fixed", "8.00"),
                      f"Pioneer Clicks{SUFFIX}": ("revshare", "75.00")}
 HOME = "home-insurance"
-HOME_FIELDS = [
+HOME_FIELDS: list[tuple[str, str, dict[str, Any]]] = [  # key, type, other VerticalField columns
     ("first_name", "text", {"pii": True, "required_for_post": True}),
     ("last_name", "text", {"pii": True, "required_for_post": True}),
     ("email", "email", {"pii": True, "required_for_post": True}),
@@ -228,13 +229,17 @@ def _behaviour(setup: ContractSetup, index: int) -> _Behaviour:
                       errors, setup.ping.spec.timeout_ms if setup.ping else 1000.0)
 
 
+# A health event as the simulation writes it: contract id, kind, reason, created_at.
+HealthRow = tuple[int, str, str, datetime]
+
+
 @dataclass
 class _Contract:
     terms: ContractTerms  # with the simulated cap usage and auto-pause laid over
     setup: ContractSetup
     behaviour: _Behaviour
     pauses: list[tuple[datetime, datetime]] = field(default_factory=list)
-    state: tuple = ()
+    state: tuple[bool, ...] = ()  # (auto-paused, each cap full) when terms were last laid
 
 
 @dataclass
@@ -245,11 +250,13 @@ class _Market:
     watched: list[_Contract]  # with caps or pauses: their terms change over time
 
 
-def _markets(start: datetime, end: datetime, rng: random.Random) -> tuple[list, list]:
+def _markets(start: datetime, end: datetime, rng: random.Random
+             ) -> tuple[list[_Market], list[HealthRow]]:
     """The markets (vertical with its contracts) and the auto-pause windows' health events."""
-    markets, events = [], []
+    markets: list[_Market] = []
+    events: list[HealthRow] = []
     for vertical in Vertical.objects.filter(slug__in=["auto-insurance", HOME]).order_by("pk"):
-        contracts = []
+        contracts: list[_Contract] = []
         for index, setup in enumerate(contract_setups(vertical.pk, end)):
             terms = replace(setup.terms, active=True, auto_paused=False,
                             caps=tuple(CapState(c.cap_id, c.period, c.metric, c.limit,
@@ -268,9 +275,11 @@ def _markets(start: datetime, end: datetime, rng: random.Random) -> tuple[list, 
 
 
 def _pause_windows(contract: _Contract, kind: str, start: datetime, end: datetime,
-                   rng: random.Random) -> tuple[list, list]:
+                   rng: random.Random) -> tuple[list[tuple[datetime, datetime]], list[HealthRow]]:
+    """When the breaker pauses ``contract`` (paused, resumed), and the events saying so."""
     days = max(1, (end - start).days)
-    windows, events = [], []
+    windows: list[tuple[datetime, datetime]] = []
+    events: list[HealthRow] = []
     health = contract.setup.health
     why = f"{health.slow_count} consecutive slow answers" if kind == "slow" else \
         f"{health.error_count} consecutive failed requests"

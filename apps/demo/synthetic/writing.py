@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from django.db import connection, transaction
+from django.db.models import DateField, Model
 
 from apps.auctions.models import HealthEvent, Ping, Post, Sale
 from apps.demo.synthetic.simulation import JSON_COLUMNS, _Rows
@@ -18,7 +19,7 @@ from apps.leads.models import Lead
 # --- writing ------------------------------------------------------------------------------
 
 
-def _ids(model: type, n: int) -> list[int]:
+def _ids(model: type[Model], n: int) -> list[int]:
     """``n`` fresh primary keys (sequence values on PostgreSQL; past the maximum else)."""
     table = model._meta.db_table
     with connection.cursor() as cursor:
@@ -35,13 +36,16 @@ class _TimestampsAsGiven:
     """Lets ``bulk_create`` keep the given ``created_at``/``received_at``/``updated_at``
     (``auto_now_add``/``auto_now`` overwrite them otherwise) while the block runs."""
 
-    FIELDS = ((Lead, "received_at"), (Lead, "updated_at"), (Ping, "created_at"),
-              (Post, "created_at"), (Sale, "created_at"), (HealthEvent, "created_at"))
+    FIELDS: tuple[tuple[type[Model], str], ...] = (
+        (Lead, "received_at"), (Lead, "updated_at"), (Ping, "created_at"), (Post, "created_at"),
+        (Sale, "created_at"), (HealthEvent, "created_at"))
 
     def __enter__(self) -> None:
-        self.saved = []
+        self.saved: list[tuple[DateField, bool, bool]] = []
         for model, name in self.FIELDS:
             f = model._meta.get_field(name)
+            if not isinstance(f, DateField):  # DateTimeField included
+                raise TypeError(f"{model.__name__}.{name} is not a date field")
             self.saved.append((f, f.auto_now, f.auto_now_add))
             f.auto_now = f.auto_now_add = False
 
@@ -53,7 +57,7 @@ class _TimestampsAsGiven:
 def _orm_write(rows: _Rows) -> None:
     with transaction.atomic(), _TimestampsAsGiven():
         for model, columns, data in rows.tables():
-            model.objects.bulk_create([model(**dict(zip(columns, row, strict=True)))
+            model._default_manager.bulk_create([model(**dict(zip(columns, row, strict=True)))
                                        for row in data], batch_size=2000)
 
 
@@ -75,10 +79,12 @@ def _copy_write(rows: _Rows, *, unchecked: bool = False) -> None:
             with cursor.cursor.copy(sql) as copy:
                 for row in data:
                     if as_json:
-                        row = list(row)
+                        values = list(row)
                         for i in as_json:
-                            row[i] = dumps(row[i])
-                    copy.write_row(row)
+                            values[i] = dumps(values[i])
+                        copy.write_row(values)
+                    else:
+                        copy.write_row(row)
 
 
 def _superuser() -> bool:
@@ -92,8 +98,9 @@ class _Writer:
     simulated: the database works on one core while Python works on the other."""
 
     def __init__(self, write: Callable[[_Rows], None]) -> None:
-        self.write, self.error, self.seconds = write, None, 0.0
-        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.write, self.seconds = write, 0.0
+        self.error: Exception | None = None  # the write's, re-raised in the caller's thread
+        self.queue: queue.Queue[_Rows | None] = queue.Queue(maxsize=1)
         self.thread = threading.Thread(target=self._run, name="synthetic-writer", daemon=True)
         self.thread.start()
 

@@ -30,11 +30,11 @@ class Command(BaseCommand):
         sent, last = 0, None
         while not count or sent < count:
             source = rng.choice(DEMO_SOURCES)
-            body = {"vertical": "auto-insurance", "sub_id": f"demo-{rng.randrange(1, 6)}",
-                    "fields": demo_lead_fields(rng)}
+            sub_id, fields = f"demo-{rng.randrange(1, 6)}", demo_lead_fields(rng)
+            body = {"vertical": "auto-insurance", "sub_id": sub_id, "fields": fields}
             roll = rng.random()
             if roll < 0.05:
-                body["fields"]["email"] = "not-an-email"  # rejected
+                fields["email"] = "not-an-email"  # rejected
             elif roll < 0.08 and last is not None:
                 body = last  # a resubmission: duplicate
             last = body
