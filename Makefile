@@ -18,6 +18,8 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 
 install: $(STAMP)
 
+# DEMO_TRAFFIC=0 make run: no demo traffic; DEMO_SIMULATOR_PORT=N: the buyer simulator's port
+# (default PORT + 99 when free, else any free port). Both are settings (leadexchange/settings.py).
 run: install
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py collectstatic --noinput -v0

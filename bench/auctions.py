@@ -211,10 +211,10 @@ def lost_bids(market: Market, windows: dict[int, tuple[float, float]],
     for auction_id, contract_id, outcome, waited_ms in pings:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
         started, deadline = windows[auction_id]
-        latency = market.latency_by_contract.get(contract_id)
-        in_time = latency is not None and latency < 1000 * (deadline - started) - LOST_MARGIN_MS
-        if not in_time or outcome == "bid":
-            continue
+        latency = market.latency_by_contract.get(contract_id)  # None: it never answers
+        budget_ms = 1000 * (deadline - started) - LOST_MARGIN_MS
+        if latency is None or latency >= budget_ms or outcome == "bid":
+            continue  # not configured to answer in time, or it did
         lost["by_configured_latency"] += 1
         if outcome != "timeout" or waited_ms is None:
             lost["other"] += 1

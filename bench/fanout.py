@@ -22,12 +22,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from bench.setup import Market
 from bench.stats import summary
+
+if TYPE_CHECKING:  # Django is imported once bench.setup has chosen the database
+    from apps.auctions.services.wire import WireCall
+    from apps.auctions.setups import ContractSetup, EndpointSetup
 
 WARMUP = 5
 BLOCKS = 2
@@ -38,12 +42,13 @@ def fanout_cpu(market: Market, lead_id: int, auctions: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from apps.auctions.services.pinging import ping_round
-    from apps.auctions.services.wire import wire_build
     from apps.auctions.setups import contract_setups
     from apps.core.http import http_send_many
     from apps.leads.models import Lead
 
     lead = Lead.objects.select_related("vertical").get(pk=lead_id)
+    if lead.vertical is None:
+        raise ValueError(f"lead {lead_id} has no vertical: the fan-out needs an accepted lead")
     pii = set(lead.vertical.fields.filter(pii=True).values_list("key", flat=True))
     values = {k: v for k, v in lead.fields.items() if k not in pii}
     context = {"lead.id": str(lead.uuid), "source.id": lead.source_id, "sub_id": lead.sub_id,
@@ -56,7 +61,7 @@ def fanout_cpu(market: Market, lead_id: int, auctions: int) -> dict[str, Any]:
         return [r.outcome for r in results]
 
     # The transport alone, on requests built once: what the two clients cost by themselves.
-    prepared = [wire_build(s.ping, values, context).request for s in setups]
+    prepared = [_ping_call(s, values, context).request for s in setups]
 
     def ours_transport() -> list[str]:
         answers = http_send_many(prepared, deadline=time.monotonic() + budget_s)
@@ -120,20 +125,39 @@ def _alternate(sides: dict[str, Callable[[], list[str]]], auctions: int) -> dict
             "wall_ms": {name: summary(walls[name]) for name in sides}, "missing": missing}
 
 
-def requests_ping_round(pool: ThreadPoolExecutor, setups: Sequence[Any],
+def _ping_endpoint(setup: ContractSetup) -> EndpointSetup:
+    """The contract's ping endpoint: the bench's markets have no direct-post contract."""
+    if setup.ping is None:
+        raise ValueError(f"contract {setup.terms.id} has no ping endpoint")
+    return setup.ping
+
+
+def _ping_call(setup: ContractSetup, values: Mapping[str, Any],
+               context: Mapping[str, Any]) -> WireCall:
+    """The contract's ping request; a ValueError naming why it cannot be built."""
+    from apps.auctions.services.wire import wire_build
+
+    call = wire_build(_ping_endpoint(setup), values, context)
+    if isinstance(call, str):
+        raise ValueError(f"contract {setup.terms.id}: {call}")
+    return call
+
+
+def requests_ping_round(pool: ThreadPoolExecutor, setups: Sequence[ContractSetup],
                         values: Mapping[str, Any], context: Mapping[str, Any]) -> list[str]:
     """``ping_round``'s work done with requests on ``pool``; returns the outcome codes."""
     from apps.auctions.services.pinging import _interpret  # the very same parsing
-    from apps.auctions.services.wire import WireCall, wire_build
+    from apps.auctions.services.wire import wire_build
 
-    calls: list[tuple[Any, WireCall]] = []
+    calls: list[tuple[int, EndpointSetup, WireCall]] = []
     for setup in setups:
-        call = wire_build(setup.ping, values, context)
-        if isinstance(call, WireCall):
-            calls.append((setup, call))
-    responses = pool.map(_requests_send, [call.request for _, call in calls])
-    return [_interpret(setup, call, response).outcome
-            for (setup, call), response in zip(calls, responses, strict=True)]
+        endpoint = _ping_endpoint(setup)
+        call = wire_build(endpoint, values, context)
+        if not isinstance(call, str):  # ping_round records an unbuildable ping as an error
+            calls.append((setup.terms.id, endpoint, call))
+    responses = pool.map(_requests_send, [call.request for _, _, call in calls])
+    return [_interpret(cid, endpoint, call, response).outcome
+            for (cid, endpoint, call), response in zip(calls, responses, strict=True)]
 
 
 _local = threading.local()

@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 from django.test import override_settings
 
-from apps.buyers.simulator.testing import simulator_process
 from apps.core.http import OutboundRequest, http_client_close, http_send_many
+from apps.demo.simulator.testing import simulator_process
 
 WARMUP_AUCTIONS = 10
 PING_BODY = b'{"vertical": "auto-insurance", "zip": "90210", "age": 34}'

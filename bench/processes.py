@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.error import HTTPError, URLError
 
-from apps.buyers.simulator.testing import SimulatorProcess, start_simulator_process
+from apps.demo.simulator.testing import SimulatorProcess, start_simulator_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -135,7 +135,7 @@ class Children:
         self._simulators: list[SimulatorProcess] = []
 
     def simulator(self, seed: int, log_path: Path | None = None) -> SimulatorProcess:
-        """Start a buyer simulator on a free port (see apps.buyers.simulator); with
+        """Start a buyer simulator on a free port (see apps.demo.simulator); with
         ``log_path`` it logs every answer there."""
         process = start_simulator_process(seed, log_path=log_path)
         self._simulators.append(process)

@@ -93,8 +93,10 @@ def commit() -> str:
 def results_build(figures: dict[str, float | None], *, quick: bool, machine_info: dict,
                   extra: dict[str, Any], elapsed_s: float) -> dict[str, Any]:
     """The JSON document: the SPEC keys first, then the context and the verdicts."""
-    verdicts = {row.key: (None if figures.get(row.key) is None
-                          else bool(row.holds(figures[row.key]))) for row in ROWS}
+    verdicts: dict[str, bool | None] = {}  # None: not measured
+    for row in ROWS:
+        value = figures.get(row.key)
+        verdicts[row.key] = None if value is None else bool(row.holds(value))
     return {**{row.key: figures.get(row.key) for row in ROWS},
             "pass": verdicts, "quick": quick, "machine": machine_info,
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit(),

@@ -5,7 +5,7 @@
    created afresh, or with ``--reuse`` kept when it already holds the N synthetic leads.
    Never the developer's database, never the fan-out bench's ``leadexchange_bench``.
 2. Migrated; N synthetic leads with their auctions over the last 30 days
-   (``apps.reports.synthetic``, as ``manage.py generate_leads``), then the rollups of the
+   (``apps.demo.synthetic``, as ``manage.py generate_leads``), then the rollups of the
    whole range rebuilt from the raw rows — both timed.
 3. Through the Django test client, a superuser logged in: the dashboard overview
    (``/dashboard/?from=D&to=D``) for the last complete day, 7 and 30 days; the selector
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import statistics
 import sys
 import time
@@ -56,6 +57,10 @@ def database_prepare(reuse: bool) -> bool:
             connection.execute(f'CREATE DATABASE "{DATABASE}"')
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{DATABASE}"))
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost,127.0.0.1"
+    # The synthetic buyers point at the local simulator; their contracts are validated as
+    # the staff API would, which needs the SSRF guard to admit it (as in ``make run``).
+    os.environ["HTTP_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a scratch database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
     return reuse and exists
 
@@ -108,8 +113,8 @@ def machine() -> dict:
 
 def data_generate(count: int, reused: bool) -> dict:
     """Generate the leads unless a reused database already holds them."""
+    from apps.demo.synthetic import MARK, synthetic_clear, synthetic_generate
     from apps.leads.models import Lead
-    from apps.reports.synthetic import MARK, synthetic_clear, synthetic_generate
 
     have = Lead.objects.filter(sub_id=MARK).count()
     if reused and have == count:
@@ -210,6 +215,8 @@ def measure(runs: int, generated: dict) -> tuple[dict, dict]:
             figures[f"api_kpis_buyer_{label}"] = timed(
                 get(f"/api/v1/reports/kpis?{query}&group_by=buyer"), runs)
         lead = Lead.objects.filter(status="sold").order_by("-received_at").only("uuid").first()
+        if lead is None:
+            raise RuntimeError("no sold lead to open the lead page on: generate leads first")
         figures["lead_page"] = timed(get(f"/dashboard/leads/{lead.uuid}/"), runs)
         figures["live_page"] = timed(get("/dashboard/live/"), runs)
         with CaptureQueriesContext(connection) as queries:

@@ -7,7 +7,7 @@ no ``DATABASE_URL``, a temporary SQLite file under ``var/bench/``.
 
 The world (``world_create``) is one source and, per scenario, a vertical with 50
 ``ping_post`` contracts whose buyer is a local simulator, each configured through the
-query string of its endpoint URL (see apps.buyers.simulator.config):
+query string of its endpoint URL (see apps.demo.simulator.config):
 
 - ``hang``: one buyer never answers (``fail=hang``); 49 answer in 10–60 ms.
 - ``spread``: 50 buyers with fixed latencies spread evenly over 10–250 ms (shuffled,
@@ -27,8 +27,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.consumers import submission
@@ -83,6 +85,9 @@ def database_prepare(pg_name: str = "leadexchange_bench") -> Database:
         _sqlite_remove(path)
         database = Database("sqlite", f"sqlite:///{path}", str(path))
     os.environ["DATABASE_URL"] = database.url
+    # a scratch database gets a throwaway key: with DATABASE_URL set, settings refuse to
+    # start without one (only the embedded default keeps its own in var/)
+    os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     return database
 
 
@@ -194,7 +199,7 @@ class World:
     markets: dict[str, Market]
 
 
-_FIELDS = [
+_FIELDS: list[dict[str, Any]] = [  # VerticalField columns
     {"key": "first_name", "type": "text", "pii": True, "required_for_post": True},
     {"key": "last_name", "type": "text", "pii": True},
     {"key": "email", "type": "email", "pii": True, "required_for_post": True},
@@ -228,7 +233,7 @@ def market_create(scenario: Scenario, sim_url: str) -> Market:
     """A vertical with one contract per buyer of ``scenario``, buyers at ``sim_url``."""
     from apps.buyers.models import Buyer, Contract
     from apps.buyers.services import contract_rules_set
-    from apps.buyers.simulator.profiles import PING_RULES, POST_RULES
+    from apps.demo.simulator.profiles import PING_RULES, POST_RULES
     from apps.sources.models import Vertical, VerticalField
 
     vertical = Vertical.objects.create(

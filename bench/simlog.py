@@ -1,7 +1,7 @@
 """Reading the simulator's ``--log``: when each buyer received each ping and answered it.
 
 The simulator stamps both with ``time.time()``, the clock of the platform's timestamps, and
-writes its log once a second (see apps.buyers.simulator.request_log).
+writes its log once a second (see apps.demo.simulator.request_log).
 """
 
 from __future__ import annotations

@@ -1,13 +1,18 @@
 """leadexchange settings: one module, driven by environment variables.
 
 With no environment at all it runs the *embedded default*: SQLite in ``var/``, auctions
-in-process, no other server. Production sets ``DATABASE_URL`` (PostgreSQL),
-``CELERY_BROKER_URL`` and ``REDIS_URL`` (see README and ``.env.example``).
+in-process, no other server, a secret key generated once in ``var/secret_key``. Production
+sets ``DATABASE_URL`` (PostgreSQL), ``DJANGO_SECRET_KEY`` (required once ``DATABASE_URL`` is
+set), ``CELERY_BROKER_URL`` and ``REDIS_URL`` (see README and ``.env.example``).
 """
 
+import os
+import secrets
 from pathlib import Path
+from typing import TypedDict
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -15,13 +20,47 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def embedded_secret_key(path: Path) -> str:
+    """The embedded default's own secret key: read from ``path``, or generated there once
+    (``secrets``, mode 0600) on the first start. Several processes starting at once agree on
+    one key: each writes a private temporary file and hard-links it into place, which only
+    the first can do; the others read the winner's."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50) + "\n")
+        os.link(scratch, path)
+    except FileExistsError:
+        pass  # another process won the race: its key is the key
+    finally:
+        scratch.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
 # --- Core -------------------------------------------------------------------------------------
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env(
-    "DJANGO_SECRET_KEY",
-    default="embedded-default-insecure-key-set-DJANGO_SECRET_KEY-in-production",
-)
+# The *embedded default* is "no DATABASE_URL" (SQLite in var/, one machine): it keeps a key of
+# its own in var/ so `make run` works from a fresh clone. Anything else is a deployment, where
+# a key nobody set would be a guessable one: refuse to start.
+if env("DJANGO_SECRET_KEY", default=""):
+    SECRET_KEY = env("DJANGO_SECRET_KEY")
+elif not env("DATABASE_URL", default=""):
+    SECRET_KEY = embedded_secret_key(VAR_DIR / "secret_key")
+else:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set. With DATABASE_URL set (production) the secret key must "
+        "come from the environment, e.g. DJANGO_SECRET_KEY=$(python -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'). Only the embedded default (no DATABASE_URL) "
+        "generates its own, in var/secret_key."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -43,10 +82,13 @@ INSTALLED_APPS = [
     "apps.leads",
     "apps.auctions",
     "apps.reports",
+    "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # a NUL in a query parameter, header or cookie is a 400 before anything looks it up
+    "apps.core.unstorable.UnstorableRequestMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,8 +163,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# socket_connect_timeout: an unreachable broker fails a send in seconds, not the OS's minutes
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
+# A broker outage while a lead is captured: a few quick tries, then the send is dropped and
+# logged (apps.core.dispatch) and the sweeper enqueues the stored lead later; the source
+# already has its 202.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0,
+                                    "interval_step": 0.1, "interval_max": 0.2}
+# Workers ride out broker restarts: retry at start-up and for as long as the outage lasts
+# (the default gives up after 100 tries and exits), and let a running auction finish
+# rather than cancel it mid-post (its late ack is redelivered; the auction is idempotent).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 
@@ -181,9 +235,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
+    "DEFAULT_PARSER_CLASSES": [  # DRF's, refusing text PostgreSQL cannot store (400)
+        "apps.core.unstorable.StorableJSONParser",
+        "apps.core.unstorable.StorableFormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -226,6 +280,12 @@ IDEMPOTENCY_TTL_HOURS = 24
 HTTP_ALLOWED_NETWORKS = env.list("HTTP_ALLOWED_NETWORKS", default=[])
 HTTP_MAX_RESPONSE_BYTES = env.int("HTTP_MAX_RESPONSE_BYTES", default=256 * 1024)
 
+# --- The demo (make run / run_embedded) -------------------------------------------------------
+# The bundled buyer simulator's port; 0: the web port + 99 when free, else any free port.
+DEMO_SIMULATOR_PORT = env.int("DEMO_SIMULATOR_PORT", default=0)
+# A demo lead every few seconds through the API (the live view moves); DEMO_TRAFFIC=0: none.
+DEMO_TRAFFIC = env.bool("DEMO_TRAFFIC", default=True)
+
 
 # --- Auction ----------------------------------------------------------------------------------
 # Threads per process running auctions (sync captures wait on them for the source's budget).
@@ -255,7 +315,15 @@ POST_RETRY_LEASE_S = 120
 LEAD_REDRIVE_RECEIVED_S = 30
 LEAD_REDRIVE_AUCTIONING_S = 300
 
-CELERY_BEAT_SCHEDULE = {
+
+class BeatEntry(TypedDict):
+    """A periodic task as Celery beat and ``run_periodic`` read it: its name, every N s."""
+
+    task: str
+    schedule: float
+
+
+CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
     "post-retries-due": {"task": "apps.auctions.tasks.post_retries_due", "schedule": 5.0},
     "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
     "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},

@@ -1,18 +1,30 @@
 """Shared fixtures. Tests that need PostgreSQL or Redis are marked and skipped, with the
-reason, when ``DATABASE_URL`` / ``REDIS_URL`` do not point at them (``.ci/run`` sets both)."""
+reason, when ``DATABASE_URL`` / the tests' Redis do not point at them (``.ci/run`` sets both).
+
+The tests flush their Redis database before every test, so they use one only when it is
+plainly theirs (``tests/redis_for_tests.py``: ``TEST_REDIS_URL``, or ``REDIS_URL`` at
+database 15); otherwise the code under test, and every process a test starts, sees no
+Redis at all."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from apps.core.ratelimit import rate_limit_reset
 from apps.core.redis_client import redis_get
+from tests.redis_for_tests import redis_url_for_tests
 
 IS_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
-HAS_REDIS = bool(os.environ.get("REDIS_URL"))
+TEST_REDIS_URL, NO_REDIS_REASON = redis_url_for_tests(os.environ)
+# Processes the tests start (workers, servers) read REDIS_URL: the tests' database or none.
+if TEST_REDIS_URL:
+    os.environ["REDIS_URL"] = TEST_REDIS_URL
+else:
+    os.environ.pop("REDIS_URL", None)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -20,8 +32,21 @@ def pytest_collection_modifyitems(config, items) -> None:
         if "postgres" in item.keywords and not IS_POSTGRES:
             item.add_marker(pytest.mark.skip(
                 reason="needs PostgreSQL: set DATABASE_URL=postgres://… (.ci/run does)"))
-        if "redis" in item.keywords and not HAS_REDIS:
-            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL (.ci/run does)"))
+        if "redis" in item.keywords and not TEST_REDIS_URL:
+            item.add_marker(pytest.mark.skip(reason=NO_REDIS_REASON))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tests_redis_only():
+    """Settings were read from the environment before this file ran: point REDIS_URL and
+    the cache at the tests' Redis database, or at none."""
+    cache = ({"BACKEND": "django.core.cache.backends.redis.RedisCache",
+              "LOCATION": TEST_REDIS_URL} if TEST_REDIS_URL
+             else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"})
+    with override_settings(REDIS_URL=TEST_REDIS_URL, CACHES={"default": cache}):
+        redis_get.cache_clear()
+        yield
+    redis_get.cache_clear()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -57,7 +82,7 @@ def _fresh_counters():
     cached_rows_clear()
     rate_limit_reset()
     client = redis_get()
-    if client is not None:
+    if client is not None:  # only ever the tests' own database (see _tests_redis_only)
         client.flushdb()
     yield
 
@@ -78,7 +103,7 @@ def vertical():
 @pytest.fixture(scope="session")
 def sim_url():
     """The bundled buyer simulator, one process for the session (started on first use)."""
-    from apps.buyers.simulator.testing import simulator_process
+    from apps.demo.simulator.testing import simulator_process
 
     with simulator_process(seed=7) as url:
         yield url

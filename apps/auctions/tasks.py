@@ -5,21 +5,27 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from typing import TYPE_CHECKING
 
 from celery import shared_task
 
 from apps.core.logging import kv
 
+if TYPE_CHECKING:
+    from apps.leads.models import Lead
+
 logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
-def auction_run_task(lead_id: int) -> None:
-    """An async lead's auction, or a re-driven one (a sync capture calls the service on its
-    own thread pool, with the source's deadline)."""
+def auction_run_task(lead_id: int, *, deadline: float | None = None) -> Lead:
+    """A lead's auction (``auction_run``): queued for an async lead or a re-driven one, or
+    called in-process by a sync capture with the source's ``deadline`` (``time.monotonic()``
+    of this process, so never sent through the broker). Returns the lead as the auction
+    left it (results are not stored)."""
     from apps.auctions.services import auction_run
 
-    auction_run(lead_id)
+    return auction_run(lead_id, deadline=deadline)
 
 
 @shared_task

@@ -1,8 +1,17 @@
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import FORMFIELD_FOR_DBFIELD_DEFAULTS
+from django.db import models
 
 from apps.core.models import StaffToken
 from apps.core.paginators import EstimatedCountPaginator
+from apps.core.unstorable import StorableJSONFormField
+
+# The admin's form field per model field class, copied by every ModelAdmin and inline when it
+# is made: JSON text areas refuse what PostgreSQL cannot store (a NUL escape inside a value
+# passes Django's own check). Set here because the admin modules are imported in
+# INSTALLED_APPS order and core comes before every app that has a JSONField.
+FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"form_class": StorableJSONFormField}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

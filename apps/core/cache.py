@@ -22,9 +22,9 @@ def cached_row(model: type[M], pk: int, *, ttl: float = TTL_S) -> M:
     key = (model, pk)
     with _lock:
         hit = _rows.get(key)
-    if hit is not None and hit[0] > now:
+    if hit is not None and hit[0] > now and isinstance(hit[1], model):
         return hit[1]
-    row = model.objects.get(pk=pk)
+    row = model._default_manager.get(pk=pk)
     with _lock:
         _rows[key] = (now + ttl, row)
     return row

@@ -7,11 +7,14 @@
   sees the rows), or, in the embedded default without a broker, submits it to the same pool.
 
 Work submitted here must be idempotent and recorded in the database first: if the process
-dies, the periodic sweeper finds the row and runs it again.
+dies, the periodic sweeper finds the row and runs it again. For the same reason a broker that
+cannot be reached is not the caller's failure: the row is already committed, the send is
+logged and dropped, and the sweeper enqueues the work again once the broker is back.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -21,6 +24,9 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
 
+from apps.core.logging import kv
+
+logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 
@@ -48,10 +54,20 @@ def background_submit(fn: Callable[..., Any], *args: Any) -> Future:
 
 
 def task_enqueue(task: Any, *args: Any) -> None:
-    """Run a Celery ``task`` with ``args`` once the current transaction commits."""
+    """Run a Celery ``task`` with ``args`` once the current transaction commits. Never
+    raises for the broker: a send that fails is logged (``task.enqueue_failed``) and left to
+    the sweeper, which finds the committed row and enqueues it again."""
     if settings.CELERY_BROKER_URL:
-        transaction.on_commit(lambda: task.delay(*args))
+        transaction.on_commit(lambda: _send(task, args))
     elif settings.RUN_TASKS_INLINE:
         transaction.on_commit(lambda: task(*args))
     else:
         transaction.on_commit(lambda: background_submit(task, *args))
+
+
+def _send(task: Any, args: tuple) -> None:
+    try:
+        task.delay(*args)
+    except Exception as error:  # kombu's OperationalError, redis errors, timeouts alike
+        logger.warning(kv("task.enqueue_failed", task=task.name, args=",".join(map(str, args)),
+                          error=type(error).__name__))

@@ -6,6 +6,7 @@ from functools import cached_property
 
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 
 _EXACT_BELOW = 100_000
 
@@ -18,9 +19,10 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        query = getattr(queryset, "query", None)
-        connection = connections[getattr(queryset, "db", "default")]
-        if query is not None and connection.vendor == "postgresql" and not query.where:
+        if not isinstance(queryset, QuerySet):  # a list: len() is exact and cheap
+            return super().count
+        connection = connections[queryset.db]
+        if connection.vendor == "postgresql" and not queryset.query.where:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s",
                                [queryset.model._meta.db_table])

@@ -55,7 +55,10 @@ class StaffModelPermissions(DjangoModelPermissions):
         if not user or not user.is_authenticated or not user.is_staff or not user.is_active:
             return False
         model: type[Model] = view.permission_model
-        return user.has_perms(self.get_required_permissions(request.method, model))
+        method = request.method
+        if method is None:  # only a hand-built HttpRequest has none
+            return False
+        return user.has_perms(self.get_required_permissions(method, model))
 
 
 class StaffApi(APIView):
@@ -79,13 +82,13 @@ def or_404(found: T | None) -> T:
     return found
 
 
-class PatchSerializerMixin:
+class PatchSerializerMixin(serializers.Serializer):
     """PATCH for an input serializer with nested sets: every top-level key becomes optional
     and default-free (left out = left as it is), while a nested set that is present is
     validated whole, defaults included. (DRF's ``partial=True`` would also skip the required
     fields and the defaults of the nested rows, and half rows would be written.)"""
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         for field in fields.values():
             field.required = False
@@ -115,11 +118,14 @@ def paginated(name: str, item: serializers.Serializer) -> serializers.Serializer
     })
 
 
-class ValidationErrorsSerializer(serializers.Serializer):
-    errors = serializers.DictField(
+# Inline, because a serializer class cannot declare a field named ``errors`` without
+# shadowing (for the type checker) its own ``errors`` property.
+_VALIDATION_ERRORS = inline_serializer("ValidationErrors", {
+    "errors": serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text='Messages by dotted field path, e.g. {"endpoints.ping.response.price_path": '
-                  '["…"]}.')
+                  '["…"]}.'),
+})
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -132,7 +138,7 @@ ERRORS_READ = {
     403: OpenApiResponse(ErrorDetailSerializer, "Missing the model permission."),
 }
 ERRORS_ONE = {**ERRORS_READ, 404: OpenApiResponse(ErrorDetailSerializer, "Not found.")}
-ERRORS_WRITE = {400: OpenApiResponse(ValidationErrorsSerializer,
+ERRORS_WRITE = {400: OpenApiResponse(_VALIDATION_ERRORS,
                                      "Invalid input: every problem by dotted field path."),
                 **ERRORS_READ}
 ERRORS_WRITE_ONE = {**ERRORS_WRITE, **ERRORS_ONE}

@@ -10,6 +10,9 @@ from decimal import Decimal
 
 from apps.reports.selectors import DEFINITIONS, KpiRow
 
+# What a KpiRow attribute holds (a label, a count, a rate, money, ms), None: not applicable.
+FigureValue = str | int | float | Decimal | None
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -24,7 +27,7 @@ class Figure:
     def definition(self) -> str:
         return DEFINITIONS.get(self.name) or EXTRA_DEFINITIONS.get(self.name, "")
 
-    def value(self, row: KpiRow) -> object:
+    def value(self, row: KpiRow) -> FigureValue:
         if self.kind == "pending":
             return None
         return getattr(row, self.name)
@@ -39,7 +42,7 @@ class Figure:
 EXTRA_DEFINITIONS = {"label": "The group the figures of the row belong to."}
 
 
-def display(kind: str, value: object) -> str:
+def display(kind: str, value: FigureValue) -> str:
     """A value as the tables show it; "—" where the figure does not apply."""
     if value is None or value == "":
         return "—"
@@ -52,7 +55,8 @@ def display(kind: str, value: object) -> str:
     if kind == "pct":
         return f"{float(value):.1f} %"
     if kind == "ms":
-        return f"{value:,.0f} ms" if value < 10_000 else f"{value / 1000:,.1f} s"
+        ms = float(value)
+        return f"{ms:,.0f} ms" if ms < 10_000 else f"{ms / 1000:,.1f} s"
     return str(value)
 
 

@@ -8,7 +8,7 @@ bounded by that bucket's width (buckets grow roughly geometrically, like latenci
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 # Upper bounds in milliseconds; the last bucket holds everything above the last bound.
 BOUNDS_MS: tuple[float, ...] = (
@@ -16,29 +16,6 @@ BOUNDS_MS: tuple[float, ...] = (
     10_000, 30_000, 60_000, 300_000, 3_600_000,
 )
 SIZE = len(BOUNDS_MS) + 1
-
-
-def bucket_of(value_ms: float) -> int:
-    for index, bound in enumerate(BOUNDS_MS):
-        if value_ms <= bound:
-            return index
-    return len(BOUNDS_MS)
-
-
-def histogram_of(values_ms: Iterable[float]) -> list[int]:
-    counts = [0] * SIZE
-    for value in values_ms:
-        counts[bucket_of(value)] += 1
-    return counts
-
-
-def histogram_add(total: list[int], other: Sequence[int]) -> list[int]:
-    """``total`` plus ``other`` (an empty list counts as zeros)."""
-    if not other:
-        return total
-    if not total:
-        return list(other)
-    return [a + b for a, b in zip(total, other, strict=True)]
 
 
 def percentile(counts: Sequence[int], q: float) -> float | None:

@@ -23,13 +23,16 @@ class ReportQuery(serializers.Serializer):
     to = serializers.DateField(required=False)
     tz = serializers.CharField(required=False, default="UTC")
     group_by = serializers.ChoiceField(choices=[g for g in GROUPS if g], required=False)
-    source = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    source_ = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
     buyer = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
     vertical = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
 
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_")  # "from" is a Python keyword
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "source" is the name of every DRF field's own attribute (the serializer's included),
+        # "from" a Python keyword: both are declared under another name (errors keep the order).
+        fields = {("source" if name == "source_" else name): field
+                  for name, field in super().get_fields().items()}
+        fields["from"] = fields.pop("from_")
         return fields
 
     def validate_tz(self, value: str) -> str:

@@ -157,7 +157,10 @@ def _pct(numerator, denominator) -> float | None:
     return round(float(numerator) * 100 / float(denominator), 2) if denominator else None
 
 
-def _hours(model: type[Model], f: ReportFilter, *, buyer: str | None = None,
+Rollup = LeadHour | RejectionHour | ContractHour | PostRejectHour  # the hourly tables
+
+
+def _hours(model: type[Rollup], f: ReportFilter, *, buyer: str | None = None,
            vertical: str = "vertical_id") -> QuerySet:
     """``model``'s hourly rollup rows inside the filter's range, narrowed by its source,
     buyer and vertical lists (``buyer`` names the table's buyer column; None: it has none,
@@ -203,14 +206,18 @@ def _sums(queryset: QuerySet, group_by: str, names: tuple[str, ...], zone: ZoneI
     for row in rows:
         if row.get("s_" + names[0]) is None:
             continue  # an empty aggregate
-        key = "all" if column is None else row[column]
-        if key is None:
+        value = None if column is None else row[column]  # an hour or an id
+        if column is None:
+            key = "all"
+        elif value is None:
             key = ""  # no vertical: rejected before it was known
         elif group_by == "day":
-            key = key.astimezone(zone).strftime("%Y-%m-%d")
+            key = value.astimezone(zone).strftime("%Y-%m-%d")
         elif group_by == "hour":
-            key = key.astimezone(zone).strftime("%Y-%m-%d %H:00")
-        sums = groups.setdefault(str(key), dict.fromkeys(names, 0))
+            key = value.astimezone(zone).strftime("%Y-%m-%d %H:00")
+        else:
+            key = str(value)
+        sums = groups.setdefault(key, dict.fromkeys(names, 0))
         for name in names:
             sums[name] += row[f"s_{name}"] or 0
     return groups
@@ -279,15 +286,17 @@ def _finish(row: KpiRow, *, revenue_from_sales: bool) -> None:
 
 
 def _label(rows: Iterable[KpiRow], group_by: str) -> None:
-    models = {"source": Source, "buyer": Buyer, "contract": Contract, "vertical": Vertical}
+    models: dict[str, type[Source] | type[Buyer] | type[Contract] | type[Vertical]] = {
+        "source": Source, "buyer": Buyer, "contract": Contract, "vertical": Vertical}
     model = models.get(group_by)
     if model is None:
         return
     rows = list(rows)
-    queryset = model.objects.filter(pk__in=[int(r.key) for r in rows if r.key.isdigit()])
-    if model is Contract:
-        queryset = queryset.select_related("buyer")
-    names = {str(obj.pk): str(obj) for obj in queryset}
+    ids = [int(r.key) for r in rows if r.key.isdigit()]
+    found: QuerySet[Model] = (  # a contract's name includes its buyer's
+        Contract.objects.select_related("buyer").filter(pk__in=ids) if model is Contract
+        else model.objects.filter(pk__in=ids))
+    names = {str(obj.pk): str(obj) for obj in found}
     if model is Vertical:
         names[""] = UNKNOWN_VERTICAL
     for row in rows:

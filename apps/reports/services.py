@@ -5,8 +5,10 @@ the same rows, so the periodic refresh simply rewrites the last few hours."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
@@ -33,6 +35,8 @@ BID = sorted(engine.OFFERED)  # a price was offered, whether or not it cleared t
 ERRORS = sorted(engine.FAILED - {Outcome.TIMEOUT})
 FAILED_POST = [PostOutcome.ERROR, PostOutcome.TIMEOUT]
 ANSWERED_POST = [PostOutcome.ACCEPTED, PostOutcome.REJECTED, *FAILED_POST]
+_GROUP_KEYS = {"hour", "contract_id", "source_id"}  # what the contract aggregates group by
+_BUCKET_COUNTS = {f"b{i}" for i in range(len(BOUNDS_MS) + 1)}  # what _buckets annotates
 
 
 def _hour_floor(moment: datetime) -> datetime:
@@ -56,9 +60,20 @@ def _buckets(expression, *, duration: bool = False) -> dict[str, Count]:
     return annotations
 
 
-def _histogram(row: dict, names: tuple[str, ...]) -> dict[str, int]:
+def _histogram(row: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, int]:
     """The ``b<i>`` counts of an aggregate row, renamed to the rollup's bucket columns."""
-    return {name: row.pop(f"b{i}") for i, name in enumerate(names)}
+    return {name: row[f"b{i}"] for i, name in enumerate(names)}
+
+
+def _key(row: Mapping[str, Any]) -> tuple[datetime, int, int | None]:
+    """A contract aggregate row's hour, contract and source (None: a contract's own event)."""
+    return row["hour"], row["contract_id"], row.get("source_id")
+
+
+def _figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An aggregate row's figures under their rollup column names: neither its group key
+    nor its ``b<i>`` counts."""
+    return {k: v for k, v in row.items() if k not in _GROUP_KEYS and k not in _BUCKET_COUNTS}
 
 
 @transaction.atomic
@@ -113,7 +128,7 @@ def _leads(first: datetime, last: datetime) -> None:
 
 def _contracts(first: datetime, last: datetime) -> None:
     span = {"created_at__gte": first, "created_at__lt": last}
-    merged: dict[tuple, dict] = defaultdict(dict)
+    merged: dict[tuple[datetime, int, int | None], dict[str, Any]] = defaultdict(dict)
 
     pings = (Ping.objects.filter(**span, auction__lead__is_test=False)
              .annotate(hour=TruncHour("created_at"), source_id=F("auction__lead__source_id"))
@@ -127,10 +142,9 @@ def _contracts(first: datetime, last: datetime) -> None:
                        errors=Count("pk", filter=Q(outcome__in=ERRORS)),
                        **{k: Count("pk", filter=Q(latency_ms__isnull=False) & v.filter)
                           for k, v in _buckets("latency_ms").items()}))
-    for row in pings:
-        key = (row.pop("hour"), row.pop("contract_id"), row.pop("source_id"))
-        merged[key].update(_histogram(row, LATENCY_BUCKETS))
-        merged[key].update(row)
+    for ping_sums in pings:
+        merged[_key(ping_sums)].update(_histogram(ping_sums, LATENCY_BUCKETS))
+        merged[_key(ping_sums)].update(_figures(ping_sums))
 
     posts = (Post.objects.filter(**span, auction__lead__is_test=False)
              .annotate(hour=TruncHour("created_at"), source_id=F("auction__lead__source_id"))
@@ -139,21 +153,21 @@ def _contracts(first: datetime, last: datetime) -> None:
                        post_accepted=Count("pk", filter=Q(outcome=PostOutcome.ACCEPTED)),
                        post_rejected=Count("pk", filter=Q(outcome=PostOutcome.REJECTED)),
                        post_failed=Count("pk", filter=Q(outcome__in=FAILED_POST))))
-    for row in posts:
-        merged[(row.pop("hour"), row.pop("contract_id"), row.pop("source_id"))].update(row)
+    for post_sums in posts:
+        merged[_key(post_sums)].update(_figures(post_sums))
 
     sales = (Sale.objects.filter(**span, is_test=False)
              .annotate(hour=TruncHour("created_at"), source_id=F("lead__source_id"))
              .values("hour", "contract_id", "source_id")
              .annotate(wins=Count("pk"), revenue=Sum("price")))
-    for row in sales:
-        merged[(row.pop("hour"), row.pop("contract_id"), row.pop("source_id"))].update(row)
+    for sale_sums in sales:
+        merged[_key(sale_sums)].update(_figures(sale_sums))
 
     pauses = (HealthEvent.objects.filter(**span, kind=HealthEventKind.PAUSED)
               .annotate(hour=TruncHour("created_at")).values("hour", "contract_id")
               .annotate(auto_pauses=Count("pk")))
-    for row in pauses:
-        merged[(row.pop("hour"), row.pop("contract_id"), None)].update(row)
+    for pause_sums in pauses:
+        merged[_key(pause_sums)].update(_figures(pause_sums))
 
     owners = {pk: (buyer, vertical) for pk, buyer, vertical in Contract.objects.filter(
         pk__in={cid for _, cid, _ in merged}).values_list("pk", "buyer_id", "vertical_id")}

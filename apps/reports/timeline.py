@@ -24,15 +24,18 @@ def auction_timeline(auction: Auction) -> dict:
     so round two's start is read from the end of round one's posts (or its decision)."""
     t0 = auction.started_at
 
-    def since(moment: datetime | None) -> float | None:
-        return None if moment is None else round((moment - t0).total_seconds() * 1000, 1)
+    def since(moment: datetime) -> float:
+        return round((moment - t0).total_seconds() * 1000, 1)
+
+    def since_if(moment: datetime | None) -> float | None:  # None: it has not happened
+        return None if moment is None else since(moment)
 
     pings, posts = list(auction.pings.all()), list(auction.posts.all())
     deadline = since(auction.ping_deadline_at)
     second = [p for p in pings if p.round > 1]
     second_written = min((p.created_at for p in second), default=None)
     first_posts = [p for p in posts if second_written is None or p.created_at < second_written]
-    second_start = max([since(auction.bids_at) or 0.0, *(
+    second_start = max([since_if(auction.bids_at) or 0.0, *(
         since(p.created_at) + (p.latency_ms or 0) for p in first_posts)])
 
     def ping_bar(ping: Ping, start: float) -> dict:
@@ -63,8 +66,9 @@ def auction_timeline(auction: Auction) -> dict:
             "excluded": [p for p in pings if p.outcome not in PINGED],
             "chart": {"bars": bars, "markers": [m for m in (
                 {"at": deadline, "label": "ping deadline"},
-                {"at": since(auction.bids_at), "label": "decision"},
-                {"at": since(auction.finished_at), "label": "finished"}) if m["at"] is not None]}}
+                {"at": since_if(auction.bids_at), "label": "decision"},
+                {"at": since_if(auction.finished_at), "label": "finished"},
+            ) if m["at"] is not None]}}
 
 
 def _money(value: Decimal | None) -> str | None:

@@ -98,9 +98,10 @@ def _errors(detail) -> list[tuple[str, list[str]]]:
 
 def _filter_query(f: ReportFilter, **extra: str) -> str:
     """The filter as a query string (for navigation, CSV and range links)."""
-    params = {"from": f.start.isoformat(), "to": filter_end_inclusive(f).isoformat(),
-              "tz": f.tz, "source": list(f.source_ids), "buyer": list(f.buyer_ids),
-              "vertical": list(f.vertical_ids), **extra}
+    params: dict[str, str | list[int]] = {
+        "from": f.start.isoformat(), "to": filter_end_inclusive(f).isoformat(), "tz": f.tz,
+        "source": list(f.source_ids), "buyer": list(f.buyer_ids),
+        "vertical": list(f.vertical_ids), **extra}
     return urlencode({k: v for k, v in params.items() if v not in ([], "")}, doseq=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from apps.buyers.simulator.profiles import PING_RULES, POST_RULES
+from apps.demo.simulator.profiles import PING_RULES, POST_RULES
 from tests.factories import STANDARD_FIELDS
 
 RESPONSE_KEYS = {"response_format": "format"}

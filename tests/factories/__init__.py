@@ -8,7 +8,7 @@ import factory
 
 from apps.buyers.models import Buyer, Contract
 from apps.buyers.services import contract_rules_set
-from apps.buyers.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
+from apps.demo.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
 from apps.sources.models import FieldType, Source, Vertical, VerticalField
 from apps.sources.services import source_key_create
 
@@ -112,7 +112,7 @@ def sim_contract(
     **contract_fields,
 ) -> Contract:
     """A contract whose buyer is the simulator at ``sim_url``, behaving as ``query`` says
-    (see apps.buyers.simulator.config), configured exactly as staff would configure it."""
+    (see apps.demo.simulator.config), configured exactly as staff would configure it."""
     buyer = buyer or BuyerFactory()
     contract = Contract.objects.create(
         buyer=buyer, vertical=vertical, name=contract_fields.pop("name", "offer"), mode=mode,

@@ -13,19 +13,20 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
+from django.test import override_settings
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
 from apps.buyers.models import Buyer, Contract
-from apps.leads.models import Lead, LeadStatus
-from apps.reports.models import ContractHour
-from apps.reports.selectors import ReportFilter, kpi_totals
-from apps.reports.synthetic import (
+from apps.demo.synthetic import (
     EASTERN,
     MARK,
     SUFFIX,
     synthetic_clear,
     synthetic_generate,
 )
+from apps.leads.models import Lead, LeadStatus
+from apps.reports.models import ContractHour
+from apps.reports.selectors import ReportFilter, kpi_totals
 from tests.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,8 +38,10 @@ COUNT, DAYS = 3000, 7
 @pytest.fixture(scope="class")
 def generated(django_db_setup, django_db_blocker):
     """One generated week for the tests of a class, rolled back after them (generating takes
-    a few seconds; those tests only read it)."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    a few seconds; those tests only read it). Class-scoped, so before the per-test settings:
+    the demo's buyers (the local simulator) are admitted past the SSRF guard here."""
+    with django_db_blocker.unblock(), transaction.atomic(), override_settings(
+            HTTP_ALLOWED_NETWORKS=["127.0.0.1/32"]):
         result = synthetic_generate(count=COUNT, days=DAYS, seed=3, end=END, method="orm",
                                     batch=1000)
         yield result

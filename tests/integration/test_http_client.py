@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from apps.buyers.simulator.testing import simulator_process
 from apps.core.http import (
     OutboundRequest,
     http_client_close,
@@ -26,6 +25,7 @@ from apps.core.http import (
     http_send_many,
 )
 from apps.core.http import engine as http_engine
+from apps.demo.simulator.testing import simulator_process
 
 DEADLINE_SLACK_S = 0.020
 

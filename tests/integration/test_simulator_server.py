@@ -15,8 +15,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from apps.buyers.simulator import running_simulator
-from apps.buyers.simulator.testing import simulator_process, start_simulator_process
+from apps.demo.simulator import running_simulator
+from apps.demo.simulator.testing import simulator_process, start_simulator_process
 
 Response = tuple[int, dict[str, str], bytes]
 

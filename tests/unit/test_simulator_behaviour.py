@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from apps.buyers.simulator.behaviour import (
+from apps.demo.simulator.behaviour import (
     Answer,
     Decision,
     Silence,
@@ -19,9 +19,9 @@ from apps.buyers.simulator.behaviour import (
     classify,
     respond,
 )
-from apps.buyers.simulator.http11 import HttpError, find_head_end, parse_head, response_head
-from apps.buyers.simulator.payload import find_field
-from apps.buyers.simulator.state import SimulatorState
+from apps.demo.simulator.http11 import HttpError, find_head_end, parse_head, response_head
+from apps.demo.simulator.payload import find_field
+from apps.demo.simulator.state import SimulatorState
 
 TOKEN = object()  # stands for "a token issued by this state" in expected answers
 

@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from apps.auctions.engine import Outcome
+from apps.auctions.models import PostOutcome
 from apps.auctions.services.wire import (
     AnswerFault,
     WireCall,
@@ -141,9 +142,10 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
     if isinstance(parsed, AnswerFault):
         return TestPing(kind, _request_view(call, endpoint), shown, parsed.code, None,
                         parsed.detail)
+    outcome: str  # a ping's Outcome, a post's PostOutcome
     if kind == EndpointKind.PING:
         outcome = Outcome.BID if parsed.accepted and parsed.price is not None else Outcome.NO_BID
     else:
-        outcome = "accepted" if parsed.accepted else "rejected"
+        outcome = PostOutcome.ACCEPTED if parsed.accepted else PostOutcome.REJECTED
     return TestPing(kind, _request_view(call, endpoint), shown, outcome, parsed,
                     parsed.reason or "")

@@ -1,5 +1,5 @@
 """The rows an auction round leaves behind, built in one place: the live auction writes them,
-and the synthetic history (``apps.demo``) builds the same rows from simulated answers."""
+and the synthetic history builds the same rows from simulated answers."""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ MAX_CACHED_CONNECTIONS = 200
 # they wake the loop one by one (+30 % CPU per fan-out); none until the end adds the build
 # time of 50 pings to the slowest ones' wait; 1 ms keeps most of both gains.
 KICK_INTERVAL_S = 0.001
-_NO_HEADERS = MappingProxyType({})
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _POLL_IN = select.POLLIN | select.POLLPRI
 _POLL_OUT = select.POLLOUT
 _POLL_ERR = select.POLLERR | select.POLLHUP | select.POLLNVAL

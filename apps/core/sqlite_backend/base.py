@@ -98,6 +98,10 @@ os.register_at_fork(after_in_child=_after_fork)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # Set by Django's ``get_connection_params`` from OPTIONS (Django 5.1+); django-stubs 6.1
+    # does not declare it.
+    transaction_mode: str | None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held: WriterLock | None = None  # the write turn this connection holds
@@ -127,10 +131,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if lock is not None:
             lock.release()
 
+    # The four hooks below override private methods of Django's backend, which django-stubs
+    # does not declare: hence their ``super()`` calls' ignores.
     def _start_transaction_under_autocommit(self) -> None:
         taken = self._writer_take() if self.transaction_mode == "IMMEDIATE" else False
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # django-stubs: private, undeclared
         except BaseException:
             if taken:
                 self._writer_give_back()
@@ -138,19 +144,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self) -> None:
         try:
-            super()._commit()
+            super()._commit()  # type: ignore[misc]  # django-stubs: private, undeclared
         finally:
             self._writer_give_back()
 
     def _rollback(self) -> None:
         try:
-            super()._rollback()
+            super()._rollback()  # type: ignore[misc]  # django-stubs: private, undeclared
         finally:
             self._writer_give_back()
 
     def _close(self) -> None:
         try:
-            super()._close()
+            super()._close()  # type: ignore[misc]  # django-stubs: private, undeclared
         finally:
             self._writer_give_back()
 

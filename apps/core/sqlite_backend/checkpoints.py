@@ -24,6 +24,7 @@ import threading
 import time
 
 from django.db import connections
+from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def wal_checkpoints_offload() -> None:
     nothing for PostgreSQL or an in-memory database."""
     global _offloaded
     connection = connections["default"]
-    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+    if not isinstance(connection, SQLiteDatabaseWrapper) or connection.is_in_memory_db():
         return
     _offloaded = True
     if connection.connection is not None:  # this thread's, opened before

@@ -10,13 +10,13 @@ from django.conf import settings
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.clientip import client_ip
 from apps.core.exceptions import ApplicationError, FieldErrors
+from apps.core.unstorable import StorableFormParser, StorableJSONParser
 from apps.leads.api.serializers import (
     CaptureAcceptedSerializer,
     CaptureOutcomeSerializer,
@@ -73,7 +73,7 @@ _ERRORS = {
 
 
 class LeadsApi(SourceApi):
-    parser_classes = [JSONParser, FormParser]
+    parser_classes = [StorableJSONParser, StorableFormParser]
 
     @extend_schema(
         operation_id="leads_submit",

@@ -1,0 +1,105 @@
+"""The demo's contracts are contracts the staff API accepts: ``demo_data`` writes them through
+the API's own validation, fails loudly on one it would refuse, and its buyers get back the
+ping token they hand out."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from io import StringIO
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.buyers.models import Buyer, Contract
+from apps.demo import dataset
+from apps.leads.models import Lead, LeadStatus
+from apps.sources.models import Source
+
+pytestmark = pytest.mark.django_db
+
+
+def demo_data(*args: str) -> str:
+    out = StringIO()
+    call_command("demo_data", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_every_demo_contract_reads_back_and_puts_back_unchanged(am_client):
+    """What an account manager does with any contract: GET it, PUT it back as it came."""
+    demo_data()
+    ids = list(Contract.objects.order_by("pk").values_list("pk", flat=True))
+
+    answers = {}
+    for contract_id in ids:
+        document = am_client.get(f"/api/v1/contracts/{contract_id}").json()
+        response = am_client.put(f"/api/v1/contracts/{contract_id}", document, format="json")
+        answers[document["buyer"]] = (response.status_code, response.json())
+
+    assert len(ids) == len(dataset.DEMO_BUYERS) == 8
+    assert {buyer: status for buyer, (status, _) in answers.items()} == {
+        buyer: 200 for buyer in answers}, answers
+
+
+def test_every_demo_ping_post_buyer_gets_its_ping_token_back_where_it_checks_it():
+    demo_data()
+
+    checked = 0
+    for contract in Contract.objects.filter(mode="ping_post").prefetch_related(
+            "endpoints", "mappings"):
+        post = contract.endpoints.get(kind="post")
+        expected_key = parse_qs(urlsplit(post.url).query)["post_token_key"][0]
+        carried = [m.target for m in contract.mappings.all()
+                   if m.kind == "post" and m.source == "@ping.token"]
+        assert carried == [expected_key], contract.buyer.company
+        checked += 1
+    assert checked == 7  # all but the direct-post buyer
+
+
+def test_a_demo_contract_the_api_would_refuse_fails_demo_data_and_writes_nothing(monkeypatch):
+    broken = {**dataset.DEMO_BUYERS[0],
+              "filters": [{"field": "shoe_size", "operator": "gte", "value": 40}]}
+    monkeypatch.setattr(dataset, "DEMO_BUYERS", [*dataset.DEMO_BUYERS[1:], broken])
+
+    with pytest.raises(CommandError) as raised:
+        demo_data()
+
+    assert "fails the staff API's validation: filters.0.field: Unknown lead field " \
+           "'shoe_size'." in str(raised.value)
+    assert (Contract.objects.count(), Buyer.objects.count(), Source.objects.count()) == (0, 0, 0)
+
+
+def test_demo_data_says_how_to_admit_the_local_simulator_when_the_guard_refuses_it(settings):
+    settings.HTTP_ALLOWED_NETWORKS = []
+
+    with pytest.raises(CommandError, match=r"set HTTP_ALLOWED_NETWORKS=127\.0\.0\.1/32"):
+        demo_data()
+
+    assert not Contract.objects.exists()
+
+
+def test_the_demo_contracts_point_at_the_simulator_url_given():
+    demo_data("--simulator-url", "http://127.0.0.1:8222/")
+
+    hosts = {urlsplit(url).netloc for url in
+             Contract.objects.values_list("endpoints__url", flat=True)}
+    assert hosts == {"127.0.0.1:8222"}
+
+
+def test_the_printed_curl_sells_a_lead_through_the_demo_buyers(api_client, sim_url):
+    output = demo_data("--simulator-url", sim_url, "--base-url", "http://testserver")
+    curl = next(line.strip() for line in output.splitlines() if line.startswith("  curl "))
+    argv = shlex.split(curl)
+    headers = dict(argv[i + 1].split(": ", 1) for i, arg in enumerate(argv) if arg == "-H")
+    body = argv[argv.index("-d") + 1]
+
+    response = api_client.post(argv[argv.index("-X") + 2].removeprefix("http://testserver"),
+                               data=body, content_type="application/json",
+                               HTTP_AUTHORIZATION=headers["Authorization"])
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "sold"
+    lead = Lead.objects.get(uuid=response.json()["id"])
+    assert lead.status == LeadStatus.SOLD and lead.fields["email"] == json.loads(body)[
+        "fields"]["email"]
