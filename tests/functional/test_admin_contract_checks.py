@@ -204,3 +204,15 @@ def test_the_preview_flags_a_row_that_comes_out_empty(am_client, vertical):
         "Sends nothing for this lead — row 2 'income': no value for 'income'",
         "Sends nothing for this lead — row 2 'phone': 'phone_10' cannot use the value of "
         "'city'"]
+
+
+def test_each_mapping_row_shows_the_exact_key_it_is_sent_under(am_client, vertical):
+    response = am_client.post(ADD_URL, contract_form(
+        vertical, BuyerFactory(), post={**POST, "body_format": "form", "key_style": "dotted"},
+        post_mappings=[M(0, "Lead.PingId", "@ping.token"), M(1, r"Lead\.Zip", "zip")]))
+    assert response.status_code == 302, _errors(response)
+
+    page = am_client.get(f"/admin/buyers/contract/{Contract.objects.get().pk}/change/")
+
+    cells = re.findall(r'<td class="field-wire_key">\s*<p>(.*?)</p>', page.content.decode())
+    assert [cell for cell in cells if cell] == ["Lead.PingId", "Lead.Zip"]  # + blank templates
