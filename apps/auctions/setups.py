@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -31,7 +31,7 @@ from apps.buyers.models import (
     FieldMapping,
 )
 from apps.buyers.parsing import ResponseRules
-from apps.buyers.transports import AuthSpec, EndpointSpec
+from apps.buyers.transports import AuthSpec, EndpointSpec, SecretMask
 from apps.core.sql import sql_rows
 from apps.sources.models import VerticalField
 
@@ -42,6 +42,10 @@ class EndpointSetup:
     rules: ResponseRules
     mappings: tuple[MappingRule, ...]
     oauth_token_url: str = ""
+    # the contract's secrets by name, and the mask that hides them (and the auth secret)
+    # in whatever is stored or shown of a request or an answer
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    mask: SecretMask = field(default_factory=lambda: SecretMask(()))
 
     @property
     def timeout(self) -> float:
@@ -66,13 +70,16 @@ class ContractSetup:
     name: str
 
 
-def endpoint_setup(endpoint: Endpoint, mappings: Iterable[FieldMapping]) -> EndpointSetup:
-    """The engine-side, immutable form of an Endpoint row and its mapping rows."""
+def endpoint_setup(endpoint: Endpoint, mappings: Iterable[FieldMapping],
+                   secrets: Mapping[str, str] | None = None) -> EndpointSetup:
+    """The engine-side, immutable form of an Endpoint row, its mapping rows and the
+    contract's secrets (name -> value)."""
+    secrets = dict(secrets or {})
     return EndpointSetup(
         spec=EndpointSpec(
             url=endpoint.url, method=endpoint.method, body_format=endpoint.body_format,
             headers=dict(endpoint.headers or {}), timeout_ms=endpoint.timeout_ms,
-            xml_root=endpoint.xml_root or "lead",
+            xml_root=endpoint.xml_root or "lead", key_style=endpoint.key_style,
             auth=AuthSpec(type=endpoint.auth_type, name=endpoint.auth_name,
                           username=endpoint.auth_username, secret=endpoint.auth_secret),
         ),
@@ -86,17 +93,28 @@ def endpoint_setup(endpoint: Endpoint, mappings: Iterable[FieldMapping]) -> Endp
         ),
         mappings=tuple(
             MappingRule(target=m.target, source=m.source, constant=m.constant,
-                        transform=m.transform, arg=m.arg)
+                        transform=m.transform, arg=m.arg, constant_type=m.constant_type)
             for m in mappings
         ),
         oauth_token_url=endpoint.oauth_token_url,
+        secrets=secrets,
+        mask=SecretMask([*secrets.values(), endpoint.auth_secret],
+                        auth_header=endpoint.auth_name if endpoint.auth_type == "header" else "",
+                        basic_user=endpoint.auth_username if endpoint.auth_type == "basic"
+                        else ""),
     )
+
+
+def contract_secrets(contract: Contract) -> dict[str, str]:
+    """The contract's secrets by name (``contract.secrets`` prefetched or not)."""
+    return {secret.name: secret.value for secret in contract.secrets.all()}
 
 
 def _setup(contract: Contract) -> ContractSetup:
     buyer = contract.buyer
     mappings = contract.mappings.all()
-    endpoints = {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind])
+    secrets = contract_secrets(contract)
+    endpoints = {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind], secrets)
                  for e in contract.endpoints.all()}
     terms = ContractTerms(
         id=contract.pk, buyer_id=buyer.pk, mode=Mode(contract.mode),
@@ -158,7 +176,7 @@ class _Cache:
             .select_related("buyer")
             .prefetch_related(
                 "filters", "caps", "schedule", "allowed_sources", "blocked_sources",
-                "endpoints",
+                "endpoints", "secrets",
                 Prefetch("mappings", queryset=FieldMapping.objects.order_by("position", "id")),
             )
         )

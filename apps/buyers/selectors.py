@@ -52,6 +52,7 @@ def _contracts() -> QuerySet[Contract]:
     queries whatever the number of contracts."""
     return Contract.objects.select_related("buyer", "vertical").prefetch_related(
         "filters", "caps", "schedule", "endpoints", "allowed_sources", "blocked_sources",
+        "secrets",
         Prefetch("mappings", queryset=FieldMapping.objects.order_by("kind", "position", "id")),
     )
 

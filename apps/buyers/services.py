@@ -14,6 +14,7 @@ from apps.buyers.models import (
     Contract,
     ContractCap,
     ContractFilter,
+    ContractSecret,
     Endpoint,
     FieldMapping,
     ScheduleWindow,
@@ -30,12 +31,15 @@ def contract_rules_set(
     caps: Sequence[Mapping[str, Any]] | None = None,
     schedule: Sequence[Mapping[str, Any]] | None = None,
     endpoints: Mapping[str, Mapping[str, Any]] | None = None,
+    secrets: Mapping[str, str | None] | None = None,
 ) -> Contract:
     """Replace the given rule sets of ``contract`` (``None`` leaves a set as it is).
 
     ``endpoints`` maps ``"ping"``/``"post"`` to the endpoint's fields plus ``"mappings"``: a
     list of mapping rows. Caps are matched by (period, metric): a cap that stays keeps its
     row, hence its usage counters, so re-sending a contract never resets what it bought.
+    ``secrets`` changes only the names it gives: a value sets that secret, None deletes it;
+    the others are kept (they are never shown, so a client cannot send them back).
     The contract row is saved too, so its ``updated_at`` moves and every process rebuilds
     its cached set-up (apps.auctions.setups).
     """
@@ -59,6 +63,12 @@ def contract_rules_set(
             FieldMapping.objects.bulk_create([
                 FieldMapping(contract=contract, kind=kind, position=position, **row)
                 for position, row in enumerate(spec.get("mappings", ()))])
+    for name, value in (secrets or {}).items():
+        if value is None:
+            contract.secrets.filter(name=name).delete()
+        else:
+            ContractSecret.objects.update_or_create(contract=contract, name=name,
+                                                    defaults={"value": value})
     contract.save()
     return contract
 
@@ -116,6 +126,7 @@ def contract_create(
     caps: Sequence[Mapping[str, Any]] = (),
     schedule: Sequence[Mapping[str, Any]] = (),
     endpoints: Mapping[str, Mapping[str, Any]],
+    secrets: Mapping[str, str | None] | None = None,
     **attributes: Any,
 ) -> Contract:
     """Create a contract with all its rules in one transaction (see ``contract_rules_set``).
@@ -124,7 +135,7 @@ def contract_create(
     contract.allowed_sources.set(allowed_sources)
     contract.blocked_sources.set(blocked_sources)
     return contract_rules_set(contract, filters=filters, caps=caps, schedule=schedule,
-                              endpoints=endpoints)
+                              endpoints=endpoints, secrets=secrets)
 
 
 @transaction.atomic
@@ -137,6 +148,7 @@ def contract_update(
     caps: Sequence[Mapping[str, Any]] | None = None,
     schedule: Sequence[Mapping[str, Any]] | None = None,
     endpoints: Mapping[str, Mapping[str, Any]] | None = None,
+    secrets: Mapping[str, str | None] | None = None,
     **attributes: Any,
 ) -> Contract:
     """Change the given attributes and replace the given rule sets (``None`` leaves one as
@@ -151,7 +163,7 @@ def contract_update(
     if blocked_sources is not None:
         locked.blocked_sources.set(blocked_sources)
     return contract_rules_set(locked, filters=filters, caps=caps, schedule=schedule,
-                              endpoints=endpoints)
+                              endpoints=endpoints, secrets=secrets)
 
 
 def contract_delete(contract: Contract) -> None:

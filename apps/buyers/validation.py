@@ -13,10 +13,22 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from apps.buyers.mapping import MappingError, MappingRule, rules_validate
+from apps.buyers.mapping import (
+    SECRET_PREFIX,
+    TRANSFORMS,
+    MappingError,
+    MappingRule,
+    path_format,
+    path_parse,
+    rules_validate,
+    transforms_deriving_non_pii,
+    transforms_keeping_value,
+)
 from apps.buyers.models import ContractMode, EndpointKind, FilterOperator
 from apps.buyers.parsing import ResponseRules, RulesInvalid, rules_check
+from apps.buyers.transports import PLACEHOLDER, TransportError, form_key, is_credential_param
 from apps.core.http import BlockedUrl, url_check
 
 TOKEN_CONTEXT = "@ping.token"  # noqa: S105 - a mapping source name
@@ -35,6 +47,7 @@ class ContractDraft:
     endpoints: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # kind -> fields
     mappings: dict[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     filters: Sequence[Mapping[str, Any]] = ()
+    secret_names: frozenset[str] = frozenset()  # the contract's secrets once saved
 
 
 def contract_draft_errors(draft: ContractDraft) -> dict[str, list[str]]:
@@ -45,8 +58,10 @@ def contract_draft_errors(draft: ContractDraft) -> dict[str, list[str]]:
         errors.setdefault(path, []).append(message)
 
     _check_endpoints(draft, add)
+    _check_secrets(draft, add)
     for kind in (EndpointKind.PING, EndpointKind.POST):
         _check_mappings(draft, kind, add)
+        _check_wire_keys(draft, kind, add)
     ping = draft.endpoints.get(EndpointKind.PING)
     if ping and ping.get("token_path") and not any(
         row.get("source") == TOKEN_CONTEXT for row in draft.mappings.get(EndpointKind.POST, ())
@@ -90,6 +105,58 @@ def _check_endpoints(draft: ContractDraft, add) -> None:
             add(f"endpoints.{kind}.{error.field}", str(error).split(": ", 1)[-1])
 
 
+def _check_secrets(draft: ContractDraft, add) -> None:
+    """Every secret a URL, a header or a mapping row names exists, and no credential sits
+    in clear in a URL (it would be stored and shown with the endpoint's configuration)."""
+    known = ", ".join(sorted(draft.secret_names)) or "none yet"
+
+    def missing(text: str) -> list[str]:
+        return [name for name in PLACEHOLDER.findall(text) if name not in draft.secret_names]
+
+    for kind, endpoint in draft.endpoints.items():
+        for name in ("url", "oauth_token_url"):
+            url = endpoint.get(name) or ""
+            for secret in missing(url):
+                add(f"endpoints.{kind}.{name}",
+                    f"No secret named '{secret}' (stored: {known}); add it under secrets.")
+            for problem in _url_credentials(url):
+                add(f"endpoints.{kind}.{name}", problem)
+        for header, value in (endpoint.get("headers") or {}).items():
+            for secret in missing(str(value)):
+                add(f"endpoints.{kind}.headers",
+                    f"Header {header}: no secret named '{secret}' (stored: {known}).")
+    for kind, rows in draft.mappings.items():
+        for index, row in enumerate(rows):
+            source = row.get("source") or ""
+            name = source[len("@" + SECRET_PREFIX):]
+            if source.startswith("@" + SECRET_PREFIX) and name and (
+                    name not in draft.secret_names):
+                add(f"mappings.{kind}.{index}.source",
+                    f"No secret named '{name}' (stored: {known}); add it under secrets.")
+
+
+def _url_credentials(url: str) -> list[str]:
+    """Why ``url`` holds a credential in clear (never quoting the credential itself)."""
+    parts = urlsplit(url)
+    problems = []
+    if parts.username or parts.password:
+        problems.append("The address holds a user name or password; use basic auth (its "
+                        "password is kept as a secret) instead.")
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if is_credential_param(name) and value and not PLACEHOLDER.fullmatch(value):
+            problems.append(
+                f"The query parameter '{name}' holds a credential in clear. Store it as a "
+                f"secret and write {name}={{secret.{_secret_name(name)}}} in the address (or "
+                f"use auth type query_key).")
+    return problems
+
+
+def _secret_name(param: str) -> str:
+    """A secret name suggested for a query parameter."""
+    name = re.sub(r"\W", "_", param).strip("_").lower() or "key"
+    return name if not name[0].isdigit() else f"_{name}"
+
+
 def _rules(endpoint: Mapping[str, Any]) -> ResponseRules:
     return ResponseRules(
         format=endpoint.get("response_format") or "json",
@@ -107,20 +174,91 @@ def _check_mappings(draft: ContractDraft, kind: str, add) -> None:
             known = ", ".join(sorted(draft.field_keys))
             add(f"mappings.{kind}.{index}.source",
                 f"Unknown lead field '{source}'. The vertical's fields are: {known}.")
-        if kind == EndpointKind.PING and source in draft.pii_keys:
+        if kind == EndpointKind.PING and source in draft.pii_keys and not _derives_non_pii(
+                row.get("transform") or ""):
             add(f"mappings.{kind}.{index}.source",
-                f"'{source}' is personal data and is never sent in a ping.")
+                f"'{source}' is personal data and is never sent in a ping. A ping may carry "
+                "a non-identifying value derived from it through one of the transforms "
+                f"{', '.join(transforms_deriving_non_pii())}.")
         if kind == EndpointKind.PING and source == TOKEN_CONTEXT:
             add(f"mappings.{kind}.{index}.source", "A ping has no token yet.")
+        transform = row.get("transform") or ""
+        if source == TOKEN_CONTEXT and transform in TRANSFORMS and not (
+                TRANSFORMS[transform].keeps_value):
+            add(f"mappings.{kind}.{index}.transform",
+                f"'{transform}' would change the buyer's ping token, and the buyer would not "
+                "recognise its own bid: post the token as it came (no transform, or one of "
+                f"{', '.join(transforms_keeping_value())}).")
+        body_format = (draft.endpoints.get(kind) or {}).get("body_format") or "json"
+        if row.get("constant_type") == "null" and body_format != "json":
+            add(f"mappings.{kind}.{index}.constant_type",
+                f"Only a json body has null; a {body_format} body would leave the key out. "
+                "Send an empty string constant instead.")
     try:
         rules_validate([MappingRule(target=r.get("target") or "", source=r.get("source") or "",
                                     constant=r.get("constant"), transform=r.get("transform") or "",
-                                    arg=r.get("arg") or "") for r in rows])
+                                    arg=r.get("arg") or "",
+                                    constant_type=r.get("constant_type") or "string")
+                        for r in rows])
     except MappingError as error:
         where = f"mappings.{kind}"
         if error.rule is not None:
             where += f".{error.rule}"
         add(f"{where}.{error.field}" if error.field else where, error.message)
+
+
+def wire_key(target: str, *, body_format: str, key_style: str) -> str | None:
+    """The exact key a form or query body sends a mapping ``target`` under (``Lead[FirstName]``
+    for ``Lead.FirstName`` in brackets style); None for json and xml bodies, which nest, and
+    for a target the endpoint cannot send (the save-time check names those)."""
+    if body_format not in ("form", "query"):
+        return None
+    try:
+        return form_key(path_parse(target), key_style)
+    except (MappingError, TransportError):
+        return None
+
+
+def _check_wire_keys(draft: ContractDraft, kind: str, add) -> None:
+    """A form or query endpoint's key style against its targets: every row gets a wire key
+    of its own, and ``flat`` takes no nested target. Messages name the exact wire key."""
+    endpoint = draft.endpoints.get(kind)
+    if endpoint is None:
+        return
+    style = endpoint.get("key_style") or "brackets"
+    body_format = endpoint.get("body_format") or "json"
+    if body_format not in ("form", "query"):
+        if style != "brackets":
+            add(f"endpoints.{kind}.key_style",
+                f"A key style applies to form and query bodies; a {body_format} body nests "
+                "its keys. For one key with a dot in it, such as 'Lead.FirstName', escape the "
+                "dot in the target: 'Lead\\.FirstName'.")
+        return
+    sent: dict[str, tuple[int, tuple]] = {}
+    for index, row in enumerate(draft.mappings.get(kind, ())):
+        try:
+            steps = path_parse(row.get("target") or "")
+        except MappingError:
+            continue  # rules_validate names it
+        try:
+            key = form_key(steps, style)
+        except TransportError:
+            literal = form_key(steps, "dotted")
+            add(f"mappings.{kind}.{index}.target",
+                f"Key style flat sends single keys, but '{row.get('target')}' nests. Write "
+                f"'{path_format((literal,))}' to send the key '{literal}', or choose key "
+                f"style dotted (sends '{literal}') or brackets (sends "
+                f"'{form_key(steps, 'brackets')}').")
+            continue
+        if key in sent and sent[key][1] != steps:  # the same target: rules_validate's
+            add(f"mappings.{kind}.{index}.target",
+                f"Sent as the key '{key}', which row {sent[key][0] + 1} sends too.")
+        sent.setdefault(key, (index, steps))
+
+
+def _derives_non_pii(name: str) -> bool:
+    transform = TRANSFORMS.get(name)
+    return transform is not None and transform.derives_non_pii
 
 
 def _check_filters(draft: ContractDraft, add) -> None:

@@ -199,8 +199,9 @@ def test_a_contract_reads_back_as_it_was_written(am_client, vertical, buyer, sim
     post = created["endpoints"]["post"]
     assert post["mappings"] == [
         {"target": "ping_id", "source": "@ping.token", "constant": None, "transform": "",
-         "arg": ""},
-        {"target": "email", "source": "email", "constant": None, "transform": "", "arg": ""}]
+         "arg": "", "constant_type": "string", "wire_key": None},
+        {"target": "email", "source": "email", "constant": None, "transform": "", "arg": "",
+         "constant_type": "string", "wire_key": None}]
     assert post["response"]["success_path"] == "result"
     assert post["auth_type"] == "bearer" and post["auth_secret_set"] is True
     assert "s3cret-token" not in str(created)

@@ -162,6 +162,7 @@ def form_values(response) -> dict[str, list[str]]:
 
 def _endpoint(prefix: str, **values) -> dict[str, str]:
     row = {"id": "", "contract": "", "method": "POST", "body_format": "json",
+           "key_style": "brackets",
            "timeout_ms": "1000", "auth_type": "none", "auth_name": "", "auth_username": "",
            "auth_secret": "", "oauth_token_url": "", "xml_root": "lead", "headers": "{}",
            "response_format": "json", "success_statuses": "[]", "success_path": "",
@@ -181,7 +182,8 @@ def _rows(prefix: str, rows: list[dict[str, str]]) -> dict[str, str]:
 
 def _mapping(position: int, target: str, source: str = "", transform: str = "") -> dict:
     return {"id": "", "contract": "", "position": str(position), "target": target,
-            "source": source, "constant": "", "transform": transform, "arg": ""}
+            "source": source, "constant": "", "constant_type": "string",
+            "transform": transform, "arg": ""}
 
 
 PING = {"kind": "ping", "url": "http://127.0.0.1:9/acme/ping", "success_path": "status",
@@ -194,7 +196,8 @@ def contract_form(vertical: Vertical, buyer, *, mode: str = "ping_post",
                   ping: dict | None = PING, post: dict | None = POST,
                   filters: list[dict] | None = None, caps: list[dict] | None = None,
                   schedule: list[dict] | None = None, ping_mappings: list[dict] | None = None,
-                  post_mappings: list[dict] | None = None, **fields) -> dict[str, str]:
+                  post_mappings: list[dict] | None = None, secrets: list[dict] | None = None,
+                  **fields) -> dict[str, str]:
     """The POST body of the contract add form, every table filled as staff would (a valid
     ping-post contract unless overridden; ``ping=None`` leaves the ping endpoint out)."""
     data = {
@@ -211,6 +214,7 @@ def contract_form(vertical: Vertical, buyer, *, mode: str = "ping_post",
                  "endpoints-MIN_NUM_FORMS": "0", "endpoints-MAX_NUM_FORMS": "2"})
     for index, endpoint in enumerate(endpoints):
         data.update(_endpoint(f"endpoints-{index}", **endpoint))
+    data.update(_rows("secrets", secrets or []))
     data.update(_rows("filters", filters or []))
     data.update(_rows("caps", caps or []))
     data.update(_rows("schedule", schedule or []))

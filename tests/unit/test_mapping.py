@@ -20,8 +20,11 @@ from apps.buyers.mapping import (
     path_parse,
     path_split,
     payload_build,
+    payload_trace,
     rules_validate,
     transform_apply,
+    transforms_deriving_non_pii,
+    transforms_keeping_value,
 )
 
 P = pytest.param
@@ -53,6 +56,10 @@ CONTEXT = {
         P("Lead.#text", ("Lead", "#text"), id="xml-text-key"),
         P("First Name", ("First Name",), id="inner-space"),
         P(f"a[{MAX_LIST_INDEX}]", ("a", MAX_LIST_INDEX), id="largest-index"),
+        P(r"Lead\.FirstName", ("Lead.FirstName",), id="escaped-dot-is-one-key"),
+        P(r"Lead\.Info.Zip", ("Lead.Info", "Zip"), id="escaped-dot-then-nesting"),
+        P(r"a\[0\]", ("a[0]",), id="escaped-brackets"),
+        P(r"dir\\name", ("dir\\name",), id="escaped-backslash"),
     ],
 )
 def test_path_parse_splits_keys_and_indexes(target, steps):
@@ -75,6 +82,8 @@ def test_path_parse_splits_keys_and_indexes(target, steps):
         P("a\nb", "position 2", id="control-character"),
         P("[0].a", "must start with a key", id="leading-index"),
         P(f"a[{MAX_LIST_INDEX + 1}]", "above", id="index-too-large"),
+        P(r"a\b", "a backslash escapes only", id="backslash-escaping-nothing"),
+        P("a\\", "a backslash escapes only", id="trailing-backslash"),
     ],
 )
 def test_path_parse_refuses_malformed_targets_with_a_message(target, message):
@@ -179,6 +188,24 @@ VALUE_CASES = [
     P("zip5", "1000", "", None, id="zip5-short"),
     P("zip5", 123456, "", None, id="zip5-int-too-large"),
     P("zip5", "ABCDE", "", None, id="zip5-letters"),
+    # non-identifying values derived from PII (a ping may carry these)
+    P("age_band", "1985-04-12", "18|25|35|45|55|65", "35-44", id="age-band-inner"),
+    P("age_band", "2010-01-01", "18|25|35|45|55|65", "<18", id="age-band-below"),
+    P("age_band", "1950-01-01", "18|25|35|45|55|65", "65+", id="age-band-above"),
+    P("age_band", "2000-06-01", "18|25", "25+", id="age-band-on-an-edge"),
+    P("age_band", "not a date", "18|25", None, id="age-band-unreadable"),
+    P("birth_year", "1985-04-12", "", 1985, id="birth-year"),
+    P("birth_year", date(1985, 4, 12), "", 1985, id="birth-year-date"),
+    P("birth_year", "04/12/1985", "", None, id="birth-year-not-iso"),
+    P("zip3", "10001-1234", "", "100", id="zip3"),
+    P("zip3", 7429, "", "074", id="zip3-int-lost-zero"),
+    P("zip3", "100", "", None, id="zip3-short"),
+    P("phone_area_code", "+12125550147", "", "212", id="area-code"),
+    P("phone_area_code", "(212) 555-0147", "", "212", id="area-code-national"),
+    P("phone_area_code", "+442071838750", "", None, id="area-code-not-nanp"),
+    P("email_domain", "Jane.Doe@Example.COM", "", "example.com", id="email-domain"),
+    P("email_domain", "jane@localhost", "", None, id="email-domain-no-dot"),
+    P("email_domain", "not an email", "", None, id="email-domain-junk"),
 ]
 
 
@@ -217,6 +244,18 @@ ARG_CASES = [
     P("truncate", "-1", "positive whole number", id="truncate-negative"),
     P("truncate", "x", "positive whole number", id="truncate-text"),
     P("date_format", "", "non-empty", id="date-format-empty"),
+    P("date_format", "MM/DD/YYYY", "'%m/%d/%Y'", id="date-format-us-spelling"),
+    P("date_format", "YYYY-MM-DDTHH:mm:ss", "'%Y-%m-%dT%H:%M:%S'", id="date-format-iso-tokens"),
+    P("date_format", "%d/%m/YYYY", "'%d/%m/%Y'", id="date-format-half-translated"),
+    P("date_format", "M/D/YYYY", "'%-m/%-d/%Y'", id="date-format-unpadded"),
+    P("date_format", "birthday", "takes a strftime format", id="date-format-no-directive"),
+    P("date_format", "100%%", "takes a strftime format", id="date-format-only-percent"),
+    P("date_format", "%Q", "'%Q' in '%Q' is not a strftime directive", id="date-format-typo"),
+    P("date_format", "%Y-%", "'%' in", id="date-format-stray-percent"),
+    P("date_format", "%-B", "'%-B'", id="date-format-unpadded-month-name"),
+    P("age_band", "", "ascending ages", id="age-band-empty"),
+    P("age_band", "25|18", "ascending ages", id="age-band-descending"),
+    P("age_band", "18-25", "ascending ages", id="age-band-wrong-separator"),
     P("value_map", "own=Y", "JSON object", id="value-map-not-json"),
     P("value_map", "[1]", "JSON object", id="value-map-array"),
     P("value_map", '{"a": {"b": 1}}', "must be text", id="value-map-nested"),
@@ -249,6 +288,7 @@ def test_transform_apply_refuses_unknown_transform(name):
 
 VALID_ARGS = {
     "date_format": "%Y", "value_map": '{"a": "b"}', "split": " |0", "join": ",",
+    "age_band": "18|25|35",
     "default": "d", "truncate": "3", "bool_text": "Yes|No", "prefix": "p", "suffix": "s",
 }
 GARBAGE = [
@@ -370,6 +410,23 @@ INVALID_RULES = [
     P([R("a", "zip", transform="truncate", arg="-2")], 0, "arg", "positive whole number",
       id="bad-arg"),
     P([R("a", "zip", arg="3")], 0, "arg", "without a transform", id="arg-without-transform"),
+    P([R("a", "@secret.")], 0, "source", "unknown context value", id="secret-without-name"),
+    P([R("a", "@secret.api-key")], 0, "source", "unknown context value",
+      id="secret-name-not-an-identifier"),
+    P([R("a", constant="12.5", constant_type="integer")], 0, "constant",
+      "'12.5' is not an integer", id="integer-constant-not-whole"),
+    P([R("a", constant="twelve", constant_type="decimal")], 0, "constant",
+      "not a decimal", id="decimal-constant-junk"),
+    P([R("a", constant="yes", constant_type="boolean")], 0, "constant",
+      "not a boolean", id="boolean-constant-not-true-false"),
+    P([R("a", constant="x", constant_type="null")], 0, "constant", "null constant has no value",
+      id="null-constant-with-value"),
+    P([R("a", constant_type="null", transform="upper")], 0, "transform", "no transform",
+      id="null-constant-with-transform"),
+    P([R("a", "zip", constant_type="integer")], 0, "constant_type", "applies to constants",
+      id="type-on-a-source-row"),
+    P([R("a", constant="1", constant_type="float")], 0, "constant_type",
+      "unknown constant type", id="unknown-constant-type"),
 ]
 
 
@@ -388,6 +445,80 @@ def test_rules_validate_accepts_every_context_key_and_transform():
     rules += [R(f"t_{name}", "zip", transform=name, arg=VALID_ARGS.get(name, ""))
               for name in TRANSFORMS]
     rules_validate(rules)
+
+
+def test_payload_build_types_constants_as_the_buyer_reads_them():
+    rules = [
+        R("s", constant="false"), R("i", constant=" -12 ", constant_type="integer"),
+        R("d", constant="12.50", constant_type="decimal"),
+        R("t", constant="True", constant_type="boolean"),
+        R("f", constant="false", constant_type="boolean"),
+        R("n", constant="", constant_type="null"), R("n2", constant_type="null"),
+    ]
+    payload = payload_build(rules, LEAD, CONTEXT)
+    assert payload == {"s": "false", "i": -12, "d": Decimal("12.50"), "t": True, "f": False,
+                       "n": None, "n2": None}
+    assert [type(payload[k]) for k in ("i", "d", "t", "f")] == [int, Decimal, bool, bool]
+
+
+def test_payload_build_reads_secrets_from_the_context():
+    rules = [R("auth.token", "@secret.api_token"), R("vendor", "@secret.vendor_id",
+                                                         transform="number")]
+    context = {**CONTEXT, "secret.api_token": "tok-9", "secret.vendor_id": "77"}
+    assert payload_build(rules, LEAD, context) == {"auth": {"token": "tok-9"}, "vendor": 77}
+
+
+PII = frozenset({"first_name", "last_name", "email", "phone", "date_of_birth"})
+
+
+def test_a_sealed_field_reaches_the_payload_only_as_a_derived_value():
+    rules = [
+        R("age", "date_of_birth", transform="age"),
+        R("birth_year", "date_of_birth", transform="birth_year"),
+        R("band", "date_of_birth", transform="age_band", arg="18|25|35|45|55|65"),
+        R("area", "phone", transform="phone_area_code"),
+        R("domain", "email", transform="email_domain"),
+        R("zip3", "zip", transform="zip3"),
+        # none of these may carry a PII value out, whatever the rows say
+        R("dob", "date_of_birth"), R("dob_us", "date_of_birth", transform="date_format",
+                                     arg="%m/%d/%Y"),
+        R("mail", "email", transform="lower"), R("name", "first_name", transform="default",
+                                                 arg="x"),
+    ]
+    payload = payload_build(rules, LEAD, CONTEXT, sealed=PII)
+    assert payload == {"age": 40, "birth_year": 1985, "band": "35-44", "area": "212",
+                       "domain": "x.com", "zip3": "100"}
+
+
+def test_without_rules_the_sealed_fields_are_left_out():
+    assert payload_build([], LEAD, CONTEXT, sealed=PII) == {
+        k: v for k, v in LEAD.items() if k not in PII}
+
+
+def test_payload_trace_names_every_row_that_came_out_empty_and_why():
+    rules = [
+        R("zip", "zip"), R("nick", "nickname"), R("phone", "state", transform="phone_10"),
+        R("blank", constant=""), R("mail", "email"), R("age", "date_of_birth", transform="age"),
+    ]
+    payload, empty = payload_trace(rules, {**LEAD, "nickname": None}, CONTEXT,
+                                   sealed=frozenset({"email", "date_of_birth"}))
+    assert payload == {"zip": "10001", "blank": "", "age": 40}
+    assert [(row.position, row.target, row.reason) for row in empty] == [
+        (1, "nick", "no value for 'nickname'"),
+        (2, "phone", "'phone_10' cannot use the value of 'state'"),
+        (3, "blank", "the constant is empty"),
+        (4, "mail", "'email' is personal data: a ping carries only a non-identifying value "
+                    "derived from it"),
+    ]
+
+
+def test_the_catalogue_says_which_transforms_derive_non_pii_and_keep_a_value():
+    assert transforms_deriving_non_pii() == ["age", "age_band", "birth_year", "email_domain",
+                                             "phone_area_code", "zip3"]
+    assert transforms_keeping_value() == ["default", "join", "prefix", "string", "suffix",
+                                          "trim"]
+    assert all(TRANSFORMS[name].grammar for name in VALID_ARGS)
+    assert not any(TRANSFORMS[name].grammar for name in set(TRANSFORMS) - set(VALID_ARGS))
 
 
 def test_payload_build_with_twelve_rules_matches_a_buyer_spec():

@@ -20,6 +20,7 @@ from apps.buyers.parsing import (
     response_parse,
     rules_check,
 )
+from apps.buyers.parsing.values import message_excerpt
 from apps.demo.simulator.config import BuyerConfig
 from apps.demo.simulator.formats import (
     accepted_body,
@@ -455,3 +456,41 @@ def test_parsing_package_imports_without_django():
             "sys.exit(any(m.split('.')[0] == 'django' for m in sys.modules))")
     repo = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=repo, check=False).returncode == 0
+
+
+# --- the buyer's own words on a refused status ---------------------------------------------
+
+P = pytest.param
+
+
+@pytest.mark.parametrize(("body", "excerpt"), [
+    P(b'{"message": "Invalid API key"}', "Invalid API key", id="json-message"),
+    P(b'{"Error": "unauthorized", "code": 401}', "unauthorized", id="json-error-any-case"),
+    P(b'{"error": {"code": 7, "message": "Bad vendor"}}', "Bad vendor", id="json-nested-error"),
+    P(b'{"errors": [{"field": "zip", "message": "zip is required"}]}', "zip is required",
+      id="json-errors-list"),
+    P(b'{"error": "invalid_client", "error_description": "Unknown client"}', "Unknown client",
+      id="oauth-style"),
+    P(b'{"status": "fail"}', '{"status": "fail"}', id="json-without-a-message"),
+    P(b"<html><body><h1>401</h1>\n<p>Authorization Required</p></body></html>",
+      "401 Authorization Required", id="html-stripped"),
+    P(b"<response><error>Duplicate lead</error></response>", "Duplicate lead", id="xml"),
+    P(b"  Bad  request:\n missing zip ", "Bad request: missing zip", id="text-one-line"),
+    P(b"x" * 5000, "x" * 200, id="long-text-cut"),
+    P(b"", None, id="empty"),
+    P(b"{not json", "{not json", id="broken-json-as-text"),
+])
+def test_message_excerpt_reads_the_buyers_words(body, excerpt):
+    assert message_excerpt(body) == excerpt
+
+
+def test_a_refused_status_without_a_reason_path_carries_an_excerpt_of_the_body():
+    assert response_parse(R(price_path="price"), 401, b'{"message": "Invalid API key"}') == \
+        declined("HTTP 401: Invalid API key")
+
+
+def test_a_configured_reason_path_wins_over_the_excerpt():
+    rules = R(reason_path="detail")
+    assert response_parse(rules, 422, b'{"message": "x", "detail": "zip"}') == \
+        declined("HTTP 422: zip")
+    assert response_parse(rules, 422, b'{"message": "x"}') == declined("HTTP 422")

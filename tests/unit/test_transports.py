@@ -19,7 +19,11 @@ from apps.buyers.transports import (
     DEFAULT_EXPIRES_IN,
     AuthSpec,
     EndpointSpec,
+    SecretMask,
     TransportError,
+    basic_authorization,
+    form_key,
+    is_credential_param,
     oauth_token_parse,
     oauth_token_request,
     request_build,
@@ -98,6 +102,51 @@ def test_form_body_flattens_nesting_php_style_and_skips_none():
 def test_form_key_order_follows_the_payload():
     body = request_build(endpoint(body_format="form"), {"b": 1, "a": {"y": 2, "x": 3}}).body
     assert unquote_plus(body.decode()) == "b=1&a[y]=2&a[x]=3"
+
+
+DOTTED = {
+    "lead.first_name": ["José"], "lead.last_name": ["O'Neil & <Sons>"],
+    "lead.homeowner": ["true"], "lead.renter": ["false"],
+    "drivers[0].age": ["41"], "drivers[0].dob": ["1984-04-12"], "drivers[1].age": ["39"],
+    "phones[0]": ["2125550147"], "phones[2]": ["2125550148"],
+    "bid": ["12.50"], "year": ["2019"], "lead_id": [str(UUID(int=5))],
+    "sent_at": ["2025-06-01T12:00:00+00:00"],
+}
+
+
+@pytest.mark.parametrize("body_format", ["form", "query"])
+def test_dotted_key_style_sends_the_targets_spelling_as_literal_keys(body_format):
+    request = request_build(endpoint(body_format=body_format, key_style="dotted"), PAYLOAD)
+    sent = request.body.decode() if body_format == "form" else urlsplit(request.url).query
+    assert parse_qs(sent, keep_blank_values=True, strict_parsing=True) == DOTTED
+
+
+def test_flat_key_style_sends_single_keys_and_refuses_nesting_permanently():
+    flat = {"Lead.FirstName": "Jane", "Lead[Zip]": "10001", "n": 1}
+    body = request_build(endpoint(body_format="form", key_style="flat"), flat).body
+    assert parse_qs(body.decode()) == {"Lead.FirstName": ["Jane"], "Lead[Zip]": ["10001"],
+                                       "n": ["1"]}
+    with pytest.raises(TransportError, match="flat sends single keys") as excinfo:
+        request_build(endpoint(body_format="form", key_style="flat"), {"Lead": {"a": 1}})
+    assert excinfo.value.permanent
+
+
+def test_an_unknown_key_style_is_refused_permanently():
+    with pytest.raises(TransportError, match="unknown key style") as excinfo:
+        request_build(endpoint(body_format="form", key_style="colons"), {"a": 1})
+    assert excinfo.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("steps", "style", "key"),
+    [P(("Lead", "FirstName"), "brackets", "Lead[FirstName]", id="brackets"),
+     P(("Lead", "FirstName"), "dotted", "Lead.FirstName", id="dotted"),
+     P(("drivers", 0, "age"), "brackets", "drivers[0][age]", id="brackets-list"),
+     P(("drivers", 0, "age"), "dotted", "drivers[0].age", id="dotted-list"),
+     P(("Lead.FirstName",), "flat", "Lead.FirstName", id="flat-literal")],
+)
+def test_form_key_is_the_wire_key_of_a_target(steps, style, key):
+    assert form_key(steps, style) == key
 
 
 def test_query_puts_the_payload_in_the_url_keeps_existing_params_and_sends_no_body():
@@ -358,3 +407,58 @@ def test_transports_package_imports_without_django():
             "sys.exit(any(m.split('.')[0] == 'django' for m in sys.modules))")
     repo = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=repo, check=False).returncode == 0
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+def test_secret_placeholders_are_filled_in_the_url_encoded_and_in_header_values():
+    spec = endpoint(url=URL + "?campaign=7&key={secret.api_key}", body_format="json",
+                    headers={"X-Vendor": "v={secret.vendor}"})
+    request = request_build(spec, {"a": 1}, secrets={"api_key": "a/b+c&d", "vendor": "V 1"})
+    assert parse_qs(urlsplit(request.url).query) == {"campaign": ["7"], "key": ["a/b+c&d"]}
+    assert "a%2Fb%2Bc%26d" in request.url
+    assert request.headers["X-Vendor"] == "v=V 1"
+
+
+def test_a_placeholder_naming_no_secret_is_refused_permanently():
+    with pytest.raises(TransportError, match="no secret named 'nope'") as excinfo:
+        request_build(endpoint(url=URL + "?k={secret.nope}"), {}, secrets={})
+    assert excinfo.value.permanent
+
+
+def test_a_secret_that_would_split_a_header_is_refused():
+    with pytest.raises(TransportError, match="line break"):
+        request_build(endpoint(headers={"X-Key": "{secret.k}"}), {}, secrets={"k": "a\r\nB: 1"})
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [P("key=s3c/r+t&x", "key=***&x", id="raw"),
+     P("key=s3c%2Fr%2Bt", "key=***", id="percent-encoded"),
+     P("key=s3c/r%2Bt", "key=***", id="url-path-encoded"),
+     P('{"k":"s3c/r+t"}', '{"k":"***"}', id="json"),
+     P("<k>s3c/r+t</k>", "<k>***</k>", id="xml"),
+     P("nothing here", "nothing here", id="untouched")],
+)
+def test_secret_mask_hides_every_spelling_of_a_secret(text, shown):
+    assert SecretMask(["s3c/r+t"])(text) == shown
+
+
+def test_secret_mask_hides_auth_headers_whole_and_basic_credentials_in_text():
+    mask = SecretMask(["pw"], auth_header="X-Api-Key", basic_user="user")
+    basic = basic_authorization("user", "pw")
+    assert mask.headers({"Authorization": basic, "x-api-key": "anything",
+                         "X-Other": "pw-1"}) == {
+        "Authorization": "Basic ***", "x-api-key": "***", "X-Other": "***-1"}
+    assert mask(f"echo {basic.split()[1]}") == "echo ***"
+    assert not SecretMask(["", ""]) and SecretMask([""])("a") == "a"
+
+
+@pytest.mark.parametrize(("name", "credential"), [
+    P("api_key", True, id="api_key"), P("API-Key", True, id="API-Key"),
+    P("token", True, id="token"), P("access_token", True, id="access_token"),
+    P("pwd", True, id="pwd"), P("post_token_key", False, id="simulator-parameter"),
+    P("monkey", False, id="monkey"), P("campaign", False, id="campaign")])
+def test_credential_query_parameters_are_recognised_by_name(name, credential):
+    assert is_credential_param(name) is credential

@@ -22,12 +22,13 @@ from apps.buyers.models import (
     Contract,
     ContractCap,
     ContractFilter,
+    ContractSecret,
     Endpoint,
     EndpointKind,
     FieldMapping,
     ScheduleWindow,
 )
-from apps.buyers.validation import ContractDraft, contract_draft_errors
+from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.audit import audit_record
 from apps.leads.models import Lead
 
@@ -64,12 +65,62 @@ class ScheduleInline(admin.TabularInline):
     extra = 0
 
 
+class WriteOnlySecretField(forms.CharField):
+    """A secret typed in but never shown back: the input is always empty, and left empty it
+    keeps the stored value (the form's ``clean_<name>`` puts it back)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, strip=False,
+                         widget=forms.PasswordInput(render_value=False), **kwargs)
+
+    def has_changed(self, initial, data) -> bool:
+        return bool(data)  # an empty input means "keep", not "changed to empty"
+
+
+class EndpointForm(forms.ModelForm):
+    auth_secret = WriteOnlySecretField(
+        max_length=1000, label="Auth secret",
+        help_text="Token, password or client secret; never shown. Leave empty to keep the "
+                  "stored one.")
+
+    class Meta:
+        model = Endpoint
+        fields = ["auth_secret"]  # the admin adds the fieldsets' fields
+
+    def clean_auth_secret(self) -> str:
+        return self.cleaned_data.get("auth_secret") or self.instance.auth_secret
+
+
+class SecretForm(forms.ModelForm):
+    value = WriteOnlySecretField(max_length=1000,
+                                 help_text="Never shown. Leave empty to keep the stored one.")
+
+    class Meta:
+        model = ContractSecret
+        fields = ["name", "value"]
+
+    def clean_value(self) -> str:
+        value = self.cleaned_data.get("value") or self.instance.value
+        if not value:
+            raise forms.ValidationError("Give the secret's value.")
+        return value
+
+
+class SecretInline(admin.TabularInline):
+    model = ContractSecret
+    form = SecretForm
+    extra = 0
+    verbose_name_plural = ("Secrets (API tokens, vendor keys: write @secret.<name> as a "
+                           "mapping source, {secret.<name>} in a URL or header)")
+
+
 class EndpointInline(admin.StackedInline):
     model = Endpoint
+    form = EndpointForm
     extra = 0
     max_num = 2
     fieldsets = [
-        (None, {"fields": [("kind", "method", "body_format", "timeout_ms"), "url",
+        (None, {"fields": [("kind", "method", "body_format", "key_style", "timeout_ms"), "url",
                            ("auth_type", "auth_name", "auth_username", "auth_secret"),
                            ("oauth_token_url", "xml_root"), "headers"]}),
         ("Response rules", {"fields": [("response_format", "success_statuses"),
@@ -120,6 +171,12 @@ class ContractCheckFormSet(MappingFormSet):
         mapping_sets = {fs.kind: fs for fs in self.siblings if isinstance(fs, MappingFormSet)}
         endpoint_forms = {f.cleaned_data["kind"]: f for f in rows.get(by_model[Endpoint], [])}
         mapping_forms = {kind: rows[fs] for kind, fs in mapping_sets.items()}
+        secret_forms = {f.cleaned_data["name"]: f
+                        for f in rows.get(by_model.get(ContractSecret), [])}
+        # without the secrets table (no permission for it), the stored secrets stand
+        secret_names = (frozenset(secret_forms) if ContractSecret in by_model
+                        else frozenset(contract.secrets.values_list("name", flat=True))
+                        if contract.pk else frozenset())
         fields = list(contract.vertical.fields.values_list("key", "pii"))
         draft = ContractDraft(
             mode=contract.mode,
@@ -128,13 +185,15 @@ class ContractCheckFormSet(MappingFormSet):
             endpoints={kind: f.cleaned_data for kind, f in endpoint_forms.items()},
             mappings={kind: [f.cleaned_data for f in fs] for kind, fs in mapping_forms.items()},
             filters=[f.cleaned_data for f in rows.get(by_model[ContractFilter], [])],
+            secret_names=secret_names,
         )
         problems = contract_draft_errors(draft)
         if not problems:
             return
         filter_forms = rows.get(by_model[ContractFilter], [])
         for where, messages_ in problems.items():
-            form, name = _form_for(where, endpoint_forms, mapping_forms, filter_forms)
+            form, name = _form_for(where, endpoint_forms, mapping_forms, filter_forms,
+                                   secret_forms)
             for message in messages_:
                 if form is not None and name in form.fields:
                     form.add_error(name, message)
@@ -142,10 +201,12 @@ class ContractCheckFormSet(MappingFormSet):
             [f"{where}: {message}" for where, ms in problems.items() for message in ms])
 
 
-def _form_for(where: str, endpoint_forms, mapping_forms, filter_forms):
+def _form_for(where: str, endpoint_forms, mapping_forms, filter_forms, secret_forms):
     """The form and field a problem path (``mappings.post.2.source``) points at."""
     parts = where.split(".")
     try:
+        if parts[0] == "secrets":
+            return secret_forms.get(parts[1]), "name"
         if parts[0] == "endpoints":
             return endpoint_forms.get(parts[1]), parts[2] if len(parts) > 2 else None
         if parts[0] == "mappings":
@@ -160,7 +221,19 @@ def _form_for(where: str, endpoint_forms, mapping_forms, filter_forms):
 class _MappingInline(admin.TabularInline):
     model = FieldMapping
     extra = 0
-    fields = ["position", "target", "source", "constant", "transform", "arg"]
+    fields = ["position", "target", "source", "constant", "constant_type", "transform", "arg",
+              "wire_key"]
+    readonly_fields = ["wire_key"]
+
+    @admin.display(description="sent as")
+    def wire_key(self, row: FieldMapping) -> str:
+        """The exact form/query key of a saved row (json and xml bodies nest: blank)."""
+        endpoint = next((e for e in row.contract.endpoints.all() if e.kind == row.kind),
+                        None) if row.pk else None
+        if endpoint is None:
+            return ""
+        return wire_key(row.target, body_format=endpoint.body_format,
+                        key_style=endpoint.key_style) or ""
 
 
 class PingMappingInline(_MappingInline):
@@ -185,8 +258,8 @@ class ContractAdmin(admin.ModelAdmin):
     readonly_fields = ["auto_paused_at", "auto_pause_reason", "last_health_ping_at",
                        "posts_recent", "accepted_recent"]
     filter_horizontal = ["allowed_sources", "blocked_sources"]
-    inlines = [EndpointInline, FilterInline, CapInline, ScheduleInline, PingMappingInline,
-               PostMappingInline]
+    inlines = [EndpointInline, SecretInline, FilterInline, CapInline, ScheduleInline,
+               PingMappingInline, PostMappingInline]
     change_form_template = "admin/buyers/contract/change_form.html"
     fieldsets = [
         (None, {"fields": [("buyer", "vertical"), ("name", "status", "mode")]}),

@@ -41,6 +41,9 @@ class RequestViewSerializer(serializers.Serializer):
     url = serializers.CharField()
     headers = serializers.DictField(child=serializers.CharField())
     body = serializers.CharField(allow_blank=True)
+    empty_rows = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Mapping rows that came out empty for this lead, and why.")
 
 
 class ResponseViewSerializer(serializers.Serializer):

@@ -15,10 +15,10 @@ from apps.auctions.services.wire import (
     AnswerFault,
     WireCall,
     answer_outcome,
-    storable,
+    response_text,
     wire_build,
 )
-from apps.auctions.setups import EndpointSetup, endpoint_setup
+from apps.auctions.setups import EndpointSetup, contract_secrets, endpoint_setup
 from apps.buyers.models import Contract, ContractMode, EndpointKind
 from apps.buyers.oauth import FETCH_TIMEOUT_S
 from apps.buyers.parsing import ParsedResponse
@@ -36,6 +36,9 @@ class RequestView:
     url: str
     headers: dict[str, str]
     body: str
+    # mapping rows that came out empty for this lead, and why ("row 3 'Lead.Phone': …"):
+    # a preview flags them instead of dropping them silently
+    empty_rows: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,18 +65,22 @@ class TestPing:
 
 def _endpoints(contract: Contract) -> dict[str, EndpointSetup]:
     mappings = list(contract.mappings.all())
-    return {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind])
+    secrets = contract_secrets(contract)
+    return {e.kind: endpoint_setup(e, [m for m in mappings if m.kind == e.kind], secrets)
             for e in contract.endpoints.all()}
 
 
-def _values(contract: Contract, lead: Lead | None, *, with_pii: bool) -> dict[str, Any]:
+def _values(contract: Contract, lead: Lead | None) -> dict[str, Any]:
     if lead is not None:
-        fields = dict(lead.fields)
-        if not with_pii:
-            pii = set(contract.vertical.fields.filter(pii=True).values_list("key", flat=True))
-            fields = {k: v for k, v in fields.items() if k not in pii}
-        return fields
-    return lead_sample_fields(contract.vertical, include_pii=with_pii)
+        return dict(lead.fields)
+    return lead_sample_fields(contract.vertical, include_pii=True)
+
+
+def _sealed(contract: Contract, kind: str) -> frozenset[str]:
+    """What a request of ``kind`` may read only as derived values: a ping's PII fields."""
+    if kind != EndpointKind.PING:
+        return frozenset()
+    return frozenset(contract.vertical.fields.filter(pii=True).values_list("key", flat=True))
 
 
 def _context(lead: Lead | None, kind: str) -> dict[str, Any]:
@@ -87,16 +94,15 @@ def _context(lead: Lead | None, kind: str) -> dict[str, Any]:
 
 
 def _request_view(call: WireCall, endpoint: EndpointSetup) -> RequestView:
-    secret = endpoint.spec.auth.secret
+    """The request as sent, with every secret masked (the contract's secrets, the auth
+    secret in any spelling, credentials in the URL and the auth headers)."""
     request = call.request
-
-    def hide(text: str) -> str:
-        return text.replace(secret, "•••" + secret[-4:]) if secret and len(secret) > 4 else text
-
+    mask = endpoint.mask
     body = request.body.decode("utf-8", "replace")
-    return RequestView(method=request.method, url=hide(request.url),
-                       headers={k: hide(v) for k, v in request.headers.items()},
-                       body=hide(body))
+    return RequestView(method=request.method, url=mask(request.url),
+                       headers=mask.headers(request.headers), body=mask(body),
+                       empty_rows=tuple(f"row {row.position + 1} '{row.target}': {row.reason}"
+                                        for row in call.empty))
 
 
 def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
@@ -106,10 +112,10 @@ def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
     built. Nothing is sent."""
     previews: dict[str, RequestView | str] = {}
     for kind, endpoint in sorted(_endpoints(contract).items()):
-        call = wire_build(endpoint, _values(contract, lead, with_pii=kind == EndpointKind.POST),
-                          _context(lead, kind),
+        call = wire_build(endpoint, _values(contract, lead), _context(lead, kind),
                           extra_headers={"Idempotency-Key": "preview"}
-                          if kind == EndpointKind.POST else None)
+                          if kind == EndpointKind.POST else None,
+                          sealed=_sealed(contract, kind), explain=True)
         previews[kind] = call if isinstance(call, str) else _request_view(call, endpoint)
     return previews
 
@@ -123,16 +129,16 @@ def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestP
     endpoint = _endpoints(contract).get(kind)
     if endpoint is None:
         return TestPing(kind, None, None, "error", None, f"No {kind} endpoint configured.")
-    call = wire_build(endpoint, _values(contract, lead, with_pii=kind == EndpointKind.POST),
-                      _context(lead, kind), token_wait=FETCH_TIMEOUT_S)
+    call = wire_build(endpoint, _values(contract, lead), _context(lead, kind),
+                      sealed=_sealed(contract, kind), token_wait=FETCH_TIMEOUT_S, explain=True)
     if isinstance(call, str):
         return TestPing(kind, None, None, "error", None, call)
     response = http_send(call.request)
     shown = ResponseView(
         status=response.status, headers=dict(response.headers),
-        body=storable(response.body, _SHOWN_BODY),
+        body=response_text(endpoint, response.body, _SHOWN_BODY),
         latency_ms=round(response.latency_ms, 1), error=response.error)
-    parsed = answer_outcome(endpoint, response)
+    parsed = answer_outcome(endpoint, response, post=kind == EndpointKind.POST)
     if isinstance(parsed, AnswerFault):
         return TestPing(kind, _request_view(call, endpoint), shown, parsed.code, None,
                         parsed.detail)

@@ -15,7 +15,7 @@ from apps.auctions.health import contract_resume
 from apps.auctions.models import Auction, Post, PostOutcome
 from apps.auctions.services.outcome import lead_reconcile, post_retry_run
 from apps.auctions.services.wire import AnswerFault, answer_outcome, wire_build
-from apps.auctions.setups import endpoint_setup
+from apps.auctions.setups import contract_secrets, endpoint_setup
 from apps.buyers.models import Contract, Endpoint, EndpointKind
 from apps.buyers.oauth import FETCH_TIMEOUT_S
 from apps.core.dispatch import task_enqueue
@@ -58,10 +58,13 @@ def contract_health_ping(contract: Contract) -> bool:
                 or Endpoint.objects.filter(contract=contract, kind=EndpointKind.POST).first())
     if endpoint is None:
         return contract_resume(contract.pk, "no endpoint to check; resumed by default")
-    setup = endpoint_setup(endpoint, contract.mappings.filter(kind=endpoint.kind))
-    call = wire_build(setup, lead_sample_fields(contract.vertical),
+    setup = endpoint_setup(endpoint, contract.mappings.filter(kind=endpoint.kind),
+                           contract_secrets(contract))
+    # The sample's PII sealed as in a live ping: a buyer that wants an age gets one.
+    sealed = frozenset(contract.vertical.fields.filter(pii=True).values_list("key", flat=True))
+    call = wire_build(setup, lead_sample_fields(contract.vertical, include_pii=True),
                       {"test": True, "lead.id": "health-check", "now": timezone.now().isoformat()},
-                      token_wait=FETCH_TIMEOUT_S)
+                      sealed=sealed, token_wait=FETCH_TIMEOUT_S)
     if isinstance(call, str):
         return False
     response = http_send(call.request)

@@ -1,14 +1,15 @@
 """The ping phase: build each eligible contract's ping, send them all in parallel under one
 deadline, and turn every answer (or silence) into exactly one outcome.
 
-Pings carry no PII: the values offered to the mapping never contain a field the vertical
-marks as PII, whatever a mapping row asks for.
+Pings carry no PII: the vertical's PII fields are ``sealed`` for the mapping, which reads them
+only through a transform deriving a non-identifying value (an age from a birth date),
+whatever a mapping row asks for.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,7 +20,7 @@ from apps.auctions.services.wire import (
     AnswerFault,
     WireCall,
     answer_outcome,
-    storable,
+    response_text,
     wire_build,
 )
 from apps.auctions.setups import ContractSetup, EndpointSetup
@@ -59,11 +60,14 @@ def ping_round(
     context: Mapping[str, Any],
     *,
     deadline: float,
+    sealed: Collection[str] = (),
 ) -> tuple[list[PingResult], list[Observation]]:
     """Ping every ``ping_post`` set-up in parallel; ``direct_post`` ones bid their fixed price.
 
-    ``values`` are the lead's non-PII fields. Returns one result per set-up (same order) by
-    ``deadline`` (a ``time.monotonic()`` instant), and the health observations of the pinged.
+    ``values`` are the lead's fields; those named in ``sealed`` (its PII) reach a ping only
+    as derived values (see ``apps.buyers.mapping``). Returns one result per set-up (same
+    order) by ``deadline`` (a ``time.monotonic()`` instant), and the health observations of
+    the pinged.
     """
     results: dict[int, PingResult] = {}
     pinged: list[tuple[ContractSetup, EndpointSetup]] = []
@@ -84,7 +88,7 @@ def ping_round(
     def requests() -> Iterator[OutboundRequest]:
         """Each ping built just before it leaves, slowest buyer first."""
         for setup, endpoint in pinged:
-            call = wire_build(endpoint, values, context)
+            call = wire_build(endpoint, values, context, sealed=sealed)
             if isinstance(call, str):
                 results[setup.terms.id] = PingResult(setup.terms.id, Outcome.ERROR,
                                                      detail=call)
@@ -138,7 +142,7 @@ def _interpret(cid: int, endpoint: EndpointSetup, call: WireCall,
         return PingResult(cid, outcome, bid, latency_ms=round(response.latency_ms, 2),
                           http_status=response.status, detail=detail,
                           request_body=call.body_text[:_BODY_KEEP],
-                          response_body=storable(response.body, _BODY_KEEP))
+                          response_body=response_text(endpoint, response.body, _BODY_KEEP))
 
     if isinstance(answer, AnswerFault):
         return result(answer.code, answer.detail)

@@ -30,8 +30,14 @@ from apps.auctions.caps import cap_release, cap_reserve
 from apps.auctions.engine import Offer, Outcome, RankedBid
 from apps.auctions.health import Observation
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
-from apps.auctions.services.wire import AnswerFault, answer_outcome, storable, wire_build
-from apps.auctions.setups import ContractSetup, vertical_pii_keys
+from apps.auctions.services.wire import (
+    AnswerFault,
+    answer_outcome,
+    response_text,
+    storable,
+    wire_build,
+)
+from apps.auctions.setups import ContractSetup, EndpointSetup, vertical_pii_keys
 from apps.buyers.models import Contract
 from apps.buyers.parsing import ParsedResponse
 from apps.core.dbconn import db_release
@@ -160,7 +166,7 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
                      request_body=call.body_text[:_BODY_KEEP])
     db_release()
     response = http_send(call.request)
-    answer = answer_outcome(setup.post, response)
+    answer = answer_outcome(setup.post, response, post=True)
     _observe(ctx, setup, response, failed=isinstance(answer, AnswerFault))
 
     if isinstance(answer, ParsedResponse) and answer.accepted:
@@ -168,7 +174,7 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
         if sale is not None:
             return PostResult(accepted=True, sale=sale, post=post)
         cap_release(reservations)
-        _post_close(post, response, PostOutcome.REJECTED, "lead already sold")
+        _post_close(post, setup.post, response, PostOutcome.REJECTED, "lead already sold")
         return PostResult(accepted=False, post=post)
 
     cap_release(reservations)
@@ -180,7 +186,7 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
         outcome, reason = PostOutcome.ERROR, answer.detail
         retryable = answer.code == Outcome.ERROR and (response.error in _RETRYABLE_ERRORS
                                                       or (response.status or 0) >= 500)
-    _post_close(post, response, outcome, reason)
+    _post_close(post, setup.post, response, outcome, reason)
     _acceptance_count(cid, accepted=False, counted=isinstance(answer, ParsedResponse))
     logger.info(kv("auction.post", lead=lead.uuid, contract=cid, attempt=attempt,
                    outcome=outcome, latency_ms=round(response.latency_ms, 1),
@@ -188,10 +194,12 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
     return PostResult(accepted=False, retryable=retryable, post=post)
 
 
-def _post_close(post: Post, response: OutboundResponse, outcome: str, reason: str) -> None:
+def _post_close(post: Post, endpoint: EndpointSetup | None, response: OutboundResponse,
+                outcome: str, reason: str) -> None:
     post.outcome, post.reason = outcome, reason[:255]
     post.latency_ms, post.http_status = round(response.latency_ms, 2), response.status
-    post.response_body = storable(response.body, _BODY_KEEP)
+    post.response_body = (response_text(endpoint, response.body, _BODY_KEEP) if endpoint
+                          else storable(response.body, _BODY_KEEP))
     post.save(update_fields=["outcome", "reason", "latency_ms", "http_status",
                              "response_body"])
 
@@ -212,7 +220,7 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
             sale = Sale.objects.create(lead=lead, contract_id=terms.id,
                                        buyer_id=terms.buyer_id, price=price,
                                        exclusive=exclusive, is_test=lead.is_test)
-            _post_close(post, response, PostOutcome.ACCEPTED, "")
+            _post_close(post, setup.post, response, PostOutcome.ACCEPTED, "")
             if ctx.consumer_digests and not lead.is_test:
                 expires = now + timedelta(days=setup.buyer_dedupe_days)
                 ConsumerPurchase.objects.bulk_create([

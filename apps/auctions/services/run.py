@@ -64,7 +64,6 @@ class AuctionRun:
     ping_deadline_at: datetime
     setups: dict[int, ContractSetup]
     ctx: LeadContext  # what its pings and posts share
-    ping_values: dict
     deadline: float  # time.monotonic() instant of the source's budget end
     rng: random.Random
     pinged: set[int]  # contracts that had their chance (pinged or bid) in an earlier round
@@ -100,9 +99,7 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     state = AuctionRun(
         lead=lead, vertical=vertical, source=source, record=record, started=started,
         setups=setups, deadline=deadline, ping_deadline_at=ping_deadline_at,
-        rng=random.Random(),
-        ping_values={k: v for k, v in lead.fields.items() if k not in ctx.pii_keys},
-        pinged=set(), ctx=ctx,
+        rng=random.Random(), pinged=set(), ctx=ctx,
     )
 
     bought = _buyers_who_bought(ctx.consumer_digests, started)
@@ -156,9 +153,11 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
                       is_test=lead.is_test, floor=_floor(state.vertical, state.source))
     eligibility = select_eligible(facts, [s.terms for s in candidates],
                                   now=timezone.now(), bought_by=bought, rng=state.rng)
+    # Every value, the PII ones sealed: a ping reads those only as derived, non-identifying
+    # values (an age, a ZIP3), computed in the mapping step.
     results, observations = ping_round([state.setups[t.id] for t in eligibility.eligible],
-                                       state.ping_values, state.ctx.context,
-                                       deadline=ping_deadline)
+                                       state.ctx.values, state.ctx.context,
+                                       deadline=ping_deadline, sealed=state.ctx.pii_keys)
     state.ctx.observations.extend(observations)  # counted once the auction is decided
     terms = {t.id: t for t in eligibility.eligible}
     ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,

@@ -8,7 +8,8 @@ A contract is read and written as one document::
      "endpoints": {"ping": {"url", "method", "body_format", "headers", "auth_type", …,
                             "response": {"format", "success_path", "price_path", …},
                             "mappings": [{"target", "source", "constant", "transform", "arg"}]},
-                   "post": {…}}}
+                   "post": {…}},
+     "secrets": {"api_key": "…"}}  (write-only; read back as "secret_names")
 
 Input serializers validate the shape (field by field) and then the contract as a whole with
 ``apps.buyers.validation.contract_draft_errors`` — the very check the admin runs — so both
@@ -29,11 +30,13 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.buyers.mapping import SECRET_NAME
 from apps.buyers.models import (
     AuthType,
     BodyFormat,
     Buyer,
     CapMetric,
+    ConstantType,
     Contract,
     ContractCap,
     ContractFilter,
@@ -41,10 +44,11 @@ from apps.buyers.models import (
     Endpoint,
     EndpointKind,
     FieldMapping,
+    KeyStyle,
     ResponseFormat,
     ScheduleWindow,
 )
-from apps.buyers.validation import ContractDraft, contract_draft_errors
+from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.staff_api import PatchSerializerMixin
 from apps.sources.models import Source, Vertical
 
@@ -55,7 +59,8 @@ _RESPONSE_NAMES = {"response_format": "format", "format": "format",
                    "success_path": "success_path", "success_regex": "success_regex",
                    "price_path": "price_path", "token_path": "token_path",
                    "reason_path": "reason_path"}
-_ENDPOINT_COLUMNS = ("url", "method", "body_format", "xml_root", "headers", "timeout_ms",
+_ENDPOINT_COLUMNS = ("url", "method", "body_format", "key_style", "xml_root", "headers",
+                     "timeout_ms",
                      "auth_type", "auth_name", "auth_username", "oauth_token_url",
                      "response_format", "success_statuses", "success_path", "success_values",
                      "success_regex", "price_path", "token_path", "reason_path")
@@ -123,12 +128,30 @@ class MappingRowSerializer(serializers.ModelSerializer):
                                              "@lead.id …); empty for a constant.")
     constant = serializers.CharField(max_length=1000, allow_blank=True, allow_null=True,
                                      default=None)
+    constant_type = serializers.ChoiceField(
+        choices=ConstantType.choices, default=ConstantType.STRING,
+        help_text="How the constant is sent: integer 12, decimal 12.50, boolean true/false, "
+                  "null (with an empty constant) — not as text.")
     transform = serializers.CharField(max_length=32, allow_blank=True, default="")
     arg = serializers.CharField(max_length=1000, allow_blank=True, default="")
 
     class Meta:
         model = FieldMapping
-        fields = ["target", "source", "constant", "transform", "arg"]
+        fields = ["target", "source", "constant", "constant_type", "transform", "arg"]
+
+
+class MappingRowOutputSerializer(MappingRowSerializer):
+    wire_key = serializers.SerializerMethodField(
+        help_text="Form and query bodies: the exact key the row is sent under, in the "
+                  "endpoint's key style; null for json and xml bodies.")
+
+    class Meta(MappingRowSerializer.Meta):
+        fields = [*MappingRowSerializer.Meta.fields, "wire_key"]
+
+    def get_wire_key(self, row: FieldMapping) -> str | None:
+        endpoint: Endpoint = self.context["endpoint"]
+        return wire_key(row.target, body_format=endpoint.body_format,
+                        key_style=endpoint.key_style)
 
 
 class ResponseRulesSerializer(serializers.Serializer):
@@ -163,6 +186,11 @@ class _EndpointFields(serializers.Serializer):
     method = serializers.ChoiceField(choices=["POST", "GET", "PUT"], default="POST")
     body_format = serializers.ChoiceField(choices=BodyFormat.choices, default=BodyFormat.JSON)
     xml_root = serializers.CharField(max_length=64, allow_blank=True, default="lead")
+    key_style = serializers.ChoiceField(
+        choices=KeyStyle.choices, default=KeyStyle.BRACKETS,
+        help_text="Form and query bodies: how a nested target (Lead.FirstName) is spelled on "
+                  "the wire — brackets Lead[FirstName], dotted Lead.FirstName, or flat "
+                  "(single keys only). Escape a literal . or [ in a target with a backslash.")
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True,
                                                                 max_length=1000),
                                     default=dict, validators=[_headers_check])
@@ -212,10 +240,10 @@ class EndpointOutputSerializer(_EndpointFields):
     def get_auth_secret_set(self, endpoint: Endpoint) -> bool:
         return bool(endpoint.auth_secret)
 
-    @extend_schema_field(MappingRowSerializer(many=True))
+    @extend_schema_field(MappingRowOutputSerializer(many=True))
     def get_mappings(self, endpoint: Endpoint) -> list[dict]:
         rows = self.context["mappings"].get(endpoint.kind, [])
-        return MappingRowSerializer(rows, many=True).data
+        return MappingRowOutputSerializer(rows, many=True, context={"endpoint": endpoint}).data
 
 
 class EndpointsOutputSerializer(serializers.Serializer):
@@ -243,6 +271,13 @@ class ContractInputSerializer(serializers.ModelSerializer):
     schedule = ScheduleRowSerializer(many=True, default=list,
                                      help_text="Weekly open hours; empty: always open.")
     endpoints = EndpointsInputSerializer()
+    secrets = serializers.DictField(
+        child=serializers.CharField(max_length=1000, allow_null=True, trim_whitespace=False),
+        required=False, write_only=True,
+        help_text="Secret values by name (letters, digits, _), read by mapping rows as "
+                  "@secret.<name> and by URLs and header values as {secret.<name>}. Never "
+                  "returned (see secret_names). A name given sets that secret, null deletes "
+                  "it; names left out are kept, on PUT too.")
 
     class Meta:
         model = Contract
@@ -251,7 +286,7 @@ class ContractInputSerializer(serializers.ModelSerializer):
                   "exclusive", "shared_max_sales", "is_secondary", "accepts_test_leads",
                   "allowed_sources", "blocked_sources", "slow_threshold_ms", "slow_count",
                   "error_count", "health_ping_interval_s", "filters", "caps", "schedule",
-                  "endpoints"]
+                  "endpoints", "secrets"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
@@ -272,6 +307,11 @@ class ContractInputSerializer(serializers.ModelSerializer):
                 errors[f"caps.{index}.period"] = [
                     f"A second {cap['metric']} cap per {cap['period']}; keep one."]
             seen.add(key)
+        for name in attrs.get("secrets", {}):
+            if not SECRET_NAME.fullmatch(name):
+                errors[f"secrets.{name}"] = [
+                    "A secret's name is letters, digits and _, not starting with a digit "
+                    "(api_key)."]
         for path, messages in contract_draft_errors(self._draft(attrs, current)).items():
             errors.setdefault(_api_path(path), []).extend(messages)
         if errors:
@@ -293,15 +333,20 @@ class ContractInputSerializer(serializers.ModelSerializer):
                          contract.endpoints.values("kind", *_ENDPOINT_COLUMNS)}
             mappings = defaultdict(list)
             for row in contract.mappings.order_by("position", "id").values(
-                    "kind", "target", "source", "constant", "transform", "arg"):
+                    "kind", "target", "source", "constant", "constant_type", "transform",
+                    "arg"):
                 mappings[row["kind"]].append(row)
         filters = (attrs["filters"] if "filters" in attrs
                    else list(contract.filters.values("field", "operator", "value")))
+        secrets = set(contract.secrets.values_list("name", flat=True)) if contract else set()
+        for name, value in attrs.get("secrets", {}).items():
+            (secrets.discard if value is None else secrets.add)(name)
         return ContractDraft(
             mode=current("mode", ContractMode.PING_POST),
             field_keys=frozenset(key for key, _ in fields),
             pii_keys=frozenset(key for key, pii in fields if pii),
-            endpoints=endpoints, mappings=dict(mappings), filters=filters)
+            endpoints=endpoints, mappings=dict(mappings), filters=filters,
+            secret_names=frozenset(secrets))
 
 
 class ContractPatchSerializer(PatchSerializerMixin, ContractInputSerializer):
@@ -332,6 +377,7 @@ class ContractOutputSerializer(serializers.ModelSerializer):
     caps = CapRowSerializer(many=True, read_only=True)
     schedule = ScheduleRowSerializer(many=True, read_only=True)
     endpoints = serializers.SerializerMethodField()
+    secret_names = serializers.SerializerMethodField()
 
     class Meta:
         model = Contract
@@ -341,8 +387,13 @@ class ContractOutputSerializer(serializers.ModelSerializer):
                   "accepts_test_leads", "allowed_sources", "blocked_sources",
                   "slow_threshold_ms", "slow_count", "error_count", "health_ping_interval_s",
                   "auto_paused_at", "auto_pause_reason", "created_at", "updated_at",
-                  "filters", "caps", "schedule", "endpoints"]
+                  "filters", "caps", "schedule", "endpoints", "secret_names"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_secret_names(self, contract: Contract) -> list[str]:
+        """The names of the stored secrets; their values are never returned."""
+        return sorted(secret.name for secret in contract.secrets.all())
 
     @extend_schema_field(EndpointsOutputSerializer)
     def get_endpoints(self, contract: Contract) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""The path language of mapping targets (and of JSON response paths).
+r"""The path language of mapping targets (and of JSON response paths).
 
 A path is dot-separated keys, each optionally followed by list indexes:
 ``zip``, ``Lead.FirstName``, ``drivers[0].age``, ``contact.phones[1]``, ``matrix[0][2]``.
-Keys may hold any character except ``.``, ``[``, ``]`` and control characters, so XML
-attribute keys (``@id``), the XML text key (``#text``) and spaced form names
-(``First Name``) are all expressible.
+Keys may hold any character but control characters, so XML attribute keys (``@id``), the
+XML text key (``#text``) and spaced form names (``First Name``) are all expressible; a
+literal ``.``, ``[``, ``]`` or ``\`` inside a key is escaped with a backslash:
+``Lead\.FirstName`` is the one key ``Lead.FirstName``, not ``FirstName`` inside ``Lead``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ MAX_LIST_INDEX = 99
 
 Path = tuple[str | int, ...]
 
-_KEY = r"[^.\[\]\x00-\x1f\x7f]+"
+_KEY = r"(?:[^.\[\]\\\x00-\x1f\x7f]|\\[.\[\]\\])+"
+_ESCAPED = re.compile(r"\\(.)")
+_SPECIAL = re.compile(r"([.\[\]\\])")
 # The first step may be a bare key; every later key follows a dot.
 _FIRST_STEP = re.compile(rf"({_KEY})|\[(\d+)\]")
 _NEXT_STEP = re.compile(rf"\.({_KEY})|\[(\d+)\]")
@@ -28,12 +31,13 @@ _NEXT_STEP = re.compile(rf"\.({_KEY})|\[(\d+)\]")
 
 @lru_cache(maxsize=4096)
 def path_split(text: str) -> Path:
-    """Return the steps of ``text``: keys as str, list indexes as int.
+    r"""Return the steps of ``text``: keys as str, list indexes as int.
 
     Accepts a leading index (``[0].price``, for JSON documents whose root is a list) and
-    any non-negative index. Raises ``MappingError`` for an empty path, an empty key
-    (``a..b``, ``a.``), a key with leading/trailing spaces, a malformed or negative index,
-    or a control character.
+    any non-negative index; escaped characters (``a\.b``) are returned unescaped. Raises
+    ``MappingError`` for an empty path, an empty key (``a..b``, ``a.``), a key with
+    leading/trailing spaces, a malformed or negative index, a backslash escaping anything
+    but ``.[]\``, or a control character.
     """
     if not text:
         raise MappingError("the path is empty")
@@ -43,11 +47,14 @@ def path_split(text: str) -> Path:
     while position < len(text):
         match = pattern.match(text, position)
         if match is None:
+            hint = (r"; a backslash escapes only . [ ] and \ (write \\ for a backslash)"
+                    if text[position] == "\\" else "")
             raise MappingError(f"{text!r} is not a valid path (unexpected character at "
-                               f"position {position + 1})")
+                               f"position {position + 1}{hint})")
         pattern = _NEXT_STEP
         key, index = match.groups()
         if key is not None:
+            key = _ESCAPED.sub(r"\1", key)
             if key != key.strip():
                 raise MappingError(f"{text!r}: key {key!r} has leading or trailing spaces")
             steps.append(key)
@@ -74,11 +81,13 @@ def path_parse(target: str) -> Path:
 
 
 def path_format(steps: Path) -> str:
-    """Return the text of ``steps``, the inverse of ``path_split``."""
+    r"""Return the text of ``steps``, the inverse of ``path_split`` (special characters of
+    keys escaped)."""
     parts: list[str] = []
     for step in steps:
         if isinstance(step, int):
             parts.append(f"[{step}]")
         else:
-            parts.append(f".{step}" if parts else step)
+            key = _SPECIAL.sub(r"\\\1", step)
+            parts.append(f".{key}" if parts else key)
     return "".join(parts)

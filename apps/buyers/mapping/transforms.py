@@ -8,6 +8,14 @@ Value contract: a transform never raises for the value it is given. It returns N
 value cannot be transformed (a phone that is not a phone, a date that is not a date, a list
 where text is expected) and the caller skips the rule, exactly as when the lead lacks the
 field. Only ``default`` is called for a missing value.
+
+The catalogue says two more things about each transform, which the save-time checks read:
+``derives_non_pii`` — its result cannot identify the person whatever the input (an age, a
+birth year, a ZIP3, an e-mail domain), so a ping may carry it even when it reads a PII field;
+``keeps_value`` — its result still holds the whole input text (``trim``, ``prefix`` …), so a
+buyer's ping token can travel through it unharmed. ``grammar`` is the argument's syntax as
+staff read it in messages and pickers (empty: the transform takes no argument). The
+transforms deriving non-identifying values from PII are registered from ``derived.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
@@ -26,6 +34,7 @@ from uuid import UUID
 
 import phonenumbers
 
+from apps.buyers.mapping.dates import strftime_format
 from apps.buyers.mapping.errors import MappingError
 
 # ``now`` reaches time-dependent transforms (``age``) as the context's "now": a date, an
@@ -36,11 +45,15 @@ TransformFunc = Callable[[Any, Any, Now], Any]
 
 @dataclass(frozen=True, slots=True)
 class Transform:
-    """A registered transform: its function, its argument parser, whether it sees None."""
+    """A registered transform: its function, its argument parser, whether it sees None, and
+    what the catalogue says of it (see the module docstring)."""
 
     func: TransformFunc
     parse_arg: Callable[[str], Any]
     accepts_missing: bool = False
+    derives_non_pii: bool = False
+    keeps_value: bool = False
+    grammar: str = ""
 
 
 TRANSFORMS: dict[str, Transform] = {}
@@ -83,13 +96,28 @@ def transform_arg_parse(name: str, arg: str) -> Any:
 
 
 def _register(
-    name: str, *, arg: Callable[[str], Any] | None = None, missing: bool = False
+    name: str, *, arg: Callable[[str], Any] | None = None, grammar: str = "",
+    missing: bool = False, derives_non_pii: bool = False, keeps_value: bool = False,
 ) -> Callable[[TransformFunc], TransformFunc]:
+    if (arg is None) != (not grammar):
+        raise ValueError(f"transform {name!r}: an argument parser goes with its grammar")
+
     def decorate(func: TransformFunc) -> TransformFunc:
-        TRANSFORMS[name] = Transform(func, arg or _no_arg, missing)
+        TRANSFORMS[name] = Transform(func, arg or _no_arg, missing, derives_non_pii,
+                                     keeps_value, grammar)
         return func
 
     return decorate
+
+
+def transforms_deriving_non_pii() -> list[str]:
+    """The names of the transforms a ping may apply to a PII field, sorted."""
+    return sorted(name for name, transform in TRANSFORMS.items() if transform.derives_non_pii)
+
+
+def transforms_keeping_value() -> list[str]:
+    """The names of the transforms whose result still holds the whole input text, sorted."""
+    return sorted(name for name, transform in TRANSFORMS.items() if transform.keeps_value)
 
 
 # --- argument parsers: text -> parsed argument, or MappingError ----------------------------
@@ -114,15 +142,6 @@ def _length(text: str) -> int:
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise MappingError(f"needs a positive whole number, got {text!r}")
     return int(text)
-
-
-def _strftime_format(text: str) -> str:
-    _some_text(text)
-    try:
-        datetime(2000, 1, 2, 3, 4, 5).strftime(text)
-    except ValueError as error:
-        raise MappingError(f"{text!r} is not a strftime format ({error})") from None
-    return text
 
 
 def _json_object(text: str) -> Mapping[str, Any]:
@@ -252,7 +271,7 @@ def _title(value: Any, arg: None, now: Now) -> str | None:
     return None if text is None else text.title()
 
 
-@_register("trim")
+@_register("trim", keeps_value=True)
 def _trim(value: Any, arg: None, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else text.strip()
@@ -289,24 +308,14 @@ def _phone_dashed(value: Any, arg: None, now: Now) -> str | None:
     return None if digits is None else f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
 
 
-@_register("date_format", arg=_strftime_format)
+@_register("date_format", arg=strftime_format, grammar="<strftime format>, e.g. %m/%d/%Y")
 def _date_format(value: Any, arg: str, now: Now) -> str | None:
     moment = _datetime(value)
     return None if moment is None else moment.strftime(arg)
 
 
-@_register("age")
-def _age(value: Any, arg: None, now: Now) -> int | None:
-    birth = _datetime(value)
-    today = _datetime(now) if now is not None else datetime.now(UTC)
-    if birth is None or today is None:
-        return None
-    years = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
-    # A birth date in the future is a data error, not an age.
-    return years if years >= 0 else None
-
-
-@_register("value_map", arg=_json_object)
+@_register("value_map", arg=_json_object,
+           grammar='<JSON object>, e.g. {"own": "Y", "rent": "N", "*": "U"}')
 def _value_map(value: Any, arg: Mapping[str, Any], now: Now) -> Any:
     key = _text(value)
     if key is not None and key in arg:
@@ -314,7 +323,7 @@ def _value_map(value: Any, arg: Mapping[str, Any], now: Now) -> Any:
     return arg.get("*", value)
 
 
-@_register("split", arg=_separator_and_index)
+@_register("split", arg=_separator_and_index, grammar="<separator>|<index>, e.g.  |0")
 def _split(value: Any, arg: tuple[str, int], now: Now) -> str | None:
     text = _text(value)
     if text is None:
@@ -326,7 +335,7 @@ def _split(value: Any, arg: tuple[str, int], now: Now) -> str | None:
     return parts[index].strip() or None
 
 
-@_register("join", arg=_any_text)
+@_register("join", arg=_any_text, grammar="<separator>, e.g. ,", keeps_value=True)
 def _join(value: Any, arg: str, now: Now) -> str | None:
     if not isinstance(value, list | tuple):
         return _text(value)
@@ -340,14 +349,15 @@ def _join(value: Any, arg: str, now: Now) -> str | None:
     return arg.join(texts) or None
 
 
-@_register("default", arg=_any_text, missing=True)
+@_register("default", arg=_any_text, grammar="<text used when the value is missing>",
+           missing=True, keeps_value=True)
 def _default(value: Any, arg: str, now: Now) -> Any:
     if value is None or (isinstance(value, str) and not value.strip()):
         return arg
     return value
 
 
-@_register("truncate", arg=_length)
+@_register("truncate", arg=_length, grammar="<length>, e.g. 50")
 def _truncate(value: Any, arg: int, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else text[:arg]
@@ -365,7 +375,7 @@ def _bool_10(value: Any, arg: None, now: Now) -> int | None:
     return None if flag is None else int(flag)
 
 
-@_register("bool_text", arg=_true_false_words)
+@_register("bool_text", arg=_true_false_words, grammar="<true>|<false>, e.g. Yes|No")
 def _bool_text(value: Any, arg: tuple[str, str], now: Now) -> str | None:
     flag = _boolean(value)
     return None if flag is None else arg[0] if flag else arg[1]
@@ -395,18 +405,18 @@ def _number(value: Any, arg: None, now: Now) -> int | Decimal | None:
     return Decimal(text) if _DECIMAL.fullmatch(text) else None
 
 
-@_register("string")
+@_register("string", keeps_value=True)
 def _string(value: Any, arg: None, now: Now) -> str | None:
     return _text(value)
 
 
-@_register("prefix", arg=_some_text)
+@_register("prefix", arg=_some_text, grammar="<text>", keeps_value=True)
 def _prefix(value: Any, arg: str, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else arg + text
 
 
-@_register("suffix", arg=_some_text)
+@_register("suffix", arg=_some_text, grammar="<text>", keeps_value=True)
 def _suffix(value: Any, arg: str, now: Now) -> str | None:
     text = _text(value)
     return None if text is None else text + arg

@@ -11,18 +11,23 @@ from apps.buyers.models.rules import (
     CapCounter,
     CapMetric,
     CapPeriod,
+    ConstantType,
     ContractCap,
     ContractFilter,
+    ContractSecret,
     Endpoint,
     EndpointKind,
     FieldMapping,
     FilterOperator,
+    KeyStyle,
     ResponseFormat,
     ScheduleWindow,
 )
 
 __all__ = [
     "AuthType", "BodyFormat", "Buyer", "BuyerStatus", "CapCounter", "CapMetric", "CapPeriod",
-    "Contract", "ContractCap", "ContractFilter", "ContractMode", "ContractStatus", "Endpoint",
-    "EndpointKind", "FieldMapping", "FilterOperator", "ResponseFormat", "ScheduleWindow",
+    "ConstantType", "Contract", "ContractCap", "ContractFilter", "ContractMode",
+    "ContractSecret", "ContractStatus", "Endpoint",
+    "EndpointKind", "FieldMapping", "FilterOperator", "KeyStyle", "ResponseFormat",
+    "ScheduleWindow",
 ]

@@ -1,7 +1,8 @@
-"""A contract's rules as rows: filters, caps, schedule, endpoints and field mappings."""
+"""A contract's rules as rows: filters, caps, schedule, endpoints, field mappings, secrets."""
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db import models
 
 from apps.buyers.models.buyers import Contract
@@ -114,6 +115,14 @@ class BodyFormat(models.TextChoices):
     QUERY = "query"
 
 
+class KeyStyle(models.TextChoices):
+    """How a form or query body spells a nested target such as ``Lead.FirstName``."""
+
+    BRACKETS = "brackets", "Brackets: Lead[FirstName]"
+    DOTTED = "dotted", "Dotted: Lead.FirstName"
+    FLAT = "flat", "Flat: single keys only"
+
+
 class AuthType(models.TextChoices):
     NONE = "none"
     HEADER = "header", "Header (name: secret)"
@@ -141,6 +150,10 @@ class Endpoint(models.Model):
     body_format = models.CharField(max_length=5, choices=BodyFormat.choices,
                                    default=BodyFormat.JSON)
     xml_root = models.CharField(max_length=64, default="lead", blank=True)
+    key_style = models.CharField(
+        max_length=8, choices=KeyStyle.choices, default=KeyStyle.BRACKETS,
+        help_text="Form and query bodies: how a nested target is spelled on the wire. Escape "
+                  "a literal dot or bracket in a target with a backslash (Lead\\.FirstName).")
     headers = models.JSONField(default=dict, blank=True)
     timeout_ms = models.PositiveIntegerField(default=1000)
     auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.NONE)
@@ -170,10 +183,21 @@ class Endpoint(models.Model):
         return f"{self.kind} {self.url}"
 
 
+class ConstantType(models.TextChoices):
+    """How a mapping constant's text is typed on the wire (JSON ``false``, not ``"false"``)."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    NULL = "null"
+
+
 class FieldMapping(models.Model):
     """One key of the payload a buyer receives on a ping or a post: from a lead field, a
-    context value (``@ping.token``, ``@lead.id`` …) or a constant, through an optional
-    transform. No rows for a kind = every allowed field under its own name."""
+    context value (``@ping.token``, ``@lead.id`` …), a secret (``@secret.api_key``) or a
+    typed constant, through an optional transform. No rows for a kind = every allowed field
+    under its own name."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="mappings")
     kind = models.CharField(max_length=4, choices=EndpointKind.choices)
@@ -182,6 +206,9 @@ class FieldMapping(models.Model):
     source = models.CharField(max_length=63, blank=True,
                               help_text="Lead field key or @context; empty for a constant.")
     constant = models.CharField(max_length=1000, blank=True, null=True)
+    constant_type = models.CharField(
+        max_length=8, choices=ConstantType.choices, default=ConstantType.STRING,
+        help_text="How the constant is sent: 12 as a number, true as a boolean, null.")
     transform = models.CharField(max_length=32, blank=True)
     arg = models.CharField(max_length=1000, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -192,3 +219,26 @@ class FieldMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.target} ← {self.source or repr(self.constant)}"
+
+
+class ContractSecret(models.Model):
+    """A secret value a contract sends its buyer (an API token in the body, a key in the
+    query string), kept apart from the endpoint configuration: mapping rows read it as
+    ``@secret.<name>``, URLs and header values write ``{secret.<name>}``. The value is never
+    shown or returned by the API, and is masked wherever a request is stored, shown or
+    logged (apps.buyers.transports.secrets). Stored as entered: encrypting it at rest goes
+    with the PII encryption of M6."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(
+        max_length=63, validators=[RegexValidator(
+            r"^[A-Za-z_][A-Za-z0-9_]*\Z", "A name is letters, digits and _ (api_key).")])
+    value = models.CharField(max_length=1000)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["contract", "name"],
+                                               name="uniq_contract_secret_name")]
+
+    def __str__(self) -> str:
+        return self.name  # never the value: this is what the admin history shows

@@ -36,7 +36,34 @@ def _json_load(body: bytes) -> Any:
         raise ResponseInvalid(f"body is not JSON: {_short(error)}") from None
 
 
+# An XPath in a JSON rule (or the reverse) is valid text in the other language and would
+# simply never match: a rule saved that way reads nothing from every answer.
+_XPATH_LOOK = re.compile(r"^(?:/|\.\.?/|[A-Za-z-]+\()|/@|::")
+_JSON_LOOK = re.compile(r"^\$|^[\w@#-]+(?:\[\d+\])*(?:\.[\w@#-]+(?:\[\d+\])*)+$")
+_ZERO_POSITION = re.compile(r"\[0\]")
+
+
+def _json_of_xpath(path: str) -> str:
+    """A JSON path for an XPath that looks like one (``/response/bids[1]/@price`` ->
+    ``response.bids[0].price``), for messages."""
+    steps = [step.lstrip("@") for step in re.sub(r"^[A-Za-z-]+\((.*)\)$", r"\1",
+                                                 path).strip("/").split("/") if step]
+    steps = [re.sub(r"\[(\d+)\]", lambda m: f"[{max(int(m[1]) - 1, 0)}]", step)
+             for step in steps]
+    return ".".join(steps) or "price"
+
+
+def _xpath_of_json(path: str) -> str:
+    """An XPath for a JSON path (``response.bids[0].price`` -> ``/response/bids[1]/price``)."""
+    text = path.lstrip("$").lstrip(".")
+    text = re.sub(r"\[(\d+)\]", lambda m: f"[{int(m[1]) + 1}]", text)
+    return "/" + text.replace(".", "/")
+
+
 def _json_path(path: str) -> Reader:
+    if _XPATH_LOOK.search(path):
+        raise ValueError(f"{path!r} is an XPath, but the response format is json: write a "
+                         f"JSON path such as {_json_of_xpath(path)!r}")
     # "$", "$.a" and "$[0]" are JSONPath spellings of the root; "$a" stays a key of its own.
     text = path[2:] if path.startswith("$.") else path[1:] if path[:2] in ("$", "$[") else path
     try:
@@ -101,6 +128,13 @@ def _xpath(expression: str) -> etree.XPath:
 
 
 def _xml_path(path: str) -> Reader:
+    if _JSON_LOOK.search(path):
+        raise ValueError(f"{path!r} is a JSON path, but the response format is xml: write an "
+                         f"XPath such as {_xpath_of_json(path)!r}")
+    if _ZERO_POSITION.search(path):
+        first = _ZERO_POSITION.sub("[1]", path)
+        raise ValueError(f"{path!r}: XPath positions start at 1, so [0] never matches; write "
+                         f"{first!r}")
     try:
         # Evaluated once on a probe document: undefined functions, variables and namespace
         # prefixes only fail at evaluation.
@@ -136,6 +170,9 @@ def _form_load(body: bytes) -> dict[str, list[str]]:
 def _form_path(path: str) -> Reader:
     if path != path.strip():
         raise ValueError(f"form key {path!r} has leading or trailing spaces")
+    if path.startswith(("/", "$")):
+        raise ValueError(f"{path!r} is not a form key: a form answer (a=1&b=2) is read by the "
+                         f"key itself, such as {path.lstrip('/$.').split('/')[-1] or 'price'!r}")
     return lambda fields: fields.get(path, (None,))[0]
 
 

@@ -21,6 +21,7 @@ from apps.buyers.parsing.rules import (
 )
 from apps.buyers.parsing.values import (
     MAX_REASON_LENGTH,
+    message_excerpt,
     price_value,
     reason_value,
     token_value,
@@ -38,10 +39,13 @@ def rules_check(rules: ResponseRules) -> None:
 def response_parse(rules: ResponseRules, status: int, body: bytes) -> ParsedResponse:
     """Return what the buyer's answer (HTTP ``status`` and ``body``) means under ``rules``.
 
-    A status outside ``success_statuses`` is never an error: accepted=False with reason
-    ``HTTP <status>`` (plus the buyer's reason when the body yields one). A price is a
-    Decimal quantized down to cents, so a buyer is never charged above its bid. The body is
-    parsed only when a rule needs it: a post decided by status alone accepts an empty 200.
+    A status outside ``success_statuses`` is never an error here: accepted=False with reason
+    ``HTTP <status>`` plus the buyer's words — read by ``reason_path`` when one is
+    configured, else a short excerpt of the body (``message_excerpt``). Whether such a
+    refusal is a no-bid or a fault is the caller's call (a ping answered 4xx is a fault).
+    A price is a Decimal quantized down to cents, so a buyer is never charged above its
+    bid. The body is parsed only when a rule needs it: a post decided by status alone
+    accepts an empty 200.
 
     Raises ``ResponseInvalid`` when the body cannot be parsed in the configured format, when
     a value is junk, and when the rules themselves are invalid (``rules_check`` refuses
@@ -139,9 +143,16 @@ class _Document:
     def text(self) -> str:
         return self._body.decode("utf-8", "replace")
 
+    @property
+    def body(self) -> bytes:
+        return self._body
+
 
 def _status_reason(plan: _Plan, document: _Document, status: int) -> str:
-    reason = _optional_reason(plan, document)
+    # An error answer often comes in another shape than the rules expect (a JSON error from
+    # an XML buyer), so without a reason path the body speaks for itself.
+    reason = (_optional_reason(plan, document) if plan.reason is not None
+              else message_excerpt(document.body))
     return f"HTTP {status}: {reason}"[:MAX_REASON_LENGTH] if reason else f"HTTP {status}"
 
 

@@ -72,5 +72,50 @@ def reason_value(value: Any) -> str | None:
     return " ".join(text.split())[:MAX_REASON_LENGTH] or None
 
 
+# Where JSON error answers put their words, most specific first.
+_MESSAGE_KEYS = ("message", "error_description", "error_message", "detail", "reason", "error",
+                 "errors", "msg", "description")
+_TAG = re.compile(r"<[^>]*>")
+MESSAGE_EXCERPT = 200
+
+
+def message_excerpt(body: bytes) -> str | None:
+    """A short excerpt of what a buyer said in an answer that has no configured reason path:
+    a JSON answer's ``message`` / ``error`` … (``{"error": {"message": …}}`` and
+    ``{"errors": [{"message": …}]}`` included), else the text itself with markup stripped;
+    one line of at most ``MESSAGE_EXCERPT`` characters, None for an empty body. Never
+    raises: a reason is for people reading logs."""
+    text = body[:MESSAGE_EXCERPT * 50].decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    if text[:1] in "{[":
+        try:
+            found = _message_of(json.loads(text))
+        except (ValueError, RecursionError):
+            found = None
+        if found:
+            return reason_value(found[:MESSAGE_EXCERPT])
+    if text.startswith("<"):
+        text = _TAG.sub(" ", text)
+    excerpt = reason_value(text[:MESSAGE_EXCERPT * 4])
+    return excerpt[:MESSAGE_EXCERPT] if excerpt else None
+
+
+def _message_of(document: Any, depth: int = 0) -> str | None:
+    if isinstance(document, str):
+        return document.strip() or None
+    if depth > 3:
+        return None
+    if isinstance(document, list):
+        return _message_of(document[0], depth + 1) if document else None
+    if isinstance(document, dict):
+        lowered = {str(key).lower(): value for key, value in document.items()}
+        for key in _MESSAGE_KEYS:
+            found = _message_of(lowered.get(key), depth + 1)
+            if found:
+                return found
+    return None
+
+
 def _shown(value: Any) -> str:
     return repr(value)[:40]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,9 +20,17 @@ from apps.buyers.transports.auth import (
     oauth_token_parse,
     oauth_token_request,
 )
-from apps.buyers.transports.form import form_build, form_pairs, scalar_text
+from apps.buyers.transports.form import KEY_STYLES, form_build, form_key, form_pairs, scalar_text
 from apps.buyers.transports.json import json_build
 from apps.buyers.transports.query import query_build, url_extend
+from apps.buyers.transports.secrets import (
+    CREDENTIAL_PARAMS,
+    MASK,
+    PLACEHOLDER,
+    SecretMask,
+    is_credential_param,
+    placeholders_fill,
+)
 from apps.buyers.transports.spec import (
     AUTH_TYPES,
     AuthSpec,
@@ -52,6 +61,7 @@ def request_build(
     *,
     oauth_token: str | None = None,
     extra_headers: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> WireRequest:
     """Return the HTTP request that delivers ``payload`` to ``endpoint``.
 
@@ -59,15 +69,21 @@ def request_build(
     format's ``Content-Type``, the endpoint's own headers (so a ``Content-Type`` the endpoint
     sets wins), the auth headers, then ``extra_headers`` (the caller's request id,
     idempotency key). ``oauth_token`` is the caller's cached access token for ``oauth2``.
+    ``{secret.<name>}`` placeholders in the URL (percent-encoded) and in the endpoint's
+    header values are filled from ``secrets``.
 
     Raises ``TransportError``: permanent for an unknown body format, a URL that is not
-    http(s), a header name or value that could split the request, an unencodable payload or
-    incomplete auth settings; not permanent for ``oauth2`` without ``oauth_token``.
+    http(s), a header name or value that could split the request, an unencodable payload,
+    incomplete auth settings or a placeholder naming no secret; not permanent for
+    ``oauth2`` without ``oauth_token``.
     """
     encoder = ENCODERS.get(endpoint.body_format)
     if encoder is None:
         raise TransportError(f"unknown body format {endpoint.body_format!r} (known: "
                              f"{', '.join(BODY_FORMATS)})", permanent=True)
+    secrets = secrets or {}
+    if "{secret." in endpoint.url:
+        endpoint = replace(endpoint, url=placeholders_fill(endpoint.url, secrets, url=True))
     parts = urlsplit(endpoint.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TransportError(f"{endpoint.url!r} is not an http(s) URL", permanent=True)
@@ -77,6 +93,9 @@ def request_build(
     for layer in (endpoint.headers, auth_headers, extra_headers or {}):
         for name, value in layer.items():
             _header_check(name, value)
+            if layer is endpoint.headers and "{secret." in value:
+                value = placeholders_fill(value, secrets, url=False)
+                _header_check(name, value)
             _header_set(headers, name, value)
     return WireRequest(request.method, url, headers, request.body)
 
@@ -101,16 +120,24 @@ def _header_set(headers: dict[str, str], name: str, value: str) -> None:
 __all__ = [
     "AUTH_TYPES",
     "BODY_FORMATS",
+    "CREDENTIAL_PARAMS",
     "DEFAULT_EXPIRES_IN",
     "ENCODERS",
+    "KEY_STYLES",
+    "MASK",
+    "PLACEHOLDER",
     "AuthSpec",
     "EndpointSpec",
+    "SecretMask",
     "TransportError",
     "WireRequest",
     "basic_authorization",
+    "form_key",
     "form_pairs",
+    "is_credential_param",
     "oauth_token_parse",
     "oauth_token_request",
+    "placeholders_fill",
     "request_build",
     "scalar_text",
     "url_extend",

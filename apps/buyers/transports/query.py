@@ -12,7 +12,7 @@ from apps.buyers.transports.spec import EndpointSpec, WireRequest
 
 def query_build(endpoint: EndpointSpec, payload: Mapping[str, Any]) -> WireRequest:
     """Return a request with ``payload`` appended to the URL's query string, flattened like a
-    form (``lead[first_name]=Jane``), and no body.
+    form in the endpoint's key style (``lead[first_name]=Jane``), and no body.
 
     The method is GET, unless the endpoint names a method other than POST/GET: POST is the
     endpoint default and cannot mean a query-string buyer wants a body-less POST. Parameters
@@ -22,7 +22,8 @@ def query_build(endpoint: EndpointSpec, payload: Mapping[str, Any]) -> WireReque
     method = endpoint.method.upper()
     if method in ("GET", "POST"):
         method = "GET"
-    return WireRequest(method, url_extend(endpoint.url, form_pairs(payload)), {}, b"")
+    return WireRequest(method, url_extend(endpoint.url, form_pairs(payload, endpoint.key_style)),
+                       {}, b"")
 
 
 def url_extend(url: str, pairs: Sequence[tuple[str, str]]) -> str:

@@ -43,7 +43,9 @@ class EndpointSpec:
     """A buyer's ping or post endpoint: where, how the payload is encoded, how it authenticates.
 
     ``body_format`` is ``json``, ``form``, ``xml`` or ``query``; ``xml_root`` names the root
-    element of ``xml`` bodies. ``timeout_ms`` is for the HTTP layer; the encoders ignore it.
+    element of ``xml`` bodies and ``key_style`` how ``form`` and ``query`` bodies spell
+    nested keys (``brackets``, ``dotted`` or ``flat``; see ``transports.form``).
+    ``timeout_ms`` is for the HTTP layer; the encoders ignore it.
     """
 
     url: str
@@ -53,6 +55,7 @@ class EndpointSpec:
     auth: AuthSpec = AuthSpec()
     timeout_ms: int = 1000
     xml_root: str = "lead"
+    key_style: str = "brackets"
 
 
 @dataclass(frozen=True, slots=True)
