@@ -27,8 +27,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.core.api import ApiView
 from apps.core.authentication import StaffTokenAuthentication
 
 T = TypeVar("T")
@@ -58,7 +58,7 @@ class StaffModelPermissions(DjangoModelPermissions):
         return user.has_perms(self.get_required_permissions(request.method, model))
 
 
-class StaffApi(APIView):
+class StaffApi(ApiView):
     """Base of every staff endpoint; subclasses set ``permission_model``."""
 
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]

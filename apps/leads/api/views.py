@@ -13,8 +13,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.core.api import ApiView
 from apps.core.clientip import client_ip
 from apps.core.exceptions import ApplicationError, FieldErrors
 from apps.leads.api.serializers import (
@@ -34,7 +34,7 @@ from apps.sources.authentication import IsActiveSource, SourceKeyAuthentication,
 from apps.sources.models import CaptureMode
 
 
-class SourceApi(APIView):
+class SourceApi(ApiView):
     """Base of every endpoint a source calls with its API key."""
 
     authentication_classes = [SourceKeyAuthentication]

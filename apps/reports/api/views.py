@@ -11,8 +11,8 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.core.api import ApiView
 from apps.core.authentication import StaffTokenAuthentication
 from apps.reports.params import filter_end_inclusive, report_filter
 from apps.reports.selectors import DEFINITIONS, GROUPS, KpiRow, kpi_totals, kpis
@@ -39,7 +39,7 @@ _KPI_FIELDS = {f.name: serializers.JSONField(allow_null=True) for f in fields(Kp
                if not f.name.startswith("_")}
 
 
-class KpisApi(APIView):
+class KpisApi(ApiView):
     """KPIs over a date range, optionally grouped; the same numbers as the dashboards.
     Money is returned as strings with two decimals, rates as fractions (0.25 = 25 %)."""
 

@@ -9,8 +9,8 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.core.api import ApiView
 from apps.sources.selectors import vertical_get, vertical_spec
 
 _FIELD_SPEC = {
@@ -23,7 +23,7 @@ _FIELD_SPEC = {
 }
 
 
-class VerticalSpecApi(APIView):
+class VerticalSpecApi(ApiView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
