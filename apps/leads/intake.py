@@ -110,6 +110,27 @@ def fields_validate(schema: Iterable[VerticalField], raw: Mapping[str, Any]) -> 
     return result
 
 
+def ignored_keys(data: Mapping[str, Any], field_keys: Iterable[str]) -> list[str]:
+    """Every key of a JSON-shaped submission the platform does not use, by dotted path, sorted:
+    unknown top-level keys (``"campaign"``), keys inside ``fields`` that the vertical's schema
+    does not have (``"fields.favourite_colour"``) and unknown ``consent`` keys. The answer lists
+    them back so that a misspelt key is seen, not silently dropped."""
+    known = set(SubmissionSerializer().fields)
+    ignored = [key for key in data if key not in known]
+    for name, used in (("fields", set(field_keys)),
+                       ("consent", set(ConsentSerializer().fields))):
+        part = data.get(name)
+        if isinstance(part, Mapping):
+            ignored += [f"{name}.{key}" for key in part if key not in used]
+    return sorted(map(str, ignored))
+
+
+def form_ignored_keys(ignored: Iterable[str]) -> list[str]:
+    """``ignored_keys`` of a flat form submission, named as the form sent them: a form's lead
+    fields are top-level keys (``favourite_colour``, not ``fields.favourite_colour``)."""
+    return sorted(key.removeprefix("fields.") for key in ignored)
+
+
 def envelope_validate(
     data: Mapping[str, Any],
 ) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:

@@ -30,10 +30,20 @@ class LeadOutputSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+def _ignored_fields() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(), help_text=(
+            "Every key of the submission the platform did not use, so a misspelt key shows: "
+            "unknown top-level keys (`campaign`), keys the vertical's spec does not have "
+            "(`fields.favourite_colour`; a form-encoded submission names them as sent: "
+            "`favourite_colour`) and unknown `consent` keys. Empty when every key was used."))
+
+
 class CaptureAcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=LeadStatus.choices)
     status_url = serializers.URLField()
+    ignored_fields = _ignored_fields()
 
 
 class CaptureOutcomeSerializer(serializers.Serializer):
@@ -43,6 +53,7 @@ class CaptureOutcomeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["sold", "unsold"])
     payout = serializers.DecimalField(max_digits=10, decimal_places=2)
     message = serializers.CharField()
+    ignored_fields = _ignored_fields()
 
 
 class DuplicateSerializer(serializers.Serializer):
@@ -50,6 +61,7 @@ class DuplicateSerializer(serializers.Serializer):
     duplicate_of = serializers.UUIDField()
     id = serializers.UUIDField()
     detail = serializers.CharField()
+    ignored_fields = _ignored_fields()
 
 
 class ErrorsSerializer(serializers.Serializer):

@@ -26,7 +26,7 @@ from apps.leads.api.serializers import (
     LeadOutputSerializer,
 )
 from apps.leads.idempotency import idempotent_call, request_fingerprint
-from apps.leads.intake import SubmissionSerializer, submission_from_form
+from apps.leads.intake import SubmissionSerializer, form_ignored_keys, submission_from_form
 from apps.leads.models import Lead, LeadStatus
 from apps.leads.selectors import lead_get_for_source, lead_list_for_source
 from apps.leads.services import lead_capture, lead_dispatch
@@ -95,18 +95,22 @@ class LeadsApi(SourceApi):
         if mode not in CaptureMode.values:
             raise FieldErrors({"mode": [f"Use one of: {', '.join(CaptureMode.values)}."]})
         _check_body_size(request)
-        data = _submission_data(request)
+        data, is_form = _submission_data(request)
         key = request.headers.get("Idempotency-Key")
 
         def capture() -> tuple[int, dict[str, Any]]:
-            answer = lead_capture(source=source, api_key=request.auth, data=data,
-                                  client_ip=client_ip(request))
+            captured = lead_capture(source=source, api_key=request.auth, data=data,
+                                    client_ip=client_ip(request))
+            answer = captured
             if answer.status_code == 202:
                 answer = lead_dispatch(answer.lead, mode=mode,
                                        deadline=started + source.time_budget_ms / 1000)
             body = dict(answer.body)
             if "status_url" in body:
                 body["status_url"] = request.build_absolute_uri(body["status_url"])
+            if answer.status_code in (200, 202, 409):
+                ignored = captured.ignored_fields
+                body["ignored_fields"] = form_ignored_keys(ignored) if is_form else list(ignored)
             return answer.status_code, body
 
         if key is None:
@@ -159,11 +163,12 @@ def _check_body_size(request: Request) -> None:
         )
 
 
-def _submission_data(request: Request) -> dict[str, Any]:
-    """The submission as a JSON-shaped dict, whatever the content type (415/400 otherwise)."""
+def _submission_data(request: Request) -> tuple[dict[str, Any], bool]:
+    """The submission as a JSON-shaped dict, whatever the content type (415/400 otherwise),
+    and whether it came form-encoded."""
     data = request.data  # DRF: 415 for other content types, 400 for malformed JSON
     if isinstance(data, QueryDict):
-        return submission_from_form(data)
+        return submission_from_form(data), True
     if not isinstance(data, dict):
         raise FieldErrors({"body": ["Expected a JSON object."]})
-    return data
+    return data, False
