@@ -1,5 +1,6 @@
-"""The base of every API view: a method the path does not serve is a 405 (with ``Allow``)
-before anything else, whoever calls.
+"""What every API view shares: a method the path does not serve is a 405 (with ``Allow``)
+before anything else, whoever calls; input serializers take JSON types as the schema gives
+them (``StrictTypesMixin``).
 
 DRF authenticates and checks permissions before it looks the method up, so ``DELETE
 /api/v1/leads`` without credentials was a 401 and, with a key of the other kind, a 401 or 403:
@@ -9,7 +10,7 @@ caller, so it is checked first.
 
 from __future__ import annotations
 
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -20,3 +21,49 @@ class ApiView(APIView):
         if method not in self.http_method_names or not hasattr(self, method):
             raise exceptions.MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
+
+
+def _strict(field: serializers.Field, *, scalars: bool) -> None:
+    """Make ``field`` (and every field under it) refuse a JSON value of another type than
+    the one the schema gives it, instead of converting it."""
+    if isinstance(field, serializers.ListSerializer):
+        _strict(field.child, scalars=scalars)
+    elif isinstance(field, serializers.Serializer):
+        for child in field.fields.values():
+            _strict(child, scalars=scalars)
+    elif isinstance(field, (serializers.ListField, serializers.DictField)):
+        _strict(field.child, scalars=scalars)
+    elif isinstance(field, serializers.CharField):
+        _refuse_unless(field, lambda value: isinstance(value, str))
+    elif scalars and isinstance(field, serializers.BooleanField):
+        _refuse_unless(field, lambda value: isinstance(value, bool))
+    elif scalars and isinstance(field, serializers.IntegerField):
+        _refuse_unless(field, lambda value: isinstance(value, int)
+                       and not isinstance(value, bool))
+
+
+def _refuse_unless(field: serializers.Field, accepts) -> None:
+    convert = field.to_internal_value
+
+    def to_internal_value(data):
+        if not accepts(data):
+            field.fail("invalid")
+        return convert(data)
+
+    field.to_internal_value = to_internal_value  # this instance only
+
+
+class StrictTypesMixin:
+    """For input serializers: a value of another JSON type than the schema says is a 400
+    (``"Not a valid string."``), where DRF would take ``42`` for ``"42"`` — the schema and the
+    behaviour must agree. ``strict_scalars`` (JSON-only bodies) does the same for booleans
+    and integers; a body that may come form-encoded, where every value is text, leaves it
+    off."""
+
+    strict_scalars = True
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            _strict(field, scalars=self.strict_scalars)
+        return fields

@@ -13,6 +13,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api import StrictTypesMixin
 from apps.core.exceptions import flatten_errors
 from apps.leads.normalize import (
     NormalizationError,
@@ -43,8 +44,11 @@ class ConsentSerializer(serializers.Serializer):
         return _normalized_or_error(normalize_jornaya_leadid, value)
 
 
-class SubmissionSerializer(serializers.Serializer):
-    """The envelope of ``POST /api/v1/leads``; ``fields`` is checked against the vertical."""
+class SubmissionSerializer(StrictTypesMixin, serializers.Serializer):
+    """The envelope of ``POST /api/v1/leads``; ``fields`` is checked against the vertical.
+    Booleans may come as text (``test=true`` in a form), so only strings are strict."""
+
+    strict_scalars = False
 
     vertical = serializers.SlugField(max_length=64)
     fields = serializers.DictField(help_text="Lead fields keyed as in the vertical's spec.")

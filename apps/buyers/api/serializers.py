@@ -45,6 +45,7 @@ from apps.buyers.models import (
     ScheduleWindow,
 )
 from apps.buyers.validation import ContractDraft, contract_draft_errors
+from apps.core.api import StrictTypesMixin
 from apps.core.staff_api import PatchSerializerMixin
 from apps.sources.models import Source, Vertical
 
@@ -64,7 +65,7 @@ _ENDPOINT_COLUMNS = ("url", "method", "body_format", "xml_root", "headers", "tim
 # --- buyers ---
 
 
-class BuyerInputSerializer(serializers.ModelSerializer):
+class BuyerInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """A buyer's editable attributes; ``account_manager`` is a staff user's id (or null)."""
 
     account_manager = serializers.PrimaryKeyRelatedField(
@@ -226,7 +227,7 @@ class EndpointsOutputSerializer(serializers.Serializer):
 # --- contracts ---
 
 
-class ContractInputSerializer(serializers.ModelSerializer):
+class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """A whole contract (POST, PUT): the nested sets it omits are written empty (``filters``,
     ``caps``, ``schedule``, ``allowed_sources``, ``blocked_sources``); ``endpoints`` is
     required."""

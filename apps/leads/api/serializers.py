@@ -11,9 +11,13 @@ class LeadOutputSerializer(serializers.ModelSerializer):
     """What a source may know of its lead: never the buyer, the sale price or the margin."""
 
     id = serializers.UUIDField(source="uuid")
-    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    vertical = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True,
+        help_text="Null for a lead rejected for an unknown vertical.")
     test = serializers.BooleanField(source="is_test")
-    duplicate_of = serializers.UUIDField(source="duplicate_of.uuid", default=None)
+    duplicate_of = serializers.UUIDField(source="duplicate_of.uuid", default=None,
+                                         allow_null=True,
+                                         help_text="The earlier lead, for a duplicate.")
     status_url = serializers.SerializerMethodField()
 
     class Meta:

@@ -8,7 +8,15 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import QueryDict
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.request import Request
@@ -17,6 +25,7 @@ from rest_framework.response import Response
 from apps.core.api import ApiView
 from apps.core.clientip import client_ip
 from apps.core.exceptions import ApplicationError, FieldErrors
+from apps.core.staff_api import page_size_param
 from apps.leads.api.serializers import (
     CaptureAcceptedSerializer,
     CaptureOutcomeSerializer,
@@ -54,29 +63,48 @@ class LeadFilter(django_filters.FilterSet):
 
 
 class LeadPagination(CursorPagination):
+    """Newest first, by an opaque ``cursor`` (404 for one this API did not give);
+    ``page_size`` from 1 to 500 (400 otherwise)."""
+
     ordering = "-received_at"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request: Request) -> int:
+        return page_size_param(request, name=self.page_size_query_param,
+                               default=self.page_size, maximum=self.max_page_size)
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorsSerializer, "Invalid input: every bad field listed by key."),
+
+_WHO = {
     401: OpenApiResponse(DetailSerializer, "Missing, unknown or revoked API key."),
+    403: OpenApiResponse(DetailSerializer, "IP not allowed or source paused."),
+    429: OpenApiResponse(DetailSerializer,
+                         "Rate limit exceeded; the Retry-After header says how many seconds "
+                         "to wait."),
+}
+_ERRORS = {
+    **_WHO,
+    400: OpenApiResponse(ErrorsSerializer, "Invalid input: every bad field listed by key."),
     403: OpenApiResponse(DetailSerializer,
                          "IP not allowed, source paused or vertical not allowed."),
-    409: OpenApiResponse(DuplicateSerializer, "Duplicate lead, or Idempotency-Key conflict."),
+    409: OpenApiResponse(
+        PolymorphicProxySerializer("CaptureConflict", serializers=[
+            DuplicateSerializer, DetailSerializer], resource_type_field_name=None),
+        "Duplicate lead (recorded as such), or an Idempotency-Key already used with another "
+        "body or still running."),
     413: OpenApiResponse(DetailSerializer, "Body too large."),
     415: OpenApiResponse(DetailSerializer, "Unsupported content type."),
-    429: OpenApiResponse(DetailSerializer, "Rate limit exceeded; see Retry-After."),
 }
+# Filters given empty are refused like any bad value: the schema says what each one takes.
+_STRICT_FILTERS = ("status", "created_after", "created_before")
 
 
 class LeadsApi(SourceApi):
     parser_classes = [JSONParser, FormParser]
 
     @extend_schema(
-        operation_id="leads_submit",
+        operation_id="leads_submit", tags=["Sources"],
         summary="Submit a lead",
         request={"application/json": SubmissionSerializer,
                  "application/x-www-form-urlencoded": SubmissionSerializer},
@@ -124,14 +152,40 @@ class LeadsApi(SourceApi):
         return Response(body, status=status_code)
 
     @extend_schema(
-        operation_id="leads_list", summary="List your leads",
-        parameters=[OpenApiParameter("status", str, enum=LeadStatus.values),
-                    OpenApiParameter("created_after", str, description="ISO 8601 date-time"),
-                    OpenApiParameter("created_before", str, description="ISO 8601 date-time"),
-                    OpenApiParameter("sub_id", str)],
-        responses={200: LeadOutputSerializer(many=True)},
+        operation_id="leads_list", summary="List your leads", tags=["Sources"],
+        description="Your leads, newest first, a page at a time: follow `next` (an absolute "
+                    "URL carrying an opaque `cursor`) until it is null.",
+        parameters=[
+            OpenApiParameter("status", str, enum=LeadStatus.values),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME,
+                             description="Received at or after (ISO 8601 date-time, e.g. "
+                                         "2026-05-01T00:00:00Z)."),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME,
+                             description="Received before (ISO 8601 date-time)."),
+            OpenApiParameter("sub_id", str, description="Your tracking id, exactly."),
+            OpenApiParameter("cursor", str, description="From a `next` or `previous` URL."),
+            OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 500},
+                             description="Leads per page (default 50, max 500)."),
+        ],
+        responses={
+            200: inline_serializer("PaginatedLeadList", {
+                "next": serializers.URLField(allow_null=True,
+                                             help_text="The next page, or null."),
+                "previous": serializers.URLField(allow_null=True,
+                                                 help_text="The previous page, or null."),
+                "results": LeadOutputSerializer(many=True),
+            }),
+            400: OpenApiResponse(ErrorsSerializer, "A bad filter or page_size, by name."),
+            404: OpenApiResponse(DetailSerializer, "A cursor this API did not give."),
+            **_WHO,
+        },
     )
     def get(self, request: Request) -> Response:
+        empty = [name for name in _STRICT_FILTERS
+                 if name in request.query_params and not request.query_params[name].strip()]
+        if empty:
+            raise FieldErrors({name: ["Give a value or leave the parameter out."]
+                               for name in empty})
         filterset = LeadFilter(request.query_params, queryset=lead_list_for_source(request.user))
         if not filterset.is_valid():
             raise FieldErrors({k: list(v) for k, v in filterset.errors.items()})
@@ -142,8 +196,11 @@ class LeadsApi(SourceApi):
 
 
 class LeadDetailApi(SourceApi):
-    @extend_schema(operation_id="leads_read", summary="Read one of your leads",
-                   responses={200: LeadOutputSerializer, 404: DetailSerializer})
+    @extend_schema(operation_id="leads_read", summary="Read one of your leads", tags=["Sources"],
+                   responses={200: LeadOutputSerializer,
+                              404: OpenApiResponse(DetailSerializer,
+                                                   "No lead of yours has this id."),
+                              **_WHO})
     def get(self, request: Request, lead_id) -> Response:
         lead = lead_get_for_source(request.user, lead_id)
         if lead is None:
