@@ -35,6 +35,10 @@ def _strict(field: serializers.Field, *, scalars: bool) -> None:
         _strict(field.child, scalars=scalars)
     elif isinstance(field, serializers.CharField):
         _refuse_unless(field, lambda value: isinstance(value, str))
+    elif scalars and isinstance(field, serializers.DecimalField):
+        # money and rates travel as text ("12.50"), as the schema says and the answers
+        # give them: a JSON number would pass through binary floating point first
+        _refuse_unless(field, lambda value: isinstance(value, str))
     elif scalars and isinstance(field, serializers.BooleanField):
         _refuse_unless(field, lambda value: isinstance(value, bool))
     elif scalars and isinstance(field, serializers.IntegerField):
