@@ -33,7 +33,9 @@ def _strict(field: serializers.Field, *, scalars: bool) -> None:
             _strict(child, scalars=scalars)
     elif isinstance(field, (serializers.ListField, serializers.DictField)):
         _strict(field.child, scalars=scalars)
-    elif isinstance(field, serializers.CharField):
+    elif isinstance(field, serializers.ManyRelatedField):
+        _strict(field.child_relation, scalars=scalars)
+    elif isinstance(field, (serializers.CharField, serializers.SlugRelatedField)):
         _refuse_unless(field, lambda value: isinstance(value, str))
     elif scalars and isinstance(field, serializers.DecimalField):
         # money and rates travel as text ("12.50"), as the schema says and the answers
@@ -41,7 +43,8 @@ def _strict(field: serializers.Field, *, scalars: bool) -> None:
         _refuse_unless(field, lambda value: isinstance(value, str))
     elif scalars and isinstance(field, serializers.BooleanField):
         _refuse_unless(field, lambda value: isinstance(value, bool))
-    elif scalars and isinstance(field, serializers.IntegerField):
+    elif scalars and isinstance(field, (serializers.IntegerField,
+                                        serializers.PrimaryKeyRelatedField)):
         _refuse_unless(field, lambda value: isinstance(value, int)
                        and not isinstance(value, bool))
 
@@ -51,6 +54,8 @@ def _refuse_unless(field: serializers.Field, accepts) -> None:
 
     def to_internal_value(data):
         if not accepts(data):
+            if "incorrect_type" in field.error_messages:  # PrimaryKeyRelatedField
+                field.fail("incorrect_type", data_type=type(data).__name__)
             field.fail("invalid")
         return convert(data)
 

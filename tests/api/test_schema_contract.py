@@ -95,6 +95,8 @@ def test_a_blank_optional_email_is_documented_and_taken_as_none_given(schema, ap
      {"quality_multiplier": ["A valid number is required."]}),
     ({"company": "Apex", "dedupe_window_days": "30"},
      {"dedupe_window_days": ["A valid integer is required."]}),
+    ({"company": "Apex", "account_manager": "1"},
+     {"account_manager": ["Incorrect type. Expected pk value, received str."]}),
 ])
 def test_a_json_value_of_another_type_than_the_schema_says_is_refused(api_client, body,
                                                                       errors):
@@ -102,6 +104,14 @@ def test_a_json_value_of_another_type_than_the_schema_says_is_refused(api_client
 
     assert response.status_code == 400
     assert response.json() == {"errors": errors}
+
+
+def test_a_slug_list_takes_strings_only(api_client, vertical):
+    response = _staff(api_client).post("/api/v1/sources", {"name": "Partner",
+                                                           "verticals": [0]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"verticals": ["Invalid value."]}}
 
 
 def test_staff_bodies_are_json_only(api_client, schema):
