@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api import StrictTypesMixin
@@ -31,9 +32,45 @@ _FORM_CONSENT_KEYS = ("trustedform_cert_url", "jornaya_leadid", "tcpa_text", "tc
 _SUB_ID_KEYS = tuple(f"sub_id{n}" for n in range(2, 6))
 
 
+# The formats of the consent tokens, for the OpenAPI schema: what the normalizers accept
+# (apps.leads.normalize), or blank, which counts as not given.
+_TRUSTEDFORM_PATTERN = (r"^\s*(https?://cert\.trustedform\.com/[0-9a-fA-F]{40}/?"
+                        r"|https?://ping\.trustedform\.com/0\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)"
+                        r"\s*$")
+_JORNAYA_PATTERN = (r"^\s*[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+                    r"[0-9A-Fa-f]{12}\s*$")
+_BLANK = {"type": "string", "pattern": r"^\s*$"}
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 255,
+                                 "pattern": _TRUSTEDFORM_PATTERN}, _BLANK],
+                      "description": "https://cert.trustedform.com/ and the 40 hex digits of "
+                                     "the certificate (or a ping URL); blank = not given.",
+                      "example": "https://cert.trustedform.com/"
+                                 "2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a"})
+class _TrustedFormField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 64, "pattern": _JORNAYA_PATTERN},
+                                _BLANK],
+                      "description": "The Jornaya LeadiD token, 8-4-4-4-12 hex digits; blank = "
+                                     "not given.",
+                      "example": "4B1A8C9E-2F3D-4E5A-9B6C-7D8E9F0A1B2C"})
+class _JornayaField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+                      "description": "The consumer's IPv4 or IPv6 address (not the submitting "
+                                     "server's).", "example": "203.0.113.7"})
+class _IPField(serializers.IPAddressField):
+    pass
+
+
 class ConsentSerializer(serializers.Serializer):
-    trustedform_cert_url = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    jornaya_leadid = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    trustedform_cert_url = _TrustedFormField(required=False, allow_blank=True, max_length=255)
+    jornaya_leadid = _JornayaField(required=False, allow_blank=True, max_length=64)
     tcpa_text = serializers.CharField(required=False, allow_blank=True, max_length=4000)
     tcpa_consent = serializers.BooleanField(required=False)
 
@@ -59,9 +96,7 @@ class SubmissionSerializer(StrictTypesMixin, serializers.Serializer):
     )
     consent = ConsentSerializer(required=False)
     test = serializers.BooleanField(required=False, default=False)
-    ip_address = serializers.IPAddressField(
-        required=False, help_text="The consumer's IP address (not the submitting server's)."
-    )
+    ip_address = _IPField(required=False)
     user_agent = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 

@@ -147,3 +147,37 @@ def test_examples_are_realistic(schema):
                 assert "example" in prop, f"{name}.{key} has no example"
     assert components["ContractInputRequest"]["properties"]["fixed_price"]["example"] == \
         "12.50"
+
+
+def test_blank_consent_tokens_count_as_not_given_and_the_schema_says_so(schema, api_client,
+                                                                        vertical):
+    from tests.factories import valid_fields
+
+    consent = schema["components"]["schemas"]["ConsentRequest"]["properties"]
+    _, key = source_with_key(vertical, default_mode="async")
+
+    response = api_client.post("/api/v1/leads", {
+        "vertical": "auto-insurance", "fields": valid_fields(),
+        "consent": {"trustedform_cert_url": "", "jornaya_leadid": " "}},
+        format="json", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 202, response.json()
+    for name in ("trustedform_cert_url", "jornaya_leadid"):
+        assert consent[name]["oneOf"][1] == {"type": "string", "pattern": r"^\s*$"}
+    assert "cert\\.trustedform\\.com/[0-9a-fA-F]{40}" in \
+        consent["trustedform_cert_url"]["oneOf"][0]["pattern"]
+
+
+def test_an_empty_ip_address_is_refused_as_the_schema_says(schema, api_client, vertical):
+    from tests.factories import valid_fields
+
+    ip = schema["components"]["schemas"]["SubmissionRequest"]["properties"]["ip_address"]
+    _, key = source_with_key(vertical, default_mode="async")
+
+    response = api_client.post("/api/v1/leads", {
+        "vertical": "auto-insurance", "fields": valid_fields(), "ip_address": ""},
+        format="json", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert ip["anyOf"] == [{"format": "ipv4"}, {"format": "ipv6"}]
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"ip_address": ["This field may not be blank."]}
