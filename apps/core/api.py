@@ -34,6 +34,8 @@ def _strict(field: serializers.Field, *, scalars: bool) -> None:
     elif isinstance(field, (serializers.ListField, serializers.DictField)):
         _strict(field.child, scalars=scalars)
     elif isinstance(field, serializers.ManyRelatedField):
+        # DRF iterates any iterable: an object {} would be taken for an empty list
+        _refuse_unless(field, lambda value: isinstance(value, list), error="not_a_list")
         _strict(field.child_relation, scalars=scalars)
     elif isinstance(field, (serializers.CharField, serializers.SlugRelatedField)):
         _refuse_unless(field, lambda value: isinstance(value, str))
@@ -49,14 +51,14 @@ def _strict(field: serializers.Field, *, scalars: bool) -> None:
                        and not isinstance(value, bool))
 
 
-def _refuse_unless(field: serializers.Field, accepts) -> None:
+def _refuse_unless(field: serializers.Field, accepts, *, error: str = "invalid") -> None:
     convert = field.to_internal_value
 
     def to_internal_value(data):
         if not accepts(data):
             if "incorrect_type" in field.error_messages:  # PrimaryKeyRelatedField
                 field.fail("incorrect_type", data_type=type(data).__name__)
-            field.fail("invalid")
+            field.fail(error, input_type=type(data).__name__)
         return convert(data)
 
     field.to_internal_value = to_internal_value  # this instance only

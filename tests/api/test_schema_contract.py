@@ -106,12 +106,17 @@ def test_a_json_value_of_another_type_than_the_schema_says_is_refused(api_client
     assert response.json() == {"errors": errors}
 
 
-def test_a_slug_list_takes_strings_only(api_client, vertical):
+@pytest.mark.parametrize(("verticals", "message"), [
+    ([0], "Invalid value."),
+    ({}, 'Expected a list of items but got type "dict".'),
+])
+def test_a_slug_list_takes_a_list_of_strings_only(api_client, vertical, verticals, message):
     response = _staff(api_client).post("/api/v1/sources", {"name": "Partner",
-                                                           "verticals": [0]}, format="json")
+                                                           "verticals": verticals},
+                                       format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"errors": {"verticals": ["Invalid value."]}}
+    assert response.json() == {"errors": {"verticals": [message]}}
 
 
 def test_staff_bodies_are_json_only(api_client, schema):

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 ST = Path(sys.executable).with_name("st")
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 5
 SEED = 20261206
 
 
