@@ -103,6 +103,12 @@ _STRING_EXAMPLES = {
     "https://affiliate.example.com/leadexchange/webhook",
     "message": "Sold.", "reason": "Buyer asked for a pause.", "key": "vehicle_year",
 }
+_ARRAY_EXAMPLES = {
+    "verticals": ["auto-insurance"], "dedupe_fields": ["email", "phone"],
+    "ip_allowlist": ["203.0.113.0/24"], "ignored_fields": ["fields.favourite_colour"],
+    "required_fields": ["first_name", "email", "phone", "zip"],
+    "allowed_sources": [1], "blocked_sources": [2], "success_statuses": [200],
+}
 _DECIMAL_EXAMPLES = {"quality_multiplier": "1.00", "bid_multiplier": "1.00",
                      "payout_value": "70.00", "traffic_share_pct": "100.00"}
 
@@ -113,6 +119,8 @@ def _example_for(name: str, prop: dict) -> object:
         return _DECIMAL_EXAMPLES.get(name, "12.50")
     if prop.get("type") == "object" and "properties" not in prop:
         return _OBJECT_EXAMPLES.get(name, {})
+    if prop.get("type") == "array":
+        return _ARRAY_EXAMPLES.get(name)
     if prop.get("type") == "string" and "enum" not in prop and "format" not in prop:
         return _STRING_EXAMPLES.get(name)
     return None
