@@ -257,6 +257,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs open on what most readers came for: the affiliate's endpoints.
+    "TAGS": [
+        {"name": "Sources", "description": "For affiliates, with a source API key: submit "
+         "leads, read them back, the posting spec of a vertical."},
+        {"name": "Staff", "description": "Buyer management with a staff token: buyers, "
+         "contracts and their tools, sources and keys, verticals."},
+        {"name": "Reports", "description": "The dashboards' KPIs as JSON (staff)."},
+    ],
+    "SWAGGER_UI_SETTINGS": {"docExpansion": "list", "defaultModelsExpandDepth": 0,
+                            "displayOperationId": False},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "apps.core.schema.realistic_examples"],
     # Several models have a "status" field with different choices: name each set once.
     "ENUM_NAME_OVERRIDES": {
         "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers, contracts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import django_filters
+from django import forms
 from django.db.models import Prefetch, QuerySet
 
 from apps.buyers.models import Buyer, BuyerStatus, Contract, ContractStatus, FieldMapping
@@ -20,8 +21,12 @@ class BuyerListFilter(django_filters.FilterSet):
         fields = ["status", "company"]
 
 
+class _IdFilter(django_filters.NumberFilter):
+    field_class = forms.IntegerField  # an id is a whole number, not any decimal
+
+
 class ContractListFilter(django_filters.FilterSet):
-    buyer = django_filters.NumberFilter(field_name="buyer_id")
+    buyer = _IdFilter(field_name="buyer_id")
     vertical = django_filters.CharFilter(field_name="vertical__slug")
     status = django_filters.ChoiceFilter(choices=ContractStatus.choices)
 
@@ -31,9 +36,19 @@ class ContractListFilter(django_filters.FilterSet):
 
 
 def _filtered(filterset_class, params: Mapping[str, str] | None, queryset: QuerySet) -> QuerySet:
-    filterset = filterset_class(params or {}, queryset=queryset)
-    if not filterset.is_valid():
-        raise FieldErrors({key: list(messages) for key, messages in filterset.errors.items()})
+    """``queryset`` narrowed by the filters ``params`` give. An empty value of a filter that
+    is not free text (``status=``, ``buyer=``) is refused, not taken as "no filter": the
+    API's schema says what each one takes."""
+    params = params or {}
+    filterset = filterset_class(params, queryset=queryset)
+    errors = {name: ["Give a value or leave the parameter out."]
+              for name, declared in filterset.filters.items()
+              if name in params and not str(params[name]).strip()
+              and not isinstance(declared, django_filters.CharFilter)}
+    if not errors and not filterset.is_valid():
+        errors = {key: list(messages) for key, messages in filterset.errors.items()}
+    if errors:
+        raise FieldErrors(errors)
     return filterset.qs
 
 

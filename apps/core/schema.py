@@ -2,7 +2,11 @@
 
 Imported by ``CoreConfig.ready`` so the schema generator knows them."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from django.core.exceptions import FieldDoesNotExist
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerFieldExtension,
+)
 
 
 class SourceKeyScheme(OpenApiAuthenticationExtension):
@@ -22,3 +26,114 @@ class StaffTokenScheme(OpenApiAuthenticationExtension):
         return {"type": "http", "scheme": "bearer",
                 "description": "A staff token from `manage.py create_staff_token`: "
                                "`Authorization: Bearer lxs_…`."}
+
+
+def _blank_allowed(field) -> bool:
+    """Whether the field takes or gives "" — read from the model for the read-only fields of
+    a ModelSerializer, where DRF drops ``allow_blank``."""
+    if getattr(field, "allow_blank", False):
+        return True
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None:
+        return False
+    try:
+        return bool(model._meta.get_field(field.source).blank)
+    except (FieldDoesNotExist, TypeError):
+        return False
+
+
+class _BlankOrFormatted(OpenApiSerializerFieldExtension):
+    """An email or URL that may be blank is ``""`` or the format, not the format alone (a
+    blank ``contact_email`` means none given, and "" is no email address).
+
+    drf-spectacular says so (``oneOf: [format, maxLength 0]``) for fields with
+    ``allow_blank``; DRF drops that flag from the read-only fields of a ModelSerializer, so
+    the answers would claim the format. The flag is put back from the model (it changes
+    nothing in what a read-only field renders)."""
+
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        if _blank_allowed(self.target):
+            self.target.allow_blank = True
+        return auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+
+
+class BlankOrEmail(_BlankOrFormatted):
+    target_class = "rest_framework.fields.EmailField"
+
+
+class BlankOrURL(_BlankOrFormatted):
+    target_class = "rest_framework.fields.URLField"
+
+
+# --- Examples a reader can use ----------------------------------------------------------------
+# Swagger UI makes up an example from the schema where none is given: random numbers from a
+# decimal's pattern ("-17892756.0"), "additionalProp1" for free-form objects, "string" for a
+# vertical. These are what a real request or answer holds instead, by property name.
+_EXAMPLE_LEAD = {
+    "first_name": "Jane", "last_name": "Doe", "email": "jane.doe@example.com",
+    "phone": "212-555-0147", "zip": "10001", "date_of_birth": "1985-04-12",
+    "currently_insured": True, "vehicle_year": 2019, "vehicle_make": "Toyota",
+}
+_OBJECT_EXAMPLES = {
+    "fields": _EXAMPLE_LEAD,
+    "sub_ids": {"sub_id2": "adgroup-7", "sub_id3": "creative-b"},
+    "errors": {"fields.phone": ["Enter a valid US phone number, e.g. 212-555-0147 or "
+                                "+1 212 555 0147 (another country: + and its country code)."]},
+    "enrichment": {"city": "New York", "state": "NY", "county": "New York County",
+                   "timezone": "America/New_York"},
+    "consent": {"trustedform_cert_url":
+                "https://cert.trustedform.com/2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a",
+                "jornaya_leadid": "4B1A8C9E-2F3D-4E5A-9B6C-7D8E9F0A1B2C"},
+    "headers": {"X-Api-Version": "2"},
+    "definitions": {"sold": "Leads sold at least once."},
+    "body": {"id": "3f2a0c1e-8d4b-4e57-9a1c-2b7d5e6f8a90", "status": "sold",
+             "payout": "7.50", "message": "Sold.", "ignored_fields": []},
+}
+_STRING_EXAMPLES = {
+    "vertical": "auto-insurance", "slug": "auto-insurance", "timezone": "America/New_York",
+    "tz": "America/New_York", "company": "Apex Auto Insurance", "sub_id": "campaign-42",
+    "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
+    "ip_address": "203.0.113.7", "trustedform_cert_url":
+    "https://cert.trustedform.com/2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a",
+    "jornaya_leadid": "4B1A8C9E-2F3D-4E5A-9B6C-7D8E9F0A1B2C",
+    "tcpa_text": "By clicking Get Quotes I agree to be contacted by up to 5 insurers.",
+    "url": "https://api.buyer.example.com/leads/ping", "webhook_url":
+    "https://affiliate.example.com/leadexchange/webhook",
+    "message": "Sold.", "reason": "Buyer asked for a pause.", "key": "vehicle_year",
+}
+_ARRAY_EXAMPLES = {
+    "verticals": ["auto-insurance"], "dedupe_fields": ["email", "phone"],
+    "ip_allowlist": ["203.0.113.0/24"], "ignored_fields": ["fields.favourite_colour"],
+    "required_fields": ["first_name", "email", "phone", "zip"],
+    "allowed_sources": [1], "blocked_sources": [2], "success_statuses": [200],
+}
+_DECIMAL_EXAMPLES = {"quality_multiplier": "1.00", "bid_multiplier": "1.00",
+                     "payout_value": "70.00", "traffic_share_pct": "100.00"}
+
+
+def _example_for(name: str, prop: dict) -> object:
+    if prop.get("format") == "decimal" or any(
+            branch.get("format") == "decimal" for branch in prop.get("oneOf", [])):
+        return _DECIMAL_EXAMPLES.get(name, "12.50")
+    if prop.get("type") == "object" and "properties" not in prop:
+        return _OBJECT_EXAMPLES.get(name, {})
+    if prop.get("type") == "array":
+        return _ARRAY_EXAMPLES.get(name)
+    if prop.get("type") == "string" and "enum" not in prop and "format" not in prop:
+        return _STRING_EXAMPLES.get(name)
+    return None
+
+
+def realistic_examples(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: an ``example`` on every property whose made-up
+    one would mislead (decimals, free-form objects, well-known names), unless it has one."""
+    for component in result.get("components", {}).get("schemas", {}).values():
+        for name, prop in (component.get("properties") or {}).items():
+            if "example" in prop or "$ref" in prop:
+                continue
+            example = _example_for(name, prop)
+            if example is not None:
+                prop["example"] = example
+    return result

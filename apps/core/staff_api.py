@@ -7,7 +7,8 @@ and page shapes, and their OpenAPI descriptions.
   (GET/HEAD/OPTIONS need ``view_*``, POST ``add_*``, PUT/PATCH ``change_*``, DELETE
   ``delete_*``; an action endpoint such as *pause* states its own map). The roles are groups
   (apps/reports/migrations/0002_roles.py); superusers hold every permission.
-- Lists are paginated by page number (``?page=&page_size=``).
+- Bodies are JSON (``application/json``); lists are paginated by page number
+  (``?page=&page_size=``, both checked: a bad one is a 400, a page past the last a 404).
 
 Lives in core, not in one app's api package, because the staff APIs of several apps use it
 and apps import only leftwards.
@@ -24,12 +25,14 @@ from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.core.api import ApiView
 from apps.core.authentication import StaffTokenAuthentication
+from apps.core.exceptions import FieldErrors
 
 T = TypeVar("T")
 _VIEW = "%(app_label)s.view_%(model_name)s"
@@ -61,11 +64,14 @@ class StaffModelPermissions(DjangoModelPermissions):
         return user.has_perms(self.get_required_permissions(method, model))
 
 
-class StaffApi(APIView):
+class StaffApi(ApiView):
     """Base of every staff endpoint; subclasses set ``permission_model``."""
 
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [StaffModelPermissions]
+    # JSON only: the bodies nest (contract rules, vertical fields), which a flat form cannot
+    # say; any other content type is a 415.
+    parser_classes = [JSONParser]
     permission_model: type[Model]
 
     def page(self, queryset: QuerySet, output: type[serializers.BaseSerializer]) -> Response:
@@ -96,15 +102,45 @@ class PatchSerializerMixin(serializers.Serializer):
         return fields
 
 
+def page_size_param(request: Request, *, name: str, default: int, maximum: int) -> int:
+    """The page size a request asks for: a whole number from 1 to ``maximum`` (``default``
+    when absent), else a 400 naming ``name``. DRF's paginators silently fall back to the
+    default instead, which the OpenAPI schema (minimum, maximum) would contradict."""
+    return _whole_param(request, name, default=default, maximum=maximum)
+
+
+def _whole_param(request: Request, name: str, *, default: int, maximum: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    top = f" to {maximum}" if maximum else " or more"
+    if not raw.isdecimal() or not 1 <= int(raw) <= (maximum or int(raw)):
+        raise FieldErrors({name: [f"Enter a whole number from 1{top}."]})
+    return int(raw)
+
+
 class StaffPagination(PageNumberPagination):
+    """Page numbers from 1 (400 for anything else, 404 past the last page); ``page_size``
+    from 1 to 500 (400 otherwise)."""
+
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request: Request) -> int:
+        return page_size_param(request, name=self.page_size_query_param,
+                               default=self.page_size, maximum=self.max_page_size)
+
+    def paginate_queryset(self, queryset, request: Request, view=None):
+        _whole_param(request, self.page_query_param, default=1, maximum=None)
+        return super().paginate_queryset(queryset, request, view)
+
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("page", int, description="Page number (1-based)."),
-    OpenApiParameter("page_size", int, description="Items per page (default 100, max 500)."),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1},
+                     description="Page number (1-based)."),
+    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 500},
+                     description="Items per page (default 100, max 500)."),
 ]
 
 
@@ -120,7 +156,7 @@ def paginated(name: str, item: serializers.Serializer) -> serializers.Serializer
 
 # Inline, because a serializer class cannot declare a field named ``errors`` without
 # shadowing (for the type checker) its own ``errors`` property.
-_VALIDATION_ERRORS = inline_serializer("ValidationErrors", {
+VALIDATION_ERRORS = inline_serializer("ValidationErrors", {
     "errors": serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()),
         help_text='Messages by dotted field path, e.g. {"endpoints.ping.response.price_path": '
@@ -138,7 +174,11 @@ ERRORS_READ = {
     403: OpenApiResponse(ErrorDetailSerializer, "Missing the model permission."),
 }
 ERRORS_ONE = {**ERRORS_READ, 404: OpenApiResponse(ErrorDetailSerializer, "Not found.")}
-ERRORS_WRITE = {400: OpenApiResponse(_VALIDATION_ERRORS,
+ERRORS_WRITE = {400: OpenApiResponse(VALIDATION_ERRORS,
                                      "Invalid input: every problem by dotted field path."),
                 **ERRORS_READ}
 ERRORS_WRITE_ONE = {**ERRORS_WRITE, **ERRORS_ONE}
+ERRORS_LIST = {400: OpenApiResponse(VALIDATION_ERRORS,
+                                    "A bad filter, page or page_size, by name."),
+               **ERRORS_READ,
+               404: OpenApiResponse(ErrorDetailSerializer, "No such page.")}

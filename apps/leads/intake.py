@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.api import StrictTypesMixin
 from apps.core.exceptions import flatten_errors
 from apps.leads.normalize import (
     NormalizationError,
@@ -30,9 +32,45 @@ _FORM_CONSENT_KEYS = ("trustedform_cert_url", "jornaya_leadid", "tcpa_text", "tc
 _SUB_ID_KEYS = tuple(f"sub_id{n}" for n in range(2, 6))
 
 
+# The formats of the consent tokens, for the OpenAPI schema: what the normalizers accept
+# (apps.leads.normalize), or blank, which counts as not given.
+_TRUSTEDFORM_PATTERN = (r"^\s*(https?://cert\.trustedform\.com/[0-9a-fA-F]{40}/?"
+                        r"|https?://ping\.trustedform\.com/0\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)"
+                        r"\s*$")
+_JORNAYA_PATTERN = (r"^\s*[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+                    r"[0-9A-Fa-f]{12}\s*$")
+_BLANK = {"type": "string", "pattern": r"^\s*$"}
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 255,
+                                 "pattern": _TRUSTEDFORM_PATTERN}, _BLANK],
+                      "description": "https://cert.trustedform.com/ and the 40 hex digits of "
+                                     "the certificate (or a ping URL); blank = not given.",
+                      "example": "https://cert.trustedform.com/"
+                                 "2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a"})
+class _TrustedFormField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 64, "pattern": _JORNAYA_PATTERN},
+                                _BLANK],
+                      "description": "The Jornaya LeadiD token, 8-4-4-4-12 hex digits; blank = "
+                                     "not given.",
+                      "example": "4B1A8C9E-2F3D-4E5A-9B6C-7D8E9F0A1B2C"})
+class _JornayaField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+                      "description": "The consumer's IPv4 or IPv6 address (not the submitting "
+                                     "server's).", "example": "203.0.113.7"})
+class _IPField(serializers.IPAddressField):
+    pass
+
+
 class ConsentSerializer(serializers.Serializer):
-    trustedform_cert_url = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    jornaya_leadid = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    trustedform_cert_url = _TrustedFormField(required=False, allow_blank=True, max_length=255)
+    jornaya_leadid = _JornayaField(required=False, allow_blank=True, max_length=64)
     tcpa_text = serializers.CharField(required=False, allow_blank=True, max_length=4000)
     tcpa_consent = serializers.BooleanField(required=False)
 
@@ -43,8 +81,11 @@ class ConsentSerializer(serializers.Serializer):
         return _normalized_or_error(normalize_jornaya_leadid, value)
 
 
-class SubmissionSerializer(serializers.Serializer):
-    """The envelope of ``POST /api/v1/leads``; ``fields`` is checked against the vertical."""
+class SubmissionSerializer(StrictTypesMixin, serializers.Serializer):
+    """The envelope of ``POST /api/v1/leads``; ``fields`` is checked against the vertical.
+    Booleans may come as text (``test=true`` in a form), so only strings are strict."""
+
+    strict_scalars = False
 
     vertical = serializers.SlugField(max_length=64)
     fields = serializers.DictField(help_text="Lead fields keyed as in the vertical's spec.")
@@ -55,9 +96,7 @@ class SubmissionSerializer(serializers.Serializer):
     )
     consent = ConsentSerializer(required=False)
     test = serializers.BooleanField(required=False, default=False)
-    ip_address = serializers.IPAddressField(
-        required=False, help_text="The consumer's IP address (not the submitting server's)."
-    )
+    ip_address = _IPField(required=False)
     user_agent = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
@@ -108,6 +147,27 @@ def fields_validate(schema: Iterable[VerticalField], raw: Mapping[str, Any]) -> 
         except NormalizationError as error:
             result.errors[f"fields.{spec.key}"] = [error.message]
     return result
+
+
+def ignored_keys(data: Mapping[str, Any], field_keys: Iterable[str]) -> list[str]:
+    """Every key of a JSON-shaped submission the platform does not use, by dotted path, sorted:
+    unknown top-level keys (``"campaign"``), keys inside ``fields`` that the vertical's schema
+    does not have (``"fields.favourite_colour"``) and unknown ``consent`` keys. The answer lists
+    them back so that a misspelt key is seen, not silently dropped."""
+    known = set(SubmissionSerializer().fields)
+    ignored = [key for key in data if key not in known]
+    for name, used in (("fields", set(field_keys)),
+                       ("consent", set(ConsentSerializer().fields))):
+        part = data.get(name)
+        if isinstance(part, Mapping):
+            ignored += [f"{name}.{key}" for key in part if key not in used]
+    return sorted(map(str, ignored))
+
+
+def form_ignored_keys(ignored: Iterable[str]) -> list[str]:
+    """``ignored_keys`` of a flat form submission, named as the form sent them: a form's lead
+    fields are top-level keys (``favourite_colour``, not ``fields.favourite_colour``)."""
+    return sorted(key.removeprefix("fields.") for key in ignored)
 
 
 def envelope_validate(

@@ -107,7 +107,10 @@ def normalize_email(value: object) -> str:
     return email
 
 
-PHONE_MESSAGE = "Enter a valid phone number."
+PHONE_MESSAGE = (
+    "Enter a valid US phone number, e.g. 212-555-0147 or +1 212 555 0147 (another country: "
+    "+ and its country code)."
+)
 # phonenumbers skips leading junk ("call me 2125550123"); we want the field to *be* a number.
 _PHONE_START = re.compile(r"[+(\d]")
 
@@ -134,7 +137,7 @@ def normalize_phone(value: object, *, region: str = "US") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-ZIP_MESSAGE = "Enter a valid 5-digit ZIP code."
+ZIP_MESSAGE = "Enter a valid 5-digit ZIP code, e.g. 10001 (ZIP+4 such as 10001-1234 is accepted)."
 _ZIP = re.compile(r"(\d{5})(?:[- ]?\d{4})?", re.ASCII)  # ASCII: "\d" also matches non-Latin digits
 
 
@@ -164,20 +167,26 @@ _STATES: Mapping[str, str] = MappingProxyType(
 )
 
 
+STATE_MESSAGE = "Enter a valid US state: its 2-letter code or its name, e.g. TX or Texas."
+
+
 def normalize_state(value: object) -> str:
     """Return the USPS code ("TX") of a state, DC or territory given by code or full name.
 
     Case, surrounding/repeated whitespace and periods are ignored ("d.c." -> "DC").
     Military codes (AA/AE/AP), freely associated states and FIPS numbers are rejected.
     """
-    text = _clean_str(value, "Enter a valid US state.")
+    text = _clean_str(value, STATE_MESSAGE)
     code = _STATES.get(_fold(text.replace(".", "")))
     if code is None:
-        raise NormalizationError("Enter a valid US state.")
+        raise NormalizationError(STATE_MESSAGE)
     return code
 
 
-DATE_MESSAGE = "Enter a valid date, such as 1985-04-12 or 04/12/1985."
+DATE_MESSAGE = (
+    "Enter a valid date as YYYY-MM-DD, e.g. 1985-04-12 (also accepted: MM/DD/YYYY, YYYY/MM/DD, "
+    "April 12, 1985 and 12 Apr 1985)."
+)
 _DATE_PATTERNS = tuple(
     re.compile(p, re.IGNORECASE | re.ASCII)
     for p in (
@@ -205,7 +214,8 @@ def _parse_date(text: str) -> date:
         except ValueError:
             raise NormalizationError(DATE_MESSAGE) from None
     if _TWO_DIGIT_YEAR.fullmatch(text):
-        raise NormalizationError("Enter the date with a four-digit year, such as 04/12/1985.")
+        raise NormalizationError(
+            "Enter the date with a four-digit year, as YYYY-MM-DD, e.g. 1985-04-12.")
     for pattern in _DATE_PATTERNS:
         if match := pattern.fullmatch(text):
             month = match["m"]
@@ -319,15 +329,16 @@ def normalize_choice(value: object, choices: Sequence[str]) -> str:
 
 
 _url_validator = URLValidator(schemes=["http", "https"])
+URL_MESSAGE = "Enter a valid http(s) URL, e.g. https://www.example.com/quote."
 
 
 def normalize_url(value: object) -> str:
     """Return an absolute http(s) URL with scheme and host lowercased, the rest as sent."""
-    url = _clean_str(value, "Enter a valid URL.")
+    url = _clean_str(value, URL_MESSAGE)
     try:
         _url_validator(url)
     except ValidationError:
-        raise NormalizationError("Enter a valid URL.") from None
+        raise NormalizationError(URL_MESSAGE) from None
     parts = urlsplit(url)
     userinfo, at, host = parts.netloc.rpartition("@")
     netloc = userinfo + at + host.lower()
@@ -350,7 +361,11 @@ def normalize_ip(value: object) -> str:
     return str(address)
 
 
-TRUSTEDFORM_MESSAGE = "Enter a valid TrustedForm certificate URL."
+TRUSTEDFORM_MESSAGE = (
+    "Enter a valid TrustedForm certificate URL: https://cert.trustedform.com/ and the 40 hex "
+    "digits of the certificate id, e.g. https://cert.trustedform.com/"
+    "2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a."
+)
 _TRUSTEDFORM_CERT = re.compile(r"https?://cert\.trustedform\.com/([0-9a-f]{40})/?", re.IGNORECASE)
 # Ping URLs carry an opaque, case-sensitive token: "0." then dot-separated base64url parts.
 _TRUSTEDFORM_PING = re.compile(
@@ -374,6 +389,10 @@ def normalize_trustedform_cert_url(value: object) -> str:
     raise NormalizationError(TRUSTEDFORM_MESSAGE)
 
 
+JORNAYA_MESSAGE = (
+    "Enter a valid Jornaya LeadiD token: 36 characters, hex digits in groups of 8-4-4-4-12 "
+    "joined by hyphens, e.g. 4B1A8C9E-2F3D-4E5A-9B6C-7D8E9F0A1B2C."
+)
 _JORNAYA = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
 
 
@@ -382,9 +401,9 @@ def normalize_jornaya_leadid(value: object) -> str:
 
     No UUID version/variant check: LeadiD tokens are only UUID-shaped.
     """
-    token = _clean_str(value, "Enter a valid Jornaya LeadiD token.").upper()
+    token = _clean_str(value, JORNAYA_MESSAGE).upper()
     if not _JORNAYA.fullmatch(token):
-        raise NormalizationError("Enter a valid Jornaya LeadiD token.")
+        raise NormalizationError(JORNAYA_MESSAGE)
     return token
 
 

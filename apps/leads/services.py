@@ -11,7 +11,7 @@ import logging
 import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -26,7 +26,7 @@ from apps.core.exceptions import ApplicationError
 from apps.core.logging import kv
 from apps.leads.dedupe import dedupe_claim, dedupe_keys
 from apps.leads.enrich import zip_lookup
-from apps.leads.intake import envelope_validate, fields_validate
+from apps.leads.intake import envelope_validate, fields_validate, ignored_keys
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import CaptureMode, FieldType, Source, SourceApiKey, Vertical
 from apps.sources.selectors import source_allows_vertical, vertical_get
@@ -39,6 +39,8 @@ class CaptureAnswer:
     status_code: int
     body: dict[str, Any]
     lead: Lead | None
+    # the submission's keys the platform did not use (apps.leads.intake.ignored_keys)
+    ignored_fields: tuple[str, ...] = ()
 
 
 def lead_capture(
@@ -51,8 +53,9 @@ def lead_capture(
     """Capture one submission from ``source``.
 
     Answers 202 (stored, status ``received``), 400 (stored as ``rejected``; every bad key
-    named), or 409 (stored as ``duplicate`` with ``duplicate_of``). Raises ApplicationError 403
-    when the source may not post to the vertical. Writes nothing else on any path.
+    named), or 409 (stored as ``duplicate`` with ``duplicate_of``); a 202 or 409 carries the
+    keys it did not use in ``ignored_fields``. Raises ApplicationError 403 when the source may
+    not post to the vertical. Writes nothing else on any path.
     """
     envelope, errors = envelope_validate(data)
     slug = data.get("vertical") if isinstance(data.get("vertical"), str) else None
@@ -80,7 +83,8 @@ def lead_capture(
 
     _fill_envelope(lead, envelope)
     _enrich(lead, schema)
-    return _store(lead, vertical)
+    return replace(_store(lead, vertical),
+                   ignored_fields=tuple(ignored_keys(data, (f.key for f in schema))))
 
 
 def _fill_envelope(lead: Lead, envelope: dict[str, Any]) -> None:

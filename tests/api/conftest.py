@@ -16,9 +16,11 @@ MANAGERS = "Managers"
 
 
 def staff_token(username: str, *, group: str | None = None, superuser: bool = False) -> str:
-    """A staff user (created if needed) in ``group`` and a fresh token for it."""
+    """A staff user (created if needed) in ``group`` only and a fresh token for it."""
+    # created here, not by staff_token_create, so that it gets no default role
+    user, _ = get_user_model().objects.get_or_create(username=username,
+                                                     defaults={"is_staff": True})
     token = staff_token_create(username=username)
-    user = get_user_model().objects.get(username=username)
     if group:
         user.groups.add(Group.objects.get(name=group))
     if superuser:

@@ -72,6 +72,62 @@ def test_it_accepts_a_flat_form_encoded_lead(api_client, source_key):
     assert "vertical" not in lead.fields and "jornaya_leadid" not in lead.fields
 
 
+# --- keys the platform does not use are listed back ---------------------------------------
+
+def test_a_json_answer_lists_every_key_it_did_not_use(api_client, source_key):
+    _, key = source_key
+    body = {**lead_body(favourite_colour="blue", Email="x@example.com"), "campaign": "c7",
+            "consent": {"tcpa_consent": True, "trusted_form": "https://x"}, "sub_id": "s"}
+
+    response = submit(api_client, key, body)
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["ignored_fields"] == [
+        "campaign", "consent.trusted_form", "fields.Email", "fields.favourite_colour"]
+
+
+def test_a_json_answer_with_every_key_used_lists_none(api_client, source_key):
+    _, key = source_key
+
+    response = submit(api_client, key, {**lead_body(), "sub_id": "s", "test": False})
+
+    assert response.status_code == 202
+    assert response.json()["ignored_fields"] == []
+
+
+def test_a_form_answer_names_the_unused_keys_as_the_form_sent_them(api_client, source_key):
+    _, key = source_key
+    form = {"vertical": "auto-insurance", "sub_id": "f1", "sub_id9": "x",
+            "tcpa_consent": "true", "favourite_colour": "blue", **valid_fields()}
+
+    response = api_client.post(URL, data=urlencode(form),
+                               content_type="application/x-www-form-urlencoded",
+                               HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["ignored_fields"] == ["favourite_colour", "sub_id9"]
+
+
+def test_a_duplicate_answer_lists_the_unused_keys_too(api_client, source_key):
+    _, key = source_key
+    submit(api_client, key, lead_body())
+
+    response = submit(api_client, key, {**lead_body(), "campagin": "typo"})
+
+    assert response.status_code == 409
+    assert response.json()["ignored_fields"] == ["campagin"]
+
+
+def test_a_sync_outcome_lists_the_unused_keys(api_client, vertical):
+    _, key = source_with_key(vertical, default_mode="sync")  # no buyers: unsold at once
+
+    response = submit(api_client, key, lead_body(favourite_colour="blue"))
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "unsold"
+    assert response.json()["ignored_fields"] == ["fields.favourite_colour"]
+
+
 def test_it_fills_city_and_state_from_the_zip(api_client, source_key):
     _, key = source_key
     response = submit(api_client, key, lead_body(zip="77429-1234"))
@@ -115,6 +171,33 @@ def test_it_lists_every_bad_field_by_key_and_records_the_rejection(api_client, s
     assert lead.status == LeadStatus.REJECTED
     assert set(lead.errors) == set(errors)
     assert "email" not in lead.fields  # only values that passed are kept
+
+
+def test_a_format_error_names_the_expected_format(api_client, source_key):
+    _, key = source_key
+    body = {"vertical": "auto-insurance",
+            "consent": {"trustedform_cert_url": "https://cert.trustedform.com/abc",
+                        "jornaya_leadid": "LEADID-123"},
+            "fields": valid_fields(phone="555", date_of_birth="12.04.1985", zip="1234")}
+
+    errors = submit(api_client, key, body).json()["errors"]
+
+    assert errors == {
+        "fields.phone": ["Enter a valid US phone number, e.g. 212-555-0147 or +1 212 555 0147 "
+                         "(another country: + and its country code)."],
+        "fields.date_of_birth": ["Enter a valid date as YYYY-MM-DD, e.g. 1985-04-12 (also "
+                                 "accepted: MM/DD/YYYY, YYYY/MM/DD, April 12, 1985 and 12 Apr "
+                                 "1985)."],
+        "fields.zip": ["Enter a valid 5-digit ZIP code, e.g. 10001 (ZIP+4 such as 10001-1234 "
+                       "is accepted)."],
+        "consent.trustedform_cert_url": [
+            "Enter a valid TrustedForm certificate URL: https://cert.trustedform.com/ and the 40 "
+            "hex digits of the certificate id, e.g. https://cert.trustedform.com/"
+            "2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a."],
+        "consent.jornaya_leadid": [
+            "Enter a valid Jornaya LeadiD token: 36 characters, hex digits in groups of "
+            "8-4-4-4-12 joined by hyphens, e.g. 4B1A8C9E-2F3D-4E5A-9B6C-7D8E9F0A1B2C."],
+    }
 
 
 def test_it_names_an_unknown_vertical(api_client, source_key):

@@ -455,6 +455,77 @@ def test_payload_preview_keeps_pii_out_of_the_ping_and_puts_the_token_in_the_pos
         assert post_body["lead"]["email"] == "jane.doe@example.com"
 
 
+def _lead_errors(page: str) -> list[str]:
+    match = re.search(r'<ul class="errorlist lead-errors">(.*?)</ul>', page, re.S)
+    return [html.unescape(m) for m in re.findall(r"<li>(.*?)</li>", match[1])] if match else []
+
+
+BAD_LEAD_ID = ("Enter a lead id: the UUID the API answers (e.g. "
+               "3f2a0c1e-8d4b-4e57-9a1c-2b7d5e6f8a90) or the lead's number in the admin.")
+
+
+@pytest.mark.parametrize(("given", "error"), [
+    ("not-a-uuid", BAD_LEAD_ID),
+    ("12ab", BAD_LEAD_ID),
+    ("99999999", "No Auto Insurance lead has the id 99999999."),
+    (str(uuid.UUID(int=5)), f"No Auto Insurance lead has the id {uuid.UUID(int=5)}."),
+])
+def test_a_bad_lead_id_is_a_form_error_on_both_tools_and_nothing_is_sent(
+        am_client, vertical, sim_url, given, error):
+    sim_reset(sim_url)
+    contract = sim_contract(vertical, sim_url, query="bid=12.34",
+                            post_mappings=[{"target": "ping_token", "source": "@ping.token"}])
+
+    ping = am_client.post(f"/admin/buyers/contract/{contract.pk}/test-ping/", {"lead": given})
+    preview = am_client.get(f"/admin/buyers/contract/{contract.pk}/preview/", {"lead": given})
+
+    assert ping.status_code == 200 and preview.status_code == 200
+    assert _lead_errors(ping.content.decode()) == [error]
+    assert _lead_errors(preview.content.decode()) == [error]
+    assert 'class="test-ping-outcome"' not in ping.content.decode()
+    assert "payload-preview" not in preview.content.decode()
+    assert sim_requests(sim_url, f"/b{contract.pk}/ping") == []
+    assert not LogEntry.objects.filter(object_id=str(contract.pk)).exists()
+
+
+@pytest.mark.parametrize("id_kind", ["uuid", "number"])
+def test_the_tools_take_a_lead_by_its_public_uuid_or_its_admin_number(
+        am_client, vertical, sim_url, id_kind):
+    sim_reset(sim_url)
+    contract = sim_contract(vertical, sim_url, query="bid=12.34",
+                            post_mappings=[{"target": "ping_token", "source": "@ping.token"}])
+    lead = Lead.objects.create(source=SourceFactory(verticals=[vertical]), vertical=vertical,
+                               fields=valid_fields(zip="30301", state="GA", city="Atlanta"))
+    given = str(lead.uuid) if id_kind == "uuid" else str(lead.pk)
+
+    ping = am_client.post(f"/admin/buyers/contract/{contract.pk}/test-ping/", {"lead": given})
+    preview = am_client.get(f"/admin/buyers/contract/{contract.pk}/preview/", {"lead": given})
+
+    assert _cell(ping.content.decode(), "test-ping-outcome") == "bid"
+    assert json.loads(sim_requests(sim_url, f"/b{contract.pk}/ping")[0]["body"])["zip"] \
+        == "30301"
+    ping_preview = html.unescape(re.search(r'payload-ping">.*?<pre>(.*?)</pre>',
+                                           preview.content.decode(), re.S)[1])
+    assert json.loads(ping_preview[ping_preview.index("{"):])["zip"] == "30301"
+
+
+def test_the_lead_admin_answers_the_public_uuid_the_api_returns(am_client, vertical):
+    lead = Lead.objects.create(source=SourceFactory(verticals=[vertical]), vertical=vertical,
+                               fields=valid_fields())
+
+    response = am_client.get(f"/admin/leads/lead/{lead.uuid}/change/")
+    short = am_client.get(f"/admin/leads/lead/{lead.uuid}/", follow=True)
+    unknown = am_client.get(f"/admin/leads/lead/{uuid.UUID(int=9)}/change/", follow=True)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/leads/lead/{lead.pk}/change/"
+    assert am_client.get(response["Location"]).status_code == 200
+    assert short.redirect_chain[-1] == (f"/admin/leads/lead/{lead.pk}/change/", 302)
+    assert short.status_code == 200 and str(lead.uuid) in short.content.decode()
+    assert unknown.status_code == 200
+    assert f"Lead with ID “{uuid.UUID(int=9)}” doesn’t exist" in unknown.content.decode()
+
+
 def test_pause_and_resume_flip_the_status_and_are_audited(am_client, vertical, sim_url):
     contract = sim_contract(vertical, sim_url)
     switch = f"/admin/buyers/contract/{contract.pk}/switch/"

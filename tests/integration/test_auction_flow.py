@@ -31,7 +31,8 @@ def test_a_sync_lead_sells_to_the_best_bid_and_the_answer_keeps_the_buyer_secret
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body == {"id": body["id"], "status": "sold", "payout": "7.50", "message": "Sold."}
+    assert body == {"id": body["id"], "status": "sold", "payout": "7.50", "message": "Sold.",
+                    "ignored_fields": []}
     lead = Lead.objects.get(uuid=body["id"])
     assert lead.sale_price == Decimal("12.50") and lead.margin == Decimal("5.00")
     sale = Sale.objects.get(lead=lead)

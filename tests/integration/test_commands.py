@@ -46,6 +46,77 @@ def test_create_staff_token_prints_only_a_token_and_makes_a_staff_user():
     assert token.startswith("lxs_") and token not in row.digest
 
 
+def run_with_stderr(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def _calls(token: str) -> dict[str, int]:
+    """Status of a read, a write and a report call with the token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return {
+        "read": client.get("/api/v1/buyers").status_code,
+        "write": client.post("/api/v1/buyers", {"company": "Acme"}, format="json").status_code,
+        "reports": client.get("/api/v1/reports/kpis").status_code,
+    }
+
+
+AM_CAN = ("Token for alice is an account-manager: it may edit buyers, contracts (filters, caps, "
+          "schedule, mappings, response rules), sources, their API keys and verticals; send "
+          "test pings, preview payloads, pause and resume contracts; read leads, auctions, the "
+          "KPI reports and the audit log.\n")
+
+
+def test_a_new_staff_token_user_is_an_account_manager_by_default_and_its_calls_work():
+    token, said = run_with_stderr("create_staff_token", "alice")
+
+    assert token.startswith("lxs_") and token.count("\n") == 1  # the token, nothing else
+    assert said == AM_CAN
+    assert _calls(token.strip()) == {"read": 200, "write": 201, "reports": 200}
+
+
+@pytest.mark.parametrize(("role", "calls", "said"), [
+    ("account-manager", {"read": 200, "write": 201, "reports": 200}, AM_CAN),
+    ("manager", {"read": 200, "write": 403, "reports": 200},
+     "Token for alice is a manager: it may read buyers, contracts, sources, verticals, leads, "
+     "auctions, the KPI reports and the audit log; change nothing.\n"),
+    ("admin", {"read": 200, "write": 201, "reports": 200},
+     "Token for alice is an admin: it may do everything: every staff API call and the whole "
+     "admin (superuser).\n"),
+])
+def test_create_staff_token_puts_the_user_in_the_role_and_says_what_it_may_do(
+        role, calls, said):
+    token, told = run_with_stderr("create_staff_token", "alice", "--role", role)
+
+    assert told == said
+    assert _calls(token.strip()) == calls
+
+
+def test_an_existing_user_keeps_its_groups_unless_a_role_is_given():
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("carol", is_staff=True)  # no role
+    token, told = run_with_stderr("create_staff_token", "carol")
+    assert told == ("Token for carol has none of the roles (account-manager, manager, admin): "
+                    "every staff API call answers 403 until it gets one (--role).\n")
+    assert _calls(token.strip()) == {"read": 403, "write": 403, "reports": 403}
+
+    run_with_stderr("create_staff_token", "carol", "--role", "manager")
+    token, _ = run_with_stderr("create_staff_token", "carol")  # stays a manager
+    assert _calls(token.strip()) == {"read": 200, "write": 403, "reports": 200}
+
+    run_with_stderr("create_staff_token", "carol", "--role", "account-manager")
+    user = get_user_model().objects.get(username="carol")
+    assert list(user.groups.values_list("name", flat=True)) == ["Account managers"]
+
+
+def test_create_staff_token_refuses_an_unknown_role():
+    with pytest.raises(CommandError, match="invalid choice: 'owner'"):
+        run("create_staff_token", "alice", "--role", "owner")
+
+
 def test_demo_data_is_idempotent_and_its_keys_work():
     first = run("demo_data")
     second = run("demo_data")

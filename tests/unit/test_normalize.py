@@ -211,7 +211,9 @@ def test_phone_written_forms_normalize_to_e164(raw, e164):
     ],
 )
 def test_phone_rejects_invalid_numbers_and_garbage(raw):
-    assert rejection(normalize_phone, raw) == "Enter a valid phone number."
+    assert rejection(normalize_phone, raw) == (
+        "Enter a valid US phone number, e.g. 212-555-0147 or +1 212 555 0147 (another "
+        "country: + and its country code).")
 
 
 def test_phone_region_decides_how_national_numbers_are_read():
@@ -300,7 +302,8 @@ def test_zip_normalizes_to_five_digits(raw, zip5):
     ],
 )
 def test_zip_rejects_malformed_codes(raw):
-    assert rejection(normalize_zip, raw) == "Enter a valid 5-digit ZIP code."
+    assert rejection(normalize_zip, raw) == (
+        "Enter a valid 5-digit ZIP code, e.g. 10001 (ZIP+4 such as 10001-1234 is accepted).")
 
 
 # --- state --------------------------------------------------------------------------------
@@ -343,7 +346,8 @@ def test_state_normalizes_to_usps_code(raw, code):
     ],
 )
 def test_state_rejects_unknown_values(raw):
-    assert rejection(normalize_state, raw) == "Enter a valid US state."
+    assert rejection(normalize_state, raw) == (
+        "Enter a valid US state: its 2-letter code or its name, e.g. TX or Texas.")
 
 
 # --- date ---------------------------------------------------------------------------------
@@ -403,13 +407,15 @@ def test_date_month_abbreviation_sept():
     ],
 )
 def test_date_rejects_impossible_and_ambiguous_values(raw):
-    assert rejection(normalize_date, raw) == "Enter a valid date, such as 1985-04-12 or 04/12/1985."
+    assert rejection(normalize_date, raw) == (
+        "Enter a valid date as YYYY-MM-DD, e.g. 1985-04-12 (also accepted: MM/DD/YYYY, "
+        "YYYY/MM/DD, April 12, 1985 and 12 Apr 1985).")
 
 
 @pytest.mark.parametrize("raw", ["04/12/85", "4-12-85", "April 12, 85"])
 def test_date_two_digit_years_are_rejected_with_their_own_message(raw):
     message = rejection(normalize_date, raw)
-    assert message == "Enter the date with a four-digit year, such as 04/12/1985."
+    assert message == "Enter the date with a four-digit year, as YYYY-MM-DD, e.g. 1985-04-12."
 
 
 # --- integer / decimal --------------------------------------------------------------------
@@ -641,7 +647,8 @@ def test_url_accepts_absolute_http_urls(raw, url):
     ],
 )
 def test_url_rejects_non_http_and_malformed_urls(raw):
-    assert rejection(normalize_url, raw) == "Enter a valid URL."
+    assert rejection(normalize_url, raw) == (
+        "Enter a valid http(s) URL, e.g. https://www.example.com/quote.")
 
 
 @pytest.mark.parametrize(
@@ -714,7 +721,10 @@ def test_trustedform_cert_url_is_canonicalized(raw, url):
 )
 def test_trustedform_cert_url_rejects_other_urls(raw):
     message = rejection(normalize_trustedform_cert_url, raw)
-    assert message == "Enter a valid TrustedForm certificate URL."
+    assert message == (
+        "Enter a valid TrustedForm certificate URL: https://cert.trustedform.com/ and the 40 hex "
+        "digits of the certificate id, e.g. "
+        "https://cert.trustedform.com/2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a.")
 
 
 @pytest.mark.parametrize(
@@ -742,7 +752,9 @@ def test_jornaya_leadid_is_uppercased(raw):
     ],
 )
 def test_jornaya_leadid_rejects_malformed_tokens(raw):
-    assert rejection(normalize_jornaya_leadid, raw) == "Enter a valid Jornaya LeadiD token."
+    assert rejection(normalize_jornaya_leadid, raw) == (
+        "Enter a valid Jornaya LeadiD token: 36 characters, hex digits in groups of 8-4-4-4-12 "
+        "joined by hyphens, e.g. 4B1A8C9E-2F3D-4E5A-9B6C-7D8E9F0A1B2C.")
 
 
 # --- bounds -------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ on — send a test ping, preview the payloads, see cap usage and health, pause a
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -15,7 +17,11 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from apps.auctions.health import contract_switch
-from apps.auctions.selectors import contract_cap_usage, contract_health
+from apps.auctions.selectors import (
+    contract_cap_usage,
+    contract_health,
+    contract_sample_lead,
+)
 from apps.auctions.services.diagnostics import contract_payload_preview, contract_test_ping
 from apps.buyers.models import (
     Buyer,
@@ -31,6 +37,42 @@ from apps.buyers.models import (
 from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.audit import audit_record
 from apps.leads.models import Lead
+
+
+class SampleLeadForm(forms.Form):
+    """The lead a test ping or a payload preview is built from: its public id (the UUID the
+    API answers) or its number in these admin pages; empty = a sample built from the
+    vertical's field examples. Anything else is a form error, and nothing is sent."""
+
+    lead = forms.CharField(
+        required=False, max_length=64, label="Lead id (optional)",
+        widget=forms.TextInput(attrs={"size": 40}),
+        help_text="The lead's id as the API shows it (a UUID) or its number in the admin.")
+
+    def __init__(self, *args, contract: Contract, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.contract = contract
+
+    def clean_lead(self) -> Lead | None:
+        value = self.cleaned_data["lead"].strip()
+        if not value:
+            return None
+        if value.isdecimal():
+            lead = Lead.objects.filter(pk=int(value),
+                                       vertical_id=self.contract.vertical_id).first()
+        else:
+            try:
+                uuid.UUID(value)
+            except ValueError:
+                raise forms.ValidationError(
+                    "Enter a lead id: the UUID the API answers (e.g. "
+                    "3f2a0c1e-8d4b-4e57-9a1c-2b7d5e6f8a90) or the lead's number in the "
+                    "admin.") from None
+            lead = contract_sample_lead(self.contract, value)
+        if lead is None:
+            raise forms.ValidationError(
+                f"No {self.contract.vertical} lead has the id {value}.")
+        return lead
 
 
 class ContractInline(admin.TabularInline):
@@ -311,15 +353,6 @@ class ContractAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return contract
 
-    def _sample_lead(self, request: HttpRequest, contract: Contract) -> Lead | None:
-        lead_id = request.POST.get("lead") or request.GET.get("lead")
-        if not lead_id:
-            return None
-        lead = Lead.objects.filter(uuid=lead_id, vertical=contract.vertical).first()
-        if lead is None:
-            messages.warning(request, "No lead of this vertical has that id; using a sample.")
-        return lead
-
     def _render(self, request, template: str, contract: Contract, **context) -> HttpResponse:
         return TemplateResponse(request, template, {
             **self.admin_site.each_context(request), "opts": self.opts, "original": contract,
@@ -328,17 +361,21 @@ class ContractAdmin(admin.ModelAdmin):
     def test_ping_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)
         result = None
-        if request.method == "POST":
-            result = contract_test_ping(contract, lead=self._sample_lead(request, contract))
+        form = SampleLeadForm(request.POST if request.method == "POST" else None,
+                              contract=contract)
+        if form.is_valid():
+            result = contract_test_ping(contract, lead=form.cleaned_data["lead"])
             audit_record(request.user, contract, f"Sent a test {result.kind}: {result.outcome}.")
         return self._render(request, "admin/buyers/contract/test_ping.html", contract,
-                            heading="Send test ping", result=result)
+                            heading="Send test ping", result=result, form=form)
 
     def preview_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=False)
-        previews = contract_payload_preview(contract, lead=self._sample_lead(request, contract))
+        form = SampleLeadForm(request.GET, contract=contract)
+        previews = (contract_payload_preview(contract, lead=form.cleaned_data["lead"])
+                    if form.is_valid() else None)
         return self._render(request, "admin/buyers/contract/preview.html", contract,
-                            heading="Payload preview", previews=previews)
+                            heading="Payload preview", previews=previews, form=form)
 
     def switch_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
@@ -22,6 +27,19 @@ class LeadAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     ordering = ["-received_at"]
     readonly_fields = [*(f.name for f in Lead._meta.fields), "timeline"]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context=None) -> HttpResponse:
+        """``/admin/leads/lead/<uuid>/change/`` — the public id the API answers — redirects to
+        the lead's page under its number; an unknown UUID gets the admin's "doesn't exist"."""
+        try:
+            public_id = uuid.UUID(unquote(object_id))
+        except ValueError:
+            return super().change_view(request, object_id, form_url, extra_context)
+        pk = Lead.objects.filter(uuid=public_id).values_list("pk", flat=True).first()
+        if pk is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(public_id))
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[pk]))
 
     @admin.display(description="Auction timeline")
     def timeline(self, lead: Lead) -> SafeString:

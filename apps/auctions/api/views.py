@@ -26,12 +26,13 @@ from apps.auctions.services.diagnostics import (
 from apps.buyers.api.permissions import ContractActionPermissions
 from apps.buyers.models import Contract
 from apps.buyers.selectors import contract_get
+from apps.core.api import StrictTypesMixin
 from apps.core.audit import audit_record
 from apps.core.exceptions import FieldErrors
 from apps.core.staff_api import ERRORS_ONE, ERRORS_WRITE_ONE, StaffApi, or_404
 from apps.leads.models import Lead
 
-_TAGS = ["staff: contract tools"]
+_TAGS = ["Staff"]
 
 
 class RequestViewSerializer(serializers.Serializer):
@@ -65,7 +66,7 @@ class ParsedAnswerSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
 
 
-class TestPingInputSerializer(serializers.Serializer):
+class TestPingInputSerializer(StrictTypesMixin, serializers.Serializer):
     lead = serializers.UUIDField(required=False, allow_null=True,
                                  help_text="A lead of the contract's vertical to send; "
                                            "default: a sample built from the field examples.")
@@ -94,7 +95,7 @@ class PreviewSerializer(serializers.Serializer):
     post = PreviewEntrySerializer(required=False)
 
 
-class SwitchInputSerializer(serializers.Serializer):
+class SwitchInputSerializer(StrictTypesMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True,
                                    help_text="Written to the contract's history.")
 

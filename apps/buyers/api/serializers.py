@@ -49,6 +49,7 @@ from apps.buyers.models import (
     ScheduleWindow,
 )
 from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
+from apps.core.api import StrictTypesMixin
 from apps.core.staff_api import PatchSerializerMixin
 from apps.sources.models import Source, Vertical
 
@@ -69,7 +70,7 @@ _ENDPOINT_COLUMNS = ("url", "method", "body_format", "key_style", "xml_root", "h
 # --- buyers ---
 
 
-class BuyerInputSerializer(serializers.ModelSerializer):
+class BuyerInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """A buyer's editable attributes; ``account_manager`` is a staff user's id (or null)."""
 
     account_manager = serializers.PrimaryKeyRelatedField(
@@ -254,7 +255,7 @@ class EndpointsOutputSerializer(serializers.Serializer):
 # --- contracts ---
 
 
-class ContractInputSerializer(serializers.ModelSerializer):
+class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """A whole contract (POST, PUT): the nested sets it omits are written empty (``filters``,
     ``caps``, ``schedule``, ``allowed_sources``, ``blocked_sources``); ``endpoints`` is
     required."""

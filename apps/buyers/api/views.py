@@ -33,6 +33,7 @@ from apps.buyers.services import (
 )
 from apps.core.audit import audit_record
 from apps.core.staff_api import (
+    ERRORS_LIST,
     ERRORS_ONE,
     ERRORS_WRITE,
     ERRORS_WRITE_ONE,
@@ -58,17 +59,17 @@ class BuyersApi(StaffApi):
     permission_model = Buyer
 
     @extend_schema(
-        operation_id="buyers_list", summary="List buyers", tags=["staff: buyers"],
+        operation_id="buyers_list", summary="List buyers", tags=["Staff"],
         parameters=[OpenApiParameter("status", str, enum=BuyerStatus.values),
                     OpenApiParameter("company", str, description="Company name contains."),
                     *PAGE_PARAMETERS],
         responses={200: paginated("Buyer", BuyerOutputSerializer(many=True)),
-                   **ERRORS_WRITE})
+                   **ERRORS_LIST})
     def get(self, request: Request) -> Response:
         return self.page(buyer_list(filters=request.query_params), BuyerOutputSerializer)
 
     @extend_schema(operation_id="buyers_create", summary="Create a buyer",
-                   tags=["staff: buyers"], request=BuyerInputSerializer,
+                   tags=["Staff"], request=BuyerInputSerializer,
                    responses={201: BuyerOutputSerializer, **ERRORS_WRITE})
     def post(self, request: Request) -> Response:
         serializer = BuyerInputSerializer(data=request.data)
@@ -85,19 +86,19 @@ class BuyerDetailApi(StaffApi):
 
     permission_model = Buyer
 
-    @extend_schema(operation_id="buyers_read", summary="Read a buyer", tags=["staff: buyers"],
+    @extend_schema(operation_id="buyers_read", summary="Read a buyer", tags=["Staff"],
                    responses={200: BuyerOutputSerializer, **ERRORS_ONE})
     def get(self, request: Request, buyer_id: int) -> Response:
         return Response(BuyerOutputSerializer(or_404(buyer_get(buyer_id))).data)
 
     @extend_schema(operation_id="buyers_update", summary="Replace a buyer's attributes",
-                   tags=["staff: buyers"], request=BuyerInputSerializer,
+                   tags=["Staff"], request=BuyerInputSerializer,
                    responses={200: BuyerOutputSerializer, **ERRORS_WRITE_ONE})
     def put(self, request: Request, buyer_id: int) -> Response:
         return self._update(request, buyer_id, partial=False)
 
     @extend_schema(operation_id="buyers_partial_update", summary="Change some attributes",
-                   tags=["staff: buyers"], request=BuyerInputSerializer(partial=True),
+                   tags=["Staff"], request=BuyerInputSerializer(partial=True),
                    responses={200: BuyerOutputSerializer, **ERRORS_WRITE_ONE})
     def patch(self, request: Request, buyer_id: int) -> Response:
         return self._update(request, buyer_id, partial=True)
@@ -112,7 +113,7 @@ class BuyerDetailApi(StaffApi):
         return Response(BuyerOutputSerializer(buyer).data)
 
     @extend_schema(operation_id="buyers_delete", summary="Delete a buyer and its contracts",
-                   tags=["staff: buyers"], responses={204: None, **ERRORS_ONE, **_CONFLICT})
+                   tags=["Staff"], responses={204: None, **ERRORS_ONE, **_CONFLICT})
     def delete(self, request: Request, buyer_id: int) -> Response:
         buyer = or_404(buyer_get(buyer_id))
         with transaction.atomic():  # no history entry when the delete is refused
@@ -130,18 +131,18 @@ class ContractsApi(StaffApi):
     permission_model = Contract
 
     @extend_schema(
-        operation_id="contracts_list", summary="List contracts", tags=["staff: contracts"],
+        operation_id="contracts_list", summary="List contracts", tags=["Staff"],
         parameters=[OpenApiParameter("buyer", int, description="Buyer id."),
                     OpenApiParameter("vertical", str, description="Vertical slug."),
                     OpenApiParameter("status", str, enum=ContractStatus.values),
                     *PAGE_PARAMETERS],
         responses={200: paginated("Contract", ContractOutputSerializer(many=True)),
-                   **ERRORS_WRITE})
+                   **ERRORS_LIST})
     def get(self, request: Request) -> Response:
         return self.page(contract_list(filters=request.query_params), ContractOutputSerializer)
 
     @extend_schema(operation_id="contracts_create", summary="Create a contract with its rules",
-                   tags=["staff: contracts"], request=ContractInputSerializer,
+                   tags=["Staff"], request=ContractInputSerializer,
                    responses={201: ContractOutputSerializer, **ERRORS_WRITE})
     def post(self, request: Request) -> Response:
         serializer = ContractInputSerializer(data=request.data)
@@ -164,20 +165,20 @@ class ContractDetailApi(StaffApi):
     permission_model = Contract
 
     @extend_schema(operation_id="contracts_read", summary="Read a contract with its rules",
-                   tags=["staff: contracts"],
+                   tags=["Staff"],
                    responses={200: ContractOutputSerializer, **ERRORS_ONE})
     def get(self, request: Request, contract_id: int) -> Response:
         return Response(ContractOutputSerializer(or_404(contract_get(contract_id))).data)
 
     @extend_schema(operation_id="contracts_update", summary="Replace a contract and its rules",
-                   tags=["staff: contracts"], request=ContractInputSerializer,
+                   tags=["Staff"], request=ContractInputSerializer,
                    responses={200: ContractOutputSerializer, **ERRORS_WRITE_ONE})
     def put(self, request: Request, contract_id: int) -> Response:
         return self._update(request, contract_id, ContractInputSerializer)
 
     @extend_schema(operation_id="contracts_partial_update",
                    summary="Change some attributes or rule sets of a contract",
-                   tags=["staff: contracts"], request=ContractPatchSerializer,
+                   tags=["Staff"], request=ContractPatchSerializer,
                    responses={200: ContractOutputSerializer, **ERRORS_WRITE_ONE})
     def patch(self, request: Request, contract_id: int) -> Response:
         return self._update(request, contract_id, ContractPatchSerializer)
@@ -192,7 +193,7 @@ class ContractDetailApi(StaffApi):
         return Response(ContractOutputSerializer(contract_get(contract_id)).data)
 
     @extend_schema(operation_id="contracts_delete", summary="Delete a contract",
-                   tags=["staff: contracts"],
+                   tags=["Staff"],
                    responses={204: None, **ERRORS_ONE, **_CONFLICT})
     def delete(self, request: Request, contract_id: int) -> Response:
         contract = or_404(contract_get(contract_id))

@@ -11,9 +11,13 @@ class LeadOutputSerializer(serializers.ModelSerializer):
     """What a source may know of its lead: never the buyer, the sale price or the margin."""
 
     id = serializers.UUIDField(source="uuid")
-    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    vertical = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True,
+        help_text="Null for a lead rejected for an unknown vertical.")
     test = serializers.BooleanField(source="is_test")
-    duplicate_of = serializers.UUIDField(source="duplicate_of.uuid", default=None)
+    duplicate_of = serializers.UUIDField(source="duplicate_of.uuid", default=None,
+                                         allow_null=True,
+                                         help_text="The earlier lead, for a duplicate.")
     status_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -30,10 +34,20 @@ class LeadOutputSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+def _ignored_fields() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(), help_text=(
+            "Every key of the submission the platform did not use, so a misspelt key shows: "
+            "unknown top-level keys (`campaign`), keys the vertical's spec does not have "
+            "(`fields.favourite_colour`; a form-encoded submission names them as sent: "
+            "`favourite_colour`) and unknown `consent` keys. Empty when every key was used."))
+
+
 class CaptureAcceptedSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.ChoiceField(choices=LeadStatus.choices)
     status_url = serializers.URLField()
+    ignored_fields = _ignored_fields()
 
 
 class CaptureOutcomeSerializer(serializers.Serializer):
@@ -43,6 +57,7 @@ class CaptureOutcomeSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["sold", "unsold"])
     payout = serializers.DecimalField(max_digits=10, decimal_places=2)
     message = serializers.CharField()
+    ignored_fields = _ignored_fields()
 
 
 class DuplicateSerializer(serializers.Serializer):
@@ -50,6 +65,7 @@ class DuplicateSerializer(serializers.Serializer):
     duplicate_of = serializers.UUIDField()
     id = serializers.UUIDField()
     detail = serializers.CharField()
+    ignored_fields = _ignored_fields()
 
 
 class ErrorsSerializer(serializers.Serializer):

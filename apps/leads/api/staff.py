@@ -17,10 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.buyers.models import ContractFilter, FieldMapping
+from apps.core.api import StrictTypesMixin
 from apps.core.audit import audit_record
 from apps.core.staff_api import (
+    ERRORS_LIST,
     ERRORS_ONE,
-    ERRORS_READ,
     ERRORS_WRITE,
     ERRORS_WRITE_ONE,
     PAGE_PARAMETERS,
@@ -70,7 +71,7 @@ class VerticalFieldSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class VerticalInputSerializer(serializers.ModelSerializer):
+class VerticalInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """A vertical with its whole schema (POST, PUT): ``fields`` replaces the schema; rows
     are matched by ``key``, and a key left out is removed."""
 
@@ -143,14 +144,14 @@ class VerticalsApi(StaffApi):
     permission_model = Vertical
 
     @extend_schema(operation_id="verticals_list", summary="List verticals",
-                   tags=["staff: verticals"], parameters=PAGE_PARAMETERS,
+                   tags=["Staff"], parameters=PAGE_PARAMETERS,
                    responses={200: paginated("Vertical", VerticalOutputSerializer(many=True)),
-                              **ERRORS_READ})
+                              **ERRORS_LIST})
     def get(self, request: Request) -> Response:
         return self.page(vertical_list(), VerticalOutputSerializer)
 
     @extend_schema(operation_id="verticals_create", summary="Create a vertical with its schema",
-                   tags=["staff: verticals"], request=VerticalInputSerializer,
+                   tags=["Staff"], request=VerticalInputSerializer,
                    responses={201: VerticalOutputSerializer, **ERRORS_WRITE})
     def post(self, request: Request) -> Response:
         serializer = VerticalInputSerializer(data=request.data)
@@ -169,20 +170,20 @@ class VerticalDetailApi(StaffApi):
     permission_model = Vertical
 
     @extend_schema(operation_id="verticals_read", summary="Read a vertical and its schema",
-                   tags=["staff: verticals"],
+                   tags=["Staff"],
                    responses={200: VerticalOutputSerializer, **ERRORS_ONE})
     def get(self, request: Request, slug: str) -> Response:
         return Response(VerticalOutputSerializer(or_404(vertical_get_any(slug))).data)
 
     @extend_schema(operation_id="verticals_update", summary="Replace a vertical and its schema",
-                   tags=["staff: verticals"], request=VerticalInputSerializer,
+                   tags=["Staff"], request=VerticalInputSerializer,
                    responses={200: VerticalOutputSerializer, **ERRORS_WRITE_ONE})
     def put(self, request: Request, slug: str) -> Response:
         return self._update(request, slug, VerticalInputSerializer)
 
     @extend_schema(operation_id="verticals_partial_update",
                    summary="Change some attributes of a vertical, or its schema",
-                   tags=["staff: verticals"], request=VerticalPatchSerializer,
+                   tags=["Staff"], request=VerticalPatchSerializer,
                    responses={200: VerticalOutputSerializer, **ERRORS_WRITE_ONE})
     def patch(self, request: Request, slug: str) -> Response:
         return self._update(request, slug, VerticalPatchSerializer)

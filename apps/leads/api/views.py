@@ -8,14 +8,23 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import QueryDict
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.core.api import ApiView
 from apps.core.clientip import client_ip
 from apps.core.exceptions import ApplicationError, FieldErrors
+from apps.core.staff_api import page_size_param
 from apps.core.unstorable import StorableFormParser, StorableJSONParser
 from apps.leads.api.serializers import (
     CaptureAcceptedSerializer,
@@ -26,7 +35,7 @@ from apps.leads.api.serializers import (
     LeadOutputSerializer,
 )
 from apps.leads.idempotency import idempotent_call, request_fingerprint
-from apps.leads.intake import SubmissionSerializer, submission_from_form
+from apps.leads.intake import SubmissionSerializer, form_ignored_keys, submission_from_form
 from apps.leads.models import Lead, LeadStatus
 from apps.leads.selectors import lead_get_for_source, lead_list_for_source
 from apps.leads.services import lead_capture, lead_dispatch
@@ -34,7 +43,7 @@ from apps.sources.authentication import IsActiveSource, SourceKeyAuthentication,
 from apps.sources.models import CaptureMode
 
 
-class SourceApi(APIView):
+class SourceApi(ApiView):
     """Base of every endpoint a source calls with its API key."""
 
     authentication_classes = [SourceKeyAuthentication]
@@ -54,29 +63,48 @@ class LeadFilter(django_filters.FilterSet):
 
 
 class LeadPagination(CursorPagination):
+    """Newest first, by an opaque ``cursor`` (404 for one this API did not give);
+    ``page_size`` from 1 to 500 (400 otherwise)."""
+
     ordering = "-received_at"
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request: Request) -> int:
+        return page_size_param(request, name=self.page_size_query_param,
+                               default=self.page_size, maximum=self.max_page_size)
 
-_ERRORS = {
-    400: OpenApiResponse(ErrorsSerializer, "Invalid input: every bad field listed by key."),
+
+_WHO = {
     401: OpenApiResponse(DetailSerializer, "Missing, unknown or revoked API key."),
+    403: OpenApiResponse(DetailSerializer, "IP not allowed or source paused."),
+    429: OpenApiResponse(DetailSerializer,
+                         "Rate limit exceeded; the Retry-After header says how many seconds "
+                         "to wait."),
+}
+_ERRORS = {
+    **_WHO,
+    400: OpenApiResponse(ErrorsSerializer, "Invalid input: every bad field listed by key."),
     403: OpenApiResponse(DetailSerializer,
                          "IP not allowed, source paused or vertical not allowed."),
-    409: OpenApiResponse(DuplicateSerializer, "Duplicate lead, or Idempotency-Key conflict."),
+    409: OpenApiResponse(
+        PolymorphicProxySerializer("CaptureConflict", serializers=[
+            DuplicateSerializer, DetailSerializer], resource_type_field_name=None),
+        "Duplicate lead (recorded as such), or an Idempotency-Key already used with another "
+        "body or still running."),
     413: OpenApiResponse(DetailSerializer, "Body too large."),
     415: OpenApiResponse(DetailSerializer, "Unsupported content type."),
-    429: OpenApiResponse(DetailSerializer, "Rate limit exceeded; see Retry-After."),
 }
+# Filters given empty are refused like any bad value: the schema says what each one takes.
+_STRICT_FILTERS = ("status", "created_after", "created_before")
 
 
 class LeadsApi(SourceApi):
     parser_classes = [StorableJSONParser, StorableFormParser]
 
     @extend_schema(
-        operation_id="leads_submit",
+        operation_id="leads_submit", tags=["Sources"],
         summary="Submit a lead",
         request={"application/json": SubmissionSerializer,
                  "application/x-www-form-urlencoded": SubmissionSerializer},
@@ -95,18 +123,22 @@ class LeadsApi(SourceApi):
         if mode not in CaptureMode.values:
             raise FieldErrors({"mode": [f"Use one of: {', '.join(CaptureMode.values)}."]})
         _check_body_size(request)
-        data = _submission_data(request)
+        data, is_form = _submission_data(request)
         key = request.headers.get("Idempotency-Key")
 
         def capture() -> tuple[int, dict[str, Any]]:
-            answer = lead_capture(source=source, api_key=request.auth, data=data,
-                                  client_ip=client_ip(request))
+            captured = lead_capture(source=source, api_key=request.auth, data=data,
+                                    client_ip=client_ip(request))
+            answer = captured
             if answer.status_code == 202:
                 answer = lead_dispatch(answer.lead, mode=mode,
                                        deadline=started + source.time_budget_ms / 1000)
             body = dict(answer.body)
             if "status_url" in body:
                 body["status_url"] = request.build_absolute_uri(body["status_url"])
+            if answer.status_code in (200, 202, 409):
+                ignored = captured.ignored_fields
+                body["ignored_fields"] = form_ignored_keys(ignored) if is_form else list(ignored)
             return answer.status_code, body
 
         if key is None:
@@ -120,14 +152,40 @@ class LeadsApi(SourceApi):
         return Response(body, status=status_code)
 
     @extend_schema(
-        operation_id="leads_list", summary="List your leads",
-        parameters=[OpenApiParameter("status", str, enum=LeadStatus.values),
-                    OpenApiParameter("created_after", str, description="ISO 8601 date-time"),
-                    OpenApiParameter("created_before", str, description="ISO 8601 date-time"),
-                    OpenApiParameter("sub_id", str)],
-        responses={200: LeadOutputSerializer(many=True)},
+        operation_id="leads_list", summary="List your leads", tags=["Sources"],
+        description="Your leads, newest first, a page at a time: follow `next` (an absolute "
+                    "URL carrying an opaque `cursor`) until it is null.",
+        parameters=[
+            OpenApiParameter("status", str, enum=LeadStatus.values),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME,
+                             description="Received at or after (ISO 8601 date-time, e.g. "
+                                         "2026-05-01T00:00:00Z)."),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME,
+                             description="Received before (ISO 8601 date-time)."),
+            OpenApiParameter("sub_id", str, description="Your tracking id, exactly."),
+            OpenApiParameter("cursor", str, description="From a `next` or `previous` URL."),
+            OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 500},
+                             description="Leads per page (default 50, max 500)."),
+        ],
+        responses={
+            200: inline_serializer("PaginatedLeadList", {
+                "next": serializers.URLField(allow_null=True,
+                                             help_text="The next page, or null."),
+                "previous": serializers.URLField(allow_null=True,
+                                                 help_text="The previous page, or null."),
+                "results": LeadOutputSerializer(many=True),
+            }),
+            400: OpenApiResponse(ErrorsSerializer, "A bad filter or page_size, by name."),
+            404: OpenApiResponse(DetailSerializer, "A cursor this API did not give."),
+            **_WHO,
+        },
     )
     def get(self, request: Request) -> Response:
+        empty = [name for name in _STRICT_FILTERS
+                 if name in request.query_params and not request.query_params[name].strip()]
+        if empty:
+            raise FieldErrors({name: ["Give a value or leave the parameter out."]
+                               for name in empty})
         filterset = LeadFilter(request.query_params, queryset=lead_list_for_source(request.user))
         if not filterset.is_valid():
             raise FieldErrors({k: list(v) for k, v in filterset.errors.items()})
@@ -138,8 +196,11 @@ class LeadsApi(SourceApi):
 
 
 class LeadDetailApi(SourceApi):
-    @extend_schema(operation_id="leads_read", summary="Read one of your leads",
-                   responses={200: LeadOutputSerializer, 404: DetailSerializer})
+    @extend_schema(operation_id="leads_read", summary="Read one of your leads", tags=["Sources"],
+                   responses={200: LeadOutputSerializer,
+                              404: OpenApiResponse(DetailSerializer,
+                                                   "No lead of yours has this id."),
+                              **_WHO})
     def get(self, request: Request, lead_id) -> Response:
         lead = lead_get_for_source(request.user, lead_id)
         if lead is None:
@@ -159,11 +220,12 @@ def _check_body_size(request: Request) -> None:
         )
 
 
-def _submission_data(request: Request) -> dict[str, Any]:
-    """The submission as a JSON-shaped dict, whatever the content type (415/400 otherwise)."""
+def _submission_data(request: Request) -> tuple[dict[str, Any], bool]:
+    """The submission as a JSON-shaped dict, whatever the content type (415/400 otherwise),
+    and whether it came form-encoded."""
     data = request.data  # DRF: 415 for other content types, 400 for malformed JSON
     if isinstance(data, QueryDict):
-        return submission_from_form(data)
+        return submission_from_form(data), True
     if not isinstance(data, dict):
         raise FieldErrors({"body": ["Expected a JSON object."]})
-    return data
+    return data, False

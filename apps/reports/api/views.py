@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import asdict, fields
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from apps.core.api import ApiView
 from apps.core.authentication import StaffTokenAuthentication
+from apps.core.staff_api import ERRORS_READ, VALIDATION_ERRORS
 from apps.reports.params import filter_end_inclusive, report_filter
 from apps.reports.selectors import DEFINITIONS, GROUPS, KpiRow, kpi_totals, kpis
 
@@ -39,7 +47,7 @@ _KPI_FIELDS = {f.name: serializers.JSONField(allow_null=True) for f in fields(Kp
                if not f.name.startswith("_")}
 
 
-class KpisApi(APIView):
+class KpisApi(ApiView):
     """KPIs over a date range, optionally grouped; the same numbers as the dashboards.
     Money is returned as strings with two decimals, rates (``*_rate``, ``sell_through``) as
     fractions (0.25 = 25 %), ``*_pct`` figures as percentages (25.0 = 25 %); every grouping
@@ -49,15 +57,22 @@ class KpisApi(APIView):
     permission_classes = [CanViewReports]
 
     @extend_schema(
-        operation_id="reports_kpis", summary="KPIs over a date range",
+        operation_id="reports_kpis", summary="KPIs over a date range", tags=["Reports"],
         parameters=[
-            OpenApiParameter("from", str, description="First local date (YYYY-MM-DD)."),
-            OpenApiParameter("to", str, description="Last local date, included."),
-            OpenApiParameter("tz", str, description="IANA time zone of the dates (UTC)."),
+            OpenApiParameter("from", OpenApiTypes.DATE,
+                             description="First local date (YYYY-MM-DD); default: 6 days "
+                                         "before `to`."),
+            OpenApiParameter("to", OpenApiTypes.DATE,
+                             description="Last local date, included (YYYY-MM-DD); default: "
+                                         "today. At most 400 days after `from`."),
+            OpenApiParameter("tz", str, enum=sorted(zoneinfo.available_timezones()),
+                             description="IANA time zone of the dates (default UTC)."),
             OpenApiParameter("group_by", str, enum=[g for g in GROUPS if g]),
-            OpenApiParameter("source", int, many=True),
-            OpenApiParameter("buyer", int, many=True),
-            OpenApiParameter("vertical", str, many=True, description="Id or slug."),
+            OpenApiParameter("source", int, many=True,
+                             description="Source ids (repeat the parameter for more)."),
+            OpenApiParameter("buyer", int, many=True,
+                             description="Buyer ids (repeat the parameter for more)."),
+            OpenApiParameter("vertical", str, many=True, description="Vertical ids or slugs."),
         ],
         responses={200: inline_serializer("KpiReport", {
             "from": serializers.DateField(), "to": serializers.DateField(),
@@ -65,7 +80,8 @@ class KpisApi(APIView):
             "totals": inline_serializer("KpiRow", _KPI_FIELDS),
             "rows": inline_serializer("KpiRows", _KPI_FIELDS, many=True),
             "definitions": serializers.DictField(child=serializers.CharField()),
-        })},
+        }), **ERRORS_READ, 400: OpenApiResponse(
+            VALIDATION_ERRORS, "A bad parameter, by name (dates, time zone, ids).")},
     )
     def get(self, request: Request) -> Response:
         report, group_by = report_filter(request.query_params)

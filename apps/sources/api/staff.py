@@ -13,12 +13,13 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.core.api import StrictTypesMixin
 from apps.core.audit import audit_record
 from apps.core.exceptions import FieldErrors
 from apps.core.http import BlockedUrl, url_check
 from apps.core.staff_api import (
+    ERRORS_LIST,
     ERRORS_ONE,
-    ERRORS_READ,
     ERRORS_WRITE,
     ERRORS_WRITE_ONE,
     PAGE_PARAMETERS,
@@ -54,7 +55,7 @@ class SourceKeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SourceInputSerializer(serializers.ModelSerializer):
+class SourceInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
     """A source's attributes; ``verticals`` by slug. ``webhook_secret`` is never shown:
     omit it to keep the stored one."""
 
@@ -114,7 +115,7 @@ class SourceCreatedSerializer(SourceOutputSerializer):
         return self.context["api_key"]
 
 
-class KeyInputSerializer(serializers.Serializer):
+class KeyInputSerializer(StrictTypesMixin, serializers.Serializer):
     name = serializers.CharField(max_length=64, default="default",
                                  help_text="What the key is for (a site, a partner's server).")
 
@@ -135,15 +136,15 @@ class SourcesApi(StaffApi):
 
     permission_model = Source
 
-    @extend_schema(operation_id="sources_list", summary="List sources", tags=["staff: sources"],
+    @extend_schema(operation_id="sources_list", summary="List sources", tags=["Staff"],
                    parameters=PAGE_PARAMETERS,
                    responses={200: paginated("Source", SourceOutputSerializer(many=True)),
-                              **ERRORS_READ})
+                              **ERRORS_LIST})
     def get(self, request: Request) -> Response:
         return self.page(source_list(), SourceOutputSerializer)
 
     @extend_schema(operation_id="sources_create", summary="Create a source and its first key",
-                   tags=["staff: sources"], request=SourceInputSerializer,
+                   tags=["Staff"], request=SourceInputSerializer,
                    responses={201: SourceCreatedSerializer, **ERRORS_WRITE})
     def post(self, request: Request) -> Response:
         serializer = SourceInputSerializer(data=request.data)
@@ -164,19 +165,19 @@ class SourceDetailApi(StaffApi):
     permission_model = Source
 
     @extend_schema(operation_id="sources_read", summary="Read a source",
-                   tags=["staff: sources"],
+                   tags=["Staff"],
                    responses={200: SourceOutputSerializer, **ERRORS_ONE})
     def get(self, request: Request, source_id: int) -> Response:
         return Response(SourceOutputSerializer(or_404(source_get(source_id))).data)
 
     @extend_schema(operation_id="sources_update", summary="Replace a source's attributes",
-                   tags=["staff: sources"], request=SourceInputSerializer,
+                   tags=["Staff"], request=SourceInputSerializer,
                    responses={200: SourceOutputSerializer, **ERRORS_WRITE_ONE})
     def put(self, request: Request, source_id: int) -> Response:
         return self._update(request, source_id, partial=False)
 
     @extend_schema(operation_id="sources_partial_update", summary="Change some attributes",
-                   tags=["staff: sources"], request=SourceInputSerializer(partial=True),
+                   tags=["Staff"], request=SourceInputSerializer(partial=True),
                    responses={200: SourceOutputSerializer, **ERRORS_WRITE_ONE})
     def patch(self, request: Request, source_id: int) -> Response:
         return self._update(request, source_id, partial=True)
@@ -206,7 +207,7 @@ class SourceKeysApi(_KeyApi):
     (``sources.add_sourceapikey``) → 201 with the clear key, shown this once."""
 
     @extend_schema(operation_id="sources_keys_create", summary="Issue a new API key",
-                   tags=["staff: sources"], request=KeyInputSerializer,
+                   tags=["Staff"], request=KeyInputSerializer,
                    responses={201: NewKeySerializer, **ERRORS_WRITE_ONE})
     def post(self, request: Request, source_id: int) -> Response:
         source = or_404(source_get(source_id))
@@ -239,7 +240,7 @@ class SourceKeyRotateApi(_KeyApi):
     permission_classes = [RotatePermissions]
 
     @extend_schema(operation_id="sources_keys_rotate", summary="Rotate an API key",
-                   tags=["staff: sources"], request=None,
+                   tags=["Staff"], request=None,
                    responses={200: RotatedKeySerializer, **ERRORS_WRITE_ONE})
     def post(self, request: Request, source_id: int, key_id: int) -> Response:
         old = self._key(source_id, key_id)
@@ -258,7 +259,7 @@ class SourceKeyRevokeApi(_KeyApi):
     permission_classes = [RevokePermissions]
 
     @extend_schema(operation_id="sources_keys_revoke", summary="Revoke an API key",
-                   tags=["staff: sources"], request=None,
+                   tags=["Staff"], request=None,
                    responses={200: SourceKeySerializer, **ERRORS_ONE})
     def post(self, request: Request, source_id: int, key_id: int) -> Response:
         api_key = self._key(source_id, key_id)
