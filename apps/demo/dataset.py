@@ -106,14 +106,14 @@ def _mappings(fields: list[str], **renames: str) -> list[dict]:
 DEMO_BUYERS: list[dict] = [
     {"company": "Apex Auto Insurance", "quality": "1.10", "format": "json",
      "query": "bid_min=8&bid_max=25&latency=uniform:20,120&reject_rate=0.1",
-     "caps": [{"period": "day", "metric": "leads", "limit": 500}],
+     "caps": [{"period": "day", "metric": "leads", "limit": "500"}],
      "filters": [{"field": "vehicle_year", "operator": "gte", "value": 2000}]},
     {"company": "Bluebird Insurance Group", "format": "xml", "post_format": "json",
      "query": "bid_min=5&bid_max=18&latency=uniform:30,150", "post_token_key": "ping_ref",
      "ping_mappings": _mappings(_PING_FIELDS, zip="Lead.ZipCode", state="Lead.State",
                                 vehicle_year="Lead.Vehicle.Year",
                                 vehicle_make="Lead.Vehicle.Make"),
-     "caps": [{"period": "hour", "metric": "spend", "limit": 400}]},
+     "caps": [{"period": "hour", "metric": "spend", "limit": "400"}]},
     {"company": "Cardinal Quotes", "format": "form",
      "query": "bid_min=6&bid_max=15&latency=uniform:15,90&reject_rate=0.2"
               "&reject_reason=Duplicate+in+CRM",
