@@ -83,7 +83,7 @@ WEEKDAYS = [{"weekday": d, "opens_at": clock(8), "closes_at": clock(20)} for d i
 SYNTHETIC_BUYERS: list[tuple[str, str, str, dict, dict]] = [
     ("Northwind Mutual", "auto-insurance", "bid_min=7&bid_max=22&no_bid_rate=0.25"
      "&reject_rate=0.08&reject_reason=Consumer+already+a+customer&latency=lognormal:4.6,0.45",
-     {}, {"caps": [{"period": "day", "metric": "leads", "limit": Decimal(1500)}]}),
+     {}, {"caps": [{"period": "day", "metric": "leads", "limit": "1500"}]}),
     ("Harborview Home Insurance", HOME, "bid_min=10&bid_max=35&no_bid_rate=0.3"
      "&reject_rate=0.1&reject_reason=Duplicate+in+CRM&latency=lognormal:4.7,0.4", {}, {}),
     ("Summit Property Group", HOME, "bid_min=8&bid_max=25&no_bid_rate=0.4&reject_rate=0.12"
@@ -97,7 +97,7 @@ SYNTHETIC_BUYERS: list[tuple[str, str, str, dict, dict]] = [
      {"filters": [{"field": "state", "operator": "in", "value": SOUTHEAST}]}),
     ("Bayside Mutual", HOME, "bid_min=6&bid_max=18&no_bid_rate=0.25&reject_rate=0.08"
      "&latency=lognormal:4.4,0.45", {},
-     {"caps": [{"period": "hour", "metric": "leads", "limit": Decimal(40)}]}),
+     {"caps": [{"period": "hour", "metric": "leads", "limit": "40"}]}),
     ("Lighthouse Insurance Agency", "auto-insurance", "bid_min=9&bid_max=28&no_bid_rate=0.5"
      "&reject_rate=0.15&reject_reason=Phone+failed+validation&latency=lognormal:5.0,0.6",
      {"traffic_share_pct": 60},
@@ -113,7 +113,7 @@ SYNTHETIC_BUYERS: list[tuple[str, str, str, dict, dict]] = [
      "&latency=lognormal:4.5,0.4", {"exclusive": False}, {}),
     ("Meridian Direct Home", HOME, "latency=lognormal:5.0,0.4&reject_rate=0.15"
      "&reject_reason=Consumer+already+a+customer",
-     {"mode": "direct_post", "fixed_price": Decimal("11.00")}, {}),
+     {"mode": "direct_post", "fixed_price": "11.00"}, {}),
 ]
 # Contracts the circuit breaker pauses now and then (by buyer): slow, or failing.
 FLAKY = {"Harbor Slow Bidder": "slow", f"Evergrove Insurance Partners{SUFFIX}": "slow",
