@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from apps.leads.enrich import zip_lookup
+from apps.leads.normalize import DATE_MESSAGE, EMAIL_MESSAGE, PHONE_MESSAGE, ZIP_MESSAGE
 
 # --- consumers ----------------------------------------------------------------------------
 
@@ -31,10 +32,10 @@ AGENTS = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
           "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36",
           "Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/124.0 Mobile Safari/537.36")
 # (invalid keys, message, weight): each invalid key is a rejection reason in the reports.
+# The capture's own messages (apps.leads.normalize), so synthetic rejections read like real ones.
 REJECTIONS = (
-    (("phone",), "Enter a valid phone number.", 30), (("email",), "Enter a valid email "
-     "address.", 25), (("zip",), "Enter a valid 5-digit ZIP code.", 15),
-    (("date_of_birth",), "Enter a valid date, such as 1985-04-12 or 04/12/1985.", 10),
+    (("phone",), PHONE_MESSAGE, 30), (("email",), EMAIL_MESSAGE, 25), (("zip",), ZIP_MESSAGE, 15),
+    (("date_of_birth",), DATE_MESSAGE, 10),
     (("first_name", "last_name"), "This field is required.", 12),
     (("currently_insured",), "This field is required.", 8),
 )
