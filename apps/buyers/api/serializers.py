@@ -124,7 +124,8 @@ class ScheduleRowSerializer(serializers.ModelSerializer):
 class MappingRowSerializer(serializers.ModelSerializer):
     """One key of the payload; rows are applied in the order given."""
 
-    source = serializers.CharField(max_length=63, allow_blank=True, default="",
+    # the field is named like DRF's Field.source attribute, which the stubs type as str
+    source = serializers.CharField(max_length=63, allow_blank=True, default="",  # type: ignore[assignment]
                                    help_text="A lead field key or @context (@ping.token, "
                                              "@lead.id …); empty for a constant.")
     constant = serializers.CharField(max_length=1000, allow_blank=True, allow_null=True,
@@ -173,13 +174,12 @@ class ResponseRulesSerializer(serializers.Serializer):
     reason_path = serializers.CharField(max_length=255, allow_blank=True, default="")
 
 
-def _headers_check(headers: Mapping[str, str]) -> Mapping[str, str]:
+def _headers_check(headers: dict[str, str]) -> None:
     for name, value in headers.items():
         if not _HEADER_NAME.match(name):
             raise serializers.ValidationError(f"{name!r} is not a valid header name.")
         if "\r" in value or "\n" in value:
             raise serializers.ValidationError(f"The value of {name} has a line break.")
-    return headers
 
 
 class _EndpointFields(serializers.Serializer):
@@ -242,9 +242,10 @@ class EndpointOutputSerializer(_EndpointFields):
         return bool(endpoint.auth_secret)
 
     @extend_schema_field(MappingRowOutputSerializer(many=True))
-    def get_mappings(self, endpoint: Endpoint) -> list[dict]:
+    def get_mappings(self, endpoint: Endpoint) -> list[dict[str, Any]]:
         rows = self.context["mappings"].get(endpoint.kind, [])
-        return MappingRowOutputSerializer(rows, many=True, context={"endpoint": endpoint}).data
+        return list(MappingRowOutputSerializer(rows, many=True,
+                                               context={"endpoint": endpoint}).data)
 
 
 class EndpointsOutputSerializer(serializers.Serializer):
@@ -325,11 +326,15 @@ class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
         contract: Contract | None = self.instance
         vertical: Vertical = current("vertical")
         fields = list(vertical.fields.values_list("key", "pii"))
+        endpoints: dict[str, Mapping[str, Any]]
+        mappings: dict[str, list[Mapping[str, Any]]]
         if "endpoints" in attrs:
             endpoints = {kind: {k: v for k, v in spec.items() if k != "mappings"}
                          for kind, spec in attrs["endpoints"].items()}
             mappings = {kind: spec["mappings"] for kind, spec in attrs["endpoints"].items()}
         else:
+            # a PATCH without endpoints: only an existing contract can be patched
+            assert contract is not None
             endpoints = {row["kind"]: row for row in
                          contract.endpoints.values("kind", *_ENDPOINT_COLUMNS)}
             mappings = defaultdict(list)
@@ -337,8 +342,11 @@ class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
                     "kind", "target", "source", "constant", "constant_type", "transform",
                     "arg"):
                 mappings[row["kind"]].append(row)
-        filters = (attrs["filters"] if "filters" in attrs
-                   else list(contract.filters.values("field", "operator", "value")))
+        if "filters" in attrs:
+            filters = attrs["filters"]
+        else:
+            assert contract is not None  # as above
+            filters = list(contract.filters.values("field", "operator", "value"))
         secrets = set(contract.secrets.values_list("name", flat=True)) if contract else set()
         for name, value in attrs.get("secrets", {}).items():
             (secrets.discard if value is None else secrets.add)(name)
@@ -370,10 +378,14 @@ class ContractOutputSerializer(serializers.ModelSerializer):
     """A contract with every rule; secrets are never shown (``auth_secret_set`` says
     whether one is stored)."""
 
-    buyer = serializers.PrimaryKeyRelatedField(read_only=True)
-    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    allowed_sources = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    blocked_sources = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    buyer: serializers.PrimaryKeyRelatedField[Buyer] = serializers.PrimaryKeyRelatedField(
+        read_only=True)
+    vertical: serializers.SlugRelatedField[Vertical] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True)
+    allowed_sources: serializers.PrimaryKeyRelatedField[Source] = (
+        serializers.PrimaryKeyRelatedField(many=True, read_only=True))
+    blocked_sources: serializers.PrimaryKeyRelatedField[Source] = (
+        serializers.PrimaryKeyRelatedField(many=True, read_only=True))
     filters = FilterRowSerializer(many=True, read_only=True)
     caps = CapRowSerializer(many=True, read_only=True)
     schedule = ScheduleRowSerializer(many=True, read_only=True)
