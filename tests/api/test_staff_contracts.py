@@ -398,3 +398,40 @@ def test_garbage_is_a_400_never_a_500(am_client, vertical, buyer, sim_url, garba
         assert response.status_code == 400, (method, response.content)
         assert response.json()["errors"]
     assert Contract.objects.count() == 1
+
+
+def test_patch_changes_one_endpoint_setting_without_resending_the_endpoint(
+        am_client, vertical, buyer, sim_url):
+    body = contract_payload(buyer.pk, sim_url)
+    _ping(body).update(auth_type="header", auth_name="X-Api-Key", auth_secret="k-123",
+                       headers={"X-Partner": "lx", "X-Old": "1"})
+    created = _created(am_client, buyer, sim_url, endpoints=body["endpoints"])
+
+    response = am_client.patch(f"/api/v1/contracts/{created['id']}", {"endpoints": {
+        "ping": {"timeout_ms": 1500, "headers": {"X-Old": None, "X-New": "2"}}}},
+        format="json")
+
+    assert response.status_code == 200, response.json()
+    ping, before = response.json()["endpoints"]["ping"], created["endpoints"]["ping"]
+    assert ping["timeout_ms"] == 1500
+    assert ping["headers"] == {"X-Partner": "lx", "X-New": "2"}
+    assert {k: v for k, v in ping.items() if k not in ("timeout_ms", "headers")} == {
+        k: v for k, v in before.items() if k not in ("timeout_ms", "headers")}
+    assert response.json()["endpoints"]["post"] == created["endpoints"]["post"]
+    assert Endpoint.objects.get(contract_id=created["id"], kind="ping").auth_secret == "k-123"
+
+
+def test_patch_of_an_endpoint_is_checked_as_the_merged_contract(am_client, vertical, buyer,
+                                                                 sim_url):
+    created = _created(am_client, buyer, sim_url)
+
+    removed = am_client.patch(f"/api/v1/contracts/{created['id']}",
+                              {"endpoints": {"post": None}}, format="json")
+    bad = am_client.patch(f"/api/v1/contracts/{created['id']}",
+                          {"endpoints": {"ping": {"timeout_ms": 0}}}, format="json")
+
+    assert removed.status_code == 400 and "endpoints.post" in str(removed.json()["errors"])
+    assert bad.status_code == 400
+    assert list(bad.json()["errors"]) == ["endpoints.ping.timeout_ms"]
+    assert am_client.get(f"/api/v1/contracts/{created['id']}").json()["endpoints"] == \
+        created["endpoints"]

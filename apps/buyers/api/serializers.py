@@ -358,6 +358,32 @@ class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
             secret_names=frozenset(secrets))
 
 
+def endpoints_merge_patch(contract: Contract, patch: Any) -> Any:
+    """A PATCH's ``endpoints`` applied to the contract's stored endpoints as a JSON Merge
+    Patch (RFC 7396): an object is merged key by key (``{"ping": {"timeout_ms": 1500}}``
+    changes that one setting), ``null`` removes a key (an endpoint, a header), anything
+    else — a list such as ``mappings`` included — replaces the stored value. The result is
+    the whole ``endpoints`` document (as read, which a PUT takes back unchanged), validated
+    as a PUT's would be; anything but an object is returned as it is, for validation to
+    refuse. The stored auth secret, never shown, is kept unless the patch sets one."""
+    if not isinstance(patch, Mapping):
+        return patch
+    stored = ContractOutputSerializer(contract).data["endpoints"]
+    return _merge({kind: endpoint for kind, endpoint in stored.items() if endpoint}, patch)
+
+
+def _merge(target: Any, patch: Any) -> Any:
+    if not isinstance(patch, Mapping):
+        return patch
+    merged = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = _merge(merged.get(key), value)
+    return merged
+
+
 class ContractPatchSerializer(PatchSerializerMixin, ContractInputSerializer):
     """PATCH: a key left out is left as it is; a nested set that is present replaces the
     stored one and is validated whole."""

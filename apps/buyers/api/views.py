@@ -8,6 +8,8 @@ shapes the answer; every change is written to the admin's history (who, when, wh
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,6 +22,7 @@ from apps.buyers.api.serializers import (
     ContractInputSerializer,
     ContractOutputSerializer,
     ContractPatchSerializer,
+    endpoints_merge_patch,
 )
 from apps.buyers.models import Buyer, BuyerStatus, Contract, ContractStatus
 from apps.buyers.selectors import buyer_get, buyer_list, contract_get, contract_list
@@ -156,8 +159,10 @@ class ContractsApi(StaffApi):
 class ContractDetailApi(StaffApi):
     """``GET /contracts/{id}`` with every rule (view). ``PUT`` (change): the whole contract;
     the rule sets it omits are written empty. ``PATCH`` (change): a key left out is left as
-    it is, a rule set that is present (``filters``, ``caps``, ``schedule``, ``endpoints``,
-    ``allowed_sources``, ``blocked_sources``) replaces the stored one. Both validate the
+    it is, a rule set that is present (``filters``, ``caps``, ``schedule``,
+    ``allowed_sources``, ``blocked_sources``) replaces the stored one, and ``endpoints`` is
+    merged into the stored ones (JSON Merge Patch: ``{"endpoints": {"ping": {"timeout_ms":
+    1500}}}`` changes that one setting). Both validate the
     contract as it would be saved and write it in one transaction; the contract's
     ``updated_at`` moves, so every process rebuilds its auction set-up. ``DELETE`` → 204
     (409 when it has sales on record)."""
@@ -178,6 +183,12 @@ class ContractDetailApi(StaffApi):
 
     @extend_schema(operation_id="contracts_partial_update",
                    summary="Change some attributes or rule sets of a contract",
+                   description="Keys left out are left as they are. `filters`, `caps`, "
+                   "`schedule`, `allowed_sources` and `blocked_sources` replace the stored "
+                   "set; `endpoints` is merged into the stored endpoints as a JSON Merge "
+                   "Patch (RFC 7396): `{\"endpoints\": {\"ping\": {\"timeout_ms\": 1500}}}` "
+                   "changes one setting, `null` removes an endpoint or a header, a list "
+                   "(`mappings`) replaces the stored one.",
                    tags=["Staff"], request=ContractPatchSerializer,
                    responses={200: ContractOutputSerializer, **ERRORS_WRITE_ONE})
     def patch(self, request: Request, contract_id: int) -> Response:
@@ -185,7 +196,11 @@ class ContractDetailApi(StaffApi):
 
     def _update(self, request: Request, contract_id: int, input_class) -> Response:
         contract = or_404(contract_get(contract_id))
-        serializer = input_class(contract, data=request.data)
+        data = request.data
+        if input_class is ContractPatchSerializer and isinstance(data, Mapping) \
+                and "endpoints" in data:
+            data = {**data, "endpoints": endpoints_merge_patch(contract, data["endpoints"])}
+        serializer = input_class(contract, data=data)
         serializer.is_valid(raise_exception=True)
         contract_update(contract, **serializer.validated_data)
         audit_record(request.user, contract,
