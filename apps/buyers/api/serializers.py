@@ -30,7 +30,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.buyers.mapping import SECRET_NAME
+from apps.buyers.mapping import SECRET_NAME, TRANSFORMS, transforms_deriving_non_pii
 from apps.buyers.models import (
     AuthType,
     BodyFormat,
@@ -134,8 +134,16 @@ class MappingRowSerializer(serializers.ModelSerializer):
         choices=ConstantType.choices, default=ConstantType.STRING,
         help_text="How the constant is sent: integer 12, decimal 12.50, boolean true/false, "
                   "null (with an empty constant) — not as text.")
-    transform = serializers.CharField(max_length=32, allow_blank=True, default="")
-    arg = serializers.CharField(max_length=1000, allow_blank=True, default="")
+    transform = serializers.ChoiceField(
+        choices=["", *sorted(TRANSFORMS)], allow_blank=True, default="",
+        help_text="Applied to the value before it is sent; empty: the value as it is. "
+                  "On a ping, a PII field is read only through a transform that derives a "
+                  f"non-identifying value ({', '.join(transforms_deriving_non_pii())}).")
+    arg = serializers.CharField(
+        max_length=1000, allow_blank=True, default="",
+        help_text="The transform's argument; by transform: " + "; ".join(
+            f"{name}: {TRANSFORMS[name].grammar}" for name in sorted(TRANSFORMS)
+            if TRANSFORMS[name].grammar) + "; the others take none.")
 
     class Meta:
         model = FieldMapping
