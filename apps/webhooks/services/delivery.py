@@ -154,7 +154,7 @@ def _job_finish(job: _Job, response: OutboundResponse | None, *, started: dateti
             status=status, next_attempt_at=retry_at, url=url,
             delivered_at=now if ok else row.delivered_at,
             last_http_status=attempt.http_status, last_error=attempt.detail)
-    logger.info(kv("webhook.attempt", delivery=row.msg_id, kind=row.kind, event=row.event,
+    logger.info(kv("webhook.attempt", delivery=row.msg_id, kind=row.kind, type=row.event,
                    attempt=row.attempts, status=status, http=attempt.http_status or "-",
                    error=attempt.error or "-", latency_ms=attempt.latency_ms or "-",
                    kept=bool(finished)))
