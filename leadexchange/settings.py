@@ -263,6 +263,9 @@ SPECTACULAR_SETTINGS = {
         "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers, contracts
         "LeadStatusEnum": "apps.leads.models.LeadStatus",
         "SaleOutcomeEnum": ["sold", "unsold"],
+        "SourceEventEnum": "apps.webhooks.models.SourceEvent",
+        "DeliveryStatusEnum": "apps.webhooks.models.DeliveryStatus",
+        "DeliveryKindEnum": "apps.webhooks.models.DeliveryKind",
     },
 }
 

@@ -16,13 +16,13 @@ from apps.core.exceptions import ApplicationError, FieldErrors
 from apps.core.staff_api import or_404
 from apps.sources.models import Source
 from apps.webhooks.api.serializers import (
-    DeliveryDetailSerializer,
     DeliveryFilter,
-    EndpointCreatedSerializer,
-    EndpointInputSerializer,
-    EndpointOutputSerializer,
     RedeliveredSerializer,
     RedeliverRangeSerializer,
+    WebhookDeliveryDetailSerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointInputSerializer,
+    WebhookEndpointOutputSerializer,
 )
 from apps.webhooks.models import WebhookDelivery, WebhookEndpoint
 from apps.webhooks.selectors import delivery_get, delivery_list, endpoint_get
@@ -59,20 +59,20 @@ def delivery_found(source: Source, msg_id: str) -> WebhookDelivery:
 
 
 def endpoint_create_answer(request: Request, source: Source) -> Response:
-    serializer = EndpointInputSerializer(data=request.data)
+    serializer = WebhookEndpointInputSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     try:
         endpoint, secret = endpoint_create(source=source, **serializer.validated_data)
     except DjangoValidationError as error:
         raise _model_errors(error) from None
     audit_record(_staff(request), endpoint, "Added through the API.", action="add")
-    return Response(EndpointCreatedSerializer(endpoint, context={"secret": secret}).data,
+    return Response(WebhookEndpointCreatedSerializer(endpoint, context={"secret": secret}).data,
                     status=status.HTTP_201_CREATED)
 
 
 def endpoint_update_answer(request: Request, source: Source, endpoint_id: int) -> Response:
     endpoint = endpoint_found(source, endpoint_id)
-    serializer = EndpointInputSerializer(endpoint, data=request.data, partial=True)
+    serializer = WebhookEndpointInputSerializer(endpoint, data=request.data, partial=True)
     serializer.is_valid(raise_exception=True)
     try:
         endpoint_update(endpoint, **serializer.validated_data)
@@ -80,7 +80,7 @@ def endpoint_update_answer(request: Request, source: Source, endpoint_id: int) -
         raise _model_errors(error) from None
     changed = ", ".join(sorted(serializer.validated_data)) or "nothing"
     audit_record(_staff(request), endpoint, f"Changed {changed} through the API.")
-    return Response(EndpointOutputSerializer(endpoint).data)
+    return Response(WebhookEndpointOutputSerializer(endpoint).data)
 
 
 def endpoint_delete_answer(request: Request, source: Source, endpoint_id: int) -> Response:
@@ -94,7 +94,7 @@ def endpoint_rotate_answer(request: Request, source: Source, endpoint_id: int) -
     endpoint = endpoint_found(source, endpoint_id)
     secret = endpoint_secret_rotate(endpoint)
     audit_record(_staff(request), endpoint, "Rotated the signing secret through the API.")
-    return Response(EndpointCreatedSerializer(endpoint, context={"secret": secret}).data)
+    return Response(WebhookEndpointCreatedSerializer(endpoint, context={"secret": secret}).data)
 
 
 def deliveries_filtered(request: Request, source: Source):
@@ -111,7 +111,7 @@ def delivery_redeliver_answer(request: Request, source: Source, msg_id: str) -> 
     if delivery.endpoint is not None:
         audit_record(_staff(request), delivery.endpoint,
                      f"Redelivered {delivery.msg_id} through the API.")
-    return Response(DeliveryDetailSerializer(delivery_found(source, msg_id)).data,
+    return Response(WebhookDeliveryDetailSerializer(delivery_found(source, msg_id)).data,
                     status=status.HTTP_202_ACCEPTED)
 
 

@@ -25,7 +25,7 @@ from apps.webhooks.models import (
 )
 
 
-class EndpointInputSerializer(serializers.ModelSerializer):
+class WebhookEndpointInputSerializer(serializers.ModelSerializer):
     """An endpoint's attributes: ``url`` (http/https; the SSRF guard refuses private,
     loopback, link-local and metadata addresses), ``events`` (default: all four)."""
 
@@ -46,7 +46,7 @@ class EndpointInputSerializer(serializers.ModelSerializer):
         return value
 
 
-class EndpointOutputSerializer(serializers.ModelSerializer):
+class WebhookEndpointOutputSerializer(serializers.ModelSerializer):
     previous_secret_valid_until = serializers.DateTimeField(
         source="previous_secret_expires_at", read_only=True, allow_null=True,
         help_text="After a rotation the previous secret signs too (a second signature) "
@@ -60,19 +60,19 @@ class EndpointOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EndpointCreatedSerializer(EndpointOutputSerializer):
+class WebhookEndpointCreatedSerializer(WebhookEndpointOutputSerializer):
     secret = serializers.SerializerMethodField(
         help_text="The signing secret (whsec_…), in clear: shown this once, never again.")
 
-    class Meta(EndpointOutputSerializer.Meta):
-        fields = [*EndpointOutputSerializer.Meta.fields, "secret"]
+    class Meta(WebhookEndpointOutputSerializer.Meta):
+        fields = [*WebhookEndpointOutputSerializer.Meta.fields, "secret"]
         read_only_fields = fields
 
     def get_secret(self, endpoint: WebhookEndpoint) -> str:
         return self.context["secret"]
 
 
-class AttemptSerializer(serializers.ModelSerializer):
+class WebhookAttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookAttempt
         fields = ["number", "started_at", "url", "succeeded", "http_status", "latency_ms",
@@ -80,7 +80,7 @@ class AttemptSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class WebhookDeliverySerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="msg_id", read_only=True,
                                help_text="The webhook-id header of every attempt.")
     lead_id = serializers.UUIDField(source="lead.uuid", read_only=True)
@@ -99,11 +99,11 @@ class DeliverySerializer(serializers.ModelSerializer):
         return json.loads(delivery.body) if delivery.body else None
 
 
-class DeliveryDetailSerializer(DeliverySerializer):
-    attempt_log = AttemptSerializer(many=True, read_only=True)
+class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
+    attempt_log = WebhookAttemptSerializer(many=True, read_only=True)
 
-    class Meta(DeliverySerializer.Meta):
-        fields = [*DeliverySerializer.Meta.fields, "attempt_log"]
+    class Meta(WebhookDeliverySerializer.Meta):
+        fields = [*WebhookDeliverySerializer.Meta.fields, "attempt_log"]
         read_only_fields = fields
 
 

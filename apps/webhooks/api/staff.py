@@ -25,13 +25,13 @@ from apps.sources.models import Source
 from apps.sources.selectors import source_get
 from apps.webhooks.api import operations
 from apps.webhooks.api.serializers import (
-    DeliveryDetailSerializer,
-    DeliverySerializer,
-    EndpointCreatedSerializer,
-    EndpointInputSerializer,
-    EndpointOutputSerializer,
     RedeliveredSerializer,
     RedeliverRangeSerializer,
+    WebhookDeliveryDetailSerializer,
+    WebhookDeliverySerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointInputSerializer,
+    WebhookEndpointOutputSerializer,
 )
 from apps.webhooks.models import (
     DeliveryKind,
@@ -74,14 +74,14 @@ class SourceWebhooksApi(_SourceStaffApi):
     @extend_schema(operation_id="sources_webhooks_list", summary="List webhook endpoints",
                    tags=_TAGS, parameters=PAGE_PARAMETERS,
                    responses={200: paginated("WebhookEndpoint",
-                                             EndpointOutputSerializer(many=True)),
+                                             WebhookEndpointOutputSerializer(many=True)),
                               **ERRORS_ONE})
     def get(self, request: Request, source_id: int) -> Response:
-        return self.page(endpoint_list(self._source(source_id)), EndpointOutputSerializer)
+        return self.page(endpoint_list(self._source(source_id)), WebhookEndpointOutputSerializer)
 
     @extend_schema(operation_id="sources_webhooks_create", summary="Add a webhook endpoint",
-                   tags=_TAGS, request=EndpointInputSerializer,
-                   responses={201: EndpointCreatedSerializer, **ERRORS_WRITE_ONE})
+                   tags=_TAGS, request=WebhookEndpointInputSerializer,
+                   responses={201: WebhookEndpointCreatedSerializer, **ERRORS_WRITE_ONE})
     def post(self, request: Request, source_id: int) -> Response:
         return operations.endpoint_create_answer(request, self._source(source_id))
 
@@ -93,14 +93,14 @@ class SourceWebhookDetailApi(_SourceStaffApi):
     permission_model = WebhookEndpoint
 
     @extend_schema(operation_id="sources_webhooks_read", summary="Read a webhook endpoint",
-                   tags=_TAGS, responses={200: EndpointOutputSerializer, **ERRORS_ONE})
+                   tags=_TAGS, responses={200: WebhookEndpointOutputSerializer, **ERRORS_ONE})
     def get(self, request: Request, source_id: int, endpoint_id: int) -> Response:
         endpoint = operations.endpoint_found(self._source(source_id), endpoint_id)
-        return Response(EndpointOutputSerializer(endpoint).data)
+        return Response(WebhookEndpointOutputSerializer(endpoint).data)
 
     @extend_schema(operation_id="sources_webhooks_update", summary="Change a webhook endpoint",
-                   tags=_TAGS, request=EndpointInputSerializer(partial=True),
-                   responses={200: EndpointOutputSerializer, **ERRORS_WRITE_ONE})
+                   tags=_TAGS, request=WebhookEndpointInputSerializer(partial=True),
+                   responses={200: WebhookEndpointOutputSerializer, **ERRORS_WRITE_ONE})
     def patch(self, request: Request, source_id: int, endpoint_id: int) -> Response:
         return operations.endpoint_update_answer(request, self._source(source_id), endpoint_id)
 
@@ -120,7 +120,7 @@ class SourceWebhookRotateApi(_SourceStaffApi):
 
     @extend_schema(operation_id="sources_webhooks_rotate", summary="Rotate the signing secret",
                    tags=_TAGS, request=None,
-                   responses={200: EndpointCreatedSerializer, **ERRORS_ONE})
+                   responses={200: WebhookEndpointCreatedSerializer, **ERRORS_ONE})
     def post(self, request: Request, source_id: int, endpoint_id: int) -> Response:
         return operations.endpoint_rotate_answer(request, self._source(source_id), endpoint_id)
 
@@ -133,11 +133,12 @@ class SourceDeliveriesApi(_SourceStaffApi):
 
     @extend_schema(operation_id="sources_deliveries_list", summary="List deliveries",
                    tags=_TAGS, parameters=[*PAGE_PARAMETERS, *DELIVERY_FILTERS],
-                   responses={200: paginated("WebhookDelivery", DeliverySerializer(many=True)),
+                   responses={200: paginated("WebhookDelivery",
+                                             WebhookDeliverySerializer(many=True)),
                               **ERRORS_ONE})
     def get(self, request: Request, source_id: int) -> Response:
         source = self._source(source_id)
-        return self.page(operations.deliveries_filtered(request, source), DeliverySerializer)
+        return self.page(operations.deliveries_filtered(request, source), WebhookDeliverySerializer)
 
 
 class SourceDeliveryDetailApi(_SourceStaffApi):
@@ -147,10 +148,10 @@ class SourceDeliveryDetailApi(_SourceStaffApi):
     permission_model = WebhookDelivery
 
     @extend_schema(operation_id="sources_deliveries_read", summary="Read a delivery",
-                   tags=_TAGS, responses={200: DeliveryDetailSerializer, **ERRORS_ONE})
+                   tags=_TAGS, responses={200: WebhookDeliveryDetailSerializer, **ERRORS_ONE})
     def get(self, request: Request, source_id: int, delivery_id: str) -> Response:
         delivery = operations.delivery_found(self._source(source_id), delivery_id)
-        return Response(DeliveryDetailSerializer(delivery).data)
+        return Response(WebhookDeliveryDetailSerializer(delivery).data)
 
 
 class SourceDeliveryRedeliverApi(_SourceStaffApi):
@@ -163,7 +164,7 @@ class SourceDeliveryRedeliverApi(_SourceStaffApi):
 
     @extend_schema(operation_id="sources_deliveries_redeliver", summary="Redeliver a delivery",
                    tags=_TAGS, request=None,
-                   responses={202: DeliveryDetailSerializer, **ERRORS_WRITE_ONE,
+                   responses={202: WebhookDeliveryDetailSerializer, **ERRORS_WRITE_ONE,
                               409: OpenApiResponse(description="Being sent right now.")})
     def post(self, request: Request, source_id: int, delivery_id: str) -> Response:
         return operations.delivery_redeliver_answer(request, self._source(source_id),

@@ -12,13 +12,13 @@ from apps.leads.api.serializers import DetailSerializer
 from apps.leads.api.views import SourceApi
 from apps.webhooks.api import operations
 from apps.webhooks.api.serializers import (
-    DeliveryDetailSerializer,
-    DeliverySerializer,
-    EndpointCreatedSerializer,
-    EndpointInputSerializer,
-    EndpointOutputSerializer,
     RedeliveredSerializer,
     RedeliverRangeSerializer,
+    WebhookDeliveryDetailSerializer,
+    WebhookDeliverySerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointInputSerializer,
+    WebhookEndpointOutputSerializer,
 )
 from apps.webhooks.api.staff import DELIVERY_FILTERS
 from apps.webhooks.selectors import endpoint_list
@@ -44,20 +44,20 @@ class WebhookDeliveriesApi(SourceApi):
 
     @extend_schema(operation_id="webhooks_deliveries_list", summary="List your deliveries",
                    tags=_TAGS, parameters=DELIVERY_FILTERS,
-                   responses={200: DeliverySerializer(many=True), **_READ})
+                   responses={200: WebhookDeliverySerializer(many=True), **_READ})
     def get(self, request: Request) -> Response:
         rows = operations.deliveries_filtered(request, request.user)
         paginator = DeliveryPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
 
 class WebhookDeliveryDetailApi(SourceApi):
     @extend_schema(operation_id="webhooks_deliveries_read", summary="Read one delivery",
-                   tags=_TAGS, responses={200: DeliveryDetailSerializer, **_ONE})
+                   tags=_TAGS, responses={200: WebhookDeliveryDetailSerializer, **_ONE})
     def get(self, request: Request, delivery_id: str) -> Response:
         delivery = operations.delivery_found(request.user, delivery_id)
-        return Response(DeliveryDetailSerializer(delivery).data)
+        return Response(WebhookDeliveryDetailSerializer(delivery).data)
 
 
 class WebhookDeliveryRedeliverApi(SourceApi):
@@ -66,7 +66,7 @@ class WebhookDeliveryRedeliverApi(SourceApi):
 
     @extend_schema(operation_id="webhooks_deliveries_redeliver", summary="Redeliver one",
                    tags=_TAGS, request=None,
-                   responses={202: DeliveryDetailSerializer, **_WRITE,
+                   responses={202: WebhookDeliveryDetailSerializer, **_WRITE,
                               409: OpenApiResponse(DetailSerializer, "Being sent right now.")})
     def post(self, request: Request, delivery_id: str) -> Response:
         return operations.delivery_redeliver_answer(request, request.user, delivery_id)
@@ -89,27 +89,29 @@ class WebhookEndpointsApi(SourceApi):
     → 201 with its signing secret (``whsec_…``), shown this once."""
 
     @extend_schema(operation_id="webhooks_endpoints_list", summary="List your endpoints",
-                   tags=_TAGS, responses={200: EndpointOutputSerializer(many=True), **_READ})
+                   tags=_TAGS,
+                   responses={200: WebhookEndpointOutputSerializer(many=True), **_READ})
     def get(self, request: Request) -> Response:
-        return Response(EndpointOutputSerializer(endpoint_list(request.user), many=True).data)
+        endpoints = endpoint_list(request.user)
+        return Response(WebhookEndpointOutputSerializer(endpoints, many=True).data)
 
     @extend_schema(operation_id="webhooks_endpoints_create", summary="Add an endpoint",
-                   tags=_TAGS, request=EndpointInputSerializer,
-                   responses={201: EndpointCreatedSerializer, **_WRITE})
+                   tags=_TAGS, request=WebhookEndpointInputSerializer,
+                   responses={201: WebhookEndpointCreatedSerializer, **_WRITE})
     def post(self, request: Request) -> Response:
         return operations.endpoint_create_answer(request, request.user)
 
 
 class WebhookEndpointDetailApi(SourceApi):
     @extend_schema(operation_id="webhooks_endpoints_read", summary="Read an endpoint",
-                   tags=_TAGS, responses={200: EndpointOutputSerializer, **_ONE})
+                   tags=_TAGS, responses={200: WebhookEndpointOutputSerializer, **_ONE})
     def get(self, request: Request, endpoint_id: int) -> Response:
         endpoint = operations.endpoint_found(request.user, endpoint_id)
-        return Response(EndpointOutputSerializer(endpoint).data)
+        return Response(WebhookEndpointOutputSerializer(endpoint).data)
 
     @extend_schema(operation_id="webhooks_endpoints_update", summary="Change an endpoint",
-                   tags=_TAGS, request=EndpointInputSerializer(partial=True),
-                   responses={200: EndpointOutputSerializer, **_WRITE})
+                   tags=_TAGS, request=WebhookEndpointInputSerializer(partial=True),
+                   responses={200: WebhookEndpointOutputSerializer, **_WRITE})
     def patch(self, request: Request, endpoint_id: int) -> Response:
         return operations.endpoint_update_answer(request, request.user, endpoint_id)
 
@@ -125,6 +127,6 @@ class WebhookEndpointRotateApi(SourceApi):
 
     @extend_schema(operation_id="webhooks_endpoints_rotate", summary="Rotate the secret",
                    tags=_TAGS, request=None,
-                   responses={200: EndpointCreatedSerializer, **_ONE})
+                   responses={200: WebhookEndpointCreatedSerializer, **_ONE})
     def post(self, request: Request, endpoint_id: int) -> Response:
         return operations.endpoint_rotate_answer(request, request.user, endpoint_id)
