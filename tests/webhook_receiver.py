@@ -4,7 +4,8 @@ implementation independent of ours), records what it got, and answers as told.
 
 ``Receiver(secret)`` → ``start()`` (port chosen once, kept across restarts so an endpoint
 keeps its URL), ``stop()`` (down: connections refused), ``fail_next(n)`` (answer 500 to the
-next n requests), ``delay_s`` (answer late). ``received`` lists ``Received`` rows in order.
+next n requests), ``delay_s`` (answer late). ``received`` lists ``Received`` rows in the
+order they were answered; ``arrivals`` counts requests as they come in.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Receiver:
     port: int = field(default_factory=free_port)
     delay_s: float = 0.0
     received: list[Received] = field(default_factory=list)
+    arrivals: int = 0  # requests read, answered or not yet
     _failures: int = 0
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,6 +72,7 @@ class Receiver:
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
+                    receiver.arrivals += 1
                     failing = receiver._failures > 0
                     receiver._failures -= int(failing)
                 status = 500 if failing else 200
