@@ -24,10 +24,10 @@ from apps.sources.models import Source
 
 
 class SourceEvent(models.TextChoices):
-    LEAD_SOLD = "lead.sold"
-    LEAD_UNSOLD = "lead.unsold"
-    LEAD_RETURNED = "lead.returned"
-    LEAD_ERROR = "lead.error"
+    LEAD_SOLD = "lead.sold", "lead.sold"
+    LEAD_UNSOLD = "lead.unsold", "lead.unsold"
+    LEAD_RETURNED = "lead.returned", "lead.returned"
+    LEAD_ERROR = "lead.error", "lead.error"
 
 
 # The lead's status as the event tells it (the payload's ``status``, the ``{status}`` macro).
@@ -133,7 +133,7 @@ class WebhookDelivery(models.Model):
     redelivery), so the retry schedule restarts on a redelivery.
     """
 
-    msg_id = models.CharField(max_length=40, unique=True)
+    msg_id = models.CharField("webhook-id", max_length=40, unique=True)
     kind = models.CharField(max_length=8, choices=DeliveryKind.choices)
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.SET_NULL, null=True,
@@ -143,7 +143,7 @@ class WebhookDelivery(models.Model):
     payout = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)  # the event: payload timestamp
     body = models.TextField(blank=True)
-    url = models.CharField(max_length=2000, blank=True)
+    url = models.CharField("URL", max_length=2000, blank=True)
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices,
                               default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
