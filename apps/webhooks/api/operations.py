@@ -108,9 +108,8 @@ def deliveries_filtered(request: Request, source: Source):
 def delivery_redeliver_answer(request: Request, source: Source, msg_id: str) -> Response:
     delivery = delivery_found(source, msg_id)
     delivery_redeliver(delivery)
-    if delivery.endpoint is not None:
-        audit_record(_staff(request), delivery.endpoint,
-                     f"Redelivered {delivery.msg_id} through the API.")
+    audit_record(_staff(request), delivery.endpoint or source,
+                 f"Redelivered {delivery.msg_id} through the API.")
     return Response(WebhookDeliveryDetailSerializer(delivery_found(source, msg_id)).data,
                     status=status.HTTP_202_ACCEPTED)
 
