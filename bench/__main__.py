@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write a cProfile of auction_run to var/bench/profile.txt")
     parser.add_argument("--no-http", action="store_true",
                         help="in-process rows only (the HTTP rows report n/a)")
+    parser.add_argument("--webhooks", action="store_true",
+                        help="the source has a webhook endpoint and a postback URL, so every "
+                             "outcome is also written to the outbox and delivered")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a target is missed")
     parser.add_argument("--no-redis-url", action="store_true",

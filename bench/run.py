@@ -50,7 +50,11 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_ur
     with Children() as children:
         simulator = children.simulator(args.seed, log_path=var / SIMULATOR_LOG)
         http_simulator = children.simulator(args.seed)
-        world = world_create(simulator.url, http_simulator.url, args.seed)
+        world = world_create(simulator.url, http_simulator.url, args.seed,
+                             webhooks=args.webhooks)
+        if args.webhooks:
+            extra["notes"].append("--webhooks: the source has a webhook endpoint and a "
+                                  "postback URL (at the HTTP simulator)")
         progress(f"set-up: {database.vendor} database, simulators at {simulator.url} "
                  f"(logging) and {http_simulator.url}, {len(world.markets)} markets x "
                  f"{BUYERS} buyers")

@@ -212,10 +212,14 @@ _FIELDS: list[dict[str, Any]] = [  # VerticalField columns
 ]
 
 
-def world_create(in_process_sim_url: str, http_sim_url: str, seed: int) -> World:
-    """Create the source and the four markets (see the module docstring)."""
+def world_create(in_process_sim_url: str, http_sim_url: str, seed: int, *,
+                 webhooks: bool = False) -> World:
+    """Create the source and the four markets (see the module docstring). With
+    ``webhooks`` the source has a webhook endpoint and a postback URL at the HTTP
+    simulator, so every sale and unsold lead writes its outbox rows and is delivered."""
     from apps.sources.models import Source
     from apps.sources.services import source_key_create
+    from apps.webhooks.services import endpoint_create
 
     markets = {name: market_create(scenario, in_process_sim_url)
                for name, scenario in scenarios(seed).items()}
@@ -225,6 +229,10 @@ def world_create(in_process_sim_url: str, http_sim_url: str, seed: int) -> World
     source = Source.objects.create(
         name="bench source", rate_limit_per_minute=0, time_budget_ms=SOURCE_BUDGET_MS)
     source.verticals.set([m.vertical_id for m in markets.values()])
+    if webhooks:
+        endpoint_create(source=source, url=f"{http_sim_url}/source-hooks/post?format=json")
+        Source.objects.filter(pk=source.pk).update(
+            postback_url_template=f"{http_sim_url}/source-pixel/post?format=json&c={{sub_id}}")
     _, key = source_key_create(source=source)
     return World(source.pk, key, markets)
 

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "apps.sources",
     "apps.buyers",
     "apps.leads",
+    "apps.webhooks",
     "apps.auctions",
     "apps.reports",
     "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
@@ -274,6 +275,9 @@ SPECTACULAR_SETTINGS = {
         "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers, contracts
         "LeadStatusEnum": "apps.leads.models.LeadStatus",
         "SaleOutcomeEnum": ["sold", "unsold"],
+        "SourceEventEnum": "apps.webhooks.models.SourceEvent",
+        "DeliveryStatusEnum": "apps.webhooks.models.DeliveryStatus",
+        "DeliveryKindEnum": "apps.webhooks.models.DeliveryKind",
     },
 }
 
@@ -327,6 +331,27 @@ POST_RETRY_LEASE_S = 120
 LEAD_REDRIVE_RECEIVED_S = 30
 LEAD_REDRIVE_AUCTIONING_S = 300
 
+# --- Webhooks and postbacks to sources (apps.webhooks) ----------------------------------------
+# Each attempt may take this long (connect, send, answer); redirects are never followed.
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+# Waits after the 1st, 2nd, … failed attempt of a round: ~24 h over 11 attempts, then
+# ``failed`` (a redelivery starts a new round).
+WEBHOOK_RETRY_DELAYS_S = tuple(env.list(
+    "WEBHOOK_RETRY_DELAYS_S", cast=int,
+    default=[5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800]))
+# A claimed delivery belongs to its worker this long; a worker that died leaves it to the
+# due job afterwards (same webhook-id). Never shorter than the timeout plus 5 s.
+WEBHOOK_LEASE_S = env.int("WEBHOOK_LEASE_S", default=60)
+# An endpoint whose attempts have all failed for this long is switched off and the source's
+# account manager told.
+WEBHOOK_DISABLE_AFTER_S = env.int("WEBHOOK_DISABLE_AFTER_S", default=3 * 24 * 3600)
+# After a secret rotation the previous secret still signs (a second signature) this long.
+WEBHOOK_SECRET_GRACE_S = env.int("WEBHOOK_SECRET_GRACE_S", default=24 * 3600)
+# Deliveries one run of the due job sends at once (in parallel).
+WEBHOOK_BATCH = env.int("WEBHOOK_BATCH", default=50)
+# Embedded default (no broker): in-process threads for deliveries, apart from the auctions'.
+WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=4)
+
 
 class BeatEntry(TypedDict):
     """A periodic task as Celery beat and ``run_periodic`` read it: its name, every N s."""
@@ -337,6 +362,8 @@ class BeatEntry(TypedDict):
 
 CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
     "post-retries-due": {"task": "apps.auctions.tasks.post_retries_due", "schedule": 5.0},
+    "webhook-deliveries-due": {"task": "apps.webhooks.tasks.webhook_deliveries_due",
+                               "schedule": 5.0},
     "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
     "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},
     "acceptance-refresh": {"task": "apps.auctions.tasks.acceptance_refresh", "schedule": 600.0},

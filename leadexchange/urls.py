@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("apps.leads.api.urls")),
     path("", include("apps.sources.api.urls")),
     path("", include("apps.buyers.api.urls")),
+    path("", include("apps.webhooks.api.urls")),
     path("", include("apps.auctions.api.urls")),
     path("", include("apps.reports.api.urls")),
 ]

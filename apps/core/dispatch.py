@@ -4,7 +4,10 @@
   future; a sync capture waits on it for at most the source's budget, so a slow auction
   answers ``202`` and finishes in the background instead of being cut.
 - ``task_enqueue`` sends a Celery task after the current transaction commits (so the worker
-  sees the rows), or, in the embedded default without a broker, submits it to the same pool.
+  sees the rows), or, in the embedded default without a broker, submits it to a pool of this
+  process: the auctions' by default, or another named one (``pool="webhook"``), so work that
+  may wait on a slow server for seconds (a webhook receiver) never holds an auction thread.
+  A pool named ``x`` has ``settings.X_THREADS`` threads.
 
 Work submitted here must be idempotent and recorded in the database first: if the process
 dies, the periodic sweeper finds the row and runs it again. For the same reason a broker that
@@ -28,16 +31,17 @@ from apps.core.logging import kv
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
-_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool
+def _executor(pool: str) -> ThreadPoolExecutor:
     with _lock:
-        if _pool is None or _pool[0] != os.getpid():  # a forked child needs its own threads
-            _pool = (os.getpid(), ThreadPoolExecutor(
-                max_workers=settings.AUCTION_THREADS, thread_name_prefix="auction"))
-        return _pool[1]
+        entry = _pools.get(pool)
+        if entry is None or entry[0] != os.getpid():  # a forked child needs its own threads
+            entry = _pools[pool] = (os.getpid(), ThreadPoolExecutor(
+                max_workers=getattr(settings, f"{pool.upper()}_THREADS"),
+                thread_name_prefix=pool))
+        return entry[1]
 
 
 def _run_with_connection(fn: Callable[..., Any], *args: Any) -> Any:
@@ -48,21 +52,22 @@ def _run_with_connection(fn: Callable[..., Any], *args: Any) -> Any:
         connections.close_all()  # back to the pool (PostgreSQL) or closed: never leaked
 
 
-def background_submit(fn: Callable[..., Any], *args: Any) -> Future:
-    """Run ``fn(*args)`` on the worker thread pool; returns its future."""
-    return _executor().submit(_run_with_connection, fn, *args)
+def background_submit(fn: Callable[..., Any], *args: Any, pool: str = "auction") -> Future:
+    """Run ``fn(*args)`` on the thread pool ``pool`` of this process; returns its future."""
+    return _executor(pool).submit(_run_with_connection, fn, *args)
 
 
-def task_enqueue(task: Any, *args: Any) -> None:
-    """Run a Celery ``task`` with ``args`` once the current transaction commits. Never
-    raises for the broker: a send that fails is logged (``task.enqueue_failed``) and left to
-    the sweeper, which finds the committed row and enqueues it again."""
+def task_enqueue(task: Any, *args: Any, pool: str = "auction") -> None:
+    """Run a Celery ``task`` with ``args`` once the current transaction commits (without a
+    broker: on the in-process pool ``pool``). Never raises for the broker: a send that fails
+    is logged (``task.enqueue_failed``) and left to the sweeper, which finds the committed
+    row and enqueues it again."""
     if settings.CELERY_BROKER_URL:
         transaction.on_commit(lambda: _send(task, args))
     elif settings.RUN_TASKS_INLINE:
         transaction.on_commit(lambda: task(*args))
     else:
-        transaction.on_commit(lambda: background_submit(task, *args))
+        transaction.on_commit(lambda: background_submit(task, *args, pool=pool))
 
 
 def _send(task: Any, args: tuple) -> None:

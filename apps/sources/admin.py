@@ -44,8 +44,9 @@ class SourceAdmin(admin.ModelAdmin):
         ("Payout", {"fields": ["payout_model", "payout_value", "floor_price"]}),
         ("Submission", {"fields": ["default_mode", "time_budget_ms", "rate_limit_per_minute",
                                    "ip_allowlist"]}),
-        ("Notifications", {"fields": ["webhook_url", "webhook_secret",
-                                      "postback_url_template"]}),
+        ("After the sale", {"fields": ["postback_url_template", "account_manager"],
+                            "description": "Webhook endpoints: Webhooks and postbacks → "
+                                           "Webhook endpoints."}),
     ]
 
     def save_model(self, request, obj, form, change) -> None:

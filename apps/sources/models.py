@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from apps.core.models import TimeStampedModel
+from apps.sources.postback import POSTBACK_MACROS, postback_template_check
 
 
 class FieldType(models.TextChoices):
@@ -170,9 +172,17 @@ class Source(TimeStampedModel):
         default=2000, validators=[MinValueValidator(100)],
         help_text="How long a sync submission may wait for its outcome.",
     )
-    webhook_url = models.URLField(blank=True)
-    webhook_secret = models.CharField(max_length=128, blank=True)
-    postback_url_template = models.CharField(max_length=1000, blank=True)
+    postback_url_template = models.CharField(
+        max_length=1000, blank=True, validators=[postback_template_check],
+        help_text="Fired on a sale and on an approved return, e.g. "
+        "https://track.example.com/pb?click={sub_id}&payout={payout}. Macros: "
+        + ", ".join(f"{{{name}}}" for name in POSTBACK_MACROS) + " (URL-encoded).",
+    )
+    account_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="managed_sources",
+        help_text="Told by e-mail when one of the source's webhook endpoints is disabled.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -103,10 +103,10 @@ def test_key_actions_need_key_permissions(staff_client, vertical):
     assert source.api_keys.count() == 1 and source.api_keys.get().revoked_at is None
 
 
-def test_a_source_is_updated_and_its_secret_never_shown(am_client, vertical):
-    created = _create_source(am_client, webhook_url="https://hooks.example.com/lx",
-                             webhook_secret="whsec-1")
-    assert created["webhook_secret_set"] is True and "whsec-1" not in str(created)
+def test_a_source_is_updated_and_keeps_what_was_not_given(am_client, vertical):
+    template = "https://track.example.com/pb?click={sub_id}&payout={payout}"
+    created = _create_source(am_client, postback_url_template=template)
+    assert created["postback_url_template"] == template
 
     response = am_client.patch(f"/api/v1/sources/{created['id']}",
                                {"status": "paused", "ip_allowlist": ["203.0.113.0/24"]},
@@ -114,13 +114,26 @@ def test_a_source_is_updated_and_its_secret_never_shown(am_client, vertical):
 
     assert response.status_code == 200, response.json()
     source = Source.objects.get(pk=created["id"])
-    assert (source.status, source.ip_allowlist, source.webhook_secret) == (
-        "paused", ["203.0.113.0/24"], "whsec-1")
+    assert (source.status, source.ip_allowlist, source.postback_url_template) == (
+        "paused", ["203.0.113.0/24"], template)
     assert [v.slug for v in source.verticals.all()] == ["auto-insurance"]
 
 
+def test_a_postback_template_with_an_unknown_macro_is_refused_naming_it(am_client, vertical):
+    response = am_client.post("/api/v1/sources", {
+        "name": "Bad", "postback_url_template": "https://t.example.com/pb?c={clickid}"},
+        format="json")
+
+    assert response.status_code == 400
+    [message] = response.json()["errors"]["postback_url_template"]
+    assert message.startswith("Unknown macro {clickid}.")
+    assert not Source.objects.filter(name="Bad").exists()
+
+
 @pytest.mark.parametrize(("attributes", "path"), [
-    ({"webhook_url": "http://10.0.0.5/hook"}, "webhook_url"),
+    ({"postback_url_template": "http://10.0.0.5/pb?c={sub_id}"}, "postback_url_template"),
+    ({"postback_url_template": "https://t.example.com/pb?c={sub_id"}, "postback_url_template"),
+    ({"account_manager": 999999}, "account_manager"),
     ({"ip_allowlist": ["not-a-network"]}, "ip_allowlist"),
     ({"verticals": ["no-such-vertical"]}, "verticals"),
     ({"payout_model": "barter"}, "payout_model"),

@@ -1,4 +1,8 @@
-"""Apps import leftwards only: ``core ← sources ← buyers ← leads ← auctions ← reports ← demo``.
+"""Apps import leftwards only:
+``core ← sources ← buyers ← leads ← webhooks ← auctions ← reports ← demo``.
+
+``webhooks`` sits left of ``auctions`` because the auction writes the outbox row of a
+source webhook in the same transaction as the lead's outcome (``source_event_record``).
 
 The one sanctioned edge to the right is a service importing another app's task module (the
 task imports its service inside its body). The demo app sits at the right end: it may use
@@ -15,7 +19,7 @@ import pytest
 import apps
 
 P = pytest.param
-ORDER = ["core", "sources", "buyers", "leads", "auctions", "reports", "demo"]
+ORDER = ["core", "sources", "buyers", "leads", "webhooks", "auctions", "reports", "demo"]
 APPS_DIR = Path(apps.__file__).parent
 SOURCES = sorted(p for p in APPS_DIR.rglob("*.py")
                  if "migrations" not in p.parts and p.parent != APPS_DIR)

@@ -27,6 +27,8 @@ from apps.auctions.services.posting import (
 from apps.auctions.setups import contract_setups
 from apps.core.logging import kv
 from apps.leads.models import Lead, LeadStatus
+from apps.webhooks.models import SourceEvent
+from apps.webhooks.services import source_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,8 @@ def lead_finalize(lead: Lead, record: Auction, sales: list[Sale], *, reason: str
     """Close the auction and return the lead as it now is. With ``sales`` the outcome was
     already written with the sale (``posting.lead_sold``); without, the lead becomes
     ``unsold`` with ``reason`` — only if it is still ``auctioning`` (a conditional UPDATE,
-    so a lead that sold meanwhile stays sold)."""
+    so a lead that sold meanwhile stays sold) — and the ``lead.unsold`` event is recorded
+    for the source's webhooks in the same transaction."""
     now = timezone.now()
     if sales:
         outcome = "sold"
@@ -48,6 +51,7 @@ def lead_finalize(lead: Lead, record: Auction, sales: list[Sale], *, reason: str
                 Auction.objects.filter(pk=record.pk).update(
                     finished_at=now, outcome=outcome, reason=reason[:255], rounds=record.rounds,
                     bids_at=record.bids_at)
+                source_event_record(lead, SourceEvent.LEAD_UNSOLD)
     logger.info(kv("auction.done", lead=lead.uuid, outcome=outcome, sales=len(sales),
                    ms=round((now - record.started_at).total_seconds() * 1000, 1)))
     return Lead.objects.select_related("vertical", "source").get(pk=lead.pk)

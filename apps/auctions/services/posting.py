@@ -46,6 +46,8 @@ from apps.core.logging import kv
 from apps.leads.dedupe import consumer_digests
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
+from apps.webhooks.models import SourceEvent
+from apps.webhooks.services import source_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -213,8 +215,11 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
     terms, lead = setup.terms, ctx.lead
     total = ctx.sold_for + price
     # the payout terms as they are now (the auction may have read a cached source)
-    payout = Decimal(0) if lead.is_test else Source.objects.get(
-        pk=lead.source_id).payout_for(total)
+    source = Source.objects.get(pk=lead.source_id)
+    payout = Decimal(0) if lead.is_test else source.payout_for(total)
+    # what this sale adds to the source's payout (a shared lead's later sales add less)
+    earned = payout - (source.payout_for(ctx.sold_for) if ctx.sold_for and not lead.is_test
+                       else Decimal(0))
     try:
         with transaction.atomic():
             sale = Sale.objects.create(lead=lead, contract_id=terms.id,
@@ -226,7 +231,7 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
                 ConsumerPurchase.objects.bulk_create([
                     ConsumerPurchase(buyer_id=terms.buyer_id, digest=digest, expires_at=expires)
                     for digest in ctx.consumer_digests])
-            lead_sold(lead, ctx.auction, price=total, payout=payout)
+            lead_sold(lead, ctx.auction, price=total, payout=payout, earned=earned)
     except IntegrityError:
         return None
     ctx.sold_for = total
@@ -236,10 +241,13 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
     return sale
 
 
-def lead_sold(lead: Lead, auction: Auction | None, *, price: Decimal, payout: Decimal) -> None:
+def lead_sold(lead: Lead, auction: Auction | None, *, price: Decimal, payout: Decimal,
+              earned: Decimal | None = None) -> None:
     """Write the outcome of a lead whose sales add up to ``price``: ``sold``, whatever it
-    was (a sale is a fact; of a lead another process already gave up on, too), and its
-    auction record. Call it inside the transaction that records the sale."""
+    was (a sale is a fact; of a lead another process already gave up on, too), its auction
+    record, and the ``lead.sold`` event for the source's webhooks and postback, worth
+    ``earned`` (what this sale adds to the source's ``payout``; default all of it). Call it
+    inside the transaction that records the sale: the event's outbox rows commit with it."""
     now = timezone.now()
     Lead.objects.filter(pk=lead.pk).update(
         status=LeadStatus.SOLD, sale_price=price, payout=payout, margin=price - payout,
@@ -248,6 +256,7 @@ def lead_sold(lead: Lead, auction: Auction | None, *, price: Decimal, payout: De
         Auction.objects.filter(pk=auction.pk).update(
             finished_at=now, outcome="sold", reason="", rounds=auction.rounds,
             bids_at=auction.bids_at)
+    source_event_record(lead, SourceEvent.LEAD_SOLD, payout=payout if earned is None else earned)
 
 
 def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> None:

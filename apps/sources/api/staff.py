@@ -8,6 +8,7 @@ keys are listed by their visible prefix. Staff token or session, Django model pe
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -16,7 +17,6 @@ from rest_framework.response import Response
 from apps.core.api import StrictTypesMixin
 from apps.core.audit import audit_record
 from apps.core.exceptions import FieldErrors
-from apps.core.http import BlockedUrl, url_check
 from apps.core.staff_api import (
     ERRORS_LIST,
     ERRORS_ONE,
@@ -56,51 +56,42 @@ class SourceKeySerializer(serializers.ModelSerializer):
 
 
 class SourceInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
-    """A source's attributes; ``verticals`` by slug. ``webhook_secret`` is never shown:
-    omit it to keep the stored one."""
+    """A source's attributes; ``verticals`` by slug, ``account_manager`` a staff user's id
+    (or null). ``postback_url_template`` is checked when saved: an unknown macro or a
+    refused address is a 400 naming it. Webhook endpoints have their own endpoints
+    (``/sources/{id}/webhooks``)."""
 
     verticals = serializers.SlugRelatedField(slug_field="slug", queryset=Vertical.objects.all(),
                                              many=True, required=False)
     ip_allowlist = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False,
         help_text='CIDRs allowed to submit, e.g. ["203.0.113.0/24"]; empty: any address.')
-    webhook_secret = serializers.CharField(max_length=128, allow_blank=True, required=False,
-                                           write_only=True)
+    account_manager = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_staff=True), allow_null=True,
+        required=False)
 
     class Meta:
         model = Source
         fields = ["name", "status", "verticals", "ip_allowlist", "rate_limit_per_minute",
                   "payout_model", "payout_value", "floor_price", "default_mode",
-                  "time_budget_ms", "webhook_url", "webhook_secret", "postback_url_template"]
+                  "time_budget_ms", "postback_url_template", "account_manager"]
 
     def validate_ip_allowlist(self, value: list[str]) -> list[str]:
         Source._meta.get_field("ip_allowlist").run_validators(value)
-        return value
-
-    def validate_webhook_url(self, value: str) -> str:
-        if value:
-            try:
-                url_check(value)
-            except BlockedUrl as error:
-                raise serializers.ValidationError(f"This address is refused: {error}.") from None
         return value
 
 
 class SourceOutputSerializer(serializers.ModelSerializer):
     verticals = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     keys = SourceKeySerializer(source="api_keys", many=True, read_only=True)
-    webhook_secret_set = serializers.SerializerMethodField()
 
     class Meta:
         model = Source
         fields = ["id", "name", "status", "verticals", "ip_allowlist", "rate_limit_per_minute",
                   "payout_model", "payout_value", "floor_price", "default_mode",
-                  "time_budget_ms", "webhook_url", "webhook_secret_set",
-                  "postback_url_template", "created_at", "updated_at", "keys"]
+                  "time_budget_ms", "postback_url_template", "account_manager", "created_at",
+                  "updated_at", "keys"]
         read_only_fields = fields
-
-    def get_webhook_secret_set(self, source: Source) -> bool:
-        return bool(source.webhook_secret)
 
 
 class SourceCreatedSerializer(SourceOutputSerializer):

@@ -1,0 +1,132 @@
+"""Source-facing webhook API (``Authorization: Bearer <source API key>``): a source sees
+and manages only its own endpoints and deliveries (another source's is a 404)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.leads.api.serializers import DetailSerializer
+from apps.leads.api.views import SourceApi
+from apps.webhooks.api import operations
+from apps.webhooks.api.serializers import (
+    RedeliveredSerializer,
+    RedeliverRangeSerializer,
+    WebhookDeliveryDetailSerializer,
+    WebhookDeliverySerializer,
+    WebhookEndpointCreatedSerializer,
+    WebhookEndpointInputSerializer,
+    WebhookEndpointOutputSerializer,
+)
+from apps.webhooks.api.staff import DELIVERY_FILTERS
+from apps.webhooks.selectors import endpoint_list
+
+_TAGS = ["webhooks"]
+_READ = {401: OpenApiResponse(DetailSerializer, "Missing, unknown or revoked API key."),
+         403: OpenApiResponse(DetailSerializer, "IP not allowed or source paused.")}
+_ONE = {**_READ, 404: OpenApiResponse(DetailSerializer, "Not yours, or no such thing.")}
+_WRITE = {**_ONE, 400: OpenApiResponse(description="Invalid input, by field.")}
+
+
+class DeliveryPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class WebhookDeliveriesApi(SourceApi):
+    """``GET /webhooks/deliveries``: your deliveries (webhooks and postbacks), newest first,
+    cursor-paginated like ``/leads``; filters ``event``, ``status``, ``kind``,
+    ``created_after``, ``created_before``."""
+
+    @extend_schema(operation_id="webhooks_deliveries_list", summary="List your deliveries",
+                   tags=_TAGS, parameters=DELIVERY_FILTERS,
+                   responses={200: WebhookDeliverySerializer(many=True), **_READ})
+    def get(self, request: Request) -> Response:
+        rows = operations.deliveries_filtered(request, request.user)
+        paginator = DeliveryPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+
+class WebhookDeliveryDetailApi(SourceApi):
+    @extend_schema(operation_id="webhooks_deliveries_read", summary="Read one delivery",
+                   tags=_TAGS, responses={200: WebhookDeliveryDetailSerializer, **_ONE})
+    def get(self, request: Request, delivery_id: str) -> Response:
+        delivery = operations.delivery_found(request.user, delivery_id)
+        return Response(WebhookDeliveryDetailSerializer(delivery).data)
+
+
+class WebhookDeliveryRedeliverApi(SourceApi):
+    """``POST /webhooks/deliveries/{id}/redeliver``: send it again now (same
+    ``webhook-id``, a new round of retries) → 202."""
+
+    @extend_schema(operation_id="webhooks_deliveries_redeliver", summary="Redeliver one",
+                   tags=_TAGS, request=None,
+                   responses={202: WebhookDeliveryDetailSerializer, **_WRITE,
+                              409: OpenApiResponse(DetailSerializer, "Being sent right now.")})
+    def post(self, request: Request, delivery_id: str) -> Response:
+        return operations.delivery_redeliver_answer(request, request.user, delivery_id)
+
+
+class WebhookDeliveriesRedeliverApi(SourceApi):
+    """``POST /webhooks/deliveries/redeliver {"since", "until"[, "endpoint"]}``: send again
+    every delivery of the range that has not succeeded → 202 with how many."""
+
+    @extend_schema(operation_id="webhooks_deliveries_redeliver_range",
+                   summary="Redeliver a time range", tags=_TAGS,
+                   request=RedeliverRangeSerializer,
+                   responses={202: RedeliveredSerializer, **_WRITE})
+    def post(self, request: Request) -> Response:
+        return operations.deliveries_redeliver_answer(request, request.user)
+
+
+class WebhookEndpointsApi(SourceApi):
+    """``GET /webhooks/endpoints``: your endpoints (never their secrets). ``POST``: add one
+    → 201 with its signing secret (``whsec_…``), shown this once."""
+
+    @extend_schema(operation_id="webhooks_endpoints_list", summary="List your endpoints",
+                   tags=_TAGS,
+                   responses={200: WebhookEndpointOutputSerializer(many=True), **_READ})
+    def get(self, request: Request) -> Response:
+        endpoints = endpoint_list(request.user)
+        return Response(WebhookEndpointOutputSerializer(endpoints, many=True).data)
+
+    @extend_schema(operation_id="webhooks_endpoints_create", summary="Add an endpoint",
+                   tags=_TAGS, request=WebhookEndpointInputSerializer,
+                   responses={201: WebhookEndpointCreatedSerializer, **_WRITE})
+    def post(self, request: Request) -> Response:
+        return operations.endpoint_create_answer(request, request.user)
+
+
+class WebhookEndpointDetailApi(SourceApi):
+    @extend_schema(operation_id="webhooks_endpoints_read", summary="Read an endpoint",
+                   tags=_TAGS, responses={200: WebhookEndpointOutputSerializer, **_ONE})
+    def get(self, request: Request, endpoint_id: int) -> Response:
+        endpoint = operations.endpoint_found(request.user, endpoint_id)
+        return Response(WebhookEndpointOutputSerializer(endpoint).data)
+
+    @extend_schema(operation_id="webhooks_endpoints_update", summary="Change an endpoint",
+                   tags=_TAGS, request=WebhookEndpointInputSerializer(partial=True),
+                   responses={200: WebhookEndpointOutputSerializer, **_WRITE})
+    def patch(self, request: Request, endpoint_id: int) -> Response:
+        return operations.endpoint_update_answer(request, request.user, endpoint_id)
+
+    @extend_schema(operation_id="webhooks_endpoints_delete", summary="Delete an endpoint",
+                   tags=_TAGS, responses={204: None, **_ONE})
+    def delete(self, request: Request, endpoint_id: int) -> Response:
+        return operations.endpoint_delete_answer(request, request.user, endpoint_id)
+
+
+class WebhookEndpointRotateApi(SourceApi):
+    """``POST /webhooks/endpoints/{id}/rotate``: a new signing secret, shown this once; the
+    previous one keeps signing too (a second signature) for a day."""
+
+    @extend_schema(operation_id="webhooks_endpoints_rotate", summary="Rotate the secret",
+                   tags=_TAGS, request=None,
+                   responses={200: WebhookEndpointCreatedSerializer, **_ONE})
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        return operations.endpoint_rotate_answer(request, request.user, endpoint_id)
