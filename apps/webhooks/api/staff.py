@@ -42,7 +42,7 @@ from apps.webhooks.models import (
 )
 from apps.webhooks.selectors import endpoint_list
 
-_TAGS = ["staff: webhooks"]
+_TAGS = ["Staff"]
 _CHANGE = "%(app_label)s.change_%(model_name)s"
 DELIVERY_FILTERS = [
     OpenApiParameter("event", str, enum=SourceEvent.values),

@@ -23,7 +23,7 @@ from apps.webhooks.api.serializers import (
 from apps.webhooks.api.staff import DELIVERY_FILTERS
 from apps.webhooks.selectors import endpoint_list
 
-_TAGS = ["webhooks"]
+_TAGS = ["Sources"]
 _READ = {401: OpenApiResponse(DetailSerializer, "Missing, unknown or revoked API key."),
          403: OpenApiResponse(DetailSerializer, "IP not allowed or source paused.")}
 _ONE = {**_READ, 404: OpenApiResponse(DetailSerializer, "Not yours, or no such thing.")}
