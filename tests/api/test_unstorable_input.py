@@ -264,12 +264,13 @@ def test_a_staff_patch_with_a_nul_is_a_400_and_changes_nothing(am_client, vertic
     assert am_client.get(url).json() == created.json()
 
 
-def test_a_staff_form_encoded_write_with_a_nul_is_a_400(am_client):
+def test_a_staff_form_encoded_write_is_refused_before_its_nul_is_read(am_client):
+    """Staff writes are JSON only: a form body — NUL or not — is a 415, nothing written."""
     response = am_client.post("/api/v1/buyers", data=urlencode({"company": "Acme\x00"}),
                               content_type="application/x-www-form-urlencoded")
 
-    assert response.status_code == 400
-    assert response.json() == {"errors": {"company": [NUL]}}
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
     assert not Buyer.objects.exists()
 
 
