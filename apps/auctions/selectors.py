@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.auctions.caps import CapRule, cap_usage
 from apps.auctions.engine import FAILED
-from apps.auctions.models import Ping
+from apps.auctions.models import Auction, Ping, Post, Sale
 from apps.buyers.models import Contract
 from apps.leads.models import Lead
 
@@ -77,3 +78,18 @@ def contract_sample_lead(contract: Contract, lead_id: str) -> Lead | None:
     except ValueError:
         return None
     return Lead.objects.filter(uuid=lead_id, vertical_id=contract.vertical_id).first()
+
+
+def lead_auctions_get(public_id: uuid.UUID) -> Lead | None:
+    """The lead with the public id ``public_id`` and its whole record — every auction with
+    its pings and posts (contracts and buyers joined), and its sales — in five queries; None
+    when there is no such lead."""
+    pings = Ping.objects.select_related("contract__buyer").order_by("round", "id")
+    posts = Post.objects.select_related("contract__buyer").order_by("created_at", "id")
+    auctions = Auction.objects.order_by("started_at").prefetch_related(
+        Prefetch("pings", queryset=pings), Prefetch("posts", queryset=posts))
+    return (Lead.objects.select_related("source", "vertical")
+            .prefetch_related(Prefetch("auctions", queryset=auctions),
+                              Prefetch("sales", queryset=Sale.objects.select_related(
+                                  "contract__buyer")))
+            .filter(uuid=public_id).first())

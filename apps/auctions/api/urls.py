@@ -1,5 +1,6 @@
 from django.urls import path
 
+from apps.auctions.api.record import LeadAuctionRecordApi
 from apps.auctions.api.views import (
     ContractHealthApi,
     ContractPauseApi,
@@ -18,4 +19,6 @@ urlpatterns = [
          name="contract-resume"),
     path("contracts/<int:contract_id>/health", ContractHealthApi.as_view(),
          name="contract-health"),
+    path("staff/leads/<uuid:lead_id>/auction", LeadAuctionRecordApi.as_view(),
+         name="staff-lead-auction"),
 ]
