@@ -10,6 +10,9 @@ caller, so it is checked first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -17,9 +20,10 @@ from rest_framework.views import APIView
 
 class ApiView(APIView):
     def initial(self, request: Request, *args, **kwargs) -> None:
-        method = request.method.lower()
-        if method not in self.http_method_names or not hasattr(self, method):
-            raise exceptions.MethodNotAllowed(request.method)
+        method = request.method or ""  # only an HttpRequest built by hand has none
+        handler = method.lower()
+        if handler not in self.http_method_names or not hasattr(self, handler):
+            raise exceptions.MethodNotAllowed(method)
         super().initial(request, *args, **kwargs)
 
 
@@ -27,7 +31,8 @@ def _strict(field: serializers.Field, *, scalars: bool) -> None:
     """Make ``field`` (and every field under it) refuse a JSON value of another type than
     the one the schema gives it, instead of converting it."""
     if isinstance(field, serializers.ListSerializer):
-        _strict(field.child, scalars=scalars)
+        if field.child is not None:  # the class default; DRF's __init__ insists on one
+            _strict(field.child, scalars=scalars)
     elif isinstance(field, serializers.Serializer):
         for child in field.fields.values():
             _strict(child, scalars=scalars)
@@ -51,20 +56,23 @@ def _strict(field: serializers.Field, *, scalars: bool) -> None:
                        and not isinstance(value, bool))
 
 
-def _refuse_unless(field: serializers.Field, accepts, *, error: str = "invalid") -> None:
+def _refuse_unless(field: serializers.Field, accepts: Callable[[object], bool], *,
+                   error: str = "invalid") -> None:
     convert = field.to_internal_value
 
-    def to_internal_value(data):
+    def to_internal_value(data: object) -> Any:
         if not accepts(data):
             if "incorrect_type" in field.error_messages:  # PrimaryKeyRelatedField
                 field.fail("incorrect_type", data_type=type(data).__name__)
             field.fail(error, input_type=type(data).__name__)
         return convert(data)
 
-    field.to_internal_value = to_internal_value  # this instance only
+    # This instance only, on purpose: DRF builds the fields, and a strict subclass of every
+    # field type would be the alternative.
+    field.to_internal_value = to_internal_value  # type: ignore[method-assign]
 
 
-class StrictTypesMixin:
+class StrictTypesMixin(serializers.Serializer):
     """For input serializers: a value of another JSON type than the schema says is a 400
     (``"Not a valid string."``), where DRF would take ``42`` for ``"42"`` — the schema and the
     behaviour must agree. ``strict_scalars`` (JSON-only bodies) does the same for booleans
@@ -73,7 +81,7 @@ class StrictTypesMixin:
 
     strict_scalars = True
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
         for field in fields.values():
             _strict(field, scalars=self.strict_scalars)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 
 from apps.core.authentication import STAFF_TOKEN_NAMESPACE
@@ -56,7 +56,7 @@ def staff_token_create(*, username: str, role: str | None = None) -> str:
     return new_key.key
 
 
-def _role_set(user: AbstractBaseUser, role: str) -> None:
+def _role_set(user: AbstractUser, role: str) -> None:
     user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUPS.values()))
     if role in ROLE_GROUPS:
         user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 
@@ -16,8 +18,9 @@ class VerticalFieldForm(forms.ModelForm):
         fields = ["position", "key", "label", "type", "required_for_ping", "required_for_post",
                   "pii", "choices", "min_value", "max_value", "example", "help_text"]
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         try:
             parse_bounds(data.get("type", ""), data.get("min_value"), data.get("max_value"))
         except ValueError as error:

@@ -53,8 +53,9 @@ def idempotent_call(*, source: Source, key: str, fingerprint: str, work: Callabl
                 "This Idempotency-Key was already used with a different request body.",
                 status_code=409, code="idempotency_conflict",
             )
-        if existing.completed_at is not None:
-            return existing.status_code, existing.response
+        answer = _stored_answer(existing)
+        if answer is not None:
+            return answer
         if time.monotonic() >= deadline:
             raise ApplicationError(
                 "A request with this Idempotency-Key is still being processed; retry later.",
@@ -74,6 +75,14 @@ def _record_insert(source: Source, key: str, fingerprint: str) -> IdempotencyRec
             )
     except IntegrityError:
         return None
+
+
+def _stored_answer(record: IdempotencyRecord) -> Answer | None:
+    """The answer a completed record replays, or None while its first call is running
+    (``_record_run`` writes the three columns together)."""
+    if record.completed_at is None or record.status_code is None or record.response is None:
+        return None
+    return record.status_code, record.response
 
 
 def _record_run(record: IdempotencyRecord, work: Callable[[], Answer]) -> Answer:

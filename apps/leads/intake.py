@@ -88,7 +88,10 @@ class SubmissionSerializer(StrictTypesMixin, serializers.Serializer):
     strict_scalars = False
 
     vertical = serializers.SlugField(max_length=64)
-    fields = serializers.DictField(help_text="Lead fields keyed as in the vertical's spec.")
+    # DRF's metaclass takes declared fields off the class, so this does not replace the
+    # Serializer.fields property; the stubs do not model that.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        help_text="Lead fields keyed as in the vertical's spec.")
     sub_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
     sub_ids = serializers.DictField(
         child=serializers.CharField(max_length=255, allow_blank=True), required=False,
@@ -154,7 +157,8 @@ def ignored_keys(data: Mapping[str, Any], field_keys: Iterable[str]) -> list[str
     unknown top-level keys (``"campaign"``), keys inside ``fields`` that the vertical's schema
     does not have (``"fields.favourite_colour"``) and unknown ``consent`` keys. The answer lists
     them back so that a misspelt key is seen, not silently dropped."""
-    known = set(SubmissionSerializer().fields)
+    envelope: serializers.Serializer = SubmissionSerializer()  # its bound fields, by name
+    known = set(envelope.fields)
     ignored = [key for key in data if key not in known]
     for name, used in (("fields", set(field_keys)),
                        ("consent", set(ConsentSerializer().fields))):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
@@ -426,6 +427,16 @@ NORMALIZERS: Mapping[str, Callable[..., object]] = MappingProxyType(
 # Field types whose schema may set min_value/max_value.
 BOUNDED_TYPES = frozenset({"text", "integer", "decimal", "date"})
 Bound = int | Decimal | date
+# One field's bounds are all of one type: a length (text), a number or a date.
+_B = TypeVar("_B", int, Decimal, date)
+
+
+def _date_bound(bound: object) -> date:
+    return date.fromisoformat(normalize_date(bound))
+
+
+def _number_bound(bound: object) -> Decimal:
+    return _to_decimal(bound, NUMBER_MESSAGE)
 
 
 def parse_bounds(
@@ -439,21 +450,28 @@ def parse_bounds(
     """
     if field_type not in BOUNDED_TYPES and not (is_blank(min_value) and is_blank(max_value)):
         raise ValueError(f"{field_type} fields do not take min/max values")
-    low, high = _parse_bound(field_type, min_value), _parse_bound(field_type, max_value)
+    if field_type == "date":
+        return _bounds(_date_bound, field_type, min_value, max_value)
+    if field_type == "text":
+        return _bounds(normalize_integer, field_type, min_value, max_value)  # a length
+    return _bounds(_number_bound, field_type, min_value, max_value)
+
+
+def _bounds(
+    parse: Callable[[object], _B], field_type: str, min_value: object, max_value: object
+) -> tuple[_B | None, _B | None]:
+    """Both bounds parsed by ``parse``; ValueError if one is malformed or min > max."""
+    low, high = (_parse_bound(parse, field_type, bound) for bound in (min_value, max_value))
     if low is not None and high is not None and low > high:
         raise ValueError("The minimum must not be greater than the maximum.")
     return low, high
 
 
-def _parse_bound(field_type: str, bound: object) -> Bound | None:
+def _parse_bound(parse: Callable[[object], _B], field_type: str, bound: object) -> _B | None:
     if is_blank(bound):
         return None
     try:
-        if field_type == "date":
-            return date.fromisoformat(normalize_date(bound))
-        if field_type == "text":
-            return normalize_integer(bound)  # a length
-        return _to_decimal(bound, NUMBER_MESSAGE)
+        return parse(bound)
     except NormalizationError:
         raise ValueError(f"{bound!r} is not a valid bound for a {field_type} field") from None
 
@@ -476,27 +494,36 @@ def normalize_value(
     normalizer = NORMALIZERS.get(field_type)
     if normalizer is None:
         raise ValueError(f"unknown field type {field_type!r}")
-    low, high = parse_bounds(field_type, min_value, max_value)
-    if field_type == "choice":
-        return normalize_choice(value, choices)
+    # Bounds are parsed (and a bad schema refused) before the value is looked at.
     if field_type == "text":
-        text = normalize_text(value, max_length=255 if high is None else int(high))
-        if low is not None and len(text) < low:
+        shortest, longest = _bounds(normalize_integer, field_type, min_value, max_value)
+        text = normalize_text(value, max_length=255 if longest is None else longest)
+        if shortest is not None and len(text) < shortest:
             raise NormalizationError(
-                f"Ensure this value has at least {low} characters (it has {len(text)})."
+                f"Ensure this value has at least {shortest} characters (it has {len(text)})."
             )
         return text
-    result = normalizer(value)
     if field_type == "date":
-        day = date.fromisoformat(result)
-        if low is not None and day < low:
-            raise NormalizationError(f"Ensure this date is on or after {low.isoformat()}.")
-        if high is not None and day > high:
-            raise NormalizationError(f"Ensure this date is on or before {high.isoformat()}.")
-    elif low is not None or high is not None:  # integer / decimal
+        first, last = _bounds(_date_bound, field_type, min_value, max_value)
+        iso_day = normalize_date(value)
+        day = date.fromisoformat(iso_day)
+        if first is not None and day < first:
+            raise NormalizationError(f"Ensure this date is on or after {first.isoformat()}.")
+        if last is not None and day > last:
+            raise NormalizationError(f"Ensure this date is on or before {last.isoformat()}.")
+        return iso_day
+    if field_type in ("integer", "decimal"):
+        low, high = _bounds(_number_bound, field_type, min_value, max_value)
+        result: int | str = (
+            normalize_integer(value) if field_type == "integer" else normalize_decimal(value)
+        )
         number = Decimal(result)
         if low is not None and number < low:
             raise NormalizationError(f"Ensure this value is greater than or equal to {low:f}.")
         if high is not None and number > high:
             raise NormalizationError(f"Ensure this value is less than or equal to {high:f}.")
-    return result
+        return result
+    parse_bounds(field_type, min_value, max_value)  # only refuses bounds: this type has none
+    if field_type == "choice":
+        return normalize_choice(value, choices)
+    return normalizer(value)

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 class CaptureAnswer:
     status_code: int
     body: dict[str, Any]
-    lead: Lead | None
+    lead: Lead
     # the submission's keys the platform did not use (apps.leads.intake.ignored_keys)
     ignored_fields: tuple[str, ...] = ()
 
@@ -68,9 +68,9 @@ def lead_capture(
             status_code=403, code="vertical_not_allowed",
         )
 
-    raw_fields = data.get("fields") if isinstance(data.get("fields"), dict) else {}
+    raw_fields = data.get("fields")
     schema = list(vertical.fields.all()) if vertical is not None else []
-    checked = fields_validate(schema, raw_fields)
+    checked = fields_validate(schema, raw_fields if isinstance(raw_fields, dict) else {})
     errors.update(checked.errors)
 
     lead = Lead(
@@ -78,7 +78,7 @@ def lead_capture(
         fields=checked.clean,
         sub_id=data["sub_id"] if isinstance(data.get("sub_id"), str) else "",
     )
-    if errors or envelope is None:
+    if errors or envelope is None or vertical is None:  # no vertical is always an error too
         return _reject(lead, errors)
 
     _fill_envelope(lead, envelope)

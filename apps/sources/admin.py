@@ -23,8 +23,8 @@ class SourceApiKeyInline(admin.TabularInline):
     model = SourceApiKey
     extra = 0
     can_delete = False
-    fields = ["name", "prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    # Shown, never edited (a tuple: the stubs type the two attributes differently).
+    fields = readonly_fields = ("name", "prefix", "created_at", "last_used_at", "revoked_at")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # keys are issued by the "Issue a new API key" action, shown once

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -32,6 +32,25 @@ class SourceKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="leads"'
 
 
+def request_source(request: Request) -> Source:
+    """The Source whose key authenticated ``request``, for a view behind
+    ``SourceKeyAuthentication`` and ``IsActiveSource`` (which let nobody else in: anyone else
+    is refused here the same way, 401)."""
+    source = request.user
+    if not isinstance(source, Source):
+        raise NotAuthenticated()
+    return source
+
+
+def request_source_key(request: Request) -> SourceApiKey:
+    """The API key row that authenticated ``request``, on the same terms as
+    :func:`request_source`."""
+    key = request.auth
+    if not isinstance(key, SourceApiKey):
+        raise NotAuthenticated()
+    return key
+
+
 class IsActiveSource(BasePermission):
     """An authenticated source, from an allowed address, that is not paused (403 otherwise)."""
 
@@ -52,11 +71,10 @@ class SourceKeyThrottle(BaseThrottle):
     """The source's requests-per-minute limit, per API key (429 with ``Retry-After``)."""
 
     def allow_request(self, request: Request, view) -> bool:
-        if not isinstance(request.auth, SourceApiKey):
+        key = request.auth
+        if not isinstance(key, SourceApiKey):
             return True
-        decision = rate_limit_take(
-            f"source-key:{request.auth.pk}", limit=request.user.rate_limit_per_minute
-        )
+        decision = rate_limit_take(f"source-key:{key.pk}", limit=key.source.rate_limit_per_minute)
         self._wait = decision.retry_after
         return decision.allowed
 

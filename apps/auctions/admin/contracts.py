@@ -318,7 +318,10 @@ class ContractAdmin(admin.ModelAdmin):
     ]
 
     def _create_formsets(self, request, obj, change):
-        formsets, inline_instances = super()._create_formsets(request, obj, change)
+        # Django's private hook, the one place all of a form's formsets exist before they are
+        # validated; django-stubs does not declare it.
+        formsets, inline_instances = super()._create_formsets(  # type: ignore[misc]
+            request, obj, change)
         for formset in formsets:
             if isinstance(formset, ContractCheckFormSet):
                 formset.siblings = formsets

@@ -35,10 +35,13 @@ class LeadAdmin(ReadOnlyAdmin):
         try:
             public_id = uuid.UUID(unquote(object_id))
         except ValueError:
-            return super().change_view(request, object_id, form_url, extra_context)
-        pk = Lead.objects.filter(uuid=public_id).values_list("pk", flat=True).first()
+            public_id = None
+        pk = (Lead.objects.filter(uuid=public_id).values_list("pk", flat=True).first()
+              if public_id is not None else None)
         if pk is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, str(public_id))
+            # The admin's own answer: the lead under its number, or "doesn't exist" (an
+            # unknown UUID is no lead number either), after the same permission check.
+            return super().change_view(request, object_id, form_url, extra_context)
         return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[pk]))
 
     @admin.display(description="Auction timeline")

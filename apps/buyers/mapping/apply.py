@@ -238,9 +238,15 @@ def _typed(rule: MappingRule) -> Any:
                        f"(e.g. {examples[kind]})", field="constant")
 
 
+# An object is indexed by keys, a list by indexes. _put keeps them paired: the root is an
+# object, a target starts with a key (path_parse) and the container created for a step is the
+# one its next step indexes, so a mismatch is a bug here, not something a rule can cause.
+_Node = dict[str, Any] | list[Any]
+
+
 def _put(root: dict[str, Any], path: Path, value: Any) -> None:
     """Write ``value`` at ``path``, creating dicts and padded lists on the way."""
-    node: Any = root
+    node: _Node = root
     for depth, step in enumerate(path):
         child = _slot(node, step)
         if depth == len(path) - 1:
@@ -271,15 +277,22 @@ def _kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else "a value"
 
 
-def _slot(node: Any, step: str | int) -> Any:
-    if isinstance(node, dict):
+def _slot(node: _Node, step: str | int) -> Any:
+    if isinstance(node, dict) and isinstance(step, str):
         return node.get(step)
-    return node[step] if step < len(node) else None
+    if isinstance(node, list) and isinstance(step, int):
+        return node[step] if step < len(node) else None
+    raise TypeError(f"{_kind(node)} cannot be indexed by {step!r}")
 
 
-def _fill(node: Any, step: str | int, value: Any) -> None:
-    # Padding with None keeps later indexes where the buyer's spec puts them; the encoders
-    # write None as null (JSON) or leave it out (form, query, XML).
-    if isinstance(node, list) and step >= len(node):
-        node.extend([None] * (step - len(node) + 1))
-    node[step] = value
+def _fill(node: _Node, step: str | int, value: Any) -> None:
+    if isinstance(node, dict) and isinstance(step, str):
+        node[step] = value
+    elif isinstance(node, list) and isinstance(step, int):
+        # Padding with None keeps later indexes where the buyer's spec puts them; the
+        # encoders write None as null (JSON) or leave it out (form, query, XML).
+        if step >= len(node):
+            node.extend([None] * (step - len(node) + 1))
+        node[step] = value
+    else:
+        raise TypeError(f"{_kind(node)} cannot be indexed by {step!r}")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.leads.models import Lead, LeadStatus
+from apps.sources.models import Vertical
 
 
 class LeadOutputSerializer(serializers.ModelSerializer):
     """What a source may know of its lead: never the buyer, the sale price or the margin."""
 
     id = serializers.UUIDField(source="uuid")
-    vertical = serializers.SlugRelatedField(
+    vertical: serializers.SlugRelatedField[Vertical] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True, allow_null=True,
         help_text="Null for a lead rejected for an unknown vertical.")
     test = serializers.BooleanField(source="is_test")
@@ -69,7 +70,10 @@ class DuplicateSerializer(serializers.Serializer):
 
 
 class ErrorsSerializer(serializers.Serializer):
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # The key is `errors`: DRF's metaclass takes declared fields off the class, so this does
+    # not replace the Serializer.errors property; the stubs do not model that.
+    errors = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()))
 
 
 class DetailSerializer(serializers.Serializer):

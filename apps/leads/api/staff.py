@@ -78,7 +78,9 @@ class VerticalInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
     dedupe_fields = serializers.ListField(
         child=serializers.CharField(max_length=63), default=list,
         help_text='Field keys that identify a consumer, e.g. ["email", "phone"].')
-    fields = VerticalFieldSerializer(many=True, default=list)
+    # The schema's key is `fields`: DRF's metaclass takes declared fields off the class, so
+    # this does not replace the Serializer.fields property; the stubs do not model that.
+    fields = VerticalFieldSerializer(many=True, default=list)  # type: ignore[assignment]
 
     class Meta:
         model = Vertical
@@ -128,7 +130,8 @@ def _removed_in_use(vertical: Vertical, kept: set[str]) -> dict[str, list[str]]:
 
 
 class VerticalOutputSerializer(serializers.ModelSerializer):
-    fields = VerticalFieldSerializer(many=True, read_only=True)
+    # The key `fields` again (see VerticalInputSerializer).
+    fields = VerticalFieldSerializer(many=True, read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = Vertical

@@ -39,7 +39,13 @@ from apps.leads.intake import SubmissionSerializer, form_ignored_keys, submissio
 from apps.leads.models import Lead, LeadStatus
 from apps.leads.selectors import lead_get_for_source, lead_list_for_source
 from apps.leads.services import lead_capture, lead_dispatch
-from apps.sources.authentication import IsActiveSource, SourceKeyAuthentication, SourceKeyThrottle
+from apps.sources.authentication import (
+    IsActiveSource,
+    SourceKeyAuthentication,
+    SourceKeyThrottle,
+    request_source,
+    request_source_key,
+)
 from apps.sources.models import CaptureMode
 
 
@@ -118,7 +124,7 @@ class LeadsApi(SourceApi):
     )
     def post(self, request: Request) -> Response:
         started = time.monotonic()
-        source = request.user
+        source, api_key = request_source(request), request_source_key(request)
         mode = request.query_params.get("mode", source.default_mode)
         if mode not in CaptureMode.values:
             raise FieldErrors({"mode": [f"Use one of: {', '.join(CaptureMode.values)}."]})
@@ -127,7 +133,7 @@ class LeadsApi(SourceApi):
         key = request.headers.get("Idempotency-Key")
 
         def capture() -> tuple[int, dict[str, Any]]:
-            captured = lead_capture(source=source, api_key=request.auth, data=data,
+            captured = lead_capture(source=source, api_key=api_key, data=data,
                                     client_ip=client_ip(request))
             answer = captured
             if answer.status_code == 202:
@@ -146,7 +152,7 @@ class LeadsApi(SourceApi):
         else:
             if not 1 <= len(key) <= 255:
                 raise FieldErrors({"Idempotency-Key": ["Use 1 to 255 characters."]})
-            status_code, body = idempotent_call(source=request.user, key=key,
+            status_code, body = idempotent_call(source=source, key=key,
                                                 fingerprint=request_fingerprint(data),
                                                 work=capture)
         return Response(body, status=status_code)
@@ -186,11 +192,12 @@ class LeadsApi(SourceApi):
         if empty:
             raise FieldErrors({name: ["Give a value or leave the parameter out."]
                                for name in empty})
-        filterset = LeadFilter(request.query_params, queryset=lead_list_for_source(request.user))
+        leads = lead_list_for_source(request_source(request))
+        filterset = LeadFilter(request.query_params, queryset=leads)
         if not filterset.is_valid():
             raise FieldErrors({k: list(v) for k, v in filterset.errors.items()})
         paginator = LeadPagination()
-        page = paginator.paginate_queryset(filterset.qs, request, view=self)
+        page: list[Lead] | None = paginator.paginate_queryset(filterset.qs, request, view=self)
         data = LeadOutputSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 
@@ -202,7 +209,7 @@ class LeadDetailApi(SourceApi):
                                                    "No lead of yours has this id."),
                               **_WHO})
     def get(self, request: Request, lead_id) -> Response:
-        lead = lead_get_for_source(request.user, lead_id)
+        lead = lead_get_for_source(request_source(request), lead_id)
         if lead is None:
             raise ApplicationError("Lead not found.", status_code=404, code="not_found")
         return Response(LeadOutputSerializer(lead, context={"request": request}).data)

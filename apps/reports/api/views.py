@@ -43,8 +43,9 @@ def kpi_row_data(row: KpiRow) -> dict:
             for k, v in asdict(row).items() if not k.startswith("_")}
 
 
-_KPI_FIELDS = {f.name: serializers.JSONField(allow_null=True) for f in fields(KpiRow)
-               if not f.name.startswith("_")}
+_KPI_FIELDS: dict[str, serializers.Field] = {
+    f.name: serializers.JSONField(allow_null=True) for f in fields(KpiRow)
+    if not f.name.startswith("_")}
 
 
 class KpisApi(ApiView):

@@ -82,7 +82,8 @@ class SourceInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
 
 
 class SourceOutputSerializer(serializers.ModelSerializer):
-    verticals = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    verticals: serializers.SlugRelatedField[Vertical] = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True)
     keys = SourceKeySerializer(source="api_keys", many=True, read_only=True)
 
     class Meta:

@@ -18,7 +18,7 @@ from apps.sources.models import DedupeMatch, FieldType
 from apps.sources.posting_spec import vertical_posting_spec
 from apps.sources.selectors import vertical_get, vertical_spec
 
-_FIELD_SPEC = {
+_FIELD_SPEC: dict[str, serializers.Field] = {
     "key": serializers.CharField(), "label": serializers.CharField(),
     "type": serializers.ChoiceField(choices=FieldType.values),
     "required_for_ping": serializers.BooleanField(
@@ -35,7 +35,8 @@ _FIELD_SPEC = {
     "format": serializers.CharField(help_text="What the value may look like."),
     "help_text": serializers.CharField(allow_blank=True),
 }
-_KEY_FORMAT = {"key": serializers.CharField(), "format": serializers.CharField()}
+_KEY_FORMAT: dict[str, serializers.Field] = {
+    "key": serializers.CharField(), "format": serializers.CharField()}
 
 
 class VerticalSpecApi(ApiView):
