@@ -30,6 +30,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy --no-incremental
 
 bench: install
 	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(BENCH_ARGS)

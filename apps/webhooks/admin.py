@@ -165,10 +165,10 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     actions = ["redeliver"]
-    fields = ["msg_id", "kind", "event", "status", "source", "endpoint", "lead_link", "url",
-              "payout", "created_at", "attempts", "next_attempt_at", "last_attempt_at",
-              "delivered_at", "last_http_status", "last_error", "payload", "attempt_table"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "msg_id", "kind", "event", "status", "source", "endpoint", "lead_link", "url",
+        "payout", "created_at", "attempts", "next_attempt_at", "last_attempt_at",
+        "delivered_at", "last_http_status", "last_error", "payload", "attempt_table")
 
     @admin.display(description="Lead")
     def lead_link(self, delivery: WebhookDelivery) -> SafeString:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from apps.leads.api.serializers import DetailSerializer
 from apps.leads.api.views import SourceApi
+from apps.sources.authentication import request_source
 from apps.webhooks.api import operations
 from apps.webhooks.api.serializers import (
     RedeliveredSerializer,
@@ -21,6 +22,7 @@ from apps.webhooks.api.serializers import (
     WebhookEndpointOutputSerializer,
 )
 from apps.webhooks.api.staff import DELIVERY_FILTERS
+from apps.webhooks.models import WebhookDelivery
 from apps.webhooks.selectors import endpoint_list
 
 _TAGS = ["Sources"]
@@ -46,9 +48,10 @@ class WebhookDeliveriesApi(SourceApi):
                    tags=_TAGS, parameters=DELIVERY_FILTERS,
                    responses={200: WebhookDeliverySerializer(many=True), **_READ})
     def get(self, request: Request) -> Response:
-        rows = operations.deliveries_filtered(request, request.user)
+        rows = operations.deliveries_filtered(request, request_source(request))
         paginator = DeliveryPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
+        page: list[WebhookDelivery] | None = paginator.paginate_queryset(rows, request,
+                                                                        view=self)
         return paginator.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
 
 
@@ -56,7 +59,7 @@ class WebhookDeliveryDetailApi(SourceApi):
     @extend_schema(operation_id="webhooks_deliveries_read", summary="Read one delivery",
                    tags=_TAGS, responses={200: WebhookDeliveryDetailSerializer, **_ONE})
     def get(self, request: Request, delivery_id: str) -> Response:
-        delivery = operations.delivery_found(request.user, delivery_id)
+        delivery = operations.delivery_found(request_source(request), delivery_id)
         return Response(WebhookDeliveryDetailSerializer(delivery).data)
 
 
@@ -69,7 +72,7 @@ class WebhookDeliveryRedeliverApi(SourceApi):
                    responses={202: WebhookDeliveryDetailSerializer, **_WRITE,
                               409: OpenApiResponse(DetailSerializer, "Being sent right now.")})
     def post(self, request: Request, delivery_id: str) -> Response:
-        return operations.delivery_redeliver_answer(request, request.user, delivery_id)
+        return operations.delivery_redeliver_answer(request, request_source(request), delivery_id)
 
 
 class WebhookDeliveriesRedeliverApi(SourceApi):
@@ -81,7 +84,7 @@ class WebhookDeliveriesRedeliverApi(SourceApi):
                    request=RedeliverRangeSerializer,
                    responses={202: RedeliveredSerializer, **_WRITE})
     def post(self, request: Request) -> Response:
-        return operations.deliveries_redeliver_answer(request, request.user)
+        return operations.deliveries_redeliver_answer(request, request_source(request))
 
 
 class WebhookEndpointsApi(SourceApi):
@@ -92,33 +95,33 @@ class WebhookEndpointsApi(SourceApi):
                    tags=_TAGS,
                    responses={200: WebhookEndpointOutputSerializer(many=True), **_READ})
     def get(self, request: Request) -> Response:
-        endpoints = endpoint_list(request.user)
+        endpoints = endpoint_list(request_source(request))
         return Response(WebhookEndpointOutputSerializer(endpoints, many=True).data)
 
     @extend_schema(operation_id="webhooks_endpoints_create", summary="Add an endpoint",
                    tags=_TAGS, request=WebhookEndpointInputSerializer,
                    responses={201: WebhookEndpointCreatedSerializer, **_WRITE})
     def post(self, request: Request) -> Response:
-        return operations.endpoint_create_answer(request, request.user)
+        return operations.endpoint_create_answer(request, request_source(request))
 
 
 class WebhookEndpointDetailApi(SourceApi):
     @extend_schema(operation_id="webhooks_endpoints_read", summary="Read an endpoint",
                    tags=_TAGS, responses={200: WebhookEndpointOutputSerializer, **_ONE})
     def get(self, request: Request, endpoint_id: int) -> Response:
-        endpoint = operations.endpoint_found(request.user, endpoint_id)
+        endpoint = operations.endpoint_found(request_source(request), endpoint_id)
         return Response(WebhookEndpointOutputSerializer(endpoint).data)
 
     @extend_schema(operation_id="webhooks_endpoints_update", summary="Change an endpoint",
                    tags=_TAGS, request=WebhookEndpointInputSerializer(partial=True),
                    responses={200: WebhookEndpointOutputSerializer, **_WRITE})
     def patch(self, request: Request, endpoint_id: int) -> Response:
-        return operations.endpoint_update_answer(request, request.user, endpoint_id)
+        return operations.endpoint_update_answer(request, request_source(request), endpoint_id)
 
     @extend_schema(operation_id="webhooks_endpoints_delete", summary="Delete an endpoint",
                    tags=_TAGS, responses={204: None, **_ONE})
     def delete(self, request: Request, endpoint_id: int) -> Response:
-        return operations.endpoint_delete_answer(request, request.user, endpoint_id)
+        return operations.endpoint_delete_answer(request, request_source(request), endpoint_id)
 
 
 class WebhookEndpointRotateApi(SourceApi):
@@ -129,4 +132,4 @@ class WebhookEndpointRotateApi(SourceApi):
                    tags=_TAGS, request=None,
                    responses={200: WebhookEndpointCreatedSerializer, **_ONE})
     def post(self, request: Request, endpoint_id: int) -> Response:
-        return operations.endpoint_rotate_answer(request, request.user, endpoint_id)
+        return operations.endpoint_rotate_answer(request, request_source(request), endpoint_id)
