@@ -186,3 +186,15 @@ def test_an_empty_ip_address_is_refused_as_the_schema_says(schema, api_client, v
     assert ip["anyOf"] == [{"format": "ipv4"}, {"format": "ipv6"}]
     assert response.status_code == 400
     assert response.json()["errors"] == {"ip_address": ["This field may not be blank."]}
+
+
+def test_a_mappings_transform_is_an_enum_of_the_catalogue_with_argument_grammars(schema):
+    from apps.buyers.mapping import TRANSFORMS
+
+    row = schema["components"]["schemas"]["MappingRowRequest"]["properties"]
+    refs = {choice["$ref"] for choice in row["transform"]["oneOf"]}
+
+    assert "#/components/schemas/TransformEnum" in refs
+    assert set(schema["components"]["schemas"]["TransformEnum"]["enum"]) == set(TRANSFORMS)
+    assert "date_format: " in row["arg"]["description"]
+    assert "age_band: " in row["arg"]["description"]
