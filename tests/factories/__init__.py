@@ -114,6 +114,7 @@ def sim_contract(
     """A contract whose buyer is the simulator at ``sim_url``, behaving as ``query`` says
     (see apps.demo.simulator.config), configured exactly as staff would configure it."""
     buyer = buyer or BuyerFactory()
+    contract_fields.setdefault("status", "active")  # switched live, as after onboarding
     contract = Contract.objects.create(
         buyer=buyer, vertical=vertical, name=contract_fields.pop("name", "offer"), mode=mode,
         accepts_test_leads=True, **contract_fields)

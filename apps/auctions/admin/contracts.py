@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from apps.auctions.health import contract_switch
+from apps.auctions.health import contract_go_live, contract_switch
 from apps.auctions.selectors import contract_cap_usage, contract_health
 from apps.auctions.services.diagnostics import contract_payload_preview, contract_test_ping
 from apps.buyers.models import (
@@ -23,6 +23,7 @@ from apps.buyers.models import (
     ContractCap,
     ContractFilter,
     ContractSecret,
+    ContractStatus,
     Endpoint,
     EndpointKind,
     FieldMapping,
@@ -30,6 +31,7 @@ from apps.buyers.models import (
 )
 from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.audit import audit_record
+from apps.core.exceptions import ApplicationError
 from apps.leads.models import Lead
 
 
@@ -250,7 +252,7 @@ class PostMappingInline(_MappingInline):
 
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "vertical", "status", "mode", "exclusive", "priority",
+    list_display = ["__str__", "vertical", "state", "mode", "exclusive", "priority",
                     "auto_paused_at"]
     list_filter = ["status", "mode", "exclusive", "vertical"]
     list_select_related = ["buyer", "vertical"]
@@ -275,6 +277,28 @@ class ContractAdmin(admin.ModelAdmin):
                              "classes": ["collapse"]}),
     ]
 
+    actions = ["go_live"]
+
+    @admin.display(description="status", ordering="status")
+    def state(self, contract: Contract) -> str:
+        """What the contract does with live traffic, in words."""
+        if contract.status == ContractStatus.TESTING:
+            return "testing — no live traffic"
+        if contract.status == ContractStatus.PAUSED:
+            return "paused"
+        return "live, auto-paused" if contract.auto_paused_at else "live"
+
+    @admin.action(description="Switch the selected contracts live (from testing)",
+                  permissions=["change"])
+    def go_live(self, request: HttpRequest, queryset) -> None:
+        switched = 0
+        for contract in queryset.filter(status=ContractStatus.TESTING):
+            contract_go_live(contract, reason=f"switched live by {request.user.get_username()}")
+            audit_record(request.user, contract, "Switched live.")
+            switched += 1
+        messages.success(request, f"{switched} contract{'s' if switched != 1 else ''} "
+                                  "switched live; the others were not in testing.")
+
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)
         for formset in formsets:
@@ -291,6 +315,8 @@ class ContractAdmin(admin.ModelAdmin):
                  name="buyers_contract_preview"),
             path("<int:contract_id>/switch/", wrap(require_POST(self.switch_view)),
                  name="buyers_contract_switch"),
+            path("<int:contract_id>/go-live/", wrap(require_POST(self.go_live_view)),
+                 name="buyers_contract_go_live"),
             *super().get_urls(),
         ]
 
@@ -343,8 +369,27 @@ class ContractAdmin(admin.ModelAdmin):
     def switch_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)
         on = request.POST.get("on") == "1"
-        contract_switch(contract, on=on, reason=f"{'resumed' if on else 'paused'} by "
-                                                f"{request.user.get_username()}")
-        audit_record(request.user, contract, "Resumed." if on else "Paused.")
-        messages.success(request, f"{contract} is {'on' if on else 'paused'}.")
+        try:
+            contract_switch(contract, on=on, reason=f"{'resumed' if on else 'paused'} by "
+                                                    f"{request.user.get_username()}")
+        except ApplicationError as error:
+            messages.error(request, error.detail)
+        else:
+            audit_record(request.user, contract, "Resumed." if on else "Paused.")
+            messages.success(request, f"{contract} is {'on' if on else 'paused'}.")
+        return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract.pk]))
+
+    def go_live_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        contract = self._contract(request, contract_id, change=True)
+        was_testing = contract.status == ContractStatus.TESTING
+        try:
+            contract_go_live(contract,
+                             reason=f"switched live by {request.user.get_username()}")
+        except ApplicationError as error:
+            messages.error(request, error.detail)
+        else:
+            if was_testing:
+                audit_record(request.user, contract, "Switched live.")
+            messages.success(request, f"{contract} is live: it takes live leads from the "
+                                      "next auction.")
         return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract.pk]))

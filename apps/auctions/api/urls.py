@@ -1,6 +1,7 @@
 from django.urls import path
 
 from apps.auctions.api.views import (
+    ContractGoLiveApi,
     ContractHealthApi,
     ContractPauseApi,
     ContractPreviewApi,
@@ -16,6 +17,8 @@ urlpatterns = [
     path("contracts/<int:contract_id>/pause", ContractPauseApi.as_view(), name="contract-pause"),
     path("contracts/<int:contract_id>/resume", ContractResumeApi.as_view(),
          name="contract-resume"),
+    path("contracts/<int:contract_id>/go-live", ContractGoLiveApi.as_view(),
+         name="contract-go-live"),
     path("contracts/<int:contract_id>/health", ContractHealthApi.as_view(),
          name="contract-health"),
 ]

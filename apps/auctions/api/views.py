@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.auctions.health import contract_switch
+from apps.auctions.health import contract_go_live, contract_switch
 from apps.auctions.selectors import contract_cap_usage, contract_health, contract_sample_lead
 from apps.auctions.services.diagnostics import (
     RequestView,
@@ -24,14 +24,22 @@ from apps.auctions.services.diagnostics import (
     contract_test_ping,
 )
 from apps.buyers.api.permissions import ContractActionPermissions
-from apps.buyers.models import Contract
+from apps.buyers.models import Contract, ContractStatus
 from apps.buyers.selectors import contract_get
 from apps.core.audit import audit_record
 from apps.core.exceptions import FieldErrors
-from apps.core.staff_api import ERRORS_ONE, ERRORS_WRITE_ONE, StaffApi, or_404
+from apps.core.staff_api import (
+    ERRORS_ONE,
+    ERRORS_WRITE_ONE,
+    ErrorDetailSerializer,
+    StaffApi,
+    or_404,
+)
 from apps.leads.models import Lead
 
 _TAGS = ["staff: contract tools"]
+_CONFLICT = {409: OpenApiResponse(ErrorDetailSerializer, "The contract's state does not "
+                                                         "allow it (testing, paused).")}
 
 
 class RequestViewSerializer(serializers.Serializer):
@@ -209,28 +217,51 @@ class _SwitchApi(_ContractToolApi):
 
 class ContractPauseApi(_SwitchApi):
     """``POST /contracts/{id}/pause``: switch the contract off (status ``paused``); the next
-    auction in every process leaves it out. Idempotent."""
+    auction in every process leaves it out. Idempotent; 409 for a contract in testing."""
 
     on = False
 
     @extend_schema(operation_id="contracts_pause", summary="Pause a contract", tags=_TAGS,
                    request=SwitchInputSerializer,
-                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE})
+                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE, **_CONFLICT})
     def post(self, request: Request, contract_id: int) -> Response:
         return super().post(request, contract_id)
 
 
 class ContractResumeApi(_SwitchApi):
     """``POST /contracts/{id}/resume``: switch the contract on (status ``active``) and close
-    its circuit breaker if it was auto-paused. Idempotent."""
+    its circuit breaker if it was auto-paused. Idempotent; 409 for a contract in testing
+    (it goes live through ``go-live``)."""
 
     on = True
 
     @extend_schema(operation_id="contracts_resume", summary="Resume a contract", tags=_TAGS,
                    request=SwitchInputSerializer,
-                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE})
+                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE, **_CONFLICT})
     def post(self, request: Request, contract_id: int) -> Response:
         return super().post(request, contract_id)
+
+
+class ContractGoLiveApi(_ContractToolApi):
+    """``POST /contracts/{id}/go-live``: switch a contract in ``testing`` live (status
+    ``active``); from the next auction in every process it takes live leads. Idempotent
+    for a live contract; 409 for a paused one (resume it instead)."""
+
+    @extend_schema(operation_id="contracts_go_live", summary="Switch a tested contract live",
+                   tags=_TAGS, request=SwitchInputSerializer,
+                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE, **_CONFLICT})
+    def post(self, request: Request, contract_id: int) -> Response:
+        contract = or_404(contract_get(contract_id))
+        serializer = SwitchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        note = serializer.validated_data.get("reason") or ""
+        was_testing = contract.status == ContractStatus.TESTING
+        contract_go_live(contract, reason=f"switched live by {request.user.get_username()}"
+                                          + (f": {note}" if note else ""))
+        if was_testing:
+            audit_record(request.user, contract,
+                         "Switched live through the API" + (f": {note}." if note else "."))
+        return Response(SwitchStateSerializer(contract).data)
 
 
 class ContractHealthApi(_ContractToolApi):

@@ -60,8 +60,12 @@ class ContractMode(models.TextChoices):
 
 
 class ContractStatus(models.TextChoices):
+    """``testing``: a new contract takes no live traffic until staff switch it live (after
+    a test round trip); ``active`` takes leads; ``paused`` is switched off by staff."""
+
     ACTIVE = "active"
     PAUSED = "paused"
+    TESTING = "testing", "Testing (no live traffic)"
 
 
 class Contract(TimeStampedModel):
@@ -73,8 +77,10 @@ class Contract(TimeStampedModel):
     buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="contracts")
     vertical = models.ForeignKey(Vertical, on_delete=models.PROTECT, related_name="contracts")
     name = models.CharField(max_length=128)
-    status = models.CharField(max_length=8, choices=ContractStatus.choices,
-                              default=ContractStatus.ACTIVE, db_index=True)
+    status = models.CharField(
+        max_length=8, choices=ContractStatus.choices, default=ContractStatus.TESTING,
+        db_index=True, help_text="A new contract starts in testing: no live lead reaches it "
+                                 "until staff switch it live.")
     mode = models.CharField(max_length=12, choices=ContractMode.choices,
                             default=ContractMode.PING_POST)
 
