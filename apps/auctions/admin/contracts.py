@@ -16,7 +16,12 @@ from django.views.decorators.http import require_POST
 
 from apps.auctions.health import contract_go_live, contract_switch
 from apps.auctions.selectors import contract_cap_usage, contract_health
-from apps.auctions.services.diagnostics import contract_payload_preview, contract_test_ping
+from apps.auctions.services.diagnostics import (
+    contract_payload_preview,
+    contract_test_ping,
+    contract_test_round_trip,
+    test_flag_text,
+)
 from apps.buyers.models import (
     Buyer,
     Contract,
@@ -123,6 +128,7 @@ class EndpointInline(admin.StackedInline):
     max_num = 2
     fieldsets = [
         (None, {"fields": [("kind", "method", "body_format", "key_style", "timeout_ms"), "url",
+                           "sandbox_url",
                            ("auth_type", "auth_name", "auth_username", "auth_secret"),
                            ("oauth_token_url", "xml_root"), "headers"]}),
         ("Response rules", {"fields": [("response_format", "success_statuses"),
@@ -188,6 +194,8 @@ class ContractCheckFormSet(MappingFormSet):
             mappings={kind: [f.cleaned_data for f in fs] for kind, fs in mapping_forms.items()},
             filters=[f.cleaned_data for f in rows.get(by_model[ContractFilter], [])],
             secret_names=secret_names,
+            test_flag={name: getattr(contract, name) for name in (
+                "test_flag", "test_flag_key", "test_flag_value", "test_flag_type")},
         )
         problems = contract_draft_errors(draft)
         if not problems:
@@ -270,6 +278,11 @@ class ContractAdmin(admin.ModelAdmin):
                                           ("priority", "weight", "traffic_share_pct")]}),
         ("Sale", {"fields": [("exclusive", "shared_max_sales"),
                              ("is_secondary", "accepts_test_leads")]}),
+        ("Tests on the wire", {
+            "fields": [("test_flag", "test_flag_key", "test_flag_value", "test_flag_type")],
+            "description": "How the test ping and the test round trip tell this buyer they "
+                           "are tests: a field in the body, a header, or each endpoint's "
+                           "sandbox URL."}),
         ("Sources", {"fields": ["allowed_sources", "blocked_sources"],
                      "classes": ["collapse"]}),
         ("Health settings", {"fields": [("slow_threshold_ms", "slow_count", "error_count",
@@ -311,6 +324,8 @@ class ContractAdmin(admin.ModelAdmin):
         return [
             path("<int:contract_id>/test-ping/", wrap(self.test_ping_view),
                  name="buyers_contract_test_ping"),
+            path("<int:contract_id>/round-trip/", wrap(self.round_trip_view),
+                 name="buyers_contract_round_trip"),
             path("<int:contract_id>/preview/", wrap(self.preview_view),
                  name="buyers_contract_preview"),
             path("<int:contract_id>/switch/", wrap(require_POST(self.switch_view)),
@@ -358,7 +373,19 @@ class ContractAdmin(admin.ModelAdmin):
             result = contract_test_ping(contract, lead=self._sample_lead(request, contract))
             audit_record(request.user, contract, f"Sent a test {result.kind}: {result.outcome}.")
         return self._render(request, "admin/buyers/contract/test_ping.html", contract,
-                            heading="Send test ping", result=result)
+                            heading="Send test ping", result=result,
+                            flagged=test_flag_text(contract))
+
+    def round_trip_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        contract = self._contract(request, contract_id, change=True)
+        result = None
+        if request.method == "POST":
+            result = contract_test_round_trip(contract,
+                                              lead=self._sample_lead(request, contract))
+            audit_record(request.user, contract, f"Ran a test round trip: {result.outcome}.")
+        return self._render(request, "admin/buyers/contract/round_trip.html", contract,
+                            heading="Test round trip", result=result,
+                            flagged=test_flag_text(contract), has_change_permission=True)
 
     def preview_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=False)

@@ -7,11 +7,14 @@ from apps.auctions.api.views import (
     ContractPreviewApi,
     ContractResumeApi,
     ContractTestPingApi,
+    ContractTestRoundTripApi,
 )
 
 urlpatterns = [
     path("contracts/<int:contract_id>/test-ping", ContractTestPingApi.as_view(),
          name="contract-test-ping"),
+    path("contracts/<int:contract_id>/test-round-trip", ContractTestRoundTripApi.as_view(),
+         name="contract-test-round-trip"),
     path("contracts/<int:contract_id>/preview", ContractPreviewApi.as_view(),
          name="contract-preview"),
     path("contracts/<int:contract_id>/pause", ContractPauseApi.as_view(), name="contract-pause"),

@@ -22,6 +22,7 @@ from apps.auctions.services.diagnostics import (
     RequestView,
     contract_payload_preview,
     contract_test_ping,
+    contract_test_round_trip,
 )
 from apps.buyers.api.permissions import ContractActionPermissions
 from apps.buyers.models import Contract, ContractStatus
@@ -89,6 +90,20 @@ class TestPingSerializer(serializers.Serializer):
     request = RequestViewSerializer(allow_null=True)
     response = ResponseViewSerializer(allow_null=True)
     parsed = ParsedAnswerSerializer(allow_null=True)
+
+
+class RoundTripSerializer(serializers.Serializer):
+    outcome = serializers.CharField(
+        help_text="The post's outcome (accepted / rejected, or a failure code); the ping's "
+                  "when no post was sent (no_bid, timeout, error …).")
+    detail = serializers.CharField(allow_blank=True)
+    flagged_as = serializers.CharField(
+        source="flagged", allow_blank=True,
+        help_text="How both requests told the buyer they are tests (the contract's "
+                  "test_flag); empty: not flagged, the buyer takes them for live ones.")
+    ping = TestPingSerializer(allow_null=True, help_text="null for a direct-post contract.")
+    post = TestPingSerializer(allow_null=True,
+                              help_text="null when the ping did not bid: nothing to post.")
 
 
 class PreviewEntrySerializer(serializers.Serializer):
@@ -174,6 +189,28 @@ class ContractTestPingApi(_ContractToolApi):
         audit_record(request.user, contract,
                      f"Sent a test {result.kind} through the API: {result.outcome}.")
         return Response(TestPingSerializer(result).data)
+
+
+class ContractTestRoundTripApi(_ContractToolApi):
+    """``POST /contracts/{id}/test-round-trip``: send a test ping, then — when it bids — the
+    test post carrying the ping's real token, both flagged as tests the way the buyer wants
+    (the contract's ``test_flag``), for a sample lead or ``lead``; answer with both
+    exchanges (exact requests with secrets masked, raw responses, parsed results) → 200
+    whatever the buyer did. Nothing is stored but a line in the contract's history."""
+
+    @extend_schema(operation_id="contracts_test_round_trip",
+                   summary="Test ping → test post with the real token", tags=_TAGS,
+                   request=TestPingInputSerializer,
+                   responses={200: RoundTripSerializer, **ERRORS_WRITE_ONE})
+    def post(self, request: Request, contract_id: int) -> Response:
+        contract = or_404(contract_get(contract_id))
+        serializer = TestPingInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        lead = self._lead(contract, serializer.validated_data.get("lead"))
+        result = contract_test_round_trip(contract, lead=lead)
+        audit_record(request.user, contract,
+                     f"Ran a test round trip through the API: {result.outcome}.")
+        return Response(RoundTripSerializer(result).data)
 
 
 class ContractPreviewApi(_ContractToolApi):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from apps.buyers.mapping import CONSTANT_TYPES
 from apps.core.models import TimeStampedModel
 from apps.sources.models import Source, Vertical
 
@@ -68,6 +69,16 @@ class ContractStatus(models.TextChoices):
     TESTING = "testing", "Testing (no live traffic)"
 
 
+class TestFlag(models.TextChoices):
+    """How a buyer wants a test request told apart from a live one (the test ping and the
+    test round trip send it; live auctions never do)."""
+
+    NONE = "none", "Not flagged (the buyer reads @test from a mapping row, or nothing)"
+    FIELD = "field", "A field in the body: key = value"
+    HEADER = "header", "A header: name: value"
+    SANDBOX = "sandbox", "Sandbox URLs (each endpoint's sandbox URL)"
+
+
 class Contract(TimeStampedModel):
     """What a buyer buys in a vertical, at what price, under which rules.
 
@@ -111,6 +122,19 @@ class Contract(TimeStampedModel):
     is_secondary = models.BooleanField(
         default=False, help_text="Re-pinged when every bidder of the first round rejected.")
     accepts_test_leads = models.BooleanField(default=False)
+    # how the staff's test requests are marked on the wire, the way this buyer wants it
+    test_flag = models.CharField(
+        max_length=8, choices=TestFlag.choices, default=TestFlag.NONE,
+        help_text="How test pings and test round trips are marked as tests for this buyer.")
+    test_flag_key = models.CharField(
+        max_length=255, blank=True,
+        help_text='Field: a mapping target (e.g. "test", "Lead.TestMode"); header: its name.')
+    test_flag_value = models.CharField(max_length=255, blank=True,
+                                       help_text='e.g. "true", "1", "Yes".')
+    test_flag_type = models.CharField(
+        max_length=8, choices=[(kind, kind.capitalize()) for kind in CONSTANT_TYPES],
+        default="string", help_text="Field: how the value is typed (a JSON true, not "
+                                    '"true").')
     allowed_sources = models.ManyToManyField(
         Source, blank=True, related_name="+", help_text="Empty: every source.")
     blocked_sources = models.ManyToManyField(Source, blank=True, related_name="+")

@@ -1,0 +1,149 @@
+"""Onboarding a buyer in the admin (issue 11 items 6 and 8): a new contract says plainly that
+it is in testing, the test round trip shows both exchanges laid out for reading, and staff
+switch the contract live from its page or from the list."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from apps.buyers.models import Contract
+from apps.buyers.services import contract_create
+from tests.factories import BuyerFactory, VerticalFactory, examples_set
+from tests.integration.buyer_server import BuyerServer, Received, json_answer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def vertical():
+    return examples_set(VerticalFactory(slug="auto-insurance"))
+
+
+@pytest.fixture
+def am_client(client):
+    user = get_user_model().objects.create_user("alice", "alice@example.com", "pw",
+                                                is_staff=True)
+    user.groups.add(Group.objects.get(name="Account managers"))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def server():
+    server = BuyerServer()
+    yield server
+    server.close()
+
+
+def _contract(vertical, server: BuyerServer, **attributes) -> Contract:
+    return contract_create(
+        buyer=BuyerFactory(), vertical=vertical, name="onboarding",
+        test_flag="field", test_flag_key="test", test_flag_value="true",
+        test_flag_type="boolean",
+        endpoints={
+            "ping": {"url": f"{server.url}/ping", "response_format": "json",
+                     "success_path": "status", "success_values": ["bid"],
+                     "price_path": "price", "token_path": "ping_id",
+                     "mappings": [{"target": "zip", "source": "zip"}]},
+            "post": {"url": f"{server.url}/post", "body_format": "form",
+                     "response_format": "xml", "success_path": "/response/status",
+                     "success_values": ["accepted"],
+                     "mappings": [{"target": "ping_id", "source": "@ping.token"},
+                                  {"target": "Lead.Email", "source": "email"}]}},
+        **attributes)
+
+
+def _pre(page: str, css_class: str) -> str:
+    match = re.search(rf'<pre class="{css_class}">(.*?)</pre>', page, re.S)
+    assert match, f"no <pre class={css_class}> on the page"
+    return html.unescape(match.group(1))
+
+
+def test_a_testing_contract_says_so_on_its_page_and_in_the_list(am_client, vertical, server):
+    contract = _contract(vertical, server)
+
+    page = am_client.get(f"/admin/buyers/contract/{contract.pk}/change/").content.decode()
+    listing = am_client.get("/admin/buyers/contract/").content.decode()
+
+    assert 'class="contract-testing-banner"' in page
+    assert "Testing — this contract takes no live leads." in page
+    assert 'class="button contract-go-live-banner"' in page
+    assert 'class="round-trip-link"' in page
+    assert "testing — no live traffic" in listing
+
+
+def test_switch_live_from_the_page_takes_the_contract_live_and_is_audited(
+        am_client, vertical, server):
+    contract = _contract(vertical, server)
+    change = f"/admin/buyers/contract/{contract.pk}/change/"
+
+    resumed = am_client.post(f"/admin/buyers/contract/{contract.pk}/switch/", {"on": "1"},
+                             follow=True).content.decode()
+    contract.refresh_from_db()
+    assert contract.status == "testing" and "switch it live (go-live)" in resumed
+
+    response = am_client.post(f"/admin/buyers/contract/{contract.pk}/go-live/")
+
+    assert response.status_code == 302 and response["Location"] == change
+    contract.refresh_from_db()
+    assert contract.status == "active"
+    assert LogEntry.objects.filter(object_id=str(contract.pk)).latest(
+        "action_time").change_message == "Switched live."
+    page = am_client.get(change).content.decode()
+    assert "contract-testing-banner" not in page and 'class="status-on"' in page
+
+
+def test_the_list_action_switches_the_testing_contracts_live(am_client, vertical, server):
+    testing = _contract(vertical, server)
+    paused = _contract(vertical, server, status="paused")
+
+    response = am_client.post("/admin/buyers/contract/", {
+        "action": "go_live", "_selected_action": [testing.pk, paused.pk]}, follow=True)
+
+    assert "1 contract switched live" in response.content.decode()
+    assert Contract.objects.get(pk=testing.pk).status == "active"
+    assert Contract.objects.get(pk=paused.pk).status == "paused"
+
+
+def test_the_round_trip_page_shows_both_exchanges_laid_out_and_offers_to_go_live(
+        am_client, vertical, server):
+    server.on("/ping", lambda request: json_answer(200, {"status": "bid", "price": "8.50",
+                                                         "ping_id": "tok-5"}))
+
+    def post(request: Received):
+        accepted = request.form().get("ping_id") == ["tok-5"]
+        return (200, "application/xml",
+                f"<response><status>{'accepted' if accepted else 'rejected'}</status>"
+                "<id>99</id></response>")
+
+    server.on("/post", post)
+    contract = _contract(vertical, server)
+    url = f"/admin/buyers/contract/{contract.pk}/round-trip/"
+
+    assert 'class="round-trip-outcome"' not in am_client.get(url).content.decode()
+    page = am_client.post(url).content.decode()
+
+    assert re.search(r'class="round-trip-outcome">accepted<', page)
+    assert "Both are flagged as tests the way this buyer wants: field test = true." in page
+    assert re.search(r'class="ping-parsed-token">tok-5<', page)
+    ping = _pre(page, "round-trip-ping-request")
+    assert json.loads(ping[ping.index("{"):]) == {"zip": "10001", "test": True}
+    assert '\n  "zip": "10001",' in ping  # indented for reading
+    post_request = _pre(page, "round-trip-post-request")
+    # a form body decoded to one key = value a line
+    assert post_request.endswith("ping_id = tok-5\nLead[Email] = jane.doe@example.com\n"
+                                 "test = true")
+    assert _pre(page, "round-trip-post-request-exact").rstrip().endswith(
+        "ping_id=tok-5&Lead%5BEmail%5D=jane.doe%40example.com&test=true")
+    response = _pre(page, "round-trip-post-response")
+    assert response.endswith("<response>\n  <status>accepted</status>\n  <id>99</id>\n"
+                             "</response>")
+    assert 'class="default contract-go-live"' in page
+    assert len(server.received("/post")) == 1
