@@ -77,6 +77,9 @@ def test_a_testing_contract_says_so_on_its_page_and_in_the_list(am_client, verti
     assert 'class="button contract-go-live-banner"' in page
     assert 'class="round-trip-link"' in page
     assert "testing — no live traffic" in listing
+    assert 'class="draft-link"' in listing  # the add flow offers drafting from samples
+    add = am_client.get("/admin/buyers/contract/add/").content.decode()
+    assert 'class="draft-link"' in add and "?template=boberdoo" in add
 
 
 def test_switch_live_from_the_page_takes_the_contract_live_and_is_audited(
@@ -147,3 +150,86 @@ def test_the_round_trip_page_shows_both_exchanges_laid_out_and_offers_to_go_live
                              "</response>")
     assert 'class="default contract-go-live"' in page
     assert len(server.received("/post")) == 1
+
+
+# --- draft from samples -----------------------------------------------------------------------
+
+DRAFT_URL = "/admin/buyers/contract/draft/"
+
+
+def _draft_form(vertical, server: BuyerServer, **overrides) -> dict[str, str]:
+    form = {
+        "vertical": str(vertical.pk), "buyer": "", "name": "Acme from samples",
+        "template": "",
+        "ping_url": f"{server.url}/ping", "ping_format": "",
+        "ping_request": '{"zip": "10001", "Age": 39, "Gender": "F", "api_key": "k-1"}',
+        "ping_answer": '{"status": "bid", "price": 8.5, "ping_id": "abc"}',
+        "ping_refusal": "",
+        "post_url": f"{server.url}/post", "post_format": "",
+        "post_request": "ping_id=abc&Lead[Email]=j%40x.com&Lead[Phone]=5551234567",
+        "post_answer": "<response><status>accepted</status></response>",
+        "post_refusal": "", "_draft": "Draft",
+    }
+    form.update(overrides)
+    return form
+
+
+def test_the_draft_page_lists_the_rows_and_what_it_could_not_match(am_client, vertical,
+                                                                    server):
+    page = am_client.post(DRAFT_URL, _draft_form(vertical, server)).content.decode()
+
+    rows = re.search(r'class="draft-rows draft-rows-post">(.*?)</table>', page, re.S)[1]
+    cells = [html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", rows)]
+    assert cells == ["ping_id", "ping_id", "@ping.token", "",
+                     "Lead.Email", "Lead[Email]", "email", "",
+                     "Lead.Phone", "Lead[Phone]", "phone", "phone_10"]
+    unmatched = re.findall(r"<strong>(.*?)</strong>", re.search(
+        r'class="draft-unmatched">(.*?)</ul>', page, re.S)[1])
+    assert unmatched == ["Gender"]
+    assert "<code>api_key</code> (stored write-only)" in page
+    assert 'name="_create"' in page
+    assert not Contract.objects.exists()  # drafting saves nothing
+
+
+def test_creating_the_draft_saves_it_in_testing_and_opens_it(am_client, vertical, server):
+    buyer = BuyerFactory()
+
+    without_buyer = am_client.post(DRAFT_URL, _draft_form(vertical, server, _create="1"))
+    assert "buyer: choose the buyer" in without_buyer.content.decode()
+
+    response = am_client.post(DRAFT_URL, _draft_form(vertical, server, _create="1",
+                                                     buyer=str(buyer.pk)))
+
+    contract = Contract.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/buyers/contract/{contract.pk}/change/"
+    assert (contract.buyer, contract.status, contract.name) == (buyer, "testing",
+                                                                "Acme from samples")
+    assert contract.secrets.get().name == "api_key"
+    assert list(contract.mappings.filter(kind="ping").values_list("target", "transform")) == [
+        ("zip", ""), ("Age", "age"), ("api_key", "")]
+    assert LogEntry.objects.get(object_id=str(contract.pk)).change_message == (
+        "Added from the buyer's samples.")
+
+
+def test_a_template_fills_the_form_with_its_samples(am_client, vertical):
+    page = html.unescape(am_client.get(DRAFT_URL + "?template=leadspedia").content.decode())
+
+    assert "lp_campaign_key=REPLACE-WITH-BUYER-KEY" in page
+    assert 'value="https://buyer.example.com/ping.do"' in page
+
+
+def test_a_sample_that_cannot_be_read_is_named_on_the_form(am_client, vertical, server):
+    page = am_client.post(DRAFT_URL, _draft_form(vertical, server, ping_request="{oops")
+                          ).content.decode()
+
+    assert re.search(r'errorlist.*not JSON', page, re.S)
+    assert "draft-result" not in page
+
+
+def test_drafting_needs_the_add_permission(client, vertical):
+    user = get_user_model().objects.create_user("mark", "m@example.com", "pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Managers"))
+    client.force_login(user)
+
+    assert client.get(DRAFT_URL).status_code == 403

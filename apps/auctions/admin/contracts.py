@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from apps.auctions.admin.drafting import contract_draft_view
 from apps.auctions.health import contract_go_live, contract_switch
 from apps.auctions.selectors import contract_cap_usage, contract_health
 from apps.auctions.services.diagnostics import (
@@ -22,6 +23,7 @@ from apps.auctions.services.diagnostics import (
     contract_test_round_trip,
     test_flag_text,
 )
+from apps.buyers.drafting import TEMPLATES
 from apps.buyers.models import (
     Buyer,
     Contract,
@@ -271,6 +273,7 @@ class ContractAdmin(admin.ModelAdmin):
     inlines = [EndpointInline, SecretInline, FilterInline, CapInline, ScheduleInline,
                PingMappingInline, PostMappingInline]
     change_form_template = "admin/buyers/contract/change_form.html"
+    change_list_template = "admin/buyers/contract/change_list.html"
     fieldsets = [
         (None, {"fields": [("buyer", "vertical"), ("name", "status", "mode")]}),
         ("Price and ranking", {"fields": [("fixed_price", "min_bid"),
@@ -322,6 +325,7 @@ class ContractAdmin(admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path("draft/", wrap(self.draft_view), name="buyers_contract_draft"),
             path("<int:contract_id>/test-ping/", wrap(self.test_ping_view),
                  name="buyers_contract_test_ping"),
             path("<int:contract_id>/round-trip/", wrap(self.round_trip_view),
@@ -334,6 +338,11 @@ class ContractAdmin(admin.ModelAdmin):
                  name="buyers_contract_go_live"),
             *super().get_urls(),
         ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "draft_templates": [
+            (slug, template.label) for slug, template in TEMPLATES.items()]}
+        return super().add_view(request, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         contract = self.get_object(request, object_id)
@@ -365,6 +374,9 @@ class ContractAdmin(admin.ModelAdmin):
         return TemplateResponse(request, template, {
             **self.admin_site.each_context(request), "opts": self.opts, "original": contract,
             "title": f"{context.pop('heading')}: {contract}", **context})
+
+    def draft_view(self, request: HttpRequest) -> HttpResponse:
+        return contract_draft_view(self, request)
 
     def test_ping_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)
