@@ -13,7 +13,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from apps.buyers.models import Contract
+from apps.buyers.models import Contract, ContractSecret
 from apps.buyers.services import contract_create
 from tests.factories import BuyerFactory, VerticalFactory, examples_set
 from tests.integration.buyer_server import BuyerServer, Received, json_answer
@@ -110,7 +110,9 @@ def test_the_list_action_switches_the_testing_contracts_live(am_client, vertical
     response = am_client.post("/admin/buyers/contract/", {
         "action": "go_live", "_selected_action": [testing.pk, paused.pk]}, follow=True)
 
-    assert "1 contract switched live" in response.content.decode()
+    page = html.unescape(response.content.decode())
+    assert f"{testing} is live: it takes live leads from the next auction." in page
+    assert f"{paused} is not in testing; left as it is." in page
     assert Contract.objects.get(pk=testing.pk).status == "active"
     assert Contract.objects.get(pk=paused.pk).status == "paused"
 
@@ -233,3 +235,78 @@ def test_drafting_needs_the_add_permission(client, vertical):
     client.force_login(user)
 
     assert client.get(DRAFT_URL).status_code == 403
+
+
+# --- readable tools: pickers, live values, the floor -------------------------------------------
+
+
+def test_the_mapping_tables_offer_the_fields_the_context_and_the_transform_grammars(
+        am_client, vertical, server):
+    contract = _contract(vertical, server)
+    ContractSecret.objects.create(contract=contract, name="api_key", value="k-1")
+
+    page = html.unescape(am_client.get(f"/admin/buyers/contract/{contract.pk}/change/")
+                         .content.decode())
+
+    assert 'name="mappings-post-0-source"' in page
+    assert re.search(r'<input[^>]*list="mapping-sources"[^>]*name="mappings-post-0-source"'
+                     r'|<input[^>]*name="mappings-post-0-source"[^>]*list="mapping-sources"',
+                     page)
+    sources = re.search(r'<datalist id="mapping-sources">(.*?)</datalist>', page, re.S)[1]
+    assert '<option value="zip" label="zip">' in sources
+    assert '<option value="email" label="email, personal data: post only">' in sources
+    assert '<option value="@ping.token" label="context">' in sources
+    assert '<option value="@secret.api_key" label="secret">' in sources
+    assert '<option value="date_format">date_format — <strftime format>, e.g. %m/%d/%Y' in page
+    assert '<option value="phone_10">phone_10</option>' in page
+    hints = json.loads(re.search(r'id="transform-hints" type="application/json">(.*?)<',
+                                 page)[1])
+    assert hints["split"] == "<separator>|<index>, e.g.  |0" and hints["upper"] == ""
+    assert "js/contract_mapping.js" in page
+
+
+def test_the_preview_shows_each_rows_live_value_for_the_chosen_lead(am_client, vertical,
+                                                                    server):
+    from apps.leads.models import Lead
+    from tests.factories import SourceFactory, valid_fields
+
+    contract = _contract(vertical, server)
+    contract.mappings.filter(kind="post", target="Lead.Email").update(target="Lead.Mail")
+    ContractSecret.objects.create(contract=contract, name="api_key", value="k-secret-1")
+    contract.mappings.create(kind="post", target="key", source="@secret.api_key", position=5)
+    contract.mappings.create(kind="post", target="city", source="city", position=6)
+    lead = Lead.objects.create(source=SourceFactory(verticals=[vertical]), vertical=vertical,
+                               fields=valid_fields(email="ann@example.com", city=None))
+
+    page = html.unescape(am_client.get(f"/admin/buyers/contract/{contract.pk}/preview/"
+                                       f"?lead={lead.uuid}").content.decode())
+
+    table = re.search(r'class="live-values live-values-post">(.*?)</table>', page, re.S)[1]
+    rows = [[re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
+    assert rows == [
+        ["ping_id", "@ping.token", "", "sample-ping-token"],
+        ["Lead.Mail", "email", "", "ann@example.com"],
+        ["key", "@secret.api_key", "", "***"],
+        ["city", "city", "", "nothing — no value for 'city'"]]
+    assert "k-secret-1" not in page
+    assert f'<option value="{lead.uuid}"' in page  # the recent leads to pick from
+
+
+def test_the_floor_that_applies_is_shown_next_to_the_bid_settings(am_client, vertical,
+                                                                  server):
+    from decimal import Decimal
+
+    from tests.factories import SourceFactory
+
+    SourceFactory(name="Premium", verticals=[vertical], floor_price=Decimal("6.00"))
+    SourceFactory(name="Plain", verticals=[vertical])
+    contract = _contract(vertical, server, min_bid=Decimal("2.50"))
+
+    page = html.unescape(am_client.get(f"/admin/buyers/contract/{contract.pk}/change/")
+                         .content.decode())
+
+    floor = re.search(r'<span class="bid-floor">(.*?)</span>', page, re.S)[1]
+    assert re.sub(r"<[^>]+>", "", floor) == (
+        "2.50 for most leads (vertical default 1.00, this contract's minimum bid 2.50); "
+        "leads of Premium 6.00")

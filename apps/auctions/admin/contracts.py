@@ -15,8 +15,14 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from apps.auctions.admin.drafting import contract_draft_view
-from apps.auctions.health import contract_go_live, contract_switch
-from apps.auctions.selectors import contract_cap_usage, contract_health
+from apps.auctions.admin.onboarding import contracts_go_live, floor_html
+from apps.auctions.admin.pickers import MappingForm, mapping_pickers
+from apps.auctions.health import contract_switch
+from apps.auctions.selectors import (
+    contract_cap_usage,
+    contract_health,
+    contract_recent_leads,
+)
 from apps.auctions.services.diagnostics import (
     contract_payload_preview,
     contract_test_ping,
@@ -232,6 +238,7 @@ def _form_for(where: str, endpoint_forms, mapping_forms, filter_forms, secret_fo
 
 class _MappingInline(admin.TabularInline):
     model = FieldMapping
+    form = MappingForm
     extra = 0
     fields = ["position", "target", "source", "constant", "constant_type", "transform", "arg",
               "wire_key"]
@@ -268,7 +275,7 @@ class ContractAdmin(admin.ModelAdmin):
     list_select_related = ["buyer", "vertical"]
     search_fields = ["name", "buyer__company"]
     readonly_fields = ["auto_paused_at", "auto_pause_reason", "last_health_ping_at",
-                       "posts_recent", "accepted_recent"]
+                       "posts_recent", "accepted_recent", "floor_applies"]
     filter_horizontal = ["allowed_sources", "blocked_sources"]
     inlines = [EndpointInline, SecretInline, FilterInline, CapInline, ScheduleInline,
                PingMappingInline, PostMappingInline]
@@ -276,7 +283,7 @@ class ContractAdmin(admin.ModelAdmin):
     change_list_template = "admin/buyers/contract/change_list.html"
     fieldsets = [
         (None, {"fields": [("buyer", "vertical"), ("name", "status", "mode")]}),
-        ("Price and ranking", {"fields": [("fixed_price", "min_bid"),
+        ("Price and ranking", {"fields": [("fixed_price", "min_bid"), "floor_applies",
                                           ("bid_multiplier", "bid_penalty"),
                                           ("priority", "weight", "traffic_share_pct")]}),
         ("Sale", {"fields": [("exclusive", "shared_max_sales"),
@@ -295,6 +302,10 @@ class ContractAdmin(admin.ModelAdmin):
 
     actions = ["go_live"]
 
+    @admin.display(description="Floor that applies")
+    def floor_applies(self, contract: Contract) -> str:
+        return floor_html(contract)
+
     @admin.display(description="status", ordering="status")
     def state(self, contract: Contract) -> str:
         """What the contract does with live traffic, in words."""
@@ -307,13 +318,7 @@ class ContractAdmin(admin.ModelAdmin):
     @admin.action(description="Switch the selected contracts live (from testing)",
                   permissions=["change"])
     def go_live(self, request: HttpRequest, queryset) -> None:
-        switched = 0
-        for contract in queryset.filter(status=ContractStatus.TESTING):
-            contract_go_live(contract, reason=f"switched live by {request.user.get_username()}")
-            audit_record(request.user, contract, "Switched live.")
-            switched += 1
-        messages.success(request, f"{switched} contract{'s' if switched != 1 else ''} "
-                                  "switched live; the others were not in testing.")
+        contracts_go_live(request, queryset)
 
     def _create_formsets(self, request, obj, change):
         formsets, inline_instances = super()._create_formsets(request, obj, change)
@@ -340,14 +345,14 @@ class ContractAdmin(admin.ModelAdmin):
         ]
 
     def add_view(self, request, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "draft_templates": [
+        extra_context = {**(extra_context or {}), **mapping_pickers(None), "draft_templates": [
             (slug, template.label) for slug, template in TEMPLATES.items()]}
         return super().add_view(request, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         contract = self.get_object(request, object_id)
         if contract is not None:
-            extra_context = {**(extra_context or {}),
+            extra_context = {**(extra_context or {}), **mapping_pickers(contract),
                              "health": contract_health(contract),
                              "cap_usage": contract_cap_usage(contract)}
         return super().change_view(request, object_id, form_url, extra_context)
@@ -403,7 +408,8 @@ class ContractAdmin(admin.ModelAdmin):
         contract = self._contract(request, contract_id, change=False)
         previews = contract_payload_preview(contract, lead=self._sample_lead(request, contract))
         return self._render(request, "admin/buyers/contract/preview.html", contract,
-                            heading="Payload preview", previews=previews)
+                            heading="Payload preview", previews=previews,
+                            recent_leads=contract_recent_leads(contract))
 
     def switch_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)
@@ -419,16 +425,5 @@ class ContractAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract.pk]))
 
     def go_live_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
-        contract = self._contract(request, contract_id, change=True)
-        was_testing = contract.status == ContractStatus.TESTING
-        try:
-            contract_go_live(contract,
-                             reason=f"switched live by {request.user.get_username()}")
-        except ApplicationError as error:
-            messages.error(request, error.detail)
-        else:
-            if was_testing:
-                audit_record(request.user, contract, "Switched live.")
-            messages.success(request, f"{contract} is live: it takes live leads from the "
-                                      "next auction.")
-        return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract.pk]))
+        contracts_go_live(request, [self._contract(request, contract_id, change=True)])
+        return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract_id]))

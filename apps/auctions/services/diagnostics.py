@@ -19,10 +19,11 @@ from apps.auctions.services.wire import (
     wire_build,
 )
 from apps.auctions.setups import EndpointSetup, contract_secrets, endpoint_setup
-from apps.buyers.mapping import MappingRule
+from apps.buyers.mapping import SECRET_PREFIX, MappingRule, path_parse, payload_trace
 from apps.buyers.models import Contract, ContractMode, Endpoint, EndpointKind, TestFlag
 from apps.buyers.oauth import FETCH_TIMEOUT_S
 from apps.buyers.parsing import ParsedResponse
+from apps.buyers.transports import MASK
 from apps.buyers.validation import test_flag_rule
 from apps.core.http import http_send
 from apps.leads.models import Lead
@@ -41,6 +42,20 @@ class RequestView:
     # mapping rows that came out empty for this lead, and why ("row 3 'Lead.Phone': …"):
     # a preview flags them instead of dropping them silently
     empty_rows: tuple[str, ...] = ()
+    # the preview's live value of every mapping row for the chosen lead
+    values: tuple[RowValue, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowValue:
+    """One mapping row of a preview and what it sends for the lead (secrets masked);
+    ``value`` None when it sends nothing (``why`` says why)."""
+
+    target: str
+    source: str
+    transform: str
+    value: str | None
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -156,12 +171,56 @@ def contract_payload_preview(contract: Contract, *, lead: Lead | None = None
     lead built from the vertical's examples); a string explains an endpoint that cannot be
     built. Nothing is sent."""
     previews: dict[str, RequestView | str] = {}
+    values = _values(contract, lead)
     for kind, endpoint in sorted(_endpoints(contract).items()):
-        call = _build(contract, endpoint, kind, _values(contract, lead), _context(lead, kind),
+        context = _context(lead, kind)
+        call = _build(contract, endpoint, kind, values, context,
                       test=False, extra_headers={"Idempotency-Key": "preview"}
                       if kind == EndpointKind.POST else None)
-        previews[kind] = call if isinstance(call, str) else _request_view(call, endpoint)
+        if isinstance(call, str):
+            previews[kind] = call
+            continue
+        previews[kind] = replace(_request_view(call, endpoint), values=_row_values(
+            endpoint, values, context, sealed=_sealed(contract, kind)))
     return previews
+
+
+def _row_values(endpoint: EndpointSetup, values: dict[str, Any], context: dict[str, Any],
+                *, sealed: frozenset[str]) -> tuple[RowValue, ...]:
+    """What each mapping row sends for the lead (every field, when there are no rows)."""
+    context = {**context, **{SECRET_PREFIX + name: value
+                             for name, value in endpoint.secrets.items()}}
+    payload, empty = payload_trace(endpoint.mappings, values, context, sealed=sealed)
+    if not endpoint.mappings:
+        return tuple(RowValue(key, key, "", _shown(value)) for key, value in payload.items())
+    why = {row.position: row.reason for row in empty}
+    rows = []
+    for position, rule in enumerate(endpoint.mappings):
+        value = _at(payload, path_parse(rule.target)) if position not in why else None
+        shown = MASK if rule.source.startswith("@" + SECRET_PREFIX) and value else (
+            _shown(value))
+        rows.append(RowValue(rule.target, rule.source or f"constant {rule.constant!r}",
+                             " ".join(filter(None, (rule.transform, rule.arg))), shown,
+                             why.get(position, "")))
+    return tuple(rows)
+
+
+def _at(payload: Any, steps: tuple[str | int, ...]) -> Any:
+    node = payload
+    for step in steps:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def contract_test_ping(contract: Contract, *, lead: Lead | None = None) -> TestPing:
