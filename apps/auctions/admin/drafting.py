@@ -66,7 +66,7 @@ class DraftForm(forms.Form):
                 label="Sample answer (no), optional")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("template") and not (data.get("post_request") or "").strip():
             self.add_error("post_request", "Paste the buyer's sample post request (or start "
                                            "from a template).")

@@ -98,7 +98,7 @@ class ContractDraftSerializer(serializers.Serializer):
 
 class TemplateSerializer(serializers.Serializer):
     slug = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # (Field.label: its title)
     description = serializers.CharField()
 
 

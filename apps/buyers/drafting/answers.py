@@ -141,7 +141,7 @@ def _pick(found: list[tuple[Steps, Any]], names: tuple[str, ...], read, *,
 
 def _path(steps: Steps, fmt: str) -> str:
     if fmt == "xml":
-        parts = []
+        parts: list[str] = []
         for step in steps:
             if isinstance(step, int):
                 parts[-1] += f"[{step + 1}]"  # XPath counts from 1
