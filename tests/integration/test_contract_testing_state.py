@@ -140,3 +140,11 @@ def test_a_new_contract_row_starts_in_testing(vertical):
     contract = Contract.objects.create(buyer=BuyerFactory(), vertical=vertical, name="x")
 
     assert contract.status == "testing"
+
+
+def test_the_demo_buyers_are_created_live():
+    from apps.demo.dataset import demo_data_load
+
+    demo_data_load("http://127.0.0.1:8099")
+
+    assert set(Contract.objects.values_list("status", flat=True)) == {"active"}
