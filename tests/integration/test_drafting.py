@@ -359,6 +359,8 @@ def test_the_templates_are_listed(staff_api):
     pytest.param({"post": {"request": "[1, 2]"}}, {"post.request"}, id="json-not-an-object"),
     pytest.param({"post": {"request": "a=1", "answer": "{"}}, {"post.answer"},
                  id="bad-answer"),
+    pytest.param({"post": {"request": "a=1", "answer": '{"ok": 1}', "refusal": "{"}},
+                 {"post.refusal"}, id="bad-refusal"),
     pytest.param({}, {"post.request"}, id="no-sample-no-template"),
     pytest.param({"post": {"request": "a=1"}, "template": "acme"}, {"template"},
                  id="unknown-template"),

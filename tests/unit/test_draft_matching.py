@@ -230,3 +230,19 @@ def test_a_ping_answer_without_a_price_is_reported():
     drafted = answer_rules('{"status": "ok"}', ping=True)
 
     assert [rule for rule, _ in drafted.missing] == ["price_path"]
+
+
+def test_a_sample_nested_past_the_limit_is_refused_not_a_crash():
+    deep = "[" * 900 + "]" * 900
+    with pytest.raises(SampleInvalid):
+        request_parse('{"a": ' + deep + "}")
+    with pytest.raises(SampleInvalid, match="deeper than 32"):
+        request_parse('{"a": ' + '{"b": ' * 40 + "1" + "}" * 40 + "}")
+
+
+def test_a_day_first_date_with_a_one_digit_day_reads():
+    match = key_match("DOB", "DOB", "1/12/1985", FIELDS, kind="post")
+    day_first = key_match("DOB", "DOB", "13/1/1985", FIELDS, kind="post")
+
+    assert match.row["arg"] == "%m/%d/%Y"
+    assert day_first.row["arg"] == "%d/%m/%Y"

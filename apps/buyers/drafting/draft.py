@@ -107,10 +107,13 @@ def _answer(kind: str, samples: EndpointSamples, draft: Draft) -> AnswerRules | 
                                          "at their defaults."))
         return None
     try:
-        return answer_rules(samples.answer, refusal=samples.refusal, ping=kind == "ping")
+        answer_rules(samples.answer, ping=kind == "ping")
     except SampleInvalid as error:
-        name = "refusal" if samples.refusal and "answer" not in str(error) else "answer"
-        raise DraftInvalid(f"{kind}.{name}", str(error)) from None
+        raise DraftInvalid(f"{kind}.answer", str(error)) from None
+    try:
+        return answer_rules(samples.answer, refusal=samples.refusal, ping=kind == "ping")
+    except SampleInvalid as error:  # the answer reads: the refusal does not
+        raise DraftInvalid(f"{kind}.refusal", str(error)) from None
 
 
 def _endpoint(kind: str, samples: EndpointSamples, answer: AnswerRules | None,

@@ -338,12 +338,11 @@ def _price(value: Any) -> Decimal | None:
 
 def _date_layout(text: str) -> str | None:
     for layout in _DATE_LAYOUTS:
+        # month-first layouts come first: 04/12/1985 is April 12th, 25/12/1985 day-first
         try:
             datetime.strptime(text.strip(), layout)
         except ValueError:
             continue
-        if layout == "%d/%m/%Y" and int(text.strip()[:2]) <= 12:
-            continue  # 04/12/1985 reads as US month first (tried before)
         return layout
     return None
 

@@ -23,6 +23,7 @@ from apps.buyers.mapping import MappingError, path_split
 Steps = tuple[str | int, ...]
 SAMPLE_FORMATS = ("json", "xml", "form", "query")
 MAX_SAMPLE = 100_000  # characters of one pasted sample
+MAX_DEPTH = 32  # levels of nesting: deeper is no buyer's format, and recursion has limits
 
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                               remove_blank_text=True, remove_comments=True)
@@ -90,7 +91,10 @@ def json_document(text: str) -> Any:
 
 def leaves(node: Any, steps: Steps = ()) -> list[tuple[Steps, Any]]:
     """Every scalar of a JSON-like ``node`` with its path, in document order. An empty
-    object or list is a leaf of its own (a buyer may want one sent)."""
+    object or list is a leaf of its own (a buyer may want one sent). Raises
+    ``SampleInvalid`` past ``MAX_DEPTH`` levels."""
+    if len(steps) > MAX_DEPTH:
+        raise SampleInvalid(f"the sample nests deeper than {MAX_DEPTH} levels")
     if isinstance(node, dict) and node:
         return [leaf for key, child in node.items() for leaf in leaves(child, (*steps, key))]
     if isinstance(node, list) and node:
