@@ -259,7 +259,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status" field with different choices: name each set once.
     "ENUM_NAME_OVERRIDES": {
-        "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers, contracts
+        "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers
+        "ContractStatusEnum": "apps.buyers.models.ContractStatus",  # + testing
+        "ConstantTypeEnum": "apps.buyers.models.ConstantType",  # constants, test flags
         "LeadStatusEnum": "apps.leads.models.LeadStatus",
         "SaleOutcomeEnum": ["sold", "unsold"],
     },
