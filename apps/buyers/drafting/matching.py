@@ -280,7 +280,9 @@ def _transform(value: Any, spec: FieldSpec, *, typed: bool) -> tuple[str, str]:
         return ("digits_only", "") if len(digits) == 11 else ("phone_10", "")
     if spec.type == "date":
         layout = _date_layout(text)
-        return ("date_format", layout) if layout and layout != "%Y-%m-%d" else ("", "")
+        # spelled out even for ISO dates: the row says what the buyer wants, whatever the
+        # lead's own storage
+        return ("date_format", layout) if layout else ("", "")
     if spec.type == "boolean":
         word = text.lower()
         if isinstance(value, int) or word in ("1", "0"):
