@@ -253,7 +253,7 @@ def market_create(scenario: Scenario, sim_url: str) -> Market:
     for i, latency in enumerate(scenario.latencies_ms):
         buyer = Buyer.objects.create(company=f"{scenario.slug} buyer {i:02d}")
         contract = Contract.objects.create(
-            buyer=buyer, vertical=vertical, name="offer", accepts_test_leads=True,
+            buyer=buyer, vertical=vertical, name="offer", accepts_test_leads=True, status="active",
             slow_threshold_ms=SLOW_THRESHOLD_MS, slow_count=0, error_count=0)
         behaviour = "fail=hang" if latency is None else f"latency_ms={latency:g}"
         base = f"{sim_url}/{scenario.slug}-{i:02d}"

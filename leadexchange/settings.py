@@ -272,7 +272,9 @@ SPECTACULAR_SETTINGS = {
                              "apps.core.schema.realistic_examples"],
     # Several models have a "status" field with different choices: name each set once.
     "ENUM_NAME_OVERRIDES": {
-        "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers, contracts
+        "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers
+        "ContractStatusEnum": "apps.buyers.models.ContractStatus",  # + testing
+        "ConstantTypeEnum": "apps.buyers.models.ConstantType",  # constants, test flags
         "LeadStatusEnum": "apps.leads.models.LeadStatus",
         "SaleOutcomeEnum": ["sold", "unsold"],
         "SourceEventEnum": "apps.webhooks.models.SourceEvent",

@@ -1,4 +1,5 @@
-"""Reads about contracts for staff: cap usage per period and health."""
+"""Reads about contracts for staff: cap usage per period, health, the floors that apply,
+recent leads to test with."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.auctions.caps import CapRule, cap_usage
-from apps.auctions.engine import FAILED
+from apps.auctions.engine import FAILED, ContractTerms, contract_floor
 from apps.auctions.models import Auction, Ping, Post, Sale
 from apps.buyers.models import Contract
 from apps.leads.models import Lead
+from apps.sources.models import Source
 
 _FAILURES = sorted(FAILED)
 
@@ -78,6 +80,43 @@ def contract_sample_lead(contract: Contract, lead_id: str) -> Lead | None:
     except ValueError:
         return None
     return Lead.objects.filter(uuid=lead_id, vertical_id=contract.vertical_id).first()
+
+
+def contract_recent_leads(contract: Contract, limit: int = 20) -> list[Lead]:
+    """The newest leads of the contract's vertical, to preview or test it with (through the
+    (vertical, received_at) index)."""
+    return list(Lead.objects.filter(vertical_id=contract.vertical_id)
+                .order_by("-received_at").only("uuid", "received_at", "status")[:limit])
+
+
+@dataclass(frozen=True)
+class Floors:
+    """The floor a bid of this contract must reach: the vertical's default floor, each
+    source's own minimum (its floor, or its fixed payout) where it is higher, and the
+    contract's minimum bid — the highest applies (``apps.auctions.engine.contract_floor``)."""
+
+    vertical: Decimal
+    min_bid: Decimal | None
+    base: Decimal  # for a source with no floor of its own
+    by_source: list[tuple[str, Decimal]]  # sources whose leads need more than ``base``
+
+
+def contract_floors(contract: Contract) -> Floors:
+    """The floors that apply to ``contract`` per source of its vertical (the sources it
+    takes: its allow-list, else every source of the vertical, minus its block-list)."""
+    vertical_floor = contract.vertical.default_floor
+    terms = ContractTerms(id=contract.pk or 0, buyer_id=contract.buyer_id or 0,
+                          min_bid=contract.min_bid)
+    base = contract_floor(terms, vertical_floor)
+    sources = (contract.allowed_sources.all() if contract.pk and contract.allowed_sources.exists()
+               else Source.objects.filter(verticals=contract.vertical_id))
+    blocked = set(contract.blocked_sources.values_list("pk", flat=True)) if contract.pk else set()
+    by_source = []
+    for source in sources.order_by("name"):
+        floor = contract_floor(terms, max(vertical_floor, source.minimum_sale_price()))
+        if source.pk not in blocked and floor > base:
+            by_source.append((source.name, floor))
+    return Floors(vertical_floor, contract.min_bid, base, by_source)
 
 
 def lead_auctions_get(public_id: uuid.UUID) -> Lead | None:

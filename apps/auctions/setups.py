@@ -279,6 +279,7 @@ def contract_setups(vertical_id: int, now: datetime) -> list[ContractSetup]:
         terms = replace(
             setup.terms,
             active=status == ContractStatus.ACTIVE and buyer_status == BuyerStatus.ACTIVE,
+            testing=status == ContractStatus.TESTING,
             auto_paused=bool(paused),
             acceptance=rate,
             caps=tuple(CapState(c.cap_id, c.period, c.metric, c.limit, used[c.cap_id])

@@ -8,8 +8,10 @@ import django_filters
 from django import forms
 from django.db.models import Prefetch, QuerySet
 
+from apps.buyers.drafting import FieldSpec
 from apps.buyers.models import Buyer, BuyerStatus, Contract, ContractStatus, FieldMapping
 from apps.core.exceptions import FieldErrors
+from apps.sources.models import Vertical
 
 
 class BuyerListFilter(django_filters.FilterSet):
@@ -82,3 +84,12 @@ def contract_list(*, filters: Mapping[str, str] | None = None) -> QuerySet[Contr
 def contract_get(contract_id: int) -> Contract | None:
     """One contract with its rules, or None."""
     return _contracts().filter(pk=contract_id).first()
+
+
+def vertical_field_specs(vertical: Vertical) -> list[FieldSpec]:
+    """The vertical's fields as drafting matches sample keys to them, each with its example
+    value as the sample lead's (compared in any spelling: digits of a phone, a date in any
+    layout)."""
+    return [FieldSpec(spec.key, spec.type, spec.pii, spec.example or None,
+                      tuple(str(choice) for choice in spec.choices or ()))
+            for spec in vertical.fields.all()]

@@ -32,6 +32,8 @@ from apps.buyers.transports import PLACEHOLDER, TransportError, form_key, is_cre
 from apps.core.http import BlockedUrl, url_check
 
 TOKEN_CONTEXT = "@ping.token"  # noqa: S105 - a mapping source name
+# RFC 9110 token characters
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FILTER_SPECIALS = frozenset({"@source", "@sub_id"})
 _RULE_FIELDS = ("success_path", "success_values", "success_regex", "price_path", "token_path",
                 "reason_path")
@@ -48,6 +50,8 @@ class ContractDraft:
     mappings: dict[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     filters: Sequence[Mapping[str, Any]] = ()
     secret_names: frozenset[str] = frozenset()  # the contract's secrets once saved
+    # how test requests are flagged: the contract's test_flag, test_flag_key, _value, _type
+    test_flag: Mapping[str, Any] = field(default_factory=dict)
 
 
 def contract_draft_errors(draft: ContractDraft) -> dict[str, list[str]]:
@@ -70,6 +74,7 @@ def contract_draft_errors(draft: ContractDraft) -> dict[str, list[str]]:
             "The ping reads a token but no post mapping carries it: add a post mapping row "
             f"with source {TOKEN_CONTEXT} under the key the buyer expects.")
     _check_filters(draft, add)
+    _check_test_flag(draft, add)
     return errors
 
 
@@ -91,7 +96,7 @@ def _check_endpoints(draft: ContractDraft, add) -> None:
     if draft.mode == ContractMode.PING_POST and ping is not None and not ping.get("price_path"):
         add("endpoints.ping.price_path", "Say where the ping answer carries the bid price.")
     for kind, endpoint in draft.endpoints.items():
-        for name in ("url", "oauth_token_url"):
+        for name in ("url", "oauth_token_url", "sandbox_url"):
             if endpoint.get(name):
                 try:
                     url_check(endpoint[name])
@@ -114,7 +119,7 @@ def _check_secrets(draft: ContractDraft, add) -> None:
         return [name for name in PLACEHOLDER.findall(text) if name not in draft.secret_names]
 
     for kind, endpoint in draft.endpoints.items():
-        for name in ("url", "oauth_token_url"):
+        for name in ("url", "oauth_token_url", "sandbox_url"):
             url = endpoint.get(name) or ""
             for secret in missing(url):
                 add(f"endpoints.{kind}.{name}",
@@ -282,3 +287,71 @@ def _check_filters(draft: ContractDraft, add) -> None:
         elif operator not in (FilterOperator.EXISTS, FilterOperator.NOT_EXISTS) and (
                 value is None or value == ""):
             add(f"filters.{index}.value", "This operator needs a value.")
+
+
+def test_flag_rule(draft_flag: Mapping[str, Any]) -> MappingRule:
+    """The mapping row a ``field`` test flag adds to a test request's payload."""
+    kind = draft_flag.get("test_flag_type") or "string"
+    value = draft_flag.get("test_flag_value") or ""
+    return MappingRule(target=draft_flag.get("test_flag_key") or "",
+                       constant=None if kind == "null" and not value else value,
+                       constant_type=kind)
+
+
+def _check_test_flag(draft: ContractDraft, add) -> None:
+    """The way test requests are flagged can be sent on every endpoint: a field that fits
+    each payload beside its mapping rows, a well-formed header, a sandbox URL per endpoint."""
+    flag = draft.test_flag
+    style, key = flag.get("test_flag") or "none", flag.get("test_flag_key") or ""
+    value = flag.get("test_flag_value") or ""
+    if style in ("field", "header") and not key:
+        add("test_flag_key", f"Say under which {'key' if style == 'field' else 'header name'} "
+                             "the buyer reads the test flag (e.g. test).")
+        return
+    if style == "header":
+        if not _HEADER_NAME.fullmatch(key):
+            add("test_flag_key", f"'{key}' is not a header name (letters, digits, -).")
+        if not value or "\r" in value or "\n" in value:
+            add("test_flag_value", "Give the header's value, on one line (e.g. 1).")
+    elif style == "sandbox":
+        for kind in sorted(draft.endpoints):
+            if not draft.endpoints[kind].get("sandbox_url"):
+                add(f"endpoints.{kind}.sandbox_url",
+                    "Tests are flagged with sandbox URLs: give this endpoint's sandbox URL.")
+    elif style == "field":
+        if not value and flag.get("test_flag_type") != "null":
+            add("test_flag_value", "Give the value that marks a test (e.g. true, 1, Yes).")
+            return
+        _check_test_flag_field(draft, add)
+
+
+def _check_test_flag_field(draft: ContractDraft, add) -> None:
+    rule = test_flag_rule(draft.test_flag)
+    for kind in sorted(draft.endpoints):
+        rows = [MappingRule(target=r.get("target") or "", source=r.get("source") or "",
+                            constant=r.get("constant"), transform=r.get("transform") or "",
+                            arg=r.get("arg") or "",
+                            constant_type=r.get("constant_type") or "string")
+                for r in draft.mappings.get(kind, ())]
+        if not rows:  # every field under its own name: the flag must not take one's place
+            rows = [MappingRule(target=key, source=key) for key in sorted(draft.field_keys)]
+        try:
+            rules_validate([*rows, rule])
+        except MappingError as error:
+            if error.rule != len(rows):
+                continue  # a problem of the mapping itself, named under mappings
+            name = "test_flag_value" if error.field in ("constant", "constant_type") else (
+                "test_flag_key")
+            message = error.message.split(": ", 1)[-1]
+            add(name, f"On the {kind}: {message}")
+            continue
+        endpoint = draft.endpoints[kind]
+        if (endpoint.get("body_format") or "json") in ("form", "query"):
+            if rule.constant_type == "null":
+                add("test_flag_type", f"Only a json body has null; the {kind} is a "
+                                      f"{endpoint.get('body_format')} body.")
+            elif wire_key(rule.target, body_format=endpoint["body_format"],
+                          key_style=endpoint.get("key_style") or "brackets") is None:
+                add("test_flag_key", f"The {kind}'s key style "
+                                     f"{endpoint.get('key_style')} cannot send "
+                                     f"'{rule.target}' (flat sends single keys).")

@@ -25,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from apps.buyers.api.serializers import ContractInputSerializer
-from apps.buyers.models import Buyer, Contract
+from apps.buyers.models import Buyer, Contract, ContractStatus
 from apps.buyers.services import contract_create, contract_update
 from apps.core.http import BlockedUrl, url_check
 from apps.core.keys import key_from_parts
@@ -225,6 +225,7 @@ def _demo_buyer(vertical: Vertical, spec: dict, simulator_url: str) -> Contract:
             rules=PING_RULES[spec["format"]], mappings=spec.get("ping_mappings", []))
     document = {
         "buyer": buyer.pk, "vertical": vertical.slug, "name": DEMO_CONTRACT_NAME,
+        "status": ContractStatus.ACTIVE,  # demo buyers are live from the start
         "mode": mode, "fixed_price": spec.get("price"),
         "exclusive": spec.get("exclusive", True), "is_secondary": spec.get("secondary", False),
         "accepts_test_leads": True, "filters": spec.get("filters", []),

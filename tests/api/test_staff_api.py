@@ -82,6 +82,10 @@ def test_a_buyer_integrated_through_the_api_alone_buys_a_lead(
         },
     }, format="json")
     assert contract.status_code == 201, contract.json()
+    assert contract.json()["status"] == "testing"  # no live lead until switched live
+    live = am_client.post(f"/api/v1/contracts/{contract.json()['id']}/go-live", {},
+                          format="json")
+    assert live.status_code == 200 and live.json()["status"] == "active", live.json()
 
     response = lead_submit(api_client, source_key, valid_fields(zip="10001", vehicle_year=2019))
 

@@ -305,6 +305,7 @@ def test_a_change_through_the_api_reaches_the_next_auction(am_client, api_client
     path = sim_path()
     created = _created(am_client, buyer, sim_url, path=path, query="bid=10", filters=[],
                        schedule=[])
+    assert am_client.post(f"/api/v1/contracts/{created['id']}/go-live").status_code == 200
     assert lead_submit(api_client, key, _consumer(1)).json()["status"] == "sold"
     endpoints = copy.deepcopy(created["endpoints"])
     endpoints["ping"]["url"] = endpoints["ping"]["url"].replace("bid=10", "bid=0.50")

@@ -34,6 +34,24 @@ STANDARD_FIELDS: list[dict] = [
 ]
 
 
+# Example values of STANDARD_FIELDS, as a vertical's spec shows them: test pings, round trips,
+# previews and drafting build their sample lead from them.
+FIELD_EXAMPLES = {
+    "first_name": "Jane", "last_name": "Doe", "email": "jane.doe@example.com",
+    "phone": "(212) 555-0147", "address": "12 Main St", "city": "New York", "state": "NY",
+    "zip": "10001", "date_of_birth": "1985-04-12", "vehicle_year": "2019",
+    "homeowner": "true", "credit_rating": "good", "income": "52000.00",
+    "website": "https://example.com/quote", "ip": "203.0.113.7",
+}
+
+
+def examples_set(vertical: Vertical) -> Vertical:
+    """Give ``vertical``'s STANDARD_FIELDS their ``FIELD_EXAMPLES``."""
+    for key, example in FIELD_EXAMPLES.items():
+        VerticalField.objects.filter(vertical=vertical, key=key).update(example=example)
+    return vertical
+
+
 def valid_fields(**overrides) -> dict:
     """A lead that passes STANDARD_FIELDS; override or drop (``key=None``) any value."""
     fields = {
@@ -114,6 +132,7 @@ def sim_contract(
     """A contract whose buyer is the simulator at ``sim_url``, behaving as ``query`` says
     (see apps.demo.simulator.config), configured exactly as staff would configure it."""
     buyer = buyer or BuyerFactory()
+    contract_fields.setdefault("status", "active")  # switched live, as after onboarding
     contract = Contract.objects.create(
         buyer=buyer, vertical=vertical, name=contract_fields.pop("name", "offer"), mode=mode,
         accepts_test_leads=True, **contract_fields)

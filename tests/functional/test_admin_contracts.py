@@ -206,7 +206,9 @@ def contract_form(vertical: Vertical, buyer, *, mode: str = "ping_post",
         "bid_multiplier": "1.000", "bid_penalty": "0.00", "priority": "1", "weight": "100",
         "traffic_share_pct": "100", "exclusive": "on", "shared_max_sales": "3",
         "accepts_test_leads": "on", "slow_threshold_ms": "200", "slow_count": "10",
-        "error_count": "10", "health_ping_interval_s": "60", "_save": "Save",
+        "error_count": "10", "health_ping_interval_s": "60", "test_flag": "none",
+        "test_flag_key": "", "test_flag_value": "", "test_flag_type": "string",
+        "_save": "Save",
     }
     data.update(fields)
     endpoints = [e for e in (ping, post) if e is not None]
@@ -401,11 +403,16 @@ def test_test_ping_shows_the_parsed_bid_the_exact_request_and_the_raw_response(
     token = _cell(page, "parsed-token")
     assert token
     request = _pre(page, "test-ping-request")
+    exact = _pre(page, "test-ping-request-exact")
     response = _pre(page, "test-ping-response")
     received = sim_requests(sim_url, f"/b{contract.pk}/ping")
     assert len(received) == 1  # one request, sent exactly as shown
-    assert request.startswith(f"POST {sim_url}/b{contract.pk}/ping?bid=12.34&format=json\n")
-    assert request.rstrip().endswith(received[0]["body"])
+    for shown in (request, exact):
+        assert shown.startswith(f"POST {sim_url}/b{contract.pk}/ping?bid=12.34&format=json\n")
+    assert exact.rstrip().endswith(received[0]["body"])
+    # laid out for reading: the same document, indented
+    assert json.loads(request[request.index("{"):]) == json.loads(received[0]["body"])
+    assert '\n  "zip": "10001"' in request
     assert json.loads(received[0]["body"])["zip"] == "10001"
     assert not any(trace in request for trace in PII_TRACES)
     assert response.startswith("HTTP 200\n")

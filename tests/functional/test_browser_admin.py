@@ -105,7 +105,7 @@ def test_account_manager_adds_a_contract_and_sends_a_test_ping(
         page.wait_for_url(re.compile(r"/admin/buyers/contract/\d+/change/$"))
         playwright.expect(page.locator(".messagelist .success")).to_contain_text(
             "was added successfully")
-        playwright.expect(page.locator(".contract-health")).to_contain_text("active")
+        playwright.expect(page.locator(".contract-health")).to_contain_text("testing")
         page.screenshot(path=shots["saved"], full_page=True)
 
         page.click("a.test-ping-link")

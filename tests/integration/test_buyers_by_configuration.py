@@ -49,12 +49,15 @@ def _age(today: date) -> int:
 
 
 def contract_create(staff_api: APIClient, *, ping: dict | None, post: dict, **extra) -> dict:
-    """Create a contract through the staff API; return its answer."""
+    """Create a contract through the staff API and switch it live; return the creation's
+    answer."""
     body = {"buyer": BuyerFactory().pk, "vertical": "auto-insurance", "name": "offer",
             "mode": "ping_post" if ping else "direct_post", "accepts_test_leads": True,
             "endpoints": {"post": post, **({"ping": ping} if ping else {})}, **extra}
     response = staff_api.post("/api/v1/contracts", body, format="json")
     assert response.status_code == 201, response.json()
+    live = staff_api.post(f"/api/v1/contracts/{response.json()['id']}/go-live")
+    assert live.status_code == 200, live.json()
     return response.json()
 
 

@@ -16,19 +16,30 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from apps.auctions.admin.drafting import contract_draft_view
+from apps.auctions.admin.onboarding import contracts_go_live, floor_html
+from apps.auctions.admin.pickers import MappingForm, mapping_pickers
 from apps.auctions.health import contract_switch
 from apps.auctions.selectors import (
     contract_cap_usage,
     contract_health,
+    contract_recent_leads,
     contract_sample_lead,
 )
-from apps.auctions.services.diagnostics import contract_payload_preview, contract_test_ping
+from apps.auctions.services.diagnostics import (
+    contract_payload_preview,
+    contract_test_ping,
+    contract_test_round_trip,
+    test_flag_text,
+)
+from apps.buyers.drafting import TEMPLATES
 from apps.buyers.models import (
     Buyer,
     Contract,
     ContractCap,
     ContractFilter,
     ContractSecret,
+    ContractStatus,
     Endpoint,
     EndpointKind,
     FieldMapping,
@@ -36,6 +47,7 @@ from apps.buyers.models import (
 )
 from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.audit import audit_record
+from apps.core.exceptions import ApplicationError
 from apps.leads.models import Lead
 
 
@@ -46,7 +58,7 @@ class SampleLeadForm(forms.Form):
 
     lead = forms.CharField(
         required=False, max_length=64, label="Lead id (optional)",
-        widget=forms.TextInput(attrs={"size": 40}),
+        widget=forms.TextInput(attrs={"size": 40, "list": "recent-leads"}),
         help_text="The lead's id as the API shows it (a UUID) or its number in the admin.")
 
     def __init__(self, *args, contract: Contract, **kwargs) -> None:
@@ -163,6 +175,7 @@ class EndpointInline(admin.StackedInline):
     max_num = 2
     fieldsets = [
         (None, {"fields": [("kind", "method", "body_format", "key_style", "timeout_ms"), "url",
+                           "sandbox_url",
                            ("auth_type", "auth_name", "auth_username", "auth_secret"),
                            ("oauth_token_url", "xml_root"), "headers"]}),
         ("Response rules", {"fields": [("response_format", "success_statuses"),
@@ -228,6 +241,8 @@ class ContractCheckFormSet(MappingFormSet):
             mappings={kind: [f.cleaned_data for f in fs] for kind, fs in mapping_forms.items()},
             filters=[f.cleaned_data for f in rows.get(by_model[ContractFilter], [])],
             secret_names=secret_names,
+            test_flag={name: getattr(contract, name) for name in (
+                "test_flag", "test_flag_key", "test_flag_value", "test_flag_type")},
         )
         problems = contract_draft_errors(draft)
         if not problems:
@@ -262,6 +277,7 @@ def _form_for(where: str, endpoint_forms, mapping_forms, filter_forms, secret_fo
 
 class _MappingInline(admin.TabularInline):
     model = FieldMapping
+    form = MappingForm
     extra = 0
     fields = ["position", "target", "source", "constant", "constant_type", "transform", "arg",
               "wire_key"]
@@ -292,30 +308,56 @@ class PostMappingInline(_MappingInline):
 
 @admin.register(Contract)
 class ContractAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "vertical", "status", "mode", "exclusive", "priority",
+    list_display = ["__str__", "vertical", "state", "mode", "exclusive", "priority",
                     "auto_paused_at"]
     list_filter = ["status", "mode", "exclusive", "vertical"]
     list_select_related = ["buyer", "vertical"]
     search_fields = ["name", "buyer__company"]
     readonly_fields = ["auto_paused_at", "auto_pause_reason", "last_health_ping_at",
-                       "posts_recent", "accepted_recent"]
+                       "posts_recent", "accepted_recent", "floor_applies"]
     filter_horizontal = ["allowed_sources", "blocked_sources"]
     inlines = [EndpointInline, SecretInline, FilterInline, CapInline, ScheduleInline,
                PingMappingInline, PostMappingInline]
     change_form_template = "admin/buyers/contract/change_form.html"
+    change_list_template = "admin/buyers/contract/change_list.html"
     fieldsets = [
         (None, {"fields": [("buyer", "vertical"), ("name", "status", "mode")]}),
-        ("Price and ranking", {"fields": [("fixed_price", "min_bid"),
+        ("Price and ranking", {"fields": [("fixed_price", "min_bid"), "floor_applies",
                                           ("bid_multiplier", "bid_penalty"),
                                           ("priority", "weight", "traffic_share_pct")]}),
         ("Sale", {"fields": [("exclusive", "shared_max_sales"),
                              ("is_secondary", "accepts_test_leads")]}),
+        ("Tests on the wire", {
+            "fields": [("test_flag", "test_flag_key", "test_flag_value", "test_flag_type")],
+            "description": "How the test ping and the test round trip tell this buyer they "
+                           "are tests: a field in the body, a header, or each endpoint's "
+                           "sandbox URL."}),
         ("Sources", {"fields": ["allowed_sources", "blocked_sources"],
                      "classes": ["collapse"]}),
         ("Health settings", {"fields": [("slow_threshold_ms", "slow_count", "error_count",
                                          "health_ping_interval_s")],
                              "classes": ["collapse"]}),
     ]
+
+    actions = ["go_live"]
+
+    @admin.display(description="Floor that applies")
+    def floor_applies(self, contract: Contract) -> str:
+        return floor_html(contract)
+
+    @admin.display(description="status", ordering="status")
+    def state(self, contract: Contract) -> str:
+        """What the contract does with live traffic, in words."""
+        if contract.status == ContractStatus.TESTING:
+            return "testing — no live traffic"
+        if contract.status == ContractStatus.PAUSED:
+            return "paused"
+        return "live, auto-paused" if contract.auto_paused_at else "live"
+
+    @admin.action(description="Switch the selected contracts live (from testing)",
+                  permissions=["change"])
+    def go_live(self, request: HttpRequest, queryset) -> None:
+        contracts_go_live(request, queryset)
 
     def _create_formsets(self, request, obj, change):
         # Django's private hook, the one place all of a form's formsets exist before they are
@@ -330,19 +372,29 @@ class ContractAdmin(admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
+            path("draft/", wrap(self.draft_view), name="buyers_contract_draft"),
             path("<int:contract_id>/test-ping/", wrap(self.test_ping_view),
                  name="buyers_contract_test_ping"),
+            path("<int:contract_id>/round-trip/", wrap(self.round_trip_view),
+                 name="buyers_contract_round_trip"),
             path("<int:contract_id>/preview/", wrap(self.preview_view),
                  name="buyers_contract_preview"),
             path("<int:contract_id>/switch/", wrap(require_POST(self.switch_view)),
                  name="buyers_contract_switch"),
+            path("<int:contract_id>/go-live/", wrap(require_POST(self.go_live_view)),
+                 name="buyers_contract_go_live"),
             *super().get_urls(),
         ]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), **mapping_pickers(None), "draft_templates": [
+            (slug, template.label) for slug, template in TEMPLATES.items()]}
+        return super().add_view(request, form_url, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         contract = self.get_object(request, object_id)
         if contract is not None:
-            extra_context = {**(extra_context or {}),
+            extra_context = {**(extra_context or {}), **mapping_pickers(contract),
                              "health": contract_health(contract),
                              "cap_usage": contract_cap_usage(contract)}
         return super().change_view(request, object_id, form_url, extra_context)
@@ -361,6 +413,9 @@ class ContractAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request), "opts": self.opts, "original": contract,
             "title": f"{context.pop('heading')}: {contract}", **context})
 
+    def draft_view(self, request: HttpRequest) -> HttpResponse:
+        return contract_draft_view(self, request)
+
     def test_ping_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)
         result = None
@@ -370,7 +425,20 @@ class ContractAdmin(admin.ModelAdmin):
             result = contract_test_ping(contract, lead=form.cleaned_data["lead"])
             audit_record(request.user, contract, f"Sent a test {result.kind}: {result.outcome}.")
         return self._render(request, "admin/buyers/contract/test_ping.html", contract,
-                            heading="Send test ping", result=result, form=form)
+                            heading="Send test ping", result=result, form=form,
+                            flagged=test_flag_text(contract))
+
+    def round_trip_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        contract = self._contract(request, contract_id, change=True)
+        result = None
+        form = SampleLeadForm(request.POST if request.method == "POST" else None,
+                              contract=contract)
+        if form.is_valid():
+            result = contract_test_round_trip(contract, lead=form.cleaned_data["lead"])
+            audit_record(request.user, contract, f"Ran a test round trip: {result.outcome}.")
+        return self._render(request, "admin/buyers/contract/round_trip.html", contract,
+                            heading="Test round trip", result=result, form=form,
+                            flagged=test_flag_text(contract), has_change_permission=True)
 
     def preview_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=False)
@@ -378,13 +446,22 @@ class ContractAdmin(admin.ModelAdmin):
         previews = (contract_payload_preview(contract, lead=form.cleaned_data["lead"])
                     if form.is_valid() else None)
         return self._render(request, "admin/buyers/contract/preview.html", contract,
-                            heading="Payload preview", previews=previews, form=form)
+                            heading="Payload preview", previews=previews, form=form,
+                            recent_leads=contract_recent_leads(contract))
 
     def switch_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)
         on = request.POST.get("on") == "1"
-        contract_switch(contract, on=on, reason=f"{'resumed' if on else 'paused'} by "
-                                                f"{request.user.get_username()}")
-        audit_record(request.user, contract, "Resumed." if on else "Paused.")
-        messages.success(request, f"{contract} is {'on' if on else 'paused'}.")
+        try:
+            contract_switch(contract, on=on, reason=f"{'resumed' if on else 'paused'} by "
+                                                    f"{request.user.get_username()}")
+        except ApplicationError as error:
+            messages.error(request, error.detail)
+        else:
+            audit_record(request.user, contract, "Resumed." if on else "Paused.")
+            messages.success(request, f"{contract} is {'on' if on else 'paused'}.")
         return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract.pk]))
+
+    def go_live_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
+        contracts_go_live(request, [self._contract(request, contract_id, change=True)])
+        return HttpResponseRedirect(reverse("admin:buyers_contract_change", args=[contract_id]))

@@ -11,28 +11,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.auctions.health import contract_switch
+from apps.auctions.health import contract_go_live, contract_switch
 from apps.auctions.selectors import contract_cap_usage, contract_health, contract_sample_lead
 from apps.auctions.services.diagnostics import (
     RequestView,
     contract_payload_preview,
     contract_test_ping,
+    contract_test_round_trip,
 )
 from apps.buyers.api.permissions import ContractActionPermissions
-from apps.buyers.models import Contract
+from apps.buyers.models import Contract, ContractStatus
 from apps.buyers.selectors import contract_get
 from apps.core.api import StrictTypesMixin
 from apps.core.audit import audit_record
 from apps.core.exceptions import FieldErrors
-from apps.core.staff_api import ERRORS_ONE, ERRORS_WRITE_ONE, StaffApi, or_404
+from apps.core.staff_api import (
+    ERRORS_ONE,
+    ERRORS_WRITE_ONE,
+    ErrorDetailSerializer,
+    StaffApi,
+    or_404,
+)
 from apps.leads.models import Lead
 
 _TAGS = ["Staff"]
+_CONFLICT = {409: OpenApiResponse(ErrorDetailSerializer, "The contract's state does not "
+                                                         "allow it (testing, paused).")}
 
 
 class RequestViewSerializer(serializers.Serializer):
@@ -82,6 +91,20 @@ class TestPingSerializer(serializers.Serializer):
     request = RequestViewSerializer(allow_null=True)
     response = ResponseViewSerializer(allow_null=True)
     parsed = ParsedAnswerSerializer(allow_null=True)
+
+
+class RoundTripSerializer(serializers.Serializer):
+    outcome = serializers.CharField(
+        help_text="The post's outcome (accepted / rejected, or a failure code); the ping's "
+                  "when no post was sent (no_bid, timeout, error …).")
+    detail = serializers.CharField(allow_blank=True)
+    flagged_as = serializers.CharField(
+        source="flagged", allow_blank=True,
+        help_text="How both requests told the buyer they are tests (the contract's "
+                  "test_flag); empty: not flagged, the buyer takes them for live ones.")
+    ping = TestPingSerializer(allow_null=True, help_text="null for a direct-post contract.")
+    post = TestPingSerializer(allow_null=True,
+                              help_text="null when the ping did not bid: nothing to post.")
 
 
 class PreviewEntrySerializer(serializers.Serializer):
@@ -169,6 +192,28 @@ class ContractTestPingApi(_ContractToolApi):
         return Response(TestPingSerializer(result).data)
 
 
+class ContractTestRoundTripApi(_ContractToolApi):
+    """``POST /contracts/{id}/test-round-trip``: send a test ping, then — when it bids — the
+    test post carrying the ping's real token, both flagged as tests the way the buyer wants
+    (the contract's ``test_flag``), for a sample lead or ``lead``; answer with both
+    exchanges (exact requests with secrets masked, raw responses, parsed results) → 200
+    whatever the buyer did. Nothing is stored but a line in the contract's history."""
+
+    @extend_schema(operation_id="contracts_test_round_trip",
+                   summary="Test ping → test post with the real token", tags=_TAGS,
+                   request=TestPingInputSerializer,
+                   responses={200: RoundTripSerializer, **ERRORS_WRITE_ONE})
+    def post(self, request: Request, contract_id: int) -> Response:
+        contract = or_404(contract_get(contract_id))
+        serializer = TestPingInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        lead = self._lead(contract, serializer.validated_data.get("lead"))
+        result = contract_test_round_trip(contract, lead=lead)
+        audit_record(request.user, contract,
+                     f"Ran a test round trip through the API: {result.outcome}.")
+        return Response(RoundTripSerializer(result).data)
+
+
 class ContractPreviewApi(_ContractToolApi):
     """``GET /contracts/{id}/preview[?lead=<uuid>]``: the exact ping and post requests the
     buyer would receive for that lead (default: a sample lead); nothing is sent."""
@@ -210,28 +255,51 @@ class _SwitchApi(_ContractToolApi):
 
 class ContractPauseApi(_SwitchApi):
     """``POST /contracts/{id}/pause``: switch the contract off (status ``paused``); the next
-    auction in every process leaves it out. Idempotent."""
+    auction in every process leaves it out. Idempotent; 409 for a contract in testing."""
 
     on = False
 
     @extend_schema(operation_id="contracts_pause", summary="Pause a contract", tags=_TAGS,
                    request=SwitchInputSerializer,
-                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE})
+                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE, **_CONFLICT})
     def post(self, request: Request, contract_id: int) -> Response:
         return super().post(request, contract_id)
 
 
 class ContractResumeApi(_SwitchApi):
     """``POST /contracts/{id}/resume``: switch the contract on (status ``active``) and close
-    its circuit breaker if it was auto-paused. Idempotent."""
+    its circuit breaker if it was auto-paused. Idempotent; 409 for a contract in testing
+    (it goes live through ``go-live``)."""
 
     on = True
 
     @extend_schema(operation_id="contracts_resume", summary="Resume a contract", tags=_TAGS,
                    request=SwitchInputSerializer,
-                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE})
+                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE, **_CONFLICT})
     def post(self, request: Request, contract_id: int) -> Response:
         return super().post(request, contract_id)
+
+
+class ContractGoLiveApi(_ContractToolApi):
+    """``POST /contracts/{id}/go-live``: switch a contract in ``testing`` live (status
+    ``active``); from the next auction in every process it takes live leads. Idempotent
+    for a live contract; 409 for a paused one (resume it instead)."""
+
+    @extend_schema(operation_id="contracts_go_live", summary="Switch a tested contract live",
+                   tags=_TAGS, request=SwitchInputSerializer,
+                   responses={200: SwitchStateSerializer, **ERRORS_WRITE_ONE, **_CONFLICT})
+    def post(self, request: Request, contract_id: int) -> Response:
+        contract = or_404(contract_get(contract_id))
+        serializer = SwitchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        note = serializer.validated_data.get("reason") or ""
+        was_testing = contract.status == ContractStatus.TESTING
+        contract_go_live(contract, reason=f"switched live by {request.user.get_username()}"
+                                          + (f": {note}" if note else ""))
+        if was_testing:
+            audit_record(request.user, contract,
+                         "Switched live through the API" + (f": {note}." if note else "."))
+        return Response(SwitchStateSerializer(contract).data)
 
 
 class ContractHealthApi(_ContractToolApi):

@@ -50,6 +50,9 @@ def _exclusion(terms: ContractTerms, lead: LeadFacts, now: datetime,
                bought_by: frozenset[int]) -> Exclusion | None:
     """The first reason ``terms`` may not see ``lead``, in a fixed order (cheapest checks
     first, the random traffic-share draw last so it never masks a real reason)."""
+    if terms.testing:
+        # a contract being onboarded: staff reach it through the test tools only
+        return Exclusion(terms.id, Outcome.PAUSED, "testing: not switched live yet")
     if not terms.active or terms.auto_paused:
         detail = "auto-paused by the circuit breaker" if terms.auto_paused else "switched off"
         return Exclusion(terms.id, Outcome.PAUSED, detail)

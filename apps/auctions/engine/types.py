@@ -98,6 +98,7 @@ class ContractTerms:
     mode: Mode = Mode.PING_POST
     active: bool = True  # buyer and contract switched on
     auto_paused: bool = False  # circuit breaker open
+    testing: bool = False  # not switched live yet: no auction traffic at all
     fixed_price: Decimal | None = None
     min_bid: Decimal | None = None
     bid_multiplier: Decimal = Decimal(1)

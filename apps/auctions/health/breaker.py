@@ -21,6 +21,7 @@ from apps.auctions.health.storage import Observation, Streak, streak_storage
 from apps.auctions.models import HealthEvent, HealthEventKind
 from apps.buyers.models import Contract, ContractStatus
 from apps.core.dispatch import task_enqueue
+from apps.core.exceptions import ApplicationError
 from apps.core.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -94,10 +95,32 @@ def _alert(contract_id: int, what: str) -> None:
 
 def contract_switch(contract: Contract, *, on: bool, reason: str) -> None:
     """Staff switch a contract off (``status`` paused) or on; switching on also closes an
-    open circuit breaker. Takes effect on the next auction in every process."""
-    Contract.objects.filter(pk=contract.pk).update(
+    open circuit breaker. Takes effect on the next auction in every process.
+
+    A contract in ``testing`` is neither: it goes live through ``contract_go_live`` only,
+    so pausing and resuming it raise ``ApplicationError`` (409) and change nothing."""
+    switched = Contract.objects.filter(pk=contract.pk).exclude(
+        status=ContractStatus.TESTING).update(
         status=ContractStatus.ACTIVE if on else ContractStatus.PAUSED)
+    if not switched:
+        raise ApplicationError(
+            "This contract is in testing and takes no live traffic yet: run a test round "
+            "trip, then switch it live (go-live).", status_code=409, code="testing")
     if on and contract.auto_paused_at is not None:
         contract_resume(contract.pk, reason)
     logger.info(kv("contract.switched", contract=contract.pk, on=on, reason=reason))
     contract.refresh_from_db()
+
+
+def contract_go_live(contract: Contract, *, reason: str) -> None:
+    """Staff switch a contract in ``testing`` live (``active``): from the next auction in
+    every process it takes live leads. Idempotent for a contract already live; raises
+    ``ApplicationError`` (409) for a paused one, which staff resume instead."""
+    went_live = Contract.objects.filter(pk=contract.pk, status=ContractStatus.TESTING).update(
+        status=ContractStatus.ACTIVE)
+    contract.refresh_from_db()
+    if not went_live and contract.status == ContractStatus.PAUSED:
+        raise ApplicationError("This contract is live but paused: resume it instead.",
+                               status_code=409, code="paused")
+    if went_live:
+        logger.info(kv("contract.live", contract=contract.pk, reason=reason))

@@ -60,8 +60,10 @@ _RESPONSE_NAMES = {"response_format": "format", "format": "format",
                    "success_path": "success_path", "success_regex": "success_regex",
                    "price_path": "price_path", "token_path": "token_path",
                    "reason_path": "reason_path"}
-_ENDPOINT_COLUMNS = ("url", "method", "body_format", "key_style", "xml_root", "headers",
-                     "timeout_ms",
+_TEST_FLAG = {"test_flag": "none", "test_flag_key": "", "test_flag_value": "",
+              "test_flag_type": "string"}
+_ENDPOINT_COLUMNS = ("url", "sandbox_url", "method", "body_format", "key_style", "xml_root",
+                     "headers", "timeout_ms",
                      "auth_type", "auth_name", "auth_username", "oauth_token_url",
                      "response_format", "success_statuses", "success_path", "success_values",
                      "success_regex", "price_path", "token_path", "reason_path")
@@ -192,6 +194,9 @@ def _headers_check(headers: dict[str, str]) -> None:
 
 class _EndpointFields(serializers.Serializer):
     url = serializers.URLField(max_length=1000)
+    sandbox_url = serializers.URLField(
+        max_length=1000, allow_blank=True, default="",
+        help_text="Where test requests go when the contract's test_flag is sandbox.")
     method = serializers.ChoiceField(choices=["POST", "GET", "PUT"], default="POST")
     body_format = serializers.ChoiceField(choices=BodyFormat.choices, default=BodyFormat.JSON)
     xml_root = serializers.CharField(max_length=64, allow_blank=True, default="lead")
@@ -294,6 +299,7 @@ class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
         fields = ["buyer", "vertical", "name", "status", "mode", "fixed_price", "min_bid",
                   "bid_multiplier", "bid_penalty", "priority", "weight", "traffic_share_pct",
                   "exclusive", "shared_max_sales", "is_secondary", "accepts_test_leads",
+                  "test_flag", "test_flag_key", "test_flag_value", "test_flag_type",
                   "allowed_sources", "blocked_sources", "slow_threshold_ms", "slow_count",
                   "error_count", "health_ping_interval_s", "filters", "caps", "schedule",
                   "endpoints", "secrets"]
@@ -363,7 +369,8 @@ class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
             field_keys=frozenset(key for key, _ in fields),
             pii_keys=frozenset(key for key, pii in fields if pii),
             endpoints=endpoints, mappings=dict(mappings), filters=filters,
-            secret_names=frozenset(secrets))
+            secret_names=frozenset(secrets),
+            test_flag={name: current(name, default) for name, default in _TEST_FLAG.items()})
 
 
 def endpoints_merge_patch(contract: Contract, patch: Any) -> Any:
@@ -431,7 +438,8 @@ class ContractOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "buyer", "vertical", "name", "status", "mode", "fixed_price",
                   "min_bid", "bid_multiplier", "bid_penalty", "priority", "weight",
                   "traffic_share_pct", "exclusive", "shared_max_sales", "is_secondary",
-                  "accepts_test_leads", "allowed_sources", "blocked_sources",
+                  "accepts_test_leads", "test_flag", "test_flag_key", "test_flag_value",
+                  "test_flag_type", "allowed_sources", "blocked_sources",
                   "slow_threshold_ms", "slow_count", "error_count", "health_ping_interval_s",
                   "auto_paused_at", "auto_pause_reason", "created_at", "updated_at",
                   "filters", "caps", "schedule", "endpoints", "secret_names"]

@@ -4,6 +4,7 @@ from apps.buyers.models.buyers import (
     Contract,
     ContractMode,
     ContractStatus,
+    TestFlag,
 )
 from apps.buyers.models.rules import (
     AuthType,
@@ -29,5 +30,5 @@ __all__ = [
     "ConstantType", "Contract", "ContractCap", "ContractFilter", "ContractMode",
     "ContractSecret", "ContractStatus", "Endpoint",
     "EndpointKind", "FieldMapping", "FilterOperator", "KeyStyle", "ResponseFormat",
-    "ScheduleWindow",
+    "ScheduleWindow", "TestFlag",
 ]

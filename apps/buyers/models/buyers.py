@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from apps.buyers.mapping import CONSTANT_TYPES
 from apps.core.models import TimeStampedModel
 from apps.sources.models import Source, Vertical
 
@@ -60,8 +61,22 @@ class ContractMode(models.TextChoices):
 
 
 class ContractStatus(models.TextChoices):
+    """``testing``: a new contract takes no live traffic until staff switch it live (after
+    a test round trip); ``active`` takes leads; ``paused`` is switched off by staff."""
+
     ACTIVE = "active"
     PAUSED = "paused"
+    TESTING = "testing", "Testing (no live traffic)"
+
+
+class TestFlag(models.TextChoices):
+    """How a buyer wants a test request told apart from a live one (the test ping and the
+    test round trip send it; live auctions never do)."""
+
+    NONE = "none", "Not flagged (the buyer reads @test from a mapping row, or nothing)"
+    FIELD = "field", "A field in the body: key = value"
+    HEADER = "header", "A header: name: value"
+    SANDBOX = "sandbox", "Sandbox URLs (each endpoint's sandbox URL)"
 
 
 class Contract(TimeStampedModel):
@@ -73,8 +88,10 @@ class Contract(TimeStampedModel):
     buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="contracts")
     vertical = models.ForeignKey(Vertical, on_delete=models.PROTECT, related_name="contracts")
     name = models.CharField(max_length=128)
-    status = models.CharField(max_length=8, choices=ContractStatus.choices,
-                              default=ContractStatus.ACTIVE, db_index=True)
+    status = models.CharField(
+        max_length=8, choices=ContractStatus.choices, default=ContractStatus.TESTING,
+        db_index=True, help_text="A new contract starts in testing: no live lead reaches it "
+                                 "until staff switch it live.")
     mode = models.CharField(max_length=12, choices=ContractMode.choices,
                             default=ContractMode.PING_POST)
 
@@ -105,6 +122,19 @@ class Contract(TimeStampedModel):
     is_secondary = models.BooleanField(
         default=False, help_text="Re-pinged when every bidder of the first round rejected.")
     accepts_test_leads = models.BooleanField(default=False)
+    # how the staff's test requests are marked on the wire, the way this buyer wants it
+    test_flag = models.CharField(
+        max_length=8, choices=TestFlag.choices, default=TestFlag.NONE,
+        help_text="How test pings and test round trips are marked as tests for this buyer.")
+    test_flag_key = models.CharField(
+        max_length=255, blank=True,
+        help_text='Field: a mapping target (e.g. "test", "Lead.TestMode"); header: its name.')
+    test_flag_value = models.CharField(max_length=255, blank=True,
+                                       help_text='e.g. "true", "1", "Yes".')
+    test_flag_type = models.CharField(
+        max_length=8, choices=[(kind, kind.capitalize()) for kind in CONSTANT_TYPES],
+        default="string", help_text="Field: how the value is typed (a JSON true, not "
+                                    '"true").')
     allowed_sources = models.ManyToManyField(
         Source, blank=True, related_name="+", help_text="Empty: every source.")
     blocked_sources = models.ManyToManyField(Source, blank=True, related_name="+")

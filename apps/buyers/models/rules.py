@@ -145,6 +145,9 @@ class Endpoint(models.Model):
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="endpoints")
     kind = models.CharField(max_length=4, choices=EndpointKind.choices)
     url = models.URLField(max_length=1000)
+    sandbox_url = models.URLField(
+        max_length=1000, blank=True,
+        help_text="Where test requests go when the contract flags tests with sandbox URLs.")
     method = models.CharField(max_length=6, default="POST",
                               choices=[("POST", "POST"), ("GET", "GET"), ("PUT", "PUT")])
     body_format = models.CharField(max_length=5, choices=BodyFormat.choices,

@@ -181,7 +181,7 @@ def _synthetic_buyer(vertical: Vertical, company: str, query: str, extra: dict, 
     name = f"{vertical.name} · US"
     document = {
         "buyer": buyer.pk, "vertical": vertical.slug, "name": name, "accepts_test_leads": False,
-        **extra,
+        "status": "active", **extra,
         "blocked_sources": list(Source.objects.filter(name=blocked).values_list("pk", flat=True))
         if blocked else [],
         "filters": rules.get("filters", []), "caps": rules.get("caps", []),
