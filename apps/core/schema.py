@@ -128,7 +128,7 @@ _DECIMAL_EXAMPLES = {"quality_multiplier": "1.00", "bid_multiplier": "1.00",
 # Where a property's name means something else in one component (a delivery's ``url`` is the
 # affiliate's, not a buyer's), by component: these win over the examples by name.
 _WEBHOOK_URL = "https://affiliate.example.com/leadexchange/webhook"
-_DELIVERY = {
+_DELIVERY: dict[str, object] = {
     "id": "msg_9b2f4c1d7e8a4b6c9d0e1f2a3b4c5d6e", "url": _WEBHOOK_URL, "last_error": "",
     "payload": {"type": "lead.sold", "timestamp": "2026-05-01T14:03:22.118Z", "data": {
         "lead_id": "3f2a0c1e-8d4b-4e57-9a1c-2b7d5e6f8a90", "status": "sold", "payout": "7.50",
@@ -137,9 +137,9 @@ _DELIVERY = {
         "received_at": "2026-05-01T14:03:21.874Z",
         "completed_at": "2026-05-01T14:03:22.118Z"}},
 }
-_ENDPOINT = {"url": _WEBHOOK_URL, "description": "Our CRM's lead-status intake",
-             "disabled_reason": "",
-             "events": ["lead.sold", "lead.unsold", "lead.returned", "lead.error"]}
+_ENDPOINT: dict[str, object] = {
+    "url": _WEBHOOK_URL, "description": "Our CRM's lead-status intake", "disabled_reason": "",
+    "events": ["lead.sold", "lead.unsold", "lead.returned", "lead.error"]}
 _COMPONENT_EXAMPLES: dict[str, dict[str, object]] = {
     "WebhookDelivery": _DELIVERY,
     "WebhookDeliveryDetail": _DELIVERY,

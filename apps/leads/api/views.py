@@ -71,7 +71,7 @@ class LeadPagination(CursorPagination):
     """Newest first, by an opaque ``cursor`` (404 for one this API did not give);
     ``page_size`` from 1 to 500 (400 otherwise)."""
 
-    ordering = "-received_at"
+    ordering: str | list[str] | tuple[str, ...] = "-received_at"  # DRF's own type
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
