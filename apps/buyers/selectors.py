@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 
 from apps.buyers.drafting import FieldSpec
 from apps.buyers.models import Buyer, BuyerStatus, Contract, ContractStatus, FieldMapping
-from apps.core.exceptions import FieldErrors
+from apps.core.filtering import queryset_filtered
 from apps.sources.models import Vertical
 
 
@@ -37,27 +37,10 @@ class ContractListFilter(django_filters.FilterSet):
         fields = ["buyer", "vertical", "status"]
 
 
-def _filtered(filterset_class, params: Mapping[str, str] | None, queryset: QuerySet) -> QuerySet:
-    """``queryset`` narrowed by the filters ``params`` give. An empty value of a filter that
-    is not free text (``status=``, ``buyer=``) is refused, not taken as "no filter": the
-    API's schema says what each one takes."""
-    params = params or {}
-    filterset = filterset_class(params, queryset=queryset)
-    errors = {name: ["Give a value or leave the parameter out."]
-              for name, declared in filterset.filters.items()
-              if name in params and not str(params[name]).strip()
-              and not isinstance(declared, django_filters.CharFilter)}
-    if not errors and not filterset.is_valid():
-        errors = {key: list(messages) for key, messages in filterset.errors.items()}
-    if errors:
-        raise FieldErrors(errors)
-    return filterset.qs
-
-
 def buyer_list(*, filters: Mapping[str, str] | None = None) -> QuerySet[Buyer]:
     """Buyers by company, narrowed by ``status`` and ``company`` (contains); raises
     ``FieldErrors`` for an unusable filter value."""
-    return _filtered(BuyerListFilter, filters, Buyer.objects.order_by("company", "pk"))
+    return queryset_filtered(BuyerListFilter, filters, Buyer.objects.order_by("company", "pk"))
 
 
 def buyer_get(buyer_id: int) -> Buyer | None:
@@ -77,8 +60,8 @@ def _contracts() -> QuerySet[Contract]:
 def contract_list(*, filters: Mapping[str, str] | None = None) -> QuerySet[Contract]:
     """Contracts (with their rules), narrowed by ``buyer`` (id), ``vertical`` (slug) and
     ``status``; raises ``FieldErrors`` for an unusable filter value."""
-    return _filtered(ContractListFilter, filters, _contracts().order_by("buyer__company", "name",
-                                                                        "pk"))
+    return queryset_filtered(ContractListFilter, filters,
+                             _contracts().order_by("buyer__company", "name", "pk"))
 
 
 def contract_get(contract_id: int) -> Contract | None:

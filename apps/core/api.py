@@ -1,6 +1,8 @@
 """What every API view shares: a method the path does not serve is a 405 (with ``Allow``)
 before anything else, whoever calls; input serializers take JSON types as the schema gives
-them (``StrictTypesMixin``).
+them (``StrictTypesMixin``); a list whose items may not repeat says so in the schema
+(``UniqueListField``); a cursor-paginated answer is documented as the page it is
+(``cursor_paginated``).
 
 DRF authenticates and checks permissions before it looks the method up, so ``DELETE
 /api/v1/leads`` without credentials was a 401 and, with a key of the other kind, a 401 or 403:
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -86,3 +89,30 @@ class StrictTypesMixin(serializers.Serializer):
         for field in fields.values():
             _strict(field, scalars=self.strict_scalars)
         return fields
+
+
+class UniqueListField(serializers.ListField):
+    """A list in which an item may appear once: a repeated one is a 400 naming it, and the
+    schema says ``uniqueItems: true`` (apps.core.schema), so a client knows before asking."""
+
+    default_error_messages = {"not_unique": "{item} is listed twice."}
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        items = super().to_internal_value(data)
+        seen: list[Any] = []
+        for item in items:
+            if item in seen:
+                self.fail("not_unique", item=item)
+            seen.append(item)
+        return items
+
+
+def cursor_paginated(name: str, item: serializers.BaseSerializer) -> serializers.Serializer:
+    """The OpenAPI shape of one page of ``item``s under a ``CursorPagination``: no count,
+    ``next``/``previous`` absolute URLs carrying an opaque ``cursor``."""
+    return inline_serializer(f"Paginated{name}List", {
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+        "previous": serializers.URLField(allow_null=True,
+                                         help_text="The previous page, or null."),
+        "results": item,
+    })

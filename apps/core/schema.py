@@ -67,6 +67,19 @@ class BlankOrURL(_BlankOrFormatted):
     target_class = "rest_framework.fields.URLField"
 
 
+class UniqueItems(OpenApiSerializerFieldExtension):
+    """``uniqueItems: true`` on a list that refuses a repeated item (``UniqueListField``):
+    without it a schema-valid request (``["lead.sold", "lead.sold"]``) would be a 400."""
+
+    target_class = "apps.core.api.UniqueListField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction,
+                                                   bypass_extensions=True)
+        return {**schema, "uniqueItems": True}
+
+
 # --- Examples a reader can use ----------------------------------------------------------------
 # Swagger UI makes up an example from the schema where none is given: random numbers from a
 # decimal's pattern ("-17892756.0"), "additionalProp1" for free-form objects, "string" for a
@@ -112,6 +125,56 @@ _ARRAY_EXAMPLES = {
 _DECIMAL_EXAMPLES = {"quality_multiplier": "1.00", "bid_multiplier": "1.00",
                      "payout_value": "70.00", "traffic_share_pct": "100.00"}
 
+# Where a property's name means something else in one component (a delivery's ``url`` is the
+# affiliate's, not a buyer's), by component: these win over the examples by name.
+_WEBHOOK_URL = "https://affiliate.example.com/leadexchange/webhook"
+_DELIVERY: dict[str, object] = {
+    "id": "msg_9b2f4c1d7e8a4b6c9d0e1f2a3b4c5d6e", "url": _WEBHOOK_URL, "last_error": "",
+    "payload": {"type": "lead.sold", "timestamp": "2026-05-01T14:03:22.118Z", "data": {
+        "lead_id": "3f2a0c1e-8d4b-4e57-9a1c-2b7d5e6f8a90", "status": "sold", "payout": "7.50",
+        "vertical": "auto-insurance", "sub_id": "campaign-42",
+        "sub_ids": {"sub_id2": "adgroup-7"}, "test": False,
+        "received_at": "2026-05-01T14:03:21.874Z",
+        "completed_at": "2026-05-01T14:03:22.118Z"}},
+}
+_ENDPOINT: dict[str, object] = {
+    "url": _WEBHOOK_URL, "description": "Our CRM's lead-status intake", "disabled_reason": "",
+    "events": ["lead.sold", "lead.unsold", "lead.returned", "lead.error"]}
+_COMPONENT_EXAMPLES: dict[str, dict[str, object]] = {
+    "WebhookDelivery": _DELIVERY,
+    "WebhookDeliveryDetail": _DELIVERY,
+    "WebhookAttempt": {"url": _WEBHOOK_URL, "error": "", "detail": "",
+                       "response_excerpt": '{"ok": true}'},
+    "WebhookEndpointOutput": _ENDPOINT,
+    "WebhookEndpointCreated": {**_ENDPOINT,
+                               "secret": "whsec_MfKQ9r8GKYqXTwHiKnzbtBOSRuTWAvNjHr4hEmbXLkg="},
+    "WebhookEndpointInputRequest": _ENDPOINT,
+    "PatchedWebhookEndpointInputRequest": _ENDPOINT,
+    "Template": {"slug": "boberdoo", "label": "boberdoo-style ping/post",
+                 "description": "Form posts to one lead-intake URL told apart by Mode=ping / "
+                                "Mode=full; XML answers with <status>Matched</status>."},
+    "Unmatched": {"where": "fixed_price", "key": "fixed_price", "value": "",
+                  "reason": "A direct-post contract pays a fixed price: give it."},
+    "ContractDraft": {
+        "contract": {
+            "vertical": "auto-insurance", "name": "Drafted from samples", "status": "testing",
+            "mode": "direct_post", "fixed_price": None, "endpoints": {"post": {
+                "url": "https://api.buyer.example.com/leads", "method": "POST",
+                "body_format": "json", "response": {"format": "json", "success_path": "status",
+                                                    "success_values": ["accepted"]},
+                "mappings": [{"target": "fname", "source": "first_name"},
+                             {"target": "email", "source": "email"},
+                             {"target": "zip", "source": "zip"},
+                             {"target": "credit", "constant": "good",
+                              "constant_type": "string"}]}}},
+        "notes": []},
+    "EndpointSamplesRequest": {
+        "url": "https://api.buyer.example.com/leads",
+        "request": '{"fname": "Jane", "email": "jane.doe@example.com", "zip": "10001"}',
+        "answer": '{"status": "accepted", "price": "12.50"}',
+        "refusal": '{"status": "rejected", "reason": "duplicate"}'},
+}
+
 
 def _example_for(name: str, prop: dict) -> object:
     if prop.get("format") == "decimal" or any(
@@ -129,11 +192,12 @@ def _example_for(name: str, prop: dict) -> object:
 def realistic_examples(result: dict, generator, request, public) -> dict:
     """drf-spectacular postprocessing hook: an ``example`` on every property whose made-up
     one would mislead (decimals, free-form objects, well-known names), unless it has one."""
-    for component in result.get("components", {}).get("schemas", {}).values():
+    for component_name, component in result.get("components", {}).get("schemas", {}).items():
+        own = _COMPONENT_EXAMPLES.get(component_name, {})
         for name, prop in (component.get("properties") or {}).items():
             if "example" in prop or "$ref" in prop:
                 continue
-            example = _example_for(name, prop)
+            example = own[name] if name in own else _example_for(name, prop)
             if example is not None:
                 prop["example"] = example
     return result

@@ -198,3 +198,65 @@ def test_a_mappings_transform_is_an_enum_of_the_catalogue_with_argument_grammars
     assert set(schema["components"]["schemas"]["TransformEnum"]["enum"]) == set(TRANSFORMS)
     assert "date_format: " in row["arg"]["description"]
     assert "age_band: " in row["arg"]["description"]
+
+
+def test_the_template_list_documents_who_may_read_it(schema, api_client, vertical):
+    operation = schema["paths"]["/api/v1/contracts/templates"]["get"]
+    _, key = source_with_key(vertical)
+
+    response = api_client.get("/api/v1/contracts/templates", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 401
+    assert set(operation["responses"]) == {"200", "401", "403"}
+    assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorDetail"}
+    assert set(response.json()) == {"detail", "code"}
+
+
+@pytest.mark.parametrize(("body", "errors"), [
+    ({"vertical": "auto-insurance", "template": "px", "buyer": "1"},
+     {"buyer": ["Incorrect type. Expected pk value, received str."]}),
+    ({"vertical": "auto-insurance", "template": "px", "name": 7},
+     {"name": ["Not a valid string."]}),
+    ({"vertical": "auto-insurance", "post": {"request": "a=1", "answer": 5}},
+     {"post.answer": ["Not a valid string."]}),
+])
+def test_a_draft_takes_json_types_as_the_schema_gives_them(api_client, vertical, body,
+                                                            errors):
+    from tests.factories import BuyerFactory
+
+    BuyerFactory(pk=1)
+
+    response = _staff(api_client).post("/api/v1/contracts/draft", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": errors}
+
+
+def test_every_operation_the_schemathesis_config_excepts_exists(schema):
+    import tomllib
+
+    from tests.api.test_schemathesis import CONFIG
+
+    operation_ids = {operation["operationId"] for methods in schema["paths"].values()
+                     for operation in methods.values()}
+    excepted = {operation_id for section in tomllib.loads(CONFIG.read_text())["operations"]
+                for operation_id in ([section["include-operation-id"]]
+                                     if isinstance(section["include-operation-id"], str)
+                                     else section["include-operation-id"])}
+
+    assert excepted - operation_ids == set()
+    assert {"contracts_draft", "contracts_test_round_trip",
+            "webhooks_deliveries_redeliver_range"} <= excepted
+
+
+def test_drafting_examples_are_a_drafts(schema):
+    from apps.buyers.drafting import TEMPLATES
+
+    components = schema["components"]["schemas"]
+    draft = components["ContractDraft"]["properties"]["contract"]["example"]
+
+    assert components["Template"]["properties"]["slug"]["example"] in TEMPLATES
+    assert draft["status"] == "testing" and draft["vertical"] == "auto-insurance"
+    assert draft["endpoints"]["post"]["mappings"][0] == {"target": "fname",
+                                                         "source": "first_name"}

@@ -321,3 +321,206 @@ def test_staff_get_404_for_an_unknown_source_or_a_delivery_of_another(am_client,
 
     assert am_client.get("/api/v1/sources/999999/webhooks").status_code == 404
     assert am_client.get(f"/api/v1/sources/{other.pk}/deliveries/{msg_id}").status_code == 404
+
+
+# --- the schema says what these endpoints answer and take ---
+
+
+@pytest.fixture
+def schema(api_client) -> dict:
+    return api_client.get("/api/schema/?format=json").json()
+
+
+def _operation(schema: dict, path: str, method: str) -> dict:
+    return schema["paths"][path][method]
+
+
+def _documented(schema: dict, path: str, method: str, status: int) -> dict:
+    """The JSON schema of one documented answer, with the components to resolve it."""
+    answer = _operation(schema, path, method)["responses"][str(status)]
+    return {**answer["content"]["application/json"]["schema"],
+            "components": schema["components"]}
+
+
+def _conforms(schema: dict, path: str, method: str, response) -> None:
+    """``response`` is a documented status of the operation and its body fits that answer's
+    schema (for bodies without nullable fields: OpenAPI's ``nullable`` is no JSON Schema)."""
+    from jsonschema import Draft7Validator
+
+    documented = _documented(schema, path, method, response.status_code)
+    Draft7Validator(documented).validate(response.json())
+
+
+def test_the_delivery_list_is_documented_as_the_cursor_page_it_answers(schema, api_client,
+                                                                        acme, vertical):
+    source, key = acme
+    events(source, vertical, "lead.sold")
+    operation = _operation(schema, "/api/v1/webhooks/deliveries", "get")
+    page = _documented(schema, "/api/v1/webhooks/deliveries", "get", 200)
+    page = schema["components"]["schemas"][page["$ref"].rsplit("/", 1)[1]]
+
+    answer = api_client.get("/api/v1/webhooks/deliveries", **auth(key)).json()
+
+    assert page["type"] == "object"
+    assert set(page["properties"]) == set(answer) == {"next", "previous", "results"}
+    assert page["properties"]["results"]["type"] == "array"
+    assert {"400", "401", "403", "404", "429"} <= set(operation["responses"])
+    params = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert params["created_after"] == {"type": "string", "format": "date-time"}
+    assert params["page_size"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    assert params["cursor"] == {"type": "string"}
+
+
+@pytest.mark.parametrize(("query", "status", "body"), [
+    ("status=", 400, {"errors": {"status": ["Give a value or leave the parameter out."]}}),
+    ("created_before=", 400,
+     {"errors": {"created_before": ["Give a value or leave the parameter out."]}}),
+    ("page_size=0", 400, {"errors": {"page_size": ["Enter a whole number from 1 to 500."]}}),
+    ("page_size=501", 400, {"errors": {"page_size": ["Enter a whole number from 1 to 500."]}}),
+    ("cursor=bogus", 404, {"detail": "Invalid cursor", "code": "not_found"}),
+])
+def test_the_delivery_list_refuses_what_its_schema_does_not_allow(schema, api_client, acme,
+                                                                  query, status, body):
+    _, key = acme
+
+    response = api_client.get(f"/api/v1/webhooks/deliveries?{query}", **auth(key))
+
+    assert (response.status_code, response.json()) == (status, body)
+    _conforms(schema, "/api/v1/webhooks/deliveries", "get", response)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sources/{source_id}/webhooks",
+                                  "/api/v1/sources/{source_id}/deliveries"])
+def test_staff_lists_document_the_400_of_a_bad_page_or_filter(schema, am_client, acme, path):
+    source, _ = acme
+    query = "status=" if path.endswith("deliveries") else "page_size=501"
+
+    response = am_client.get(f"{path.format(source_id=source.pk)}?{query}")
+
+    assert response.status_code == 400
+    _conforms(schema, path, "get", response)
+
+
+def test_a_staff_delivery_filter_given_empty_is_refused(am_client, acme):
+    source, _ = acme
+    response = am_client.get(f"/api/v1/sources/{source.pk}/deliveries?kind=")
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"kind": ["Give a value or leave the parameter out."]}}
+
+
+@pytest.mark.parametrize(("path", "method"), [
+    ("/api/v1/webhooks/endpoints", "post"),
+    ("/api/v1/webhooks/endpoints/{endpoint_id}", "patch"),
+    ("/api/v1/webhooks/deliveries/redeliver", "post"),
+])
+def test_a_sources_webhook_bodies_are_json_only(schema, api_client, acme, path, method):
+    source, key = acme
+    endpoint = WebhookEndpoint.objects.get(source=source)
+    url = path.format(endpoint_id=endpoint.pk)
+
+    response = getattr(api_client, method)(
+        url, "url=https%3A%2F%2Fhooks.example.com%2Fx&is_active=0&since=2026-05-01T00%3A00Z",
+        content_type="application/x-www-form-urlencoded", **auth(key))
+
+    assert response.status_code == 415
+    _conforms(schema, path, method, response)
+    assert set(_operation(schema, path, method)["requestBody"]["content"]) == {
+        "application/json"}
+    endpoint.refresh_from_db()
+    assert endpoint.is_active
+
+
+@pytest.mark.parametrize(("path", "body", "errors"), [
+    ("/api/v1/webhooks/endpoints", {"url": "https://hooks.example.com/x", "is_active": "0"},
+     {"is_active": ["Must be a valid boolean."]}),
+    ("/api/v1/webhooks/endpoints", {"url": "https://hooks.example.com/x", "description": 42},
+     {"description": ["Not a valid string."]}),
+    ("/api/v1/webhooks/endpoints", {"url": "https://hooks.example.com/x",
+                                    "events": "lead.sold"},
+     {"events": ['Expected a list of items but got type "str".']}),
+    ("/api/v1/webhooks/deliveries/redeliver", {"since": "2026-05-01T00:00:00Z",
+                                               "until": "2026-05-02T00:00:00Z",
+                                               "endpoint": "1"},
+     {"endpoint": ["A valid integer is required."]}),
+])
+def test_a_json_value_of_another_type_than_the_schema_says_is_refused(schema, api_client,
+                                                                      acme, path, body,
+                                                                      errors):
+    _, key = acme
+
+    response = api_client.post(path, body, format="json", **auth(key))
+
+    assert (response.status_code, response.json()) == (400, {"errors": errors})
+    _conforms(schema, path, "post", response)
+    assert WebhookEndpoint.objects.count() == 1
+
+
+def test_events_are_documented_as_a_non_empty_list_of_distinct_events(schema, am_client,
+                                                                       acme):
+    source, _ = acme
+    components = schema["components"]["schemas"]
+    taken = components["WebhookEndpointInputRequest"]["properties"]["events"]
+    given = components["WebhookEndpointOutput"]["properties"]["events"]
+
+    twice = am_client.post(f"/api/v1/sources/{source.pk}/webhooks",
+                           {"url": "https://hooks.example.com/x",
+                            "events": ["lead.sold", "lead.error", "lead.sold"]},
+                           format="json")
+
+    assert (taken["minItems"], taken["uniqueItems"]) == (1, True)
+    assert given["items"] == {"$ref": "#/components/schemas/SourceEventEnum"}
+    assert (twice.status_code, twice.json()) == (
+        400, {"errors": {"events": ["lead.sold is listed twice."]}})
+
+
+def test_refused_redeliveries_answer_the_shapes_their_schema_documents(schema, api_client,
+                                                                        acme, vertical):
+    source, key = acme
+    [msg_id] = events(source, vertical, "lead.sold")
+    deliveries_send_due()
+    WebhookEndpoint.objects.filter(source=source).update(is_active=False)
+    endpoint = WebhookEndpoint.objects.get(source=source)
+    now = timezone.now()
+
+    disabled = api_client.post(f"/api/v1/webhooks/deliveries/{msg_id}/redeliver", **auth(key))
+    backwards = api_client.post("/api/v1/webhooks/deliveries/redeliver",
+                                {"since": now.isoformat(),
+                                 "until": (now - timedelta(hours=1)).isoformat()},
+                                format="json", **auth(key))
+    range_disabled = api_client.post("/api/v1/webhooks/deliveries/redeliver",
+                                     {"since": (now - timedelta(hours=1)).isoformat(),
+                                      "until": now.isoformat(), "endpoint": endpoint.pk},
+                                     format="json", **auth(key))
+
+    assert (disabled.status_code, disabled.json()["code"]) == (400, "endpoint_disabled")
+    _conforms(schema, "/api/v1/webhooks/deliveries/{delivery_id}/redeliver", "post", disabled)
+    assert backwards.json() == {"errors": {"until": ["Must be after since."]}}
+    _conforms(schema, "/api/v1/webhooks/deliveries/redeliver", "post", backwards)
+    assert range_disabled.json()["code"] == "endpoint_disabled"
+    _conforms(schema, "/api/v1/webhooks/deliveries/redeliver", "post", range_disabled)
+
+
+def test_a_staff_redelivery_to_a_disabled_endpoint_answers_its_documented_shape(
+        schema, am_client, acme, vertical):
+    source, _ = acme
+    [msg_id] = events(source, vertical, "lead.sold")
+    WebhookEndpoint.objects.filter(source=source).update(is_active=False)
+
+    response = am_client.post(f"/api/v1/sources/{source.pk}/deliveries/{msg_id}/redeliver")
+
+    assert response.status_code == 400
+    _conforms(schema, "/api/v1/sources/{source_id}/deliveries/{delivery_id}/redeliver",
+              "post", response)
+
+
+def test_webhook_examples_are_an_affiliates_not_a_buyers(schema):
+    components = schema["components"]["schemas"]
+    delivery = components["WebhookDelivery"]["properties"]
+    endpoint = components["WebhookEndpointCreated"]["properties"]
+
+    assert delivery["url"]["example"] == "https://affiliate.example.com/leadexchange/webhook"
+    assert delivery["id"]["example"].startswith("msg_")
+    assert delivery["payload"]["example"]["type"] == "lead.sold"
+    assert delivery["payload"]["example"]["data"]["payout"] == "7.50"
+    assert endpoint["secret"]["example"].startswith("whsec_")
+    assert endpoint["url"]["example"] == delivery["url"]["example"]

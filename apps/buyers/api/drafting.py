@@ -24,8 +24,9 @@ from apps.buyers.drafting import (
 )
 from apps.buyers.models import Buyer, Contract
 from apps.buyers.selectors import vertical_field_specs
+from apps.core.api import StrictTypesMixin
 from apps.core.exceptions import FieldErrors
-from apps.core.staff_api import ERRORS_WRITE, StaffApi
+from apps.core.staff_api import ERRORS_READ, ERRORS_WRITE, StaffApi
 from apps.sources.models import Vertical
 
 _TAGS = ["Staff"]
@@ -52,7 +53,11 @@ class EndpointSamplesSerializer(serializers.Serializer):
                                     help_text="Optional: a sample answer saying no.")
 
 
-class ContractDraftInputSerializer(serializers.Serializer):
+class ContractDraftInputSerializer(StrictTypesMixin, serializers.Serializer):
+    """What to draft from (a JSON body). Beyond what the schema says: ``vertical`` and
+    ``buyer`` must exist, a template or a post sample ``request`` is needed, and each sample
+    must read as its format (tests/api/schemathesis.toml)."""
+
     vertical = serializers.SlugRelatedField(slug_field="slug", queryset=Vertical.objects.all())
     buyer = serializers.PrimaryKeyRelatedField(queryset=Buyer.objects.all(), required=False,
                                                allow_null=True, default=None)
@@ -148,6 +153,6 @@ class ContractTemplatesApi(StaffApi):
     permission_model = Contract
 
     @extend_schema(operation_id="contracts_templates", summary="Templates to draft from",
-                   tags=_TAGS, responses={200: TemplateSerializer(many=True)})
+                   tags=_TAGS, responses={200: TemplateSerializer(many=True), **ERRORS_READ})
     def get(self, request: Request) -> Response:
         return Response(TemplateSerializer(list(TEMPLATES.values()), many=True).data)

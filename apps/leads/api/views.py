@@ -14,16 +14,15 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
     extend_schema,
-    inline_serializer,
 )
-from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api import ApiView
+from apps.core.api import ApiView, cursor_paginated
 from apps.core.clientip import client_ip
 from apps.core.exceptions import ApplicationError, FieldErrors
+from apps.core.filtering import queryset_filtered
 from apps.core.staff_api import page_size_param
 from apps.core.unstorable import StorableFormParser, StorableJSONParser
 from apps.leads.api.serializers import (
@@ -72,7 +71,7 @@ class LeadPagination(CursorPagination):
     """Newest first, by an opaque ``cursor`` (404 for one this API did not give);
     ``page_size`` from 1 to 500 (400 otherwise)."""
 
-    ordering = "-received_at"
+    ordering: str | list[str] | tuple[str, ...] = "-received_at"  # DRF's own type
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
@@ -102,8 +101,6 @@ _ERRORS = {
     413: OpenApiResponse(DetailSerializer, "Body too large."),
     415: OpenApiResponse(DetailSerializer, "Unsupported content type."),
 }
-# Filters given empty are refused like any bad value: the schema says what each one takes.
-_STRICT_FILTERS = ("status", "created_after", "created_before")
 
 
 class LeadsApi(SourceApi):
@@ -174,30 +171,17 @@ class LeadsApi(SourceApi):
                              description="Leads per page (default 50, max 500)."),
         ],
         responses={
-            200: inline_serializer("PaginatedLeadList", {
-                "next": serializers.URLField(allow_null=True,
-                                             help_text="The next page, or null."),
-                "previous": serializers.URLField(allow_null=True,
-                                                 help_text="The previous page, or null."),
-                "results": LeadOutputSerializer(many=True),
-            }),
+            200: cursor_paginated("Lead", LeadOutputSerializer(many=True)),
             400: OpenApiResponse(ErrorsSerializer, "A bad filter or page_size, by name."),
             404: OpenApiResponse(DetailSerializer, "A cursor this API did not give."),
             **_WHO,
         },
     )
     def get(self, request: Request) -> Response:
-        empty = [name for name in _STRICT_FILTERS
-                 if name in request.query_params and not request.query_params[name].strip()]
-        if empty:
-            raise FieldErrors({name: ["Give a value or leave the parameter out."]
-                               for name in empty})
-        leads = lead_list_for_source(request_source(request))
-        filterset = LeadFilter(request.query_params, queryset=leads)
-        if not filterset.is_valid():
-            raise FieldErrors({k: list(v) for k, v in filterset.errors.items()})
+        leads = queryset_filtered(LeadFilter, request.query_params,
+                                  lead_list_for_source(request_source(request)))
         paginator = LeadPagination()
-        page: list[Lead] | None = paginator.paginate_queryset(filterset.qs, request, view=self)
+        page: list[Lead] | None = paginator.paginate_queryset(leads, request, view=self)
         data = LeadOutputSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.audit import audit_record
 from apps.core.exceptions import ApplicationError, FieldErrors
+from apps.core.filtering import queryset_filtered
 from apps.core.staff_api import or_404
 from apps.sources.models import Source
 from apps.webhooks.api.serializers import (
@@ -97,12 +99,10 @@ def endpoint_rotate_answer(request: Request, source: Source, endpoint_id: int) -
     return Response(WebhookEndpointCreatedSerializer(endpoint, context={"secret": secret}).data)
 
 
-def deliveries_filtered(request: Request, source: Source):
-    """The source's deliveries under the request's filters (400 naming a bad filter)."""
-    filterset = DeliveryFilter(request.query_params, queryset=delivery_list(source))
-    if not filterset.is_valid():
-        raise FieldErrors({k: list(v) for k, v in filterset.errors.items()})
-    return filterset.qs
+def deliveries_filtered(request: Request, source: Source) -> QuerySet[WebhookDelivery]:
+    """The source's deliveries under the request's filters (400 naming a bad or empty
+    filter)."""
+    return queryset_filtered(DeliveryFilter, request.query_params, delivery_list(source))
 
 
 def delivery_redeliver_answer(request: Request, source: Source, msg_id: str) -> Response:

@@ -8,14 +8,23 @@ rotate) and never again. Every change goes to the admin's history.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.staff_api import (
+    ERRORS_LIST,
     ERRORS_ONE,
     ERRORS_WRITE_ONE,
     PAGE_PARAMETERS,
+    VALIDATION_ERRORS,
+    ErrorDetailSerializer,
     StaffApi,
     StaffModelPermissions,
     or_404,
@@ -48,9 +57,28 @@ DELIVERY_FILTERS = [
     OpenApiParameter("event", str, enum=SourceEvent.values),
     OpenApiParameter("status", str, enum=DeliveryStatus.values),
     OpenApiParameter("kind", str, enum=DeliveryKind.values),
-    OpenApiParameter("created_after", str, description="ISO 8601 date-time (inclusive)"),
-    OpenApiParameter("created_before", str, description="ISO 8601 date-time (exclusive)"),
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME,
+                     description="Event at or after (ISO 8601 date-time, e.g. "
+                                 "2026-05-01T00:00:00Z)."),
+    OpenApiParameter("created_before", OpenApiTypes.DATETIME,
+                     description="Event before (ISO 8601 date-time)."),
 ]
+_LIST_ONE = {**ERRORS_LIST,
+             404: OpenApiResponse(ErrorDetailSerializer, "No such source, or no such page.")}
+_REDELIVER_ONE = {
+    **ERRORS_ONE,
+    400: OpenApiResponse(ErrorDetailSerializer, "Its endpoint is disabled (switch it on "
+                                                "first) or deleted."),
+    409: OpenApiResponse(ErrorDetailSerializer, "Being sent right now."),
+}
+_REDELIVER_RANGE = {
+    **ERRORS_WRITE_ONE,
+    400: OpenApiResponse(
+        PolymorphicProxySerializer("StaffRedeliverRangeRefused", serializers=[
+            VALIDATION_ERRORS, ErrorDetailSerializer], resource_type_field_name=None),
+        "Invalid input by field (until not after since, no such endpoint), or the "
+        "endpoint is disabled."),
+}
 
 
 class ChangePermissions(StaffModelPermissions):
@@ -75,7 +103,7 @@ class SourceWebhooksApi(_SourceStaffApi):
                    tags=_TAGS, parameters=PAGE_PARAMETERS,
                    responses={200: paginated("WebhookEndpoint",
                                              WebhookEndpointOutputSerializer(many=True)),
-                              **ERRORS_ONE})
+                              **_LIST_ONE})
     def get(self, request: Request, source_id: int) -> Response:
         return self.page(endpoint_list(self._source(source_id)), WebhookEndpointOutputSerializer)
 
@@ -135,7 +163,7 @@ class SourceDeliveriesApi(_SourceStaffApi):
                    tags=_TAGS, parameters=[*PAGE_PARAMETERS, *DELIVERY_FILTERS],
                    responses={200: paginated("WebhookDelivery",
                                              WebhookDeliverySerializer(many=True)),
-                              **ERRORS_ONE})
+                              **_LIST_ONE})
     def get(self, request: Request, source_id: int) -> Response:
         source = self._source(source_id)
         return self.page(operations.deliveries_filtered(request, source), WebhookDeliverySerializer)
@@ -164,8 +192,7 @@ class SourceDeliveryRedeliverApi(_SourceStaffApi):
 
     @extend_schema(operation_id="sources_deliveries_redeliver", summary="Redeliver a delivery",
                    tags=_TAGS, request=None,
-                   responses={202: WebhookDeliveryDetailSerializer, **ERRORS_WRITE_ONE,
-                              409: OpenApiResponse(description="Being sent right now.")})
+                   responses={202: WebhookDeliveryDetailSerializer, **_REDELIVER_ONE})
     def post(self, request: Request, source_id: int, delivery_id: str) -> Response:
         return operations.delivery_redeliver_answer(request, self._source(source_id),
                                                     delivery_id)
@@ -182,6 +209,6 @@ class SourceDeliveriesRedeliverApi(_SourceStaffApi):
     @extend_schema(operation_id="sources_deliveries_redeliver_range",
                    summary="Redeliver a time range", tags=_TAGS,
                    request=RedeliverRangeSerializer,
-                   responses={202: RedeliveredSerializer, **ERRORS_WRITE_ONE})
+                   responses={202: RedeliveredSerializer, **_REDELIVER_RANGE})
     def post(self, request: Request, source_id: int) -> Response:
         return operations.deliveries_redeliver_answer(request, self._source(source_id))
