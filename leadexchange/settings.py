@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "apps.leads",
     "apps.webhooks",
     "apps.auctions",
+    "apps.billing",
     "apps.reports",
     "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
 ]

@@ -18,12 +18,14 @@ class LeadStatus(models.TextChoices):
     SOLD = "sold"
     UNSOLD = "unsold"
     ERROR = "error"
+    RETURNED = "returned"  # sold, then every buyer's return of it approved (apps.billing)
 
 
-# Statuses after which a lead never changes again.
+# Statuses after which the auction never changes a lead again (only an approved return
+# turns ``sold`` into ``returned``).
 FINAL_STATUSES = frozenset(
     {LeadStatus.REJECTED, LeadStatus.DUPLICATE, LeadStatus.SOLD, LeadStatus.UNSOLD,
-     LeadStatus.ERROR}
+     LeadStatus.ERROR, LeadStatus.RETURNED}
 )
 
 

@@ -138,6 +138,11 @@ def validate_cidr_list(value: object) -> None:
             raise ValidationError(f"{item!r} is not an IP address or CIDR network.") from None
 
 
+class ReturnPolicy(models.TextChoices):
+    CLAWBACK = "clawback", "Claw back the source's payout"
+    ABSORB = "absorb", "Absorb: the source keeps its payout"
+
+
 class Source(TimeStampedModel):
     """An affiliate, publisher or landing page that submits leads."""
 
@@ -178,6 +183,10 @@ class Source(TimeStampedModel):
         "https://track.example.com/pb?click={sub_id}&payout={payout}. Macros: "
         + ", ".join(f"{{{name}}}" for name in POSTBACK_MACROS) + " (URL-encoded).",
     )
+    return_policy = models.CharField(
+        max_length=9, choices=ReturnPolicy.choices, default=ReturnPolicy.CLAWBACK,
+        help_text="When a buyer's return of this source's lead is approved: take the payout "
+                  "back from the source, or absorb the loss.")
     account_manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
         related_name="managed_sources",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import zoneinfo
 from decimal import Decimal
 
@@ -18,6 +19,11 @@ from apps.sources.models import Source, Vertical
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/New_York).")
+
+
+def postback_token_new() -> str:
+    """A buyer's conversion postback token: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
 
 
 class BuyerStatus(models.TextChoices):
@@ -47,6 +53,10 @@ class Buyer(TimeStampedModel):
     )
     contact_email = models.EmailField(blank=True)
     notes = models.TextField(blank=True)
+    postback_token = models.CharField(
+        max_length=64, unique=True, default=postback_token_new, editable=False,
+        help_text="The secret part of the buyer's conversion postback URL "
+                  "(/postback/b/<token>?lead=…&event=…&value=…).")
 
     class Meta:
         ordering = ["company"]
@@ -138,6 +148,19 @@ class Contract(TimeStampedModel):
     allowed_sources = models.ManyToManyField(
         Source, blank=True, related_name="+", help_text="Empty: every source.")
     blocked_sources = models.ManyToManyField(Source, blank=True, related_name="+")
+
+    # returns (apps.billing): how long after the sale, and how many per period
+    return_window_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days after the sale during which the buyer may return a lead "
+                             "(0: no returns).")
+    return_cap_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Most returns allowed, as a percent of the contract's sales over the "
+                  "cap period (empty: no cap).")
+    return_cap_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1)],
+        help_text="The period the return cap counts over, in days up to now.")
 
     # health (circuit breaker) settings
     slow_threshold_ms = models.PositiveIntegerField(default=200)
