@@ -182,6 +182,11 @@ class KpiRow:
     _buyer: dict = field(default_factory=dict, repr=False)
 
 
+def _money(value) -> Decimal:
+    """A sum of money as the rollups give it (SQLite drops trailing zeros) with 2 places."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
 def _ratio(numerator, denominator) -> float | None:
     return round(float(numerator) / float(denominator), 4) if denominator else None
 
@@ -329,11 +334,11 @@ def _after_sale(row: KpiRow, sums: dict, sold: int) -> Decimal:
     row.returns, row.returns_pending = sums["returns"], sums["returns_pending"]
     row.returns_rejected = sums["returns_rejected"]
     row.return_rate = _ratio(row.returns, sold)
-    row.credits, row.clawbacks = Decimal(sums["credits"]), Decimal(sums["clawbacks"])
+    row.credits, row.clawbacks = _money(sums["credits"]), _money(sums["clawbacks"])
     row.net_revenue = (row.revenue or Decimal(0)) - row.credits
     row.conversions, row.converted_leads = sums["conversions"], sums["converted"]
     row.conversion_rate = _ratio(row.converted_leads, sold)
-    row.conversion_value = Decimal(sums["conversion_value"])
+    row.conversion_value = _money(sums["conversion_value"])
     return row.net_revenue
 
 
@@ -409,8 +414,8 @@ def return_reasons(f: ReportFilter, by: str) -> list[ReturnReasonRow]:
                       s_clawbacks=Sum("clawbacks")))
     found = [ReturnReasonRow(key=str(r[f"{by}_id"]), label=r[name], reason=r["reason"],
                              approved=r["s_approved"], pending=r["s_pending"],
-                             rejected=r["s_rejected"], credits=Decimal(r["s_credits"]),
-                             clawbacks=Decimal(r["s_clawbacks"]))
+                             rejected=r["s_rejected"], credits=_money(r["s_credits"]),
+                             clawbacks=_money(r["s_clawbacks"]))
              for r in rows]
     return sorted(found, key=lambda r: (-r.approved, -r.pending, r.label.lower(), r.reason))
 

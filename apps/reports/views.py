@@ -28,7 +28,7 @@ from apps.auctions.models import Auction, Ping, Post, Sale
 from apps.buyers.models import Buyer
 from apps.leads.models import SOLD_STATUSES, Lead
 from apps.reports.api.views import VIEW_REPORTS
-from apps.reports.csv import kpi_csv_response
+from apps.reports.csv import csv_value, kpi_csv_response
 from apps.reports.figures import (
     BUYER_CARDS,
     BUYER_COLUMNS,
@@ -261,7 +261,7 @@ def returns(request: HttpRequest) -> HttpResponse:
     tables = {}
     for group in ("buyer", "source"):
         tables[group] = [{"key": r.key, "label": r.label, "reason": r.reason,
-                          "cells": [{"name": name, "value": getattr(r, name),
+                          "cells": [{"name": name, "value": csv_value(getattr(r, name)),
                                      "text": display(kind, getattr(r, name))}
                                     for name, _, kind in RETURN_COLUMNS]}
                          for r in return_reasons(f, group)]
@@ -270,7 +270,7 @@ def returns(request: HttpRequest) -> HttpResponse:
         counts = reasons.setdefault(row["reason"], {"approved": 0, "pending": 0,
                                                     "rejected": 0})
         for cell in row["cells"][:3]:
-            counts[cell["name"]] += cell["value"]
+            counts[cell["name"]] += int(cell["value"])
     ranked = sorted(reasons.items(), key=lambda kv: (-kv[1]["approved"], kv[0]))
     return _page(request, "reports/returns.html", f, {
         "page": "returns",
