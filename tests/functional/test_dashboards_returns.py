@@ -14,7 +14,7 @@ import pytest
 from apps.reports.services import rollup_refresh
 from tests.factories.after_sale import after_sale_day
 from tests.functional.test_dashboards import DAY, Figures, _api, same
-from tests.functional.test_dashboards import manager as manager  # noqa: PLC0414 (fixture)
+from tests.functional.test_dashboards import manager as manager
 from tests.integration import test_kpis
 from tests.integration.test_kpis import utc
 
