@@ -231,6 +231,8 @@ def test_clear_removes_only_synthetic_rows():
     assert deleted["lead"] == 200
     assert list(Lead.objects.all()) == [real]
     assert not Ping.objects.exists() and not Sale.objects.exists()
+    assert not Return.objects.exists() and not Conversion.objects.exists()
+    assert not WebhookDelivery.objects.exists() and not WebhookAttempt.objects.exists()
     assert not Buyer.objects.filter(company__endswith=SUFFIX).exists()
     assert Contract.objects.filter(buyer__company="Apex Auto Insurance").exists()  # demo kept
     assert not ContractHour.objects.exists()  # the rollups of the cleared hours are rebuilt
