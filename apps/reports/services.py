@@ -119,7 +119,7 @@ def _after_sale(first: datetime, last: datetime, keys: tuple[str, ...]
             "lead__is_test": False}
     sums: dict[tuple, dict[str, Any]] = defaultdict(dict)
     for model, aggregates in ((Return, _RETURN_SUMS), (Conversion, _CONVERSION_SUMS)):
-        rows = (model.objects.filter(**span)  # type: ignore[attr-defined]
+        rows = (model.objects.filter(**span)
                 .annotate(hour=TruncHour("lead__received_at")).values("hour", *keys)
                 .annotate(**aggregates))
         for row in rows:

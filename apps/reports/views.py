@@ -258,19 +258,18 @@ def returns(request: HttpRequest) -> HttpResponse:
                          for name, _, _ in RETURN_COLUMNS)],
             return_reasons(f, by))
     totals = kpi_totals(f)
-    tables = {}
-    for group in ("buyer", "source"):
-        tables[group] = [{"key": r.key, "label": r.label, "reason": r.reason,
-                          "cells": [{"name": name, "value": csv_value(getattr(r, name)),
-                                     "text": display(kind, getattr(r, name))}
-                                    for name, _, kind in RETURN_COLUMNS]}
-                         for r in return_reasons(f, group)]
+    found = {group: return_reasons(f, group) for group in ("buyer", "source")}
+    tables = {group: [{"key": r.key, "label": r.label, "reason": r.reason,
+                       "cells": [{"name": name, "value": csv_value(getattr(r, name)),
+                                  "text": display(kind, getattr(r, name))}
+                                 for name, _, kind in RETURN_COLUMNS]}
+                      for r in rows] for group, rows in found.items()}
     reasons: dict[str, dict[str, int]] = {}
-    for row in tables["buyer"]:  # every return once: the chart's reasons
-        counts = reasons.setdefault(row["reason"], {"approved": 0, "pending": 0,
-                                                    "rejected": 0})
-        for cell in row["cells"][:3]:
-            counts[cell["name"]] += int(cell["value"])
+    for reason_row in found["buyer"]:  # every return once: the chart's reasons
+        counts = reasons.setdefault(reason_row.reason, dict.fromkeys(
+            ("approved", "pending", "rejected"), 0))
+        for status in counts:
+            counts[status] += getattr(reason_row, status)
     ranked = sorted(reasons.items(), key=lambda kv: (-kv[1]["approved"], kv[0]))
     return _page(request, "reports/returns.html", f, {
         "page": "returns",

@@ -67,7 +67,8 @@ def after_sale_write(start: datetime, end: datetime, seed: int, mark: str) -> di
              .order_by("pk")
              .values_list("pk", "lead_id", "contract_id", "buyer_id", "price", "created_at",
                           "lead__source_id", "lead__vertical_id", "lead__payout"))
-    rows: dict[type[Model], list[Model]] = {Return: [], Conversion: [], WebhookDelivery: []}
+    returns: list[Return] = []
+    rows: dict[type[Model], list[Any]] = {Return: returns, Conversion: [], WebhookDelivery: []}
     returned: list[int] = []
     counts = {"return": 0, "conversion": 0, "webhookdelivery": 0}
     for sale_id, lead_id, contract_id, buyer_id, price, sold, source_id, vertical_id, \
@@ -81,14 +82,14 @@ def after_sale_write(start: datetime, end: datetime, seed: int, mark: str) -> di
             status, decided = _decision(rng, filed, end)
             clawback = Decimal(0) if source.return_policy == ReturnPolicy.ABSORB \
                 else (payout or Decimal(0))
-            rows[Return].append(Return(
+            returns.append(Return(
                 sale_id=sale_id, **copied, credit=price, clawback=clawback,
                 reason=rng.choices(list(REASONS), list(REASONS.values()))[0],
                 status=status, created_at=filed, decided_at=decided))
             if status == ReturnStatus.APPROVED and decided is not None:
                 returned.append(lead_id)
                 deliveries.append((SourceEvent.LEAD_RETURNED, -clawback, decided))
-        if _kept(rows[Return], sale_id):
+        if _kept(returns, sale_id):
             at = sold
             for event, odds, values in FUNNEL:
                 if rng.random() >= odds:
@@ -148,7 +149,7 @@ def _delivered(source: Source, endpoints: list[tuple[int, str]], lead_id: int, e
     return rows
 
 
-def _flush(rows: dict[type[Model], list[Model]], returned: list[int],
+def _flush(rows: dict[type[Model], list[Any]], returned: list[int],
            counts: dict[str, int]) -> None:
     with transaction.atomic(), _CreatedAsGiven():
         for model, batch in rows.items():
