@@ -52,7 +52,9 @@ class KpisApi(ApiView):
     """KPIs over a date range, optionally grouped; the same numbers as the dashboards.
     Money is returned as strings with two decimals, rates (``*_rate``, ``sell_through``) as
     fractions (0.25 = 25 %), ``*_pct`` figures as percentages (25.0 = 25 %); every grouping
-    carries its revenue as ``revenue``."""
+    carries its revenue as ``revenue``. The after-sale figures (``returns``, ``credits``,
+    ``net_revenue``, ``clawbacks``, ``net_payout``, ``net_margin``, ``conversions`` …) count in
+    the hour their lead was received, like its sale; ``definitions`` says what each means."""
 
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewReports]
