@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from apps.reports.selectors import DEFINITIONS, KpiRow
+from apps.reports.definitions import DEFINITIONS
+from apps.reports.selectors import KpiRow
 
 # What a KpiRow attribute holds (a label, a count, a rate, money, ms), None: not applicable.
 FigureValue = str | int | float | Decimal | None

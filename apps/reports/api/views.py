@@ -22,8 +22,9 @@ from rest_framework.response import Response
 from apps.core.api import ApiView
 from apps.core.authentication import StaffTokenAuthentication
 from apps.core.staff_api import ERRORS_READ, VALIDATION_ERRORS
+from apps.reports.definitions import DEFINITIONS
 from apps.reports.params import filter_end_inclusive, report_filter
-from apps.reports.selectors import DEFINITIONS, GROUPS, KpiRow, kpi_totals, kpis
+from apps.reports.selectors import GROUPS, KpiRow, kpi_totals, kpis
 
 VIEW_REPORTS = "reports.view_reports"
 
