@@ -72,6 +72,11 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_ur
             extra["notes"].append("--no-http: the HTTP rows were not measured")
         else:
             _http_rows(plan, args, world, children, http_simulator.pid, var, figures, extra)
+        if args.webhooks:
+            extra["webhook_deliveries"] = _deliveries_by_status()
+            extra["notes"].append("--webhooks: deliveries by status at the end: " + ", ".join(
+                f"{status} {n}" for status, n in extra["webhook_deliveries"].items()))
+            progress(extra["notes"][-1])
 
     _simulator_check(extra)
     web = "n/a" if args.no_http else (
@@ -87,6 +92,22 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_ur
     print(report.details(extra))
     print(f"\nwritten: {latest} and {copy.name} ({results['elapsed_s']:.0f} s)")
     return results
+
+
+def _deliveries_by_status() -> dict[str, int]:
+    """How the run's webhook and postback deliveries stand (``--webhooks``), as
+    ``"<market> <status>": count``: proof that the e2e figures were measured with deliveries
+    going out, not merely configured. The in-process rows' deliveries are sent by the
+    harness's own dispatcher pool, as in the embedded default; the HTTP rows' web server
+    enqueues them on its broker, which no worker reads in the bench (in production Celery
+    workers send them): the web process writes the outbox rows and never sends one itself."""
+    from django.db.models import Count
+
+    from apps.webhooks.models import WebhookDelivery
+
+    rows = (WebhookDelivery.objects.values("lead__vertical__slug", "status")
+            .annotate(n=Count("pk")).order_by("lead__vertical__slug", "status"))
+    return {f"{row['lead__vertical__slug']} {row['status']}": row["n"] for row in rows}
 
 
 def _budget(plan: Plan, market: str) -> float | None:
