@@ -30,8 +30,20 @@ from apps.buyers.services import contract_create, contract_update
 from apps.core.http import BlockedUrl, url_check
 from apps.core.keys import key_from_parts
 from apps.demo.simulator.profiles import PING_RULES, POST_RULES, REQUEST_FORMAT
-from apps.sources.models import FieldType, Source, SourceApiKey, Vertical, VerticalField
+from apps.demo.simulator.receiver import DEMO_WEBHOOK_SECRET, POSTBACK_PATH
+from apps.demo.simulator.receiver import PREFIX as HOOKS_PREFIX
+from apps.sources.models import (
+    FieldType,
+    ReturnPolicy,
+    Source,
+    SourceApiKey,
+    Vertical,
+    VerticalField,
+)
 from apps.sources.services import SOURCE_KEY_NAMESPACE, source_key_create
+from apps.webhooks.models import WebhookEndpoint
+from apps.webhooks.selectors import endpoints_forget
+from apps.webhooks.services.endpoints import endpoint_create
 
 AUTO_INSURANCE_FIELDS: list[dict] = [
     # key, type, flags, extra — in the order affiliates see them in the spec
@@ -79,6 +91,8 @@ class DemoSource:
     secret: str
     payout_model: str
     payout_value: Decimal
+    return_policy: str = ReturnPolicy.CLAWBACK
+    slug: str = ""  # its receiver path on the simulator: /hooks/<slug>
 
     @property
     def key(self) -> str:
@@ -87,10 +101,28 @@ class DemoSource:
 
 DEMO_SOURCES = [
     DemoSource("Acme Affiliates", "demoacme", "demo-only-acme-affiliates-key",
-               "revshare", Decimal("70.00")),
+               "revshare", Decimal("70.00"), slug="acme"),
     DemoSource("Blue Landing Pages", "demoblue", "demo-only-blue-landing-key",
-               "fixed", Decimal("12.00")),
+               "fixed", Decimal("12.00"), ReturnPolicy.ABSORB, slug="blue"),
 ]
+# What a demo source's tracker hears (a sale, an approved return): the simulator's pixel.
+POSTBACK_QUERY = "?click={sub_id}&lead={lead_id}&event={event}&payout={payout}"
+
+
+def demo_receiver_set(source: Source, demo: DemoSource, simulator_url: str) -> None:
+    """Point ``source``'s webhook endpoint and postback at the simulator's receiver, which
+    verifies the signatures with the demo secret and answers 204: live demo traffic then
+    produces real, successful deliveries. Idempotent."""
+    url = f"{simulator_url}{HOOKS_PREFIX}{demo.slug}"
+    endpoint = WebhookEndpoint.objects.filter(source=source, url=url).first()
+    if endpoint is None:
+        endpoint, _ = endpoint_create(source=source, url=url,
+                                      description="Demo receiver on the buyer simulator")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret=DEMO_WEBHOOK_SECRET)
+    Source.objects.filter(pk=source.pk).update(
+        postback_url_template=f"{simulator_url}{POSTBACK_PATH}{POSTBACK_QUERY}",
+        return_policy=demo.return_policy)
+    endpoints_forget(source.pk)
 DEMO_STAFF = ("admin", "admin")
 
 
@@ -271,6 +303,7 @@ def demo_data_load(simulator_url: str = "http://127.0.0.1:8099") -> DemoSummary:
             defaults={"payout_model": demo.payout_model, "payout_value": demo.payout_value},
         )
         source.verticals.add(vertical)
+        demo_receiver_set(source, demo, simulator_url)
         if not SourceApiKey.objects.filter(prefix=demo.prefix).exists():
             source_key_create(source=source, name="demo",
                               new_key=key_from_parts(SOURCE_KEY_NAMESPACE, demo.prefix,

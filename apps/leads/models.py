@@ -27,6 +27,9 @@ FINAL_STATUSES = frozenset(
     {LeadStatus.REJECTED, LeadStatus.DUPLICATE, LeadStatus.SOLD, LeadStatus.UNSOLD,
      LeadStatus.ERROR, LeadStatus.RETURNED}
 )
+# Leads that were sold: a returned lead was sold too (reports count it in sold and revenue,
+# and its approved returns in the net figures).
+SOLD_STATUSES = (LeadStatus.SOLD, LeadStatus.RETURNED)
 
 
 class Lead(models.Model):

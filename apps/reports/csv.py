@@ -7,16 +7,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.http import HttpResponse
-
-from apps.reports.selectors import KpiRow
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection):
 # names typed by staff or buyers are prefixed with a quote so they stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-Column = tuple[str, Callable[[KpiRow], object]]
+Column = tuple[str, Callable[[Any], object]]  # a header and how to read it from a row
 
 
 def csv_value(value: object) -> str:
@@ -31,9 +30,9 @@ def csv_value(value: object) -> str:
 
 
 def kpi_csv_response(filename: str, columns: Sequence[Column],
-                     rows: Iterable[KpiRow]) -> HttpResponse:
+                     rows: Iterable[Any]) -> HttpResponse:
     """An attachment named ``filename``: the header (each column's name), then each row's
-    values as ``columns`` read them."""
+    values as ``columns`` read them (rows: ``KpiRow``s or the returns page's reasons)."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response, lineterminator="\r\n")

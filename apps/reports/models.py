@@ -6,6 +6,11 @@ histograms (``apps.reports.histograms``), one integer column per bucket, so the 
 any range of hours — percentiles included — in one aggregate query. The rollup
 job (``apps.reports.services.rollup_refresh``) rewrites recent hours from the raw rows, so a
 rollup is always derived data: it can be dropped and rebuilt.
+
+What happens after the sale (returns, conversions) is counted in the hour the lead was
+RECEIVED, the same row as its sale, so a return rate is returned ÷ sold of the same leads.
+Returns arrive days later: the refresh also rewrites the hours of the leads whose returns or
+conversions changed since its last run (``RollupMark`` keeps when that was).
 """
 
 from decimal import Decimal
@@ -36,6 +41,16 @@ def _money() -> models.DecimalField:
     return models.DecimalField(max_digits=14, decimal_places=2, default=Decimal(0))
 
 
+def _after_sale(model: type[models.Model]) -> None:
+    """The after-sale columns shared by ``LeadHour`` and ``ContractHour``: returns by
+    status with the approved ones' credits and clawbacks, and conversions."""
+    for name in ("returns", "returns_pending", "returns_rejected", "conversions",
+                 "converted"):
+        model.add_to_class(name, models.PositiveIntegerField(default=0))
+    for name in ("credits", "clawbacks", "conversion_value"):
+        model.add_to_class(name, _money())
+
+
 class LeadHour(models.Model):
     """Submissions of one source in one vertical during one UTC hour (by receipt time)."""
 
@@ -62,6 +77,7 @@ class LeadHour(models.Model):
 
 for _name in DELIVER_BUCKETS:
     LeadHour.add_to_class(_name, models.PositiveIntegerField(default=0))
+_after_sale(LeadHour)
 
 
 class RejectionHour(models.Model):
@@ -116,6 +132,7 @@ class ContractHour(models.Model):
 
 for _name in LATENCY_BUCKETS:
     ContractHour.add_to_class(_name, models.PositiveIntegerField(default=0))
+_after_sale(ContractHour)  # by the hour its lead was received, like the lead's figures
 
 
 class PostRejectHour(models.Model):
@@ -132,3 +149,39 @@ class PostRejectHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h {self.reason}"
+
+
+class ReturnHour(models.Model):
+    """Returns of one contract's sales of one source's leads, by reason, in the hour the
+    leads were received: the returns page's reasons per buyer and per source."""
+
+    hour = models.DateTimeField()
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="+")
+    vertical = models.ForeignKey(Vertical, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=64)
+    approved = models.PositiveIntegerField(default=0)
+    pending = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    credits = _money()  # approved returns only
+    clawbacks = _money()  # approved returns only
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "contract", "source", "reason"],
+                                               name="uniq_return_hour")]
+        indexes = [models.Index(fields=["hour"], name="return_hour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h {self.reason}"
+
+
+class RollupMark(models.Model):
+    """When a periodic refresh last ran (``name``: which one), so the next run finds the
+    returns and conversions written since then and rewrites their leads' hours."""
+
+    name = models.CharField(max_length=32, unique=True)
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.ran_at:%Y-%m-%d %H:%M:%S}"

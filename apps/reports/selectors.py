@@ -8,8 +8,13 @@ Lead figures (received … margin) are attributed to the hour a lead was receive
 figures (pings … revenue by buyer) to the hour the ping, post or sale happened, and carry the
 lead's source so a source filter narrows them too. Lead figures are not split by buyer: with
 a buyer filter, or grouped by buyer or contract, only buyer figures are shown. Test leads are
-never counted. ``DEFINITIONS`` says what every figure means; the dashboards and the API show
-it next to the numbers.
+never counted. ``apps.reports.definitions`` says what every figure means; the dashboards and
+the API show it next to the numbers.
+
+After the sale (returns, conversions) is attributed to the hour the lead was RECEIVED — its
+cohort, the row of its sale — in both the lead and the buyer rollups, so a return rate is
+returned ÷ sold of the same leads and "net revenue of the leads received last week" is exact;
+a return approved today changes last week's figures (the rollup refresh rewrites those hours).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from apps.reports.models import (
     LeadHour,
     PostRejectHour,
     RejectionHour,
+    ReturnHour,
 )
 from apps.sources.models import Source, Vertical
 
@@ -42,43 +48,6 @@ UNKNOWN_VERTICAL = "unknown vertical"
 LEAD_GROUPS = ("", "source", "vertical", "day", "hour")  # lead figures exist for these
 BUYER_GROUPS = ("", "buyer", "contract", "vertical", "day", "hour")  # buyer figures too
 
-DEFINITIONS: dict[str, str] = {
-    "received": "Every submission, rejected and duplicate ones included (test leads never).",
-    "accepted": "Received minus rejected minus duplicates: leads that went to auction.",
-    "rejected": "Submissions refused for invalid input (400).",
-    "rejection_rate": "Rejected ÷ received: submissions refused for invalid input.",
-    "duplicates": "Submissions refused as duplicates (409).",
-    "sold": "Accepted leads that at least one buyer took.",
-    "unsold": "Accepted leads no buyer took.",
-    "sell_through": "Sold ÷ accepted.",
-    "revenue": "What buyers pay for the sold leads, by the hour each lead was received; "
-               "grouped by buyer or contract, or with a buyer filter, what the buyers paid "
-               "by the hour of each sale.",
-    "payouts": "What sources earn for them.",
-    "margin": "Revenue − payouts.",
-    "revenue_per_lead": "Revenue ÷ accepted leads (average revenue per lead).",
-    "deliver_p50_ms": "Median time from receipt to sale (ms), sold leads.",
-    "deliver_p95_ms": "95th percentile of the time from receipt to sale (ms).",
-    "pings": "Pings sent to buyers (direct-post offers included).",
-    "bids": "Pings answered with a price (including bids under the floor).",
-    "bids_below_floor": "Bids under the floor (the vertical's, source's or contract's "
-                        "minimum price): counted in bids, never ranked.",
-    "bid_rate": "Bids ÷ pings.",
-    "avg_bid": "Average price bid.",
-    "wins": "Leads sold to the buyer.",
-    "win_rate_pings": "Wins ÷ pings: how often a ping ends in a sale.",
-    "win_rate_bids": "Wins ÷ bids: how often a bid ends in a sale.",
-    "posts": "Post attempts that got an answer or failed (retries included).",
-    "post_rejects": "Posts the buyer rejected.",
-    "post_reject_rate": "Post rejects ÷ answered posts (accepted + rejected).",
-    "timeouts_pct": "Pings with no answer by the deadline ÷ pings, in percent (0–100).",
-    "latency_p50_ms": "Median buyer answer time to pings (ms).",
-    "latency_p95_ms": "95th percentile buyer answer time to pings (ms).",
-    "auto_pauses": "Times the circuit breaker paused a contract.",
-    "returns": "Sold leads returned by buyers (returns arrive with milestone M5; 0 until then).",
-    "return_rate": "Returns ÷ sold.",
-    "net_revenue": "Revenue − returned revenue − payouts.",
-}
 
 
 @dataclass(frozen=True)
@@ -127,8 +96,18 @@ class KpiRow:
     deliver_p50_ms: float | None = None
     deliver_p95_ms: float | None = None
     returns: int | None = None
+    returns_pending: int | None = None
+    returns_rejected: int | None = None
     return_rate: float | None = None
+    credits: Decimal | None = None
     net_revenue: Decimal | None = None
+    clawbacks: Decimal | None = None
+    net_payout: Decimal | None = None
+    net_margin: Decimal | None = None
+    conversions: int | None = None
+    converted_leads: int | None = None
+    conversion_rate: float | None = None
+    conversion_value: Decimal | None = None
     pings: int | None = None
     bids: int | None = None
     bids_below_floor: int | None = None
@@ -148,6 +127,11 @@ class KpiRow:
     _buyer: dict = field(default_factory=dict, repr=False)
 
 
+def _money(value) -> Decimal:
+    """A sum of money as the rollups give it (SQLite drops trailing zeros) with 2 places."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
 def _ratio(numerator, denominator) -> float | None:
     return round(float(numerator) / float(denominator), 4) if denominator else None
 
@@ -157,7 +141,7 @@ def _pct(numerator, denominator) -> float | None:
     return round(float(numerator) * 100 / float(denominator), 2) if denominator else None
 
 
-Rollup = LeadHour | RejectionHour | ContractHour | PostRejectHour  # the hourly tables
+Rollup = LeadHour | RejectionHour | ContractHour | PostRejectHour | ReturnHour  # hourly
 
 
 def _hours(model: type[Rollup], f: ReportFilter, *, buyer: str | None = None,
@@ -186,11 +170,13 @@ def _contract_rows(f: ReportFilter) -> QuerySet:
 
 _KEY_COLUMN = {"": None, "day": "hour", "hour": "hour", "source": "source_id",
                "buyer": "buyer_id", "contract": "contract_id", "vertical": "vertical_id"}
+_AFTER_SALE_SUMS = ("returns", "returns_pending", "returns_rejected", "credits", "clawbacks",
+                    "conversions", "converted", "conversion_value")
 _LEAD_SUMS = ("received", "rejected", "duplicates", "sold", "unsold", "revenue", "payout",
-              *DELIVER_BUCKETS)
+              *DELIVER_BUCKETS, *_AFTER_SALE_SUMS)
 _BUYER_SUMS = ("pings", "bids", "bids_below_floor", "bid_sum", "timeouts", "errors", "posts",
                "post_accepted", "post_rejected", "post_failed", "wins", "revenue",
-               "auto_pauses", *LATENCY_BUCKETS)
+               "auto_pauses", *LATENCY_BUCKETS, *_AFTER_SALE_SUMS)
 
 
 def _sums(queryset: QuerySet, group_by: str, names: tuple[str, ...], zone: ZoneInfo
@@ -263,8 +249,9 @@ def _finish(row: KpiRow, *, revenue_from_sales: bool) -> None:
         deliver = [lead[name] for name in DELIVER_BUCKETS]
         row.deliver_p50_ms = percentile(deliver, 0.5)
         row.deliver_p95_ms = percentile(deliver, 0.95)
-        row.returns, row.return_rate = 0, _ratio(0, row.sold)
-        row.net_revenue = row.revenue - row.payouts
+        net_revenue = _after_sale(row, lead, row.sold)
+        row.net_payout = row.payouts - Decimal(lead["clawbacks"])
+        row.net_margin = net_revenue - row.net_payout
     if buyer:
         row.pings, row.bids, row.wins = buyer["pings"], buyer["bids"], buyer["wins"]
         row.bids_below_floor = buyer["bids_below_floor"]
@@ -283,6 +270,21 @@ def _finish(row: KpiRow, *, revenue_from_sales: bool) -> None:
         row.auto_pauses = buyer["auto_pauses"]
         if revenue_from_sales:
             row.revenue = Decimal(buyer["revenue"])
+            _after_sale(row, buyer, row.wins)
+
+
+def _after_sale(row: KpiRow, sums: dict, sold: int) -> Decimal:
+    """Returns and conversions from the same rollup as the row's revenue; ``sold`` is what
+    the rates divide by (sold leads, or a buyer's wins). Gives the net revenue."""
+    row.returns, row.returns_pending = sums["returns"], sums["returns_pending"]
+    row.returns_rejected = sums["returns_rejected"]
+    row.return_rate = _ratio(row.returns, sold)
+    row.credits, row.clawbacks = _money(sums["credits"]), _money(sums["clawbacks"])
+    row.net_revenue = (row.revenue or Decimal(0)) - row.credits
+    row.conversions, row.converted_leads = sums["conversions"], sums["converted"]
+    row.conversion_rate = _ratio(row.converted_leads, sold)
+    row.conversion_value = _money(sums["conversion_value"])
+    return row.net_revenue
 
 
 def _label(rows: Iterable[KpiRow], group_by: str) -> None:
@@ -328,6 +330,39 @@ def post_reject_reasons(f: ReportFilter, limit: int = 20) -> list[tuple[str, str
         counts[(company, reason)] += count
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:limit]
     return [(company, reason, count) for (company, reason), count in ranked]
+
+
+@dataclass(frozen=True)
+class ReturnReasonRow:
+    """Returns of one buyer or source for one reason."""
+
+    key: str  # the buyer's or source's id
+    label: str
+    reason: str
+    approved: int
+    pending: int
+    rejected: int
+    credits: Decimal
+    clawbacks: Decimal
+
+
+def return_reasons(f: ReportFilter, by: str) -> list[ReturnReasonRow]:
+    """Returns per reason and ``by`` ("buyer" or "source"), most approved first, in the
+    hours their leads were received: one aggregate query."""
+    if by not in ("buyer", "source"):
+        raise ValueError("by must be buyer or source")
+    name = "buyer__company" if by == "buyer" else "source__name"
+    rows = (_hours(ReturnHour, f, buyer="buyer_id")
+            .values(f"{by}_id", name, "reason")
+            .annotate(s_approved=Sum("approved"), s_pending=Sum("pending"),
+                      s_rejected=Sum("rejected"), s_credits=Sum("credits"),
+                      s_clawbacks=Sum("clawbacks")))
+    found = [ReturnReasonRow(key=str(r[f"{by}_id"]), label=r[name], reason=r["reason"],
+                             approved=r["s_approved"], pending=r["s_pending"],
+                             rejected=r["s_rejected"], credits=_money(r["s_credits"]),
+                             clawbacks=_money(r["s_clawbacks"]))
+             for r in rows]
+    return sorted(found, key=lambda r: (-r.approved, -r.pending, r.label.lower(), r.reason))
 
 
 def day_range(days: int, tz: str, today: date | None = None) -> tuple[date, date]:

@@ -1,6 +1,8 @@
 """The rollup job: hourly sums rebuilt from the raw rows (leads, pings, posts, sales, health
-events). Test leads are left out, as SPEC §3 says. Running it again for the same hours gives
-the same rows, so the periodic refresh simply rewrites the last few hours."""
+events, returns, conversions). Test leads are left out, as SPEC §3 says. Running it again for
+the same hours gives the same rows, so the periodic refresh simply rewrites the last few
+hours — and, because returns and conversions are counted in the hour their lead was received
+and arrive days later, the older hours of the leads they concern (``rollup_recent``)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from django.utils import timezone
 from apps.auctions import engine
 from apps.auctions.engine import Outcome
 from apps.auctions.models import HealthEvent, HealthEventKind, Ping, Post, PostOutcome, Sale
+from apps.billing.models import Conversion, Return, ReturnStatus
 from apps.buyers.models import Contract
-from apps.leads.models import Lead, LeadStatus
+from apps.leads.models import SOLD_STATUSES, Lead, LeadStatus
 from apps.reports.histograms import BOUNDS_MS
 from apps.reports.models import (
     DELIVER_BUCKETS,
@@ -28,6 +31,8 @@ from apps.reports.models import (
     LeadHour,
     PostRejectHour,
     RejectionHour,
+    ReturnHour,
+    RollupMark,
 )
 
 PINGED = sorted(engine.PINGED)
@@ -37,6 +42,23 @@ FAILED_POST = [PostOutcome.ERROR, PostOutcome.TIMEOUT]
 ANSWERED_POST = [PostOutcome.ACCEPTED, PostOutcome.REJECTED, *FAILED_POST]
 _GROUP_KEYS = {"hour", "contract_id", "source_id"}  # what the contract aggregates group by
 _BUCKET_COUNTS = {f"b{i}" for i in range(len(BOUNDS_MS) + 1)}  # what _buckets annotates
+_APPROVED = Q(status=ReturnStatus.APPROVED)
+_RETURN_SUMS = {
+    "returns": Count("pk", filter=_APPROVED),
+    "returns_pending": Count("pk", filter=Q(status=ReturnStatus.PENDING)),
+    "returns_rejected": Count("pk", filter=Q(status=ReturnStatus.REJECTED)),
+    "credits": Sum("credit", filter=_APPROVED),
+    "clawbacks": Sum("clawback", filter=_APPROVED),
+}
+_CONVERSION_SUMS = {
+    "conversions": Count("pk"),
+    "converted": Count("lead_id", distinct=True),
+    "conversion_value": Sum("value"),
+}
+MARK = "rollup_recent"
+# A return written in a transaction that commits after a run read the table still has a
+# created_at before that run: the next run looks this far before the previous one.
+MARK_OVERLAP = timedelta(minutes=5)
 
 
 def _hour_floor(moment: datetime) -> datetime:
@@ -82,14 +104,34 @@ def rollup_refresh(start: datetime, end: datetime) -> None:
     first = _hour_floor(start)
     last = _hour_floor(end) + timedelta(hours=1)
     window = {"hour__gte": first, "hour__lt": last}
-    for model in (LeadHour, RejectionHour, ContractHour, PostRejectHour):
+    for model in (LeadHour, RejectionHour, ContractHour, PostRejectHour, ReturnHour):
         model.objects.filter(**window).delete()
     _leads(first, last)
     _contracts(first, last)
+    _returns(first, last)
+
+
+def _after_sale(first: datetime, last: datetime, keys: tuple[str, ...]
+                ) -> dict[tuple, dict[str, Any]]:
+    """Returns and conversions of the leads received in [first, last), summed per hour of
+    receipt and ``keys`` (their copied source/vertical or contract/source columns)."""
+    span = {"lead__received_at__gte": first, "lead__received_at__lt": last,
+            "lead__is_test": False}
+    sums: dict[tuple, dict[str, Any]] = defaultdict(dict)
+    for model, aggregates in ((Return, _RETURN_SUMS), (Conversion, _CONVERSION_SUMS)):
+        rows = (model.objects.filter(**span)
+                .annotate(hour=TruncHour("lead__received_at")).values("hour", *keys)
+                .annotate(**aggregates))
+        for row in rows:
+            sums[(row["hour"], *(row[k] for k in keys))].update(
+                {k: v if v is not None else 0 for k, v in row.items()
+                 if k != "hour" and k not in keys})
+    return sums
 
 
 def _leads(first: datetime, last: datetime) -> None:
     leads = Lead.objects.filter(received_at__gte=first, received_at__lt=last, is_test=False)
+    sold = Q(status__in=SOLD_STATUSES)
     rows = (
         leads.annotate(hour=TruncHour("received_at"),
                        deliver=ExpressionWrapper(F("completed_at") - F("received_at"),
@@ -99,20 +141,22 @@ def _leads(first: datetime, last: datetime) -> None:
             received=Count("pk"),
             rejected=Count("pk", filter=Q(status=LeadStatus.REJECTED)),
             duplicates=Count("pk", filter=Q(status=LeadStatus.DUPLICATE)),
-            sold=Count("pk", filter=Q(status=LeadStatus.SOLD)),
+            sold=Count("pk", filter=sold),
             unsold=Count("pk", filter=Q(status=LeadStatus.UNSOLD)),
-            revenue=Sum("sale_price", filter=Q(status=LeadStatus.SOLD)),
-            payout_sum=Sum("payout", filter=Q(status=LeadStatus.SOLD)),
-            **{k: Count("pk", filter=Q(status=LeadStatus.SOLD) & v.filter)
+            revenue=Sum("sale_price", filter=sold),
+            payout_sum=Sum("payout", filter=sold),
+            **{k: Count("pk", filter=sold & v.filter)
                for k, v in _buckets("deliver", duration=True).items()},
         )
     )
+    after = _after_sale(first, last, ("source_id", "vertical_id"))
     LeadHour.objects.bulk_create([
         LeadHour(hour=row["hour"], source_id=row["source_id"], vertical_id=row["vertical_id"],
                  received=row["received"], rejected=row["rejected"],
                  duplicates=row["duplicates"], sold=row["sold"], unsold=row["unsold"],
                  revenue=row["revenue"] or 0, payout=row["payout_sum"] or 0,
-                 **_histogram(row, DELIVER_BUCKETS))
+                 **_histogram(row, DELIVER_BUCKETS),
+                 **after.get((row["hour"], row["source_id"], row["vertical_id"]), {}))
         for row in rows])
     # Rejections by reason: every invalid key of a rejected lead counts once.
     reasons: Counter = Counter()
@@ -163,6 +207,10 @@ def _contracts(first: datetime, last: datetime) -> None:
     for sale_sums in sales:
         merged[_key(sale_sums)].update(_figures(sale_sums))
 
+    for (hour, cid, sid), after_sums in _after_sale(first, last,
+                                                    ("contract_id", "source_id")).items():
+        merged[(hour, cid, sid)].update(after_sums)
+
     pauses = (HealthEvent.objects.filter(**span, kind=HealthEventKind.PAUSED)
               .annotate(hour=TruncHour("created_at")).values("hour", "contract_id")
               .annotate(auto_pauses=Count("pk")))
@@ -188,7 +236,51 @@ def _contracts(first: datetime, last: datetime) -> None:
         for r in reasons])
 
 
+def _returns(first: datetime, last: datetime) -> None:
+    """Returns by reason per contract and source, in the hour their lead was received."""
+    rows = (Return.objects.filter(lead__received_at__gte=first, lead__received_at__lt=last,
+                                  lead__is_test=False)
+            .annotate(hour=TruncHour("lead__received_at"))
+            .values("hour", "contract_id", "source_id", "buyer_id", "vertical_id", "reason")
+            .annotate(approved=_RETURN_SUMS["returns"],
+                      pending=_RETURN_SUMS["returns_pending"],
+                      rejected=_RETURN_SUMS["returns_rejected"],
+                      credits=_RETURN_SUMS["credits"], clawbacks=_RETURN_SUMS["clawbacks"]))
+    ReturnHour.objects.bulk_create([
+        ReturnHour(**{k: (v if v is not None else Decimal(0)) for k, v in row.items()})
+        for row in rows])
+
+
+def after_sale_hours(since: datetime) -> list[datetime]:
+    """The UTC hours (of receipt) of the leads whose returns were filed or decided, or whose
+    conversions were recorded, at or after ``since``: one query."""
+    changed = (Q(returns__created_at__gte=since) | Q(returns__decided_at__gte=since)
+               | Q(conversions__created_at__gte=since))
+    return sorted(Lead.objects.filter(changed, is_test=False)
+                  .annotate(hour=TruncHour("received_at"))
+                  .values_list("hour", flat=True).distinct())
+
+
+def _spans(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
+    """Sorted hours as [start, end) spans of consecutive hours."""
+    spans: list[tuple[datetime, datetime]] = []
+    for hour in hours:
+        if spans and spans[-1][1] == hour:
+            spans[-1] = (spans[-1][0], hour + timedelta(hours=1))
+        else:
+            spans.append((hour, hour + timedelta(hours=1)))
+    return spans
+
+
 def rollup_recent(hours: int = 2) -> None:
-    """The periodic refresh: the current hour and the ones before it."""
+    """The periodic refresh: the current hour and the ones before it, then the older hours
+    of the leads whose returns or conversions changed since the previous run (a return
+    approved today changes the figures of the day its lead was received)."""
     now = timezone.now()
-    rollup_refresh(now - timedelta(hours=hours), now)
+    first = _hour_floor(now - timedelta(hours=hours))
+    mark = RollupMark.objects.filter(name=MARK).values_list("ran_at", flat=True).first()
+    since = (mark - MARK_OVERLAP) if mark else first
+    rollup_refresh(first, now)
+    for start, end in _spans([h for h in after_sale_hours(since) if h < first]):
+        rollup_refresh(start, end - timedelta(microseconds=1))
+    RollupMark.objects.update_or_create(name=MARK, defaults={"ran_at": now})

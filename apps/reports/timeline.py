@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from apps.auctions.engine import PINGED, Outcome
 from apps.auctions.models import Auction, Ping, Post
-from apps.leads.models import Lead, LeadStatus
+from apps.leads.models import SOLD_STATUSES, Lead, LeadStatus
 from apps.reports.figures import display
 
 LIVE_SIZE = 50
@@ -111,7 +111,7 @@ def live_leads(limit: int = LIVE_SIZE) -> list[dict]:
     rows = []
     for lead in leads:
         deliver = (lead.completed_at - lead.received_at).total_seconds() * 1000 \
-            if lead.status == LeadStatus.SOLD and lead.completed_at else None
+            if lead.status in SOLD_STATUSES and lead.completed_at else None
         rows.append({
             "uuid": str(lead.uuid), "url": reverse("reports:lead-detail", args=[lead.uuid]),
             "received_at": lead.received_at.isoformat(),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("buyers/", views.buyers, name="buyers"),
     path("sources/", views.sources, name="sources"),
     path("verticals/", views.verticals, name="verticals"),
+    path("returns/", views.returns, name="returns"),
     path("leads/<uuid:lead_uuid>/", views.lead_detail, name="lead-detail"),
     path("live/", views.live, name="live"),
     path("live.json", views.live_json, name="live-json"),

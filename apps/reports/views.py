@@ -26,14 +26,16 @@ from rest_framework.exceptions import ValidationError
 
 from apps.auctions.models import Auction, Ping, Post, Sale
 from apps.buyers.models import Buyer
-from apps.leads.models import Lead, LeadStatus
+from apps.leads.models import SOLD_STATUSES, Lead
 from apps.reports.api.views import VIEW_REPORTS
-from apps.reports.csv import kpi_csv_response
+from apps.reports.csv import csv_value, kpi_csv_response
 from apps.reports.figures import (
     BUYER_CARDS,
     BUYER_COLUMNS,
+    BUYER_MONEY_CARDS,
     FIGURES,
     LEAD_CARDS,
+    RETURN_CARDS,
     SOURCE_COLUMNS,
     TOP_BUYER_COLUMNS,
     TOP_SOURCE_COLUMNS,
@@ -52,6 +54,7 @@ from apps.reports.selectors import (
     kpis,
     post_reject_reasons,
     rejection_reasons,
+    return_reasons,
 )
 from apps.reports.timeline import auction_timeline, lead_reason, live_leads
 from apps.sources.models import Source, Vertical
@@ -150,9 +153,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _page(request, "reports/overview.html", f, {
         "page": "overview",
         "lead_cards": [c.cell(totals) | {"figure": c} for c in LEAD_CARDS],
-        # with a buyer filter the lead cards are gone: revenue (the buyers') joins these
+        # with a buyer filter the lead cards are gone: the buyers' money joins these
         "buyer_cards": [c.cell(totals) | {"figure": c} for c in (
-            BUYER_CARDS if not f.buyer_ids else [*BUYER_CARDS, FIGURES["revenue"]])],
+            BUYER_CARDS if not f.buyer_ids else [*BUYER_CARDS, *BUYER_MONEY_CARDS])],
         "chart": _chart_series(f),
         "top_buyers": table("Buyer", TOP_BUYER_COLUMNS, buyers[:TOP]),
         "top_sources": table("Source", TOP_SOURCE_COLUMNS, sources[:TOP]),
@@ -188,8 +191,8 @@ def _chart_series(f: ReportFilter) -> dict:
             "labels": [key[11:] if unit == "hour" else key[5:] for key in keys],
             "volume": [series(n) for n in (("received", "sold", "rejected") if lead_figures
                                            else ("pings", "bids", "wins"))],
-            "money": [series(n) for n in (("revenue", "margin") if lead_figures
-                                          else ("revenue",))]}
+            "money": [series(n) for n in (("revenue", "net_revenue", "margin") if lead_figures
+                                          else ("revenue", "net_revenue"))]}
 
 
 def _table_page(request: HttpRequest, *, page: str, title: str, group_by: str, group: str,
@@ -201,7 +204,7 @@ def _table_page(request: HttpRequest, *, page: str, title: str, group_by: str, g
         filename = f"leadexchange-{page}-{group_by}-{f.start}-{filter_end_inclusive(f)}.csv"
         return kpi_csv_response(
             filename, [(f"{group_by}_id", lambda r: r.key), (group_by, lambda r: r.label),
-                       *((c.name, c.value) for c in columns if c.kind != "pending")], rows)
+                       *((c.name, c.value) for c in columns)], rows)
     return _page(request, "reports/table.html", f, {
         "page": page, "title": title, "group_by": group_by, "groupings": groupings,
         "table": table(group, columns, rows, totals=kpi_totals(f)),
@@ -233,6 +236,56 @@ def verticals(request: HttpRequest) -> HttpResponse:
                        group="Vertical", columns=VERTICAL_COLUMNS)
 
 
+RETURN_COLUMNS = (("approved", "Approved", "int"), ("pending", "Pending", "int"),
+                  ("rejected", "Rejected", "int"), ("credits", "Credits", "money"),
+                  ("clawbacks", "Clawbacks", "money"))
+
+
+@dashboard_view
+def returns(request: HttpRequest) -> HttpResponse:
+    """Returns by status, their money, and their reasons per buyer and per source; ``by``
+    picks the table a CSV export (``format=csv``) gives."""
+    f, _ = report_filter(request.GET)
+    by = request.GET.get("by") or "buyer"
+    if by not in ("buyer", "source"):
+        raise ValidationError({"by": ["Must be buyer or source."]})
+    if request.GET.get("format") == "csv":
+        filename = f"leadexchange-returns-{by}-{f.start}-{filter_end_inclusive(f)}.csv"
+        return kpi_csv_response(
+            filename, [(f"{by}_id", lambda r: r.key), (by, lambda r: r.label),
+                       ("reason", lambda r: r.reason),
+                       *((name, lambda r, name=name: getattr(r, name))
+                         for name, _, _ in RETURN_COLUMNS)],
+            return_reasons(f, by))
+    totals = kpi_totals(f)
+    found = {group: return_reasons(f, group) for group in ("buyer", "source")}
+    tables = {group: [{"key": r.key, "label": r.label, "reason": r.reason,
+                       "cells": [{"name": name, "value": csv_value(getattr(r, name)),
+                                  "text": display(kind, getattr(r, name))}
+                                 for name, _, kind in RETURN_COLUMNS]}
+                      for r in rows] for group, rows in found.items()}
+    reasons: dict[str, dict[str, int]] = {}
+    for reason_row in found["buyer"]:  # every return once: the chart's reasons
+        counts = reasons.setdefault(reason_row.reason, dict.fromkeys(
+            ("approved", "pending", "rejected"), 0))
+        for status in counts:
+            counts[status] += getattr(reason_row, status)
+    ranked = sorted(reasons.items(), key=lambda kv: (-kv[1]["approved"], kv[0]))
+    return _page(request, "reports/returns.html", f, {
+        "page": "returns",
+        "cards": [c.cell(totals) | {"figure": c} for c in RETURN_CARDS],
+        "tables": [("buyer", "Buyer", tables["buyer"]), ("source", "Source", tables["source"])],
+        "columns": RETURN_COLUMNS,
+        "chart": {"labels": [reason for reason, _ in ranked],
+                  "series": [{"key": status, "label": status.capitalize(),
+                              "data": [counts[status] for _, counts in ranked]}
+                             for status in ("approved", "pending", "rejected")]},
+        "csv_buyer": _filter_query(f, by="buyer", format="csv"),
+        "csv_source": _filter_query(f, by="source", format="csv"),
+        "definitions": definitions(RETURN_CARDS),
+    })
+
+
 # --- one lead and its auction -----------------------------------------------------------------
 
 @dashboard_view
@@ -247,7 +300,7 @@ def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
                  .order_by("created_at", "pk"))))
     sales = Sale.objects.filter(lead=lead).select_related("contract__buyer")
     deliver = (lead.completed_at - lead.received_at).total_seconds() * 1000 \
-        if lead.status == LeadStatus.SOLD and lead.completed_at else None
+        if lead.status in SOLD_STATUSES and lead.completed_at else None
     return render(request, "reports/lead.html", {
         "page": "lead", "lead": lead, "reason": lead_reason(lead), "sales": sales,
         "deliver": display("ms", deliver),

@@ -7,7 +7,8 @@
   var COLORS = {
     received: "#2457d6", sold: "#2e9d5b", rejected: "#d64545",
     pings: "#2457d6", bids: "#8a63d2", wins: "#2e9d5b",
-    revenue: "#2457d6", margin: "#2e9d5b",
+    revenue: "#2457d6", margin: "#2e9d5b", net_revenue: "#8a63d2",
+    approved: "#d64545", pending: "#e0b21e", rejected: "#9aa3b2",
   };
   var OUTCOME_COLORS = {
     bid: "#2e9d5b", below_floor: "#a3b83a", no_bid: "#9aa3b2", timeout: "#e08a1e",
@@ -118,6 +119,34 @@
           },
         },
       });
+    });
+  }
+
+  /* --- the returns page: returns by reason, stacked by status -------------------------- */
+
+  function initReturns() {
+    var source = document.getElementById("returns-chart-data");
+    var canvas = document.getElementById("chart-returns");
+    if (!source || !canvas || !window.Chart) return;
+    var chart = JSON.parse(source.textContent);
+    new window.Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: chart.labels,
+        datasets: chart.series.map(function (s) {
+          var color = COLORS[s.key] || "#6b7385";
+          return { label: s.label, data: s.data, backgroundColor: color, borderWidth: 0 };
+        }),
+      },
+      options: {
+        animation: false, maintainAspectRatio: false, responsive: true,
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } },
+        scales: {
+          x: { stacked: true, grid: { display: false } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+        },
+      },
     });
   }
 
@@ -315,6 +344,7 @@
                                  initFilterPanel);
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), initSortable);
     initOverview();
+    initReturns();
     Array.prototype.forEach.call(document.querySelectorAll("canvas.waterfall"), initWaterfall);
     var live = document.getElementById("live-table");
     if (live) initLive(live);

@@ -103,3 +103,76 @@ def test_the_printed_curl_sells_a_lead_through_the_demo_buyers(api_client, sim_u
     lead = Lead.objects.get(uuid=response.json()["id"])
     assert lead.status == LeadStatus.SOLD and lead.fields["email"] == json.loads(body)[
         "fields"]["email"]
+
+
+# --- after the sale: the demo sources hear of their leads -------------------------------------
+
+def test_a_demo_sale_is_delivered_to_the_demo_receiver_signed_and_answered_204(api_client,
+                                                                              sim_url):
+    from apps.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+    from apps.webhooks.services.delivery import deliveries_send_due
+    from tests.factories import sim_requests, sim_reset
+
+    demo_data("--simulator-url", sim_url, "--base-url", "http://testserver")
+    sim_reset(sim_url)
+    source = dataset.DEMO_SOURCES[0]
+    response = api_client.post("/api/v1/leads", data=json.dumps({
+        "vertical": "auto-insurance", "fields": dataset.demo_lead_fields(
+            __import__("random").Random(3))}), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {source.key}")
+    assert response.json()["status"] == "sold", response.json()
+
+    while deliveries_send_due():
+        pass
+
+    deliveries = WebhookDelivery.objects.filter(lead__uuid=response.json()["id"])
+    assert sorted(deliveries.values_list("kind", "event", "status")) == [
+        ("postback", "lead.sold", DeliveryStatus.SUCCEEDED),
+        ("webhook", "lead.sold", DeliveryStatus.SUCCEEDED)]
+    assert set(WebhookAttempt.objects.filter(delivery__in=deliveries).values_list(
+        "http_status", flat=True)) == {204}
+    hook = sim_requests(sim_url, f"/hooks/{source.slug}")[-1]
+    assert hook["headers"]["webhook-signature"].startswith("v1,")
+    assert json.loads(hook["body"])["type"] == "lead.sold"
+    pixel = sim_requests(sim_url, "/hooks/postback")[-1]
+    assert "event=lead.sold" in pixel["query"]
+
+
+def test_the_demo_sources_return_policies_and_receivers():
+    demo_data("--simulator-url", "http://127.0.0.1:8222/")
+
+    sources = {s.name: s for s in Source.objects.prefetch_related("webhook_endpoints")}
+    acme, blue = sources["Acme Affiliates"], sources["Blue Landing Pages"]
+    assert (acme.return_policy, blue.return_policy) == ("clawback", "absorb")
+    assert [e.url for e in acme.webhook_endpoints.all()] == ["http://127.0.0.1:8222/hooks/acme"]
+    assert blue.postback_url_template.startswith("http://127.0.0.1:8222/hooks/postback?")
+    demo_data("--simulator-url", "http://127.0.0.1:8222/")  # idempotent
+    assert acme.webhook_endpoints.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_history_fills_every_net_figure(settings):
+    """What `make run` generates on a first start (fewer leads): every figure non-empty."""
+    from datetime import date, timedelta
+
+    from apps.billing.models import Conversion, Return
+    from apps.demo.synthetic import synthetic_generate
+    from apps.reports.selectors import ReportFilter, kpi_totals, return_reasons
+    from apps.webhooks.models import WebhookDelivery
+
+    settings.HTTP_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    synthetic_generate(count=1500, days=7, seed=1, method="orm")
+
+    today = date.today()
+    totals = kpi_totals(ReportFilter(today - timedelta(days=7), today + timedelta(days=1)))
+
+    assert Return.objects.exists() and Conversion.objects.exists()
+    assert WebhookDelivery.objects.filter(status="succeeded").exists()
+    assert 0.01 < totals.return_rate < 0.08
+    for name in ("returns", "returns_pending", "credits", "net_revenue", "clawbacks",
+                 "net_payout", "net_margin", "conversions", "converted_leads",
+                 "conversion_rate", "conversion_value"):
+        assert getattr(totals, name), name
+    assert totals.net_revenue < totals.revenue
+    assert return_reasons(ReportFilter(today - timedelta(days=7), today + timedelta(days=1)),
+                          "source")

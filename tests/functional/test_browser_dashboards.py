@@ -254,7 +254,8 @@ def test_every_dashboard_page_fits_a_laptop_and_a_phone(live_server, world, clie
              "buyers": f"/dashboard/buyers/?{WEEK}",
              "contracts": f"/dashboard/buyers/?{WEEK}&group_by=contract",
              "sources": f"/dashboard/sources/?{WEEK}",
-             "verticals": f"/dashboard/verticals/?{WEEK}", "live": "/dashboard/live/",
+             "verticals": f"/dashboard/verticals/?{WEEK}",
+             "returns": f"/dashboard/returns/?{WEEK}", "live": "/dashboard/live/",
              "lead": f"/dashboard/leads/{lead.uuid}/", "bad-filter": "/dashboard/?tz=Mars"}
     base = live_server.url
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -298,12 +299,12 @@ def test_every_dashboard_page_fits_a_laptop_and_a_phone(live_server, world, clie
             assert table["box"] == "div.table-scroll", (where, table)
             assert table["boxRight"] <= layout["innerWidth"] + 0.5, (where, table)
         links = layout["links"]
-        assert len(links) == 9, (where, links)  # brand, 7 pages, log out
+        assert len(links) == 10, (where, links)  # brand, 8 pages, log out
         for i, link in enumerate(links):
             assert link["left"] >= 0 and link["right"] <= layout["innerWidth"], (where, link)
             assert not any(_overlap(link, other) for other in links[i + 1:]), (where, link)
     filtered = {key: layout["panel"] for key, layout in seen.items() if layout["panel"]}
-    assert len(filtered) == 2 * 6 + 2  # every report page has the filter panel
+    assert len(filtered) == 2 * 7 + 2  # every report page has the filter panel
     for (device, name), panel in filtered.items():
         folded = (device == "phone") != (name == "buyers-toggled")
         assert panel["open"] is not folded, (device, name, panel)

@@ -192,7 +192,8 @@ def test_the_overview_shows_the_hand_computed_figures_of_the_day(client, world, 
     assert cards["rejection_rate"] == "0.1667"  # 1 rejected of 6 received
     assert (cards["deliver_p50_ms"], cards["deliver_p95_ms"]) == ("175.0", "470.0")
     assert cards["post_reject_rate"] == "0.25" and cards["auto_pauses"] == "1"
-    assert cards["returns"] == ""  # returns arrive with M5: shown as "—"
+    assert (cards["returns"], cards["net_revenue"], cards["net_margin"]) == (
+        "0", "41.00", "12.30")  # nothing returned: net revenue is the revenue
     html = response.content.decode()
     assert re.search(r'data-kpi="revenue" data-value="41.00"[^>]*>\s*<div class="card-title">'
                      r'Revenue.*?</div>\s*<div class="card-value">41.00</div>', html, re.S)
@@ -222,7 +223,7 @@ def test_the_overview_and_the_kpi_api_show_the_same_numbers(client, api_client, 
     cards = Figures(client.get("/dashboard/", params).content.decode()).cards
     totals = _api(api_client, manager, params)["totals"]
 
-    compared = [name for name in cards if name in totals and name != "returns"]
+    compared = [name for name in cards if name in totals]
     assert len(compared) >= (8 if "buyer" in extra else 18)
     for name in compared:
         assert same(totals[name], cards[name]), (name, totals[name], cards[name])
@@ -328,7 +329,11 @@ def test_the_buyers_table_has_every_buyer_figure_and_toggles_to_contracts(client
                   "win_rate_bids": "0.5", "posts": "2", "post_rejects": "1",
                   "post_reject_rate": "0.5", "timeouts_pct": "25.0",
                   "latency_p50_ms": "40.0", "latency_p95_ms": "700.0",
-                  "auto_pauses": "1", "revenue": "10.00"}
+                  "auto_pauses": "1", "revenue": "10.00", "returns": "0",
+                  "returns_pending": "0", "return_rate": "0.0", "credits": "0.00",
+                  "net_revenue": "10.00", "clawbacks": "0.00", "conversions": "0",
+                  "converted_leads": "0", "conversion_rate": "0.0",
+                  "conversion_value": "0.00"}
     assert '<td class="num" data-col="timeouts_pct" data-value="25.0">25.0 %</td>' in html
     assert 'class="table kpi-table sortable"' in html and 'data-sort="number"' in html
     assert "group_by=contract" in html

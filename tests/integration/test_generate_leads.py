@@ -16,6 +16,7 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 from django.test import override_settings
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
+from apps.billing.models import Conversion, Return
 from apps.buyers.models import Buyer, Contract
 from apps.demo.synthetic import (
     EASTERN,
@@ -27,6 +28,7 @@ from apps.demo.synthetic import (
 from apps.leads.models import Lead, LeadStatus
 from apps.reports.models import ContractHour
 from apps.reports.selectors import ReportFilter, kpi_totals
+from apps.webhooks.models import WebhookAttempt, WebhookDelivery
 from tests.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,13 +60,14 @@ class TestAGeneratedWeek:
     def test_it_writes_the_requested_leads_in_a_realistic_mix(self, generated):
         leads = Lead.objects.filter(sub_id=MARK)
         status = Counter(leads.values_list("status", flat=True))
-        accepted = status[LeadStatus.SOLD] + status[LeadStatus.UNSOLD]
+        sold = status[LeadStatus.SOLD] + status[LeadStatus.RETURNED]  # returned: sold first
+        accepted = sold + status[LeadStatus.UNSOLD]
 
         assert leads.count() == COUNT == generated.counts["lead"]
-        assert set(status) == {"rejected", "duplicate", "sold", "unsold"}
+        assert set(status) == {"rejected", "duplicate", "sold", "unsold", "returned"}
         assert 0.03 < share(status["rejected"], COUNT) < 0.075  # ~5 %
         assert 0.02 < share(status["duplicate"], COUNT) < 0.06  # ~4 %
-        assert 0.52 < share(status["sold"], accepted) < 0.70  # ~60 % of accepted
+        assert 0.52 < share(sold, accepted) < 0.70  # ~60 % of accepted
         assert 0 < leads.filter(is_test=True).count() < 0.01 * COUNT  # a few test leads
         assert not leads.filter(status="rejected", errors={}).exists()
         duplicates = leads.filter(status="duplicate")
@@ -75,7 +78,7 @@ class TestAGeneratedWeek:
 
     def test_accepted_leads_have_one_auction_with_a_ping_per_contract_considered(self, generated):
         leads = Lead.objects.filter(sub_id=MARK)
-        accepted = leads.filter(status__in=["sold", "unsold"])
+        accepted = leads.filter(status__in=["sold", "unsold", "returned"])
 
         assert Auction.objects.count() == accepted.count()
         assert not Auction.objects.filter(lead__status__in=["rejected", "duplicate"]).exists()
@@ -114,7 +117,7 @@ class TestAGeneratedWeek:
 
 
     def test_every_sold_lead_has_exactly_one_exclusive_sale_at_its_price(self, generated):
-        sold = Lead.objects.filter(sub_id=MARK, status="sold")
+        sold = Lead.objects.filter(sub_id=MARK, status__in=["sold", "returned"])
 
         assert sold.count() == Sale.objects.count() == generated.counts["sale"]
         assert not sold.annotate(n=Count("sales", filter=Q(sales__exclusive=True))).exclude(
@@ -137,13 +140,59 @@ class TestAGeneratedWeek:
         real = Lead.objects.filter(is_test=False)
 
         assert totals.received == real.count()
-        assert totals.sold == real.filter(status="sold").count()
+        assert totals.sold == real.filter(status__in=["sold", "returned"]).count()
         assert totals.revenue == real.aggregate(s=Sum("sale_price"))["s"]
         assert totals.wins == Sale.objects.filter(is_test=False).count()
         assert totals.pings and totals.bids and totals.post_rejects
         assert 0.4 < totals.sell_through < 0.8
         assert totals.latency_p50_ms and totals.deliver_p95_ms > totals.deliver_p50_ms
         assert ContractHour.objects.filter(auto_pauses__gt=0).exists()
+        approved = Return.objects.filter(status="approved")
+        assert totals.returns == approved.count() > 0
+        assert totals.credits == approved.aggregate(s=Sum("credit"))["s"]
+        assert totals.net_revenue == totals.revenue - totals.credits
+        assert totals.conversions == Conversion.objects.count() > 0
+        assert totals.returns_pending and totals.clawbacks and totals.conversion_value
+
+    def test_a_few_percent_of_sales_are_returned_for_several_reasons(self, generated):
+        sales = Sale.objects.filter(is_test=False).count()
+        returns = Return.objects.all()
+        status = Counter(returns.values_list("status", flat=True))
+
+        assert 0.02 < returns.count() / sales < 0.08
+        assert status["approved"] > status["rejected"] > 0 and status["pending"] > 0
+        assert len(set(returns.values_list("reason", flat=True))) >= 4
+        assert not returns.filter(created_at__lte=F("sale__created_at")).exists()
+        assert not returns.filter(decided_at__gt=END).exists()
+        assert not returns.exclude(credit=F("sale__price")).exists()
+        # the demo's Blue Landing Pages absorbs returns; the others claw the payout back
+        absorbed = returns.filter(source__return_policy="absorb")
+        assert absorbed.exists() and not absorbed.exclude(clawback=0).exists()
+        assert not returns.exclude(source__return_policy="absorb").exclude(
+            clawback=F("lead__payout")).exists()
+        returned = Lead.objects.filter(status="returned")
+        assert returned.count() == status["approved"]
+        assert set(returned.values_list("pk", flat=True)) == set(
+            returns.filter(status="approved").values_list("lead_id", flat=True))
+
+    def test_buyers_report_conversions_with_values_for_sold_policies(self, generated):
+        events = Counter(Conversion.objects.values_list("event", flat=True))
+
+        assert events["contacted"] > events["quoted"] > events["policy_sold"] > 0
+        assert not Conversion.objects.filter(event="policy_sold", value__isnull=True).exists()
+        assert not Conversion.objects.filter(created_at__gt=END).exists()
+        assert not Conversion.objects.filter(lead__status="returned").exists()
+
+    def test_the_demo_sources_have_heard_of_their_sales_and_returns(self, generated):
+        deliveries = WebhookDelivery.objects.all()
+        kinds = Counter(deliveries.values_list("kind", "event"))
+
+        assert kinds[("webhook", "lead.sold")] > 0 and kinds[("postback", "lead.sold")] > 0
+        assert kinds[("webhook", "lead.returned")] > 0
+        assert set(deliveries.values_list("status", flat=True)) == {"succeeded"}
+        assert set(deliveries.values_list("source__name", flat=True)) == {
+            "Acme Affiliates", "Blue Landing Pages"}
+        assert WebhookAttempt.objects.filter(succeeded=True).count() == deliveries.count()
 
 
 def snapshot() -> tuple:
@@ -182,6 +231,8 @@ def test_clear_removes_only_synthetic_rows():
     assert deleted["lead"] == 200
     assert list(Lead.objects.all()) == [real]
     assert not Ping.objects.exists() and not Sale.objects.exists()
+    assert not Return.objects.exists() and not Conversion.objects.exists()
+    assert not WebhookDelivery.objects.exists() and not WebhookAttempt.objects.exists()
     assert not Buyer.objects.filter(company__endswith=SUFFIX).exists()
     assert Contract.objects.filter(buyer__company="Apex Auto Insurance").exists()  # demo kept
     assert not ContractHour.objects.exists()  # the rollups of the cleared hours are rebuilt

@@ -139,7 +139,8 @@ def test_the_lead_figures_of_a_day_in_new_york(world):
     assert (total.sold, total.unsold, total.sell_through) == (3, 1, 0.75)
     assert total.revenue == Decimal("41.00") and total.payouts == Decimal("28.70")
     assert total.margin == Decimal("12.30") and total.revenue_per_lead == Decimal("10.25")
-    assert total.net_revenue == Decimal("12.30") and total.returns == 0
+    assert total.net_revenue == Decimal("41.00") and total.returns == 0  # nothing returned
+    assert total.net_margin == Decimal("12.30") and total.return_rate == 0.0
     # sold in 120, 200 and 480 ms: interpolated in the (150, 200] and (300, 500] buckets
     assert total.deliver_p50_ms == 175.0 and total.deliver_p95_ms == 470.0
 

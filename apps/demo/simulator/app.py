@@ -15,6 +15,8 @@ from apps.demo.simulator.behaviour import (
 )
 from apps.demo.simulator.http11 import HttpRequest
 from apps.demo.simulator.inspection import PREFIX, inspect
+from apps.demo.simulator.receiver import PREFIX as HOOKS
+from apps.demo.simulator.receiver import receive
 from apps.demo.simulator.recorder import Recorder
 from apps.demo.simulator.request_log import RequestLog
 from apps.demo.simulator.state import SimulatorState
@@ -42,7 +44,8 @@ class SimulatorApp:
         """Return what to do with a fully received request.
 
         ``/_sim/`` requests go to the inspection endpoints and are not recorded; every
-        other request is recorded, then answered by the buyer its path names (404 when
+        other request is recorded, then answered by the demo sources' receiver
+        (``/hooks/``) or by the buyer its path names (404 when
         the path ends in neither ping nor post, 405 for a method other than GET, POST
         or PUT).
         """
@@ -50,6 +53,10 @@ class SimulatorApp:
             answer = inspect(request.method, request.path, request.query, self.recorder)
             return Routed(Decision(answer), None)
         self.recorder.record(request)
+        if request.path.startswith(HOOKS):  # the demo sources' webhooks and postbacks
+            answer = receive(request.method, request.path, request.headers, request.body,
+                             request.received_at)
+            return Routed(Decision(answer), None)
         kind = classify(request.path)
         if kind is None:
             message = f"{request.path} ends in neither /ping nor /post"

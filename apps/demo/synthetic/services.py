@@ -13,13 +13,16 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, ProtectedError
 
 from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
+from apps.billing.models import Conversion, Return
 from apps.buyers.models import Buyer
+from apps.demo.synthetic.after_sale import after_sale_write
 from apps.demo.synthetic.simulation import _arrivals, _Simulator
 from apps.demo.synthetic.world import HOME, MARK, SUFFIX, _markets, _world_prepare
 from apps.demo.synthetic.writing import _copy_write, _ids, _orm_write, _superuser, _Writer
 from apps.leads.models import DedupeClaim, Lead
 from apps.reports.services import rollup_refresh
 from apps.sources.models import Source, Vertical
+from apps.webhooks.models import WebhookAttempt, WebhookDelivery
 
 # --- the services -------------------------------------------------------------------------
 
@@ -35,7 +38,7 @@ class GenerateResult:
 
 def synthetic_generate(*, count: int, days: int = 30, seed: int = 1, buyers: int = 12,
                        batch: int = 10_000, rollup: bool = True, end: datetime | None = None,
-                       method: str = "auto",
+                       method: str = "auto", after_sale: bool = True,
                        progress: Callable[[str], None] | None = None) -> GenerateResult:
     """Write ``count`` synthetic leads received over the ``days`` before ``end`` (default:
     now) with their auctions, then rebuild the rollups of that range (unless ``rollup`` is
@@ -43,8 +46,10 @@ def synthetic_generate(*, count: int, days: int = 30, seed: int = 1, buyers: int
     (PostgreSQL COPY from a writer thread, overlapping the simulation; not inside a
     transaction), ``orm`` (``bulk_create``) or ``auto`` (COPY when it can). Each batch is
     committed on its own: an interrupted run leaves whole leads, which ``synthetic_clear``
-    removes. Raises ValueError when the seed's leads are already there."""
-    seconds = dict.fromkeys(("setup", "simulate", "write", "rollup"), 0.0)
+    removes. With ``after_sale`` the sales then get their returns, conversions and
+    webhook deliveries (``apps.demo.synthetic.after_sale``). Raises ValueError when the
+    seed's leads are already there."""
+    seconds = dict.fromkeys(("setup", "simulate", "write", "after_sale", "rollup"), 0.0)
     began = time.perf_counter()
     end = (end or datetime.now(UTC)).astimezone(UTC)
     start = end - timedelta(days=days)
@@ -102,6 +107,10 @@ def synthetic_generate(*, count: int, days: int = 30, seed: int = 1, buyers: int
     if writer is not None:
         writer.close()
         seconds["write"] = writer.seconds
+    if after_sale:
+        lap = time.perf_counter()
+        counts.update(after_sale_write(start, end, seed, MARK))
+        seconds["after_sale"] = time.perf_counter() - lap
     if rollup:
         lap = time.perf_counter()
         rollup_refresh(start, max(simulator.latest, end) + timedelta(microseconds=1))
@@ -119,12 +128,19 @@ def synthetic_clear(*, rollup: bool = True) -> dict[str, int]:
     lead_ids = f"SELECT id FROM {Lead._meta.db_table} WHERE sub_id = %s"  # noqa: S608
     auction_ids = f"SELECT id FROM {Auction._meta.db_table} WHERE lead_id IN ({lead_ids})"  # noqa: S608
     deleted: dict[str, int] = {}
+    delivery_ids = (f"SELECT id FROM {WebhookDelivery._meta.db_table} "  # noqa: S608
+                    f"WHERE lead_id IN ({lead_ids})")
     with transaction.atomic(), connection.cursor() as cursor:
-        for name, model, column, subquery in (("ping", Ping, "auction_id", auction_ids),
-                                              ("post", Post, "auction_id", auction_ids),
-                                              ("sale", Sale, "lead_id", lead_ids),
-                                              ("dedupeclaim", DedupeClaim, "lead_id", lead_ids),
-                                              ("auction", Auction, "lead_id", lead_ids)):
+        for name, model, column, subquery in (
+                ("webhookattempt", WebhookAttempt, "delivery_id", delivery_ids),
+                ("webhookdelivery", WebhookDelivery, "lead_id", lead_ids),
+                ("conversion", Conversion, "lead_id", lead_ids),
+                ("return", Return, "lead_id", lead_ids),
+                ("ping", Ping, "auction_id", auction_ids),
+                ("post", Post, "auction_id", auction_ids),
+                ("sale", Sale, "lead_id", lead_ids),
+                ("dedupeclaim", DedupeClaim, "lead_id", lead_ids),
+                ("auction", Auction, "lead_id", lead_ids)):
             cursor.execute(f"DELETE FROM {model._meta.db_table} "  # noqa: S608
                            f"WHERE {column} IN ({subquery})", [MARK])
             deleted[name] = cursor.rowcount

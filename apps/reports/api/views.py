@@ -22,8 +22,9 @@ from rest_framework.response import Response
 from apps.core.api import ApiView
 from apps.core.authentication import StaffTokenAuthentication
 from apps.core.staff_api import ERRORS_READ, VALIDATION_ERRORS
+from apps.reports.definitions import DEFINITIONS
 from apps.reports.params import filter_end_inclusive, report_filter
-from apps.reports.selectors import DEFINITIONS, GROUPS, KpiRow, kpi_totals, kpis
+from apps.reports.selectors import GROUPS, KpiRow, kpi_totals, kpis
 
 VIEW_REPORTS = "reports.view_reports"
 
@@ -52,7 +53,9 @@ class KpisApi(ApiView):
     """KPIs over a date range, optionally grouped; the same numbers as the dashboards.
     Money is returned as strings with two decimals, rates (``*_rate``, ``sell_through``) as
     fractions (0.25 = 25 %), ``*_pct`` figures as percentages (25.0 = 25 %); every grouping
-    carries its revenue as ``revenue``."""
+    carries its revenue as ``revenue``. The after-sale figures (``returns``, ``credits``,
+    ``net_revenue``, ``clawbacks``, ``net_payout``, ``net_margin``, ``conversions`` …) count in
+    the hour their lead was received, like its sale; ``definitions`` says what each means."""
 
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewReports]
