@@ -337,6 +337,12 @@ LEAD_REDRIVE_AUCTIONING_S = 300
 # --- Webhooks and postbacks to sources (apps.webhooks) ----------------------------------------
 # Each attempt may take this long (connect, send, answer); redirects are never followed.
 WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+
+# --- Returns and conversions (apps.billing) ------------------------------------------------
+# Requests per minute per buyer API key (the returns API), and per buyer on the public
+# conversion postback URL.
+BUYER_API_RATE_PER_MINUTE = env.int("BUYER_API_RATE_PER_MINUTE", default=600)
+BUYER_POSTBACK_RATE_PER_MINUTE = env.int("BUYER_POSTBACK_RATE_PER_MINUTE", default=1200)
 # Waits after the 1st, 2nd, … failed attempt of a round: ~24 h over 11 attempts, then
 # ``failed`` (a redelivery starts a new round).
 WEBHOOK_RETRY_DELAYS_S = tuple(env.list(
