@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "Sources", "description": "For affiliates, with a source API key: submit "
          "leads, read them back, the posting spec of a vertical."},
+        {"name": "Buyers", "description": "For buyers, with a buyer API key (lxb_…): return "
+         "a lead you bought, read your returns."},
         {"name": "Staff", "description": "Buyer management with a staff token: buyers, "
          "contracts and their tools, sources and keys, verticals."},
         {"name": "Reports", "description": "The dashboards' KPIs as JSON (staff)."},
@@ -281,6 +283,7 @@ SPECTACULAR_SETTINGS = {
         "SourceEventEnum": "apps.webhooks.models.SourceEvent",
         "DeliveryStatusEnum": "apps.webhooks.models.DeliveryStatus",
         "DeliveryKindEnum": "apps.webhooks.models.DeliveryKind",
+        "ReturnStatusEnum": "apps.billing.models.ReturnStatus",
     },
 }
 

@@ -84,10 +84,11 @@ class ReturnAdmin(admin.ModelAdmin):
               "comment", "status", "channel", "credit", "clawback", "entered_by",
               "created_at", "decided_by", "decided_at", "note"]
 
-    def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).annotate(waiting=Case(
-            When(status=ReturnStatus.PENDING, then=Value(0)), default=Value(1),
-            output_field=IntegerField())).order_by("waiting", "-created_at", "-id")
+    def get_ordering(self, request: HttpRequest) -> list:
+        """The review queue: pending first, then newest first."""
+        waiting = Case(When(status=ReturnStatus.PENDING, then=Value(0)), default=Value(1),
+                       output_field=IntegerField())
+        return [waiting.asc(), "-created_at", "-id"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:
