@@ -94,8 +94,8 @@ class ReturnAdmin(admin.ModelAdmin):
         if obj is not None:
             return super().get_form(request, obj, change=change, **kwargs)
         form = type("ReturnAddForm", (ReturnAddForm,), {"request_user": request.user})
-        return super().get_form(request, obj, change=change, form=form,
-                                fields=["lead_id", "buyer", "reason", "comment"], **kwargs)
+        kwargs["fields"] = ["lead_id", "buyer", "reason", "comment"]
+        return super().get_form(request, obj, change=change, form=form, **kwargs)
 
     def get_fields(self, request, obj=None):
         return self._SHOWN if obj is not None else ["lead_id", "buyer", "reason", "comment"]
@@ -182,6 +182,10 @@ class BuyerApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if change:
             super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        if change:
+            super().save_related(request, form, formsets, change)
 
     def response_add(self, request, obj, post_url_continue=None) -> HttpResponse:
         new_key = getattr(request, "_new_buyer_key", None)

@@ -106,9 +106,8 @@ class BuyerAdmin(admin.ModelAdmin):
         """The form, plus (for a saved buyer) its full conversion postback URL, read-only,
         so an account manager can copy it for the buyer (apps.billing records the
         conversions)."""
-        form = super().get_form(request, obj, change=change, **kwargs)
         if obj is None or not obj.pk:
-            return form
+            return super().get_form(request, obj, change=change, **kwargs)
         url = request.build_absolute_uri(reverse("buyer-postback", args=[obj.postback_token]))
         field = forms.CharField(
             label="Conversion postback URL", required=False, disabled=True,
@@ -117,7 +116,9 @@ class BuyerAdmin(admin.ModelAdmin):
                                           "class": "postback-url"}),
             help_text="The buyer calls it (GET or POST) to report what became of a lead: "
                       "event a name such as policy_sold, value an amount (optional).")
-        return type(form.__name__, (form,), {"postback_url": field})
+        base = kwargs.pop("form", self.form)
+        form = type(base.__name__, (base,), {"postback_url": field})
+        return super().get_form(request, obj, change=change, form=form, **kwargs)
 
 
 class FilterInline(admin.TabularInline):
