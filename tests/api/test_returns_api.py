@@ -145,8 +145,8 @@ def test_another_buyers_return_is_a_404(api_client, market):
 
 
 def test_only_a_live_buyer_key_opens_the_returns_api(api_client, market, vertical):
-    from apps.billing.services import buyer_key_revoke
     from apps.billing.selectors import buyer_key_list
+    from apps.billing.services import buyer_key_revoke
     from tests.api.conftest import staff_token
 
     _, source_key = source_with_key(vertical)

@@ -9,8 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.billing.ledger import ledger_build, ledger_csv

@@ -72,7 +72,7 @@ def test_without_the_contract_lock_the_cap_would_be_overrun(monkeypatch):
     _slow_cap_check(monkeypatch)
 
     class Unlocked:
-        class objects:  # noqa: N801 - stands in for the manager
+        class objects:
             @staticmethod
             def select_for_update() -> QuerySet[Contract]:
                 return Contract.objects.all()

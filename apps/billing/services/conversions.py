@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 
 from apps.billing.models import Conversion
-from apps.billing.services.returns import sale_for_buyer
+from apps.billing.services.returns import not_your_lead, sale_for_buyer
 from apps.buyers.models import Buyer
 from apps.core.exceptions import FieldErrors
 
@@ -31,7 +31,8 @@ def conversion_value_parse(raw: str | Decimal | None) -> Decimal | None:
         raise FieldErrors({"value": ["Enter an amount such as 125.00."]})
     if value < 0:
         raise FieldErrors({"value": ["Enter an amount of 0 or more."]})
-    if value.as_tuple().exponent < -2:  # type: ignore[operator] - finite: an int
+    exponent = value.as_tuple().exponent  # an int for a finite number
+    if isinstance(exponent, int) and exponent < -2:
         raise FieldErrors({"value": ["Enter an amount with at most 2 decimals."]})
     if value > MAX_VALUE:
         raise FieldErrors({"value": [f"Enter an amount of at most {MAX_VALUE}."]})
@@ -60,6 +61,9 @@ def conversion_record(*, buyer: Buyer, lead_uuid: uuid.UUID | str, event: str,
         raise FieldErrors(errors)
     sale = sale_for_buyer(buyer, lead_uuid)
     lead = sale.lead
+    vertical_id = lead.vertical_id
+    if vertical_id is None:  # a lead with no vertical was never sold
+        raise not_your_lead()
     found = Conversion.objects.filter(lead=lead, buyer=buyer, event=event).first()
     if found is not None:
         return found, False
@@ -67,7 +71,7 @@ def conversion_record(*, buyer: Buyer, lead_uuid: uuid.UUID | str, event: str,
         with transaction.atomic():
             return Conversion.objects.create(
                 lead=lead, sale=sale, contract_id=sale.contract_id, buyer=buyer,
-                source_id=lead.source_id, vertical_id=lead.vertical_id, event=event,
+                source_id=lead.source_id, vertical_id=vertical_id, event=event,
                 value=amount), True
     except IntegrityError:  # a concurrent twin won the race
         return Conversion.objects.get(lead=lead, buyer=buyer, event=event), False

@@ -56,7 +56,12 @@ def sale_for_buyer(buyer: Buyer, lead_uuid: uuid.UUID | str) -> Sale:
                  .order_by("created_at", "pk"))
     if not sales:
         raise not_your_lead()
-    return next((sale for sale in sales if not sale.returned), sales[0])
+    return next((sale for sale in sales if not _has_return(sale)), sales[0])
+
+
+def _has_return(sale: Sale) -> bool:
+    # the ``returned`` annotation of ``sale_for_buyer``
+    return bool(getattr(sale, "returned", False))
 
 
 def return_clawback(sale: Sale, lead: Lead) -> Decimal:
@@ -88,8 +93,11 @@ def return_submit(*, buyer: Buyer, lead_uuid: uuid.UUID | str, reason: str, comm
     if reason not in codes:
         raise FieldErrors({"reason": [f"Use one of: {', '.join(codes)}." if codes else
                                       "This vertical accepts no return reasons."]})
+    vertical_id = lead.vertical_id
+    if vertical_id is None:  # a lead with no vertical was never sold
+        raise not_your_lead()
     now = timezone.now()
-    if sale.returned:
+    if _has_return(sale):
         raise _already_returned(sale)
     _window_check(sale.contract, sale, now)
     try:
@@ -99,7 +107,7 @@ def return_submit(*, buyer: Buyer, lead_uuid: uuid.UUID | str, reason: str, comm
                 _cap_check(contract, now)
             return Return.objects.create(
                 sale=sale, lead=lead, contract_id=sale.contract_id, buyer=buyer,
-                source_id=lead.source_id, vertical_id=lead.vertical_id, reason=reason,
+                source_id=lead.source_id, vertical_id=vertical_id, reason=reason,
                 comment=comment, channel=channel, credit=sale.price,
                 clawback=return_clawback(sale, lead), entered_by=entered_by)
     except IntegrityError:
