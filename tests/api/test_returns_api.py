@@ -322,6 +322,17 @@ def test_the_ledger_api_answers_the_same_figures_as_json_and_csv(staff_client, b
                                  p["closing"]) for p in body["periods"]]
 
 
+@pytest.mark.parametrize("wanted", ["xml", ""])
+def test_the_ledger_api_refuses_an_unknown_format_with_a_400(staff_client, booked, wanted):
+    manager = staff_client("mia", group=MANAGERS)
+
+    response = manager.get(f"/api/v1/staff/ledger?party=buyer&id={booked.b1.pk}"
+                           f"&format={wanted}")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["format"]
+
+
 @pytest.mark.parametrize(("query", "errors"), [
     ("party=shop&id=1", {"party": ['"shop" is not a valid choice.']}),
     ("party=buyer", {"id": ["This field is required."]}),

@@ -211,6 +211,14 @@ class LedgerApi(StaffApi):
                 "Content-Disposition": f'attachment; filename="{name}"'})
         return Response(data)
 
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # DRF answers an unknown ?format= with a 404; the schema's enum makes it a 400
+        wanted = request.query_params.get("format")
+        if wanted is not None and wanted not in ("json", "csv") and not force:
+            raise FieldErrors({"format": ["Use json or csv."] if wanted.strip()
+                               else ["Give a value or leave the parameter out."]})
+        return super().perform_content_negotiation(request, force)
+
     def finalize_response(self, request: Request, response: Any, *args, **kwargs) -> Any:
         # An error is JSON whatever was asked for: a CSV of an error would be empty.
         if response.status_code >= 400 and isinstance(
