@@ -30,6 +30,7 @@ from apps.billing.models import Return, ReturnStatus
 BUYER, SOURCE = "buyer", "source"
 DAY, MONTH = "day", "month"
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 # the names of the two movements, by party: (what raises the balance, what lowers it)
 MOVEMENTS = {BUYER: ("charges", "credits"), SOURCE: ("payouts", "clawbacks")}
 
@@ -105,7 +106,12 @@ def _lowered_rows(party: str, party_id: int) -> tuple[QuerySet, str, str]:
 
 def _sum_before(rows: QuerySet, when: str, amount: str, moment: datetime) -> Decimal:
     total = rows.filter(**{f"{when}__lt": moment}).aggregate(total=Sum(amount))["total"]
-    return total if total is not None else ZERO
+    return _cents(total)
+
+
+def _cents(total: Decimal | None) -> Decimal:
+    # SQLite's sums come back as "36" where PostgreSQL gives "36.00"
+    return ZERO if total is None else Decimal(total).quantize(CENT)
 
 
 def _sums_by_period(rows: QuerySet, when: str, amount: str, start: datetime, end: datetime,
@@ -114,7 +120,7 @@ def _sums_by_period(rows: QuerySet, when: str, amount: str, start: datetime, end
     grouped = (rows.filter(**{f"{when}__gte": start, f"{when}__lt": end})
                .annotate(bucket=trunc(when, output_field=DateField(), tzinfo=UTC))
                .values("bucket").annotate(total=Sum(amount)).order_by("bucket"))
-    return {row["bucket"]: row["total"] or ZERO for row in grouped}
+    return {row["bucket"]: _cents(row["total"]) for row in grouped}
 
 
 def ledger_build(party: str, party_id: int, *, start: date, end: date,

@@ -115,6 +115,7 @@ def test_the_ledger_page_shows_the_ledgers_figures_and_its_csv(client, root, mar
     csv = client.get(f"/billing/ledger/{query}&format=csv")
 
     assert '<strong class="ledger-closing">24.00</strong>' in page
+    assert page.count("<td>24.00</td>") == 2  # the month's charges and its closing
     assert csv["Content-Type"].startswith("text/csv")
     assert csv.content.decode().splitlines()[1].endswith(",0.00,24.00,0.00,24.00")
 

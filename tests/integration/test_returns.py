@@ -302,7 +302,13 @@ def booked(market, staff):
 
 
 def _rows(ledger) -> list[tuple]:
-    return [(str(p.start), p.opening, p.raised, p.lowered, p.closing) for p in ledger.periods]
+    """Each period's figures as text, so 36 and 36.00 differ."""
+    return [tuple(str(v) for v in (p.start, p.opening, p.raised, p.lowered, p.closing))
+            for p in ledger.periods]
+
+
+def _text(rows: list[tuple]) -> list[tuple]:
+    return [tuple(str(v) for v in row) for row in rows]
 
 
 def test_the_buyers_ledger_books_charges_at_the_sale_and_credits_at_approval(booked):
@@ -310,12 +316,12 @@ def test_the_buyers_ledger_books_charges_at_the_sale_and_credits_at_approval(boo
                           end=utc("2026-03-04T00:00:00").date())
 
     assert ledger.opening == D("20.00")
-    assert _rows(ledger) == [
+    assert _rows(ledger) == _text([
         ("2026-03-01", D("20.00"), D("10.00"), D("0.00"), D("30.00")),
         ("2026-03-02", D("30.00"), D("30.00"), D("0.00"), D("60.00")),
         ("2026-03-03", D("60.00"), D("0.00"), D("10.00"), D("50.00")),
         ("2026-03-04", D("50.00"), D("0.00"), D("30.00"), D("20.00")),
-    ]
+    ])
 
 
 def test_the_sources_ledger_books_the_payout_once_at_the_first_sale(booked):
@@ -323,10 +329,10 @@ def test_the_sources_ledger_books_the_payout_once_at_the_first_sale(booked):
                           end=utc("2026-03-31T00:00:00").date(), period="month")
 
     assert ledger.opening == D("0.00")
-    assert _rows(ledger) == [
+    assert _rows(ledger) == _text([
         ("2026-02-01", D("0.00"), D("14.00"), D("0.00"), D("14.00")),
         ("2026-03-01", D("14.00"), D("35.00"), D("28.00"), D("21.00")),
-    ]
+    ])
 
 
 def test_the_ledger_csv_holds_the_same_figures(booked):
