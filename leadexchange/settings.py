@@ -336,6 +336,7 @@ POST_RETRY_LEASE_S = 120
 # this long after its auction started, is re-driven by the sweeper.
 LEAD_REDRIVE_RECEIVED_S = 30
 LEAD_REDRIVE_AUCTIONING_S = 300
+LEAD_MAX_AUCTIONS = 3  # a lead whose auction died this many times becomes ``error``
 
 # --- Webhooks and postbacks to sources (apps.webhooks) ----------------------------------------
 # Each attempt may take this long (connect, send, answer); redirects are never followed.

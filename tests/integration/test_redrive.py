@@ -77,3 +77,27 @@ def test_an_auction_that_died_before_posting_runs_again(market,
     lead.refresh_from_db()
     assert lead.status == LeadStatus.SOLD
     assert lead.auctions.count() == 2
+
+
+def test_a_lead_that_kills_every_auction_ends_in_error_and_tells_its_source(market):
+    from apps.webhooks.models import WebhookDelivery
+    from apps.webhooks.services.endpoints import endpoint_create
+
+    vertical, source, _ = market
+    endpoint_create(source=source, url="https://hooks.example.com/lx")
+    started = timezone.now() - timedelta(minutes=10)
+    lead = Lead.objects.create(vertical=vertical, source=source, fields=valid_fields(),
+                               status=LeadStatus.AUCTIONING, auction_started_at=started)
+    for minutes in (30, 20, 10):  # three auctions, each left behind by a dying process
+        at = timezone.now() - timedelta(minutes=minutes)
+        Auction.objects.create(lead=lead, started_at=at, ping_deadline_at=at)
+
+    assert leads_redrive() == 1
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.ERROR
+    assert lead.message == "The auction failed 3 times; the lead was not sold."
+    assert lead.auctions.count() == 3  # not auctioned a fourth time
+    assert list(WebhookDelivery.objects.filter(lead=lead).values_list("event", flat=True)) == [
+        "lead.error"]
+    assert leads_redrive() == 0  # and left alone after

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.auctions.health import contract_resume
 from apps.auctions.models import Auction, Post, PostOutcome
-from apps.auctions.services.outcome import lead_reconcile, post_retry_run
+from apps.auctions.services.outcome import lead_error, lead_reconcile, post_retry_run
 from apps.auctions.services.wire import AnswerFault, answer_outcome, wire_build
 from apps.auctions.setups import contract_secrets, endpoint_setup
 from apps.buyers.models import Contract, Endpoint, EndpointKind
@@ -87,7 +87,9 @@ def leads_redrive() -> int:
     - ``received`` for too long: its auction task was lost — enqueue it again;
     - ``auctioning`` for too long with no retry pending: the process died mid-auction. A post
       left ``sending`` becomes a retry due now (same buyer, same Idempotency-Key: the buyer
-      may have taken it); otherwise the lead goes back to ``received`` and runs again.
+      may have taken it); otherwise the lead goes back to ``received`` and runs again —
+      unless it already had ``LEAD_MAX_AUCTIONS`` auctions: a lead that kills every auction
+      it enters becomes ``error`` (``lead.error`` to its source) instead of looping forever.
     """
     from apps.auctions.tasks import auction_run_task
 
@@ -108,14 +110,19 @@ def leads_redrive() -> int:
     for lead in stuck[:500]:
         auction = Auction.objects.filter(lead=lead).order_by("-started_at").first()
         sending = auction.posts.filter(outcome=PostOutcome.SENDING).first() if auction else None
+        tries = Auction.objects.filter(lead=lead).count()
         if sending is not None:
             Post.objects.filter(pk=sending.pk, outcome=PostOutcome.SENDING).update(
                 outcome=PostOutcome.RETRY, next_attempt_at=now)
+        elif tries >= settings.LEAD_MAX_AUCTIONS:
+            lead_error(lead, auction,
+                       reason=f"The auction failed {tries} times; the lead was not sold.")
         elif Lead.objects.filter(pk=lead.pk, status=LeadStatus.AUCTIONING,
                                  auction_started_at=lead.auction_started_at).update(
                 status=LeadStatus.RECEIVED):
             task_enqueue(auction_run_task, lead.pk)
-        logger.warning(kv("lead.redriven", lead=lead.uuid, resumed_post=sending is not None))
+        logger.warning(kv("lead.redriven", lead=lead.uuid, resumed_post=sending is not None,
+                          tries=tries))
         count += 1
     return count
 

@@ -57,6 +57,25 @@ def lead_finalize(lead: Lead, record: Auction, sales: list[Sale], *, reason: str
     return Lead.objects.select_related("vertical", "source").get(pk=lead.pk)
 
 
+def lead_error(lead: Lead, record: Auction | None, *, reason: str) -> bool:
+    """Give up on a lead whose auction keeps dying (``leads_redrive`` counts the tries): it
+    becomes ``error`` with ``reason`` — only if it is still ``auctioning`` — and the
+    ``lead.error`` event is recorded for the source's webhooks in the same transaction.
+    True when it changed the lead."""
+    now = timezone.now()
+    with transaction.atomic():
+        if not Lead.objects.filter(pk=lead.pk, status=LeadStatus.AUCTIONING).update(
+                status=LeadStatus.ERROR, message=reason[:255], completed_at=now,
+                updated_at=now):
+            return False
+        if record is not None:
+            Auction.objects.filter(pk=record.pk).update(finished_at=now, outcome="error",
+                                                        reason=reason[:255])
+        source_event_record(lead, SourceEvent.LEAD_ERROR)
+    logger.error(kv("lead.error", lead=lead.uuid, reason=reason))
+    return True
+
+
 def lead_reconcile(lead_id: int) -> bool:
     """Give a lead that has sales but was left ``received`` or ``auctioning`` (a process
     died, or an older version recorded the sale apart from the outcome) its ``sold``
