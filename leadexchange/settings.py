@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "Sources", "description": "For affiliates, with a source API key: submit "
          "leads, read them back, the posting spec of a vertical."},
+        {"name": "Buyers", "description": "For buyers, with a buyer API key (lxb_…): return "
+         "a lead you bought, read your returns."},
         {"name": "Staff", "description": "Buyer management with a staff token: buyers, "
          "contracts and their tools, sources and keys, verticals."},
         {"name": "Reports", "description": "The dashboards' KPIs as JSON (staff)."},
@@ -281,6 +283,7 @@ SPECTACULAR_SETTINGS = {
         "SourceEventEnum": "apps.webhooks.models.SourceEvent",
         "DeliveryStatusEnum": "apps.webhooks.models.DeliveryStatus",
         "DeliveryKindEnum": "apps.webhooks.models.DeliveryKind",
+        "ReturnStatusEnum": "apps.billing.models.ReturnStatus",
     },
 }
 
@@ -338,6 +341,12 @@ LEAD_MAX_AUCTIONS = 3  # a lead whose auction died this many times becomes ``err
 # --- Webhooks and postbacks to sources (apps.webhooks) ----------------------------------------
 # Each attempt may take this long (connect, send, answer); redirects are never followed.
 WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+
+# --- Returns and conversions (apps.billing) ------------------------------------------------
+# Requests per minute per buyer API key (the returns API), and per buyer on the public
+# conversion postback URL.
+BUYER_API_RATE_PER_MINUTE = env.int("BUYER_API_RATE_PER_MINUTE", default=600)
+BUYER_POSTBACK_RATE_PER_MINUTE = env.int("BUYER_POSTBACK_RATE_PER_MINUTE", default=1200)
 # Waits after the 1st, 2nd, … failed attempt of a round: ~24 h over 11 attempts, then
 # ``failed`` (a redelivery starts a new round).
 WEBHOOK_RETRY_DELAYS_S = tuple(env.list(

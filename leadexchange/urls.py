@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.billing.urls import postback_patterns
 from apps.core.exceptions import api_not_found
 from apps.reports.views import home
 from apps.sources.api.views import vertical_spec_page
@@ -12,6 +13,7 @@ api_patterns = [
     path("", include("apps.buyers.api.urls")),
     path("", include("apps.webhooks.api.urls")),
     path("", include("apps.auctions.api.urls")),
+    path("", include("apps.billing.api.urls")),
     path("", include("apps.reports.api.urls")),
 ]
 
@@ -19,6 +21,8 @@ urlpatterns = [
     path("", home, name="home"),  # the dashboards for staff who read them, else the API docs
     path("dashboard/", include("apps.reports.urls")),
     path("admin/", admin.site.urls),
+    path("billing/", include("apps.billing.urls")),
+    path("postback/", include(postback_patterns)),
     path("api/v1/", include((api_patterns, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -44,7 +44,8 @@ class SourceAdmin(admin.ModelAdmin):
         ("Payout", {"fields": ["payout_model", "payout_value", "floor_price"]}),
         ("Submission", {"fields": ["default_mode", "time_budget_ms", "rate_limit_per_minute",
                                    "ip_allowlist"]}),
-        ("After the sale", {"fields": ["postback_url_template", "account_manager"],
+        ("After the sale", {"fields": ["postback_url_template", "return_policy",
+                                       "account_manager"],
                             "description": "Webhook endpoints: Webhooks and postbacks → "
                                            "Webhook endpoints."}),
     ]

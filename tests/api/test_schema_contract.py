@@ -129,13 +129,15 @@ def test_staff_bodies_are_json_only(api_client, schema):
 
 
 def test_the_docs_open_on_the_source_endpoints(schema):
-    assert [tag["name"] for tag in schema["tags"]] == ["Sources", "Staff", "Reports"]
+    assert [tag["name"] for tag in schema["tags"]] == ["Sources", "Buyers", "Staff", "Reports"]
     tags = {(path, method): operation["tags"] for path, methods in schema["paths"].items()
             for method, operation in methods.items()}
     assert tags[("/api/v1/leads", "post")] == ["Sources"]
     assert tags[("/api/v1/verticals/{slug}/spec", "get")] == ["Sources"]
     assert tags[("/api/v1/reports/kpis", "get")] == ["Reports"]
-    assert {tuple(t) for t in tags.values()} == {("Sources",), ("Staff",), ("Reports",)}
+    assert tags[("/api/v1/returns", "post")] == ["Buyers"]
+    assert {tuple(t) for t in tags.values()} == {("Sources",), ("Buyers",), ("Staff",),
+                                                 ("Reports",)}
 
 
 def test_examples_are_realistic(schema):

@@ -1,5 +1,6 @@
 """schemathesis against a live server of the app: every operation of the OpenAPI schema,
-``--checks all``, once with a source API key and once with a staff token. It fails on any
+``--checks all``, once with a source API key, once with a buyer API key and once with a staff
+token. It fails on any
 server error, any answer the schema does not describe (status, content type, body, headers)
 and any request the server and the schema disagree on (accepted while invalid, refused while
 valid, with the reasoned exceptions of ``schemathesis.toml``).
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.billing.services import buyer_key_create
 from apps.core.services import staff_token_create
 from tests.conftest import IS_POSTGRES
 from tests.factories import VerticalFactory, sim_contract, source_with_key
@@ -36,17 +38,20 @@ SEED = 20261206
 @pytest.fixture
 def credentials(settings):
     """A vertical, a buyer's contract (pointed at a closed port: pings fail fast), a source
-    key that the rate limit will not stop, and a staff token of an admin."""
+    key that the rate limit will not stop, the buyer's API key (the returns API) and a staff
+    token of an admin."""
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+    settings.BUYER_API_RATE_PER_MINUTE = 10_000_000
     vertical = VerticalFactory(slug="auto-insurance")
-    sim_contract(vertical, "http://127.0.0.1:9")
+    contract = sim_contract(vertical, "http://127.0.0.1:9")
     _, key = source_with_key(vertical, rate_limit_per_minute=10_000_000)
-    return {"source key": key,
+    _, buyer_key = buyer_key_create(buyer=contract.buyer)
+    return {"source key": key, "buyer key": buyer_key,
             "staff token": staff_token_create(username="schemathesis", role="admin")}
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.parametrize("who", ["source key", "staff token"])
+@pytest.mark.parametrize("who", ["source key", "buyer key", "staff token"])
 def test_schemathesis_finds_nothing(live_server, credentials, who, tmp_path):
     command = [
         str(ST), "--config-file", str(CONFIG), "--no-color", "run",

@@ -208,6 +208,7 @@ def contract_form(vertical: Vertical, buyer, *, mode: str = "ping_post",
         "accepts_test_leads": "on", "slow_threshold_ms": "200", "slow_count": "10",
         "error_count": "10", "health_ping_interval_s": "60", "test_flag": "none",
         "test_flag_key": "", "test_flag_value": "", "test_flag_type": "string",
+        "return_window_days": "7", "return_cap_pct": "", "return_cap_days": "30",
         "_save": "Save",
     }
     data.update(fields)

@@ -28,6 +28,7 @@ def test_adding_a_source_shows_its_key_once_and_the_key_works(admin_client):
         "name": "New Partner", "status": "active", "verticals": [vertical.pk],
         "payout_model": "fixed", "payout_value": "10.00", "default_mode": "sync",
         "time_budget_ms": "2000", "rate_limit_per_minute": "600", "ip_allowlist": "[]",
+        "return_policy": "clawback",
         "api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0",
     })
 

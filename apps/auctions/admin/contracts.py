@@ -102,6 +102,23 @@ class BuyerAdmin(admin.ModelAdmin):
     list_select_related = ["account_manager"]
     search_fields = ["company"]
     inlines = [ContractInline]
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """The form, plus (for a saved buyer) its full conversion postback URL, read-only,
+        so an account manager can copy it for the buyer (apps.billing records the
+        conversions)."""
+        if obj is None or not obj.pk:
+            return super().get_form(request, obj, change=change, **kwargs)
+        url = request.build_absolute_uri(reverse("buyer-postback", args=[obj.postback_token]))
+        field = forms.CharField(
+            label="Conversion postback URL", required=False, disabled=True,
+            initial=f"{url}?lead={{lead_id}}&event={{event}}&value={{value}}",
+            widget=forms.TextInput(attrs={"size": 110, "readonly": True,
+                                          "class": "postback-url"}),
+            help_text="The buyer calls it (GET or POST) to report what became of a lead: "
+                      "event a name such as policy_sold, value an amount (optional).")
+        base = kwargs.pop("form", self.form)
+        form = type(base.__name__, (base,), {"postback_url": field})
+        return super().get_form(request, obj, change=change, form=form, **kwargs)
 
 
 class FilterInline(admin.TabularInline):
@@ -332,6 +349,10 @@ class ContractAdmin(admin.ModelAdmin):
             "description": "How the test ping and the test round trip tell this buyer they "
                            "are tests: a field in the body, a header, or each endpoint's "
                            "sandbox URL."}),
+        ("Returns", {"fields": [("return_window_days", "return_cap_pct", "return_cap_days")],
+                     "description": "How long after a sale the buyer may return the lead "
+                                    "(0: no returns), and at most what share of the "
+                                    "contract's sales over the cap period."}),
         ("Sources", {"fields": ["allowed_sources", "blocked_sources"],
                      "classes": ["collapse"]}),
         ("Health settings", {"fields": [("slow_threshold_ms", "slow_count", "error_count",
