@@ -85,23 +85,28 @@ def _moment(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _raised_rows(party: str, party_id: int) -> tuple[QuerySet, str, str]:
-    """(rows, their time field, their amount) of the movement that raises the balance."""
+# the column that names the party, by party and movement (raised, lowered)
+_PARTY_KEYS = {BUYER: ("buyer_id", "buyer_id"), SOURCE: ("lead__source_id", "source_id")}
+
+
+def _raised_rows(party: str, party_id: int | None) -> tuple[QuerySet, str, str]:
+    """(rows, their time field, their amount) of the movement that raises the balance of
+    ``party_id`` (of every party of its kind when None)."""
+    key = {_PARTY_KEYS[party][0]: party_id} if party_id is not None else {}
     if party == BUYER:
-        return Sale.objects.filter(buyer_id=party_id, is_test=False), "created_at", "price"
+        return Sale.objects.filter(is_test=False, **key), "created_at", "price"
     earlier = Sale.objects.filter(lead=OuterRef("lead"), is_test=False).filter(
         Q(created_at__lt=OuterRef("created_at"))
         | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
-    first_sales = Sale.objects.filter(lead__source_id=party_id, is_test=False).filter(
-        ~Exists(earlier))
+    first_sales = Sale.objects.filter(is_test=False, **key).filter(~Exists(earlier))
     return first_sales, "created_at", "lead__payout"
 
 
-def _lowered_rows(party: str, party_id: int) -> tuple[QuerySet, str, str]:
+def _lowered_rows(party: str, party_id: int | None) -> tuple[QuerySet, str, str]:
     approved = Return.objects.filter(status=ReturnStatus.APPROVED, sale__is_test=False)
-    if party == BUYER:
-        return approved.filter(buyer_id=party_id), "decided_at", "credit"
-    return approved.filter(source_id=party_id), "decided_at", "clawback"
+    if party_id is not None:
+        approved = approved.filter(**{_PARTY_KEYS[party][1]: party_id})
+    return approved, "decided_at", "credit" if party == BUYER else "clawback"
 
 
 def _sum_before(rows: QuerySet, when: str, amount: str, moment: datetime) -> Decimal:
@@ -143,6 +148,45 @@ def ledger_build(party: str, party_id: int, *, start: date, end: date,
         periods.append(LedgerPeriod(first, balance, up, down, closing))
         balance = closing
     return Ledger(party, party_id, start, end, period, opening, periods)
+
+
+@dataclass(frozen=True)
+class PartyBalance:
+    """One party's line of ``ledger_summary``: its balance over the whole range."""
+
+    party_id: int
+    opening: Decimal
+    raised: Decimal
+    lowered: Decimal
+    closing: Decimal
+
+
+def ledger_summary(party: str, *, start: date, end: date) -> dict[int, PartyBalance]:
+    """Every buyer's (or source's) balance from ``start`` to ``end`` (inclusive, UTC days),
+    by party id — the parties with any movement ever. The same figures as ``ledger_build``
+    of each, in four grouped queries for them all."""
+    if party not in MOVEMENTS or end < start:
+        raise ValueError("bad ledger request")
+    low, high = _moment(start), _moment(end + timedelta(days=1))
+    keys = _PARTY_KEYS[party]
+    (raised, r_when, r_amount), (lowered, l_when, l_amount) = (
+        _raised_rows(party, None), _lowered_rows(party, None))
+
+    def by_party(rows: QuerySet, key: str, amount: str, **span: datetime) -> dict[int, Decimal]:
+        grouped = rows.filter(**span).values(key).annotate(total=Sum(amount)).order_by()
+        return {row[key]: _cents(row["total"]) for row in grouped}
+
+    before_up = by_party(raised, keys[0], r_amount, **{f"{r_when}__lt": low})
+    before_down = by_party(lowered, keys[1], l_amount, **{f"{l_when}__lt": low})
+    up = by_party(raised, keys[0], r_amount, **{f"{r_when}__gte": low, f"{r_when}__lt": high})
+    down = by_party(lowered, keys[1], l_amount,
+                    **{f"{l_when}__gte": low, f"{l_when}__lt": high})
+    balances = {}
+    for pk in sorted({*before_up, *before_down, *up, *down}):
+        opening = before_up.get(pk, ZERO) - before_down.get(pk, ZERO)
+        plus, minus = up.get(pk, ZERO), down.get(pk, ZERO)
+        balances[pk] = PartyBalance(pk, opening, plus, minus, opening + plus - minus)
+    return balances
 
 
 def ledger_csv(ledger: Ledger) -> str:

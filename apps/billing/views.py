@@ -11,8 +11,12 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from apps.billing.api.serializers import LedgerQuerySerializer, ledger_data
-from apps.billing.ledger import BUYER, MOVEMENTS, ledger_build, ledger_csv
+from apps.billing.api.serializers import (
+    LedgerQuerySerializer,
+    LedgerRangeSerializer,
+    ledger_data,
+)
+from apps.billing.ledger import BUYER, MOVEMENTS, SOURCE, ledger_build, ledger_csv, ledger_summary
 from apps.billing.services import conversion_record
 from apps.buyers.models import Buyer
 from apps.core.exceptions import ApplicationError, flatten_errors
@@ -59,13 +63,26 @@ def conversion_postback(request: HttpRequest, token: str) -> HttpResponse:
 
 @staff_member_required
 def ledger_page(request: HttpRequest) -> HttpResponse:
-    """``/billing/ledger/``: the ledger of one buyer or source, the same figures as
-    ``GET /api/v1/staff/ledger`` (``billing.view_return``); ``format=csv`` downloads them."""
+    """``/billing/ledger/``: without a party, every buyer's and source's balance over the
+    range (``ledger_summary``), each linked to its own ledger; with one, its ledger by period,
+    the same figures as ``GET /api/v1/staff/ledger`` (``billing.view_return``);
+    ``format=csv`` downloads them."""
     if not request.user.has_perm("billing.view_return"):
         raise PermissionDenied
-    context: dict = {"title": "Ledger", "buyers": Buyer.objects.order_by("company"),
-                     "sources": Source.objects.order_by("name"), "params": request.GET}
-    if "party" in request.GET:
+    buyers, sources = Buyer.objects.order_by("company"), Source.objects.order_by("name")
+    context: dict = {"title": "Ledger", "buyers": buyers, "sources": sources,
+                     "params": request.GET}
+    if "party" not in request.GET:
+        span = LedgerRangeSerializer(data=request.GET)
+        if not span.is_valid():
+            context["errors"] = flatten_errors(span.errors)
+            return render(request, "billing/ledger.html", context, status=400)
+        start, end = span.validated_data["from"], span.validated_data["to"]
+        context["summary"] = {
+            "from": start, "to": end, "period": span.validated_data["period"],
+            "tables": [_summary_table(BUYER, buyers, start, end),
+                       _summary_table(SOURCE, sources, start, end)]}
+    else:
         query = LedgerQuerySerializer(data=request.GET)
         if not query.is_valid():
             context["errors"] = flatten_errors(query.errors)
@@ -87,3 +104,11 @@ def ledger_page(request: HttpRequest) -> HttpResponse:
         context.update(ledger=ledger_data(ledger, str(party)), party=party, up=up, down=down,
                        csv_query=request.GET.urlencode() + "&format=csv")
     return render(request, "billing/ledger.html", context)
+
+
+def _summary_table(party: str, parties, start, end) -> dict:
+    """One table of the ledger page's summary: every party of the kind with its balance."""
+    balances = ledger_summary(party, start=start, end=end)
+    up, down = MOVEMENTS[party]
+    return {"party": party, "up": up, "down": down, "rows": [
+        {"party": item, "balance": balances.get(item.pk)} for item in parties]}

@@ -120,6 +120,21 @@ def test_the_ledger_page_shows_the_ledgers_figures_and_its_csv(client, root, mar
     assert csv.content.decode().splitlines()[1].endswith(",0.00,24.00,0.00,24.00")
 
 
+def test_the_ledger_page_opens_on_every_balance_each_linked_to_its_ledger(client, root,
+                                                                          market):
+    market.sold((market.c1, "24.00"), payout="18.00")
+
+    page = client.get("/billing/ledger/").content.decode()
+
+    buyers = page[page.index('id="ledger-buyers"'):page.index('id="ledger-sources"')]
+    sources = page[page.index('id="ledger-sources"'):]
+    assert f"?party=buyer&amp;id={market.b1.pk}&amp;" in buyers
+    assert "<td>0.00</td><td>24.00</td><td>0.00</td><td>24.00</td>" in buyers  # B1
+    assert "<td>0.00</td><td>0.00</td><td>0.00</td><td>0.00</td>" in buyers  # B2 bought none
+    assert "<td>0.00</td><td>18.00</td><td>0.00</td><td>18.00</td>" in sources
+    assert client.get("/billing/ledger/?to=2026-01-01&from=2026-02-01").status_code == 400
+
+
 def test_managers_read_the_queue_and_ledger_but_cannot_decide(client, market):
     _member(client, "Managers")
     row = return_submit(buyer=market.b1, reason="fraud",

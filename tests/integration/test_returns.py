@@ -13,7 +13,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from apps.billing.ledger import ledger_build, ledger_csv
+from apps.billing.ledger import ledger_build, ledger_csv, ledger_summary
 from apps.billing.models import Return, ReturnChannel, ReturnReason, ReturnStatus
 from apps.billing.services import conversion_record, return_submit, returns_decide
 from apps.buyers.models import Contract
@@ -344,3 +344,17 @@ def test_the_ledger_csv_holds_the_same_figures(booked):
         f"buyer,{booked.b2.pk},day,2026-03-02,0.00,10.00,0.00,10.00",
         f"buyer,{booked.b2.pk},day,2026-03-03,10.00,0.00,0.00,10.00",
     ]
+
+
+def test_the_summary_gives_every_party_the_balance_its_own_ledger_gives(booked):
+    start, end = utc("2026-03-01T00:00:00").date(), utc("2026-03-04T00:00:00").date()
+
+    for party, ids in (("buyer", (booked.b1.pk, booked.b2.pk)), ("source", (booked.source.pk,))):
+        summary = ledger_summary(party, start=start, end=end)
+        assert sorted(summary) == sorted(ids)
+        for pk in ids:
+            ledger = ledger_build(party, pk, start=start, end=end)
+            line = summary[pk]
+            assert (line.opening, line.raised, line.lowered, line.closing) == (
+                ledger.opening, ledger.raised, ledger.lowered, ledger.closing)
+    assert ledger_summary("buyer", start=start, end=end)[booked.b1.pk].closing == D("20.00")

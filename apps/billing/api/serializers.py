@@ -131,12 +131,10 @@ class NewBuyerKeySerializer(serializers.Serializer):
     api_key = serializers.CharField(help_text="The key in clear: shown this once, never again.")
 
 
-class LedgerQuerySerializer(serializers.Serializer):
-    """The ledger's query: whose (``party`` and ``id``), which UTC days (``from``, ``to``,
-    inclusive; default this month so far) cut how (``period``)."""
+class LedgerRangeSerializer(serializers.Serializer):
+    """Which UTC days (``from``, ``to``, inclusive; default this month so far) cut how
+    (``period``): the ledger page's summary of every party."""
 
-    party = serializers.ChoiceField(choices=[BUYER, SOURCE])
-    id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     period = serializers.ChoiceField(choices=[DAY, MONTH], default=DAY, required=False)
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -157,6 +155,14 @@ class LedgerQuerySerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"to": [f"At most {MAX_DAYS[period]} days after 'from' by {period}."]})
         return attrs
+
+
+class LedgerQuerySerializer(LedgerRangeSerializer):
+    """The ledger's query: whose (``party`` and ``id``), which UTC days (``from``, ``to``,
+    inclusive; default this month so far) cut how (``period``)."""
+
+    party = serializers.ChoiceField(choices=[BUYER, SOURCE])
+    id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
 
 
 class LedgerPeriodSerializer(serializers.Serializer):
