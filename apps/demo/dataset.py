@@ -24,6 +24,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from apps.billing.models import BuyerApiKey
+from apps.billing.selectors import BUYER_KEY_NAMESPACE
+from apps.billing.services import buyer_key_create
 from apps.buyers.api.serializers import ContractInputSerializer
 from apps.buyers.models import Buyer, Contract, ContractStatus
 from apps.buyers.services import contract_create, contract_update
@@ -105,6 +108,8 @@ DEMO_SOURCES = [
     DemoSource("Blue Landing Pages", "demoblue", "demo-only-blue-landing-key",
                "fixed", Decimal("12.00"), ReturnPolicy.ABSORB, slug="blue"),
 ]
+# The first demo buyer's key for the returns API (``lxb_…``): documented, demo only.
+DEMO_BUYER_KEY = ("demoapex", "demo-only-apex-buyer-key")
 # What a demo source's tracker hears (a sale, an approved return): the simulator's pixel.
 POSTBACK_QUERY = "?click={sub_id}&lead={lead_id}&event={event}&payout={payout}"
 
@@ -275,6 +280,7 @@ class DemoSummary:
     staff_login: tuple[str, str]
     buyers: list[str]
     simulator_url: str
+    buyer_key: tuple[str, str]  # (buyer company, clear key): the returns API's demo key
 
 
 @transaction.atomic
@@ -310,7 +316,11 @@ def demo_data_load(simulator_url: str = "http://127.0.0.1:8099") -> DemoSummary:
                                                      demo.secret))
         keys.append((demo.name, demo.key))
 
-    buyers = [str(_demo_buyer(vertical, spec, simulator_url).buyer) for spec in DEMO_BUYERS]
+    buyers = [_demo_buyer(vertical, spec, simulator_url).buyer for spec in DEMO_BUYERS]
+    prefix, secret = DEMO_BUYER_KEY
+    if not BuyerApiKey.objects.filter(prefix=prefix).exists():
+        buyer_key_create(buyer=buyers[0], name="demo", new_key=key_from_parts(
+            BUYER_KEY_NAMESPACE, prefix, secret))
 
     username, password = DEMO_STAFF
     user, created = get_user_model().objects.get_or_create(
@@ -320,7 +330,9 @@ def demo_data_load(simulator_url: str = "http://127.0.0.1:8099") -> DemoSummary:
         user.set_password(password)
         user.save()
     return DemoSummary(vertical=vertical, source_keys=keys, staff_login=DEMO_STAFF,
-                       buyers=buyers, simulator_url=simulator_url)
+                       buyers=[str(buyer) for buyer in buyers], simulator_url=simulator_url,
+                       buyer_key=(str(buyers[0]), key_from_parts(BUYER_KEY_NAMESPACE, prefix,
+                                                                 secret).key))
 
 
 _FIRST = ("Jane", "John", "Maria", "David", "Aisha", "Wei", "Carlos", "Emily", "Noah", "Priya")

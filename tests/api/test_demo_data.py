@@ -105,6 +105,21 @@ def test_the_printed_curl_sells_a_lead_through_the_demo_buyers(api_client, sim_u
         "fields"]["email"]
 
 
+def test_the_printed_returns_curl_lists_the_demo_buyers_returns(api_client, sim_url):
+    output = demo_data("--simulator-url", sim_url, "--base-url", "http://testserver")
+    demo_data("--simulator-url", sim_url)  # idempotent: the documented key stays the one
+    curl = [line.strip() for line in output.splitlines() if line.startswith("  curl ")][1]
+    argv = shlex.split(curl)
+    authorization = argv[argv.index("-H") + 1].removeprefix("Authorization: ")
+
+    response = api_client.get(argv[2].removeprefix("http://testserver"),
+                              HTTP_AUTHORIZATION=authorization)
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["results"] == []
+    assert f"Buyer {dataset.DEMO_BUYERS[0]['company']!r} returns API key: " in output
+
+
 # --- after the sale: the demo sources hear of their leads -------------------------------------
 
 def test_a_demo_sale_is_delivered_to_the_demo_receiver_signed_and_answered_204(api_client,

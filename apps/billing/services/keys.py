@@ -7,13 +7,15 @@ from django.utils import timezone
 from apps.billing.models import BuyerApiKey
 from apps.billing.selectors import BUYER_KEY_NAMESPACE
 from apps.buyers.models import Buyer
-from apps.core.keys import key_generate
+from apps.core.keys import NewKey, key_generate
 
 
-def buyer_key_create(*, buyer: Buyer, name: str = "default") -> tuple[BuyerApiKey, str]:
+def buyer_key_create(*, buyer: Buyer, name: str = "default", new_key: NewKey | None = None
+                     ) -> tuple[BuyerApiKey, str]:
     """Issue an API key (``lxb_<prefix>_<secret>``) for ``buyer``; returns the row and the
-    clear key, which is stored only as a digest: show it this once."""
-    new_key = key_generate(BUYER_KEY_NAMESPACE)
+    clear key, which is stored only as a digest: show it this once. ``new_key``: a chosen
+    key (the demo's documented one)."""
+    new_key = new_key or key_generate(BUYER_KEY_NAMESPACE)
     row = BuyerApiKey.objects.create(buyer=buyer, name=name, prefix=new_key.prefix,
                                      digest=new_key.digest)
     return row, new_key.key

@@ -37,3 +37,7 @@ class Command(BaseCommand):
             out(f"  buyer {company}")
         out("Submit a lead (run it twice to see the duplicate answer):")
         out(f"  {demo_curl(base_url)}")
+        company, buyer_key = summary.buyer_key
+        out(f"Buyer {company!r} returns API key: {buyer_key}")
+        out("  Its returns (POST the same URL with {\"lead_id\", \"reason\"} to file one):")
+        out(f"  curl -s {base_url}/api/v1/returns -H 'Authorization: Bearer {buyer_key}'")
