@@ -11,6 +11,8 @@ from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -71,8 +73,11 @@ class DecideForm(forms.Form):
 
 @admin.register(Return)
 class ReturnAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "lead_link", "buyer", "source", "reason", "channel",
-                    "status", "credit", "clawback", "decided_at"]
+    # what a reviewer decides on, in a laptop's width: the channel and the decision's time
+    # are filters and the detail page
+    list_display = ["filed", "lead_link", "buyer", "source", "reason", "comment_excerpt",
+                    "status", "credit", "clawback"]
+    list_display_links = ["filed"]
     list_filter = ["status", "buyer", "source", "reason", "channel"]
     list_select_related = ["lead", "buyer", "source"]
     search_fields = ["=lead__uuid", "buyer__company", "comment"]
@@ -118,8 +123,19 @@ class ReturnAdmin(admin.ModelAdmin):
 
     @admin.display(description="Lead", ordering="lead")
     def lead_link(self, row: Return) -> SafeString:
+        """The lead's id shortened to its first block (the whole id on hover), linked to the
+        lead's page and its auction timeline."""
         url = reverse("admin:leads_lead_change", args=[row.lead_id])
-        return format_html('<a href="{}">{}</a>', url, row.lead.uuid)
+        return format_html('<a href="{}" title="{}"><code>{}…</code></a>', url, row.lead.uuid,
+                           str(row.lead.uuid)[:8])
+
+    @admin.display(description="Filed", ordering="created_at")
+    def filed(self, row: Return) -> str:
+        return date_format(timezone.localtime(row.created_at), "M j, H:i")
+
+    @admin.display(description="Buyer's comment")
+    def comment_excerpt(self, row: Return) -> str:
+        return row.comment if len(row.comment) <= 60 else f"{row.comment[:59]}…"
 
     @admin.action(description="Approve selected returns", permissions=["change"])
     def approve_selected(self, request, queryset) -> HttpResponse | None:
