@@ -32,7 +32,7 @@ from apps.sources.authentication import request_source, request_source_key
 
 class PingInputSerializer(serializers.Serializer):
     vertical = serializers.CharField(help_text="The vertical's slug.")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]
         help_text="The vertical's non-PII fields (those marked required_for_ping at least); "
                   "a PII field here is a 400 naming it.")
     sub_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
@@ -60,8 +60,8 @@ _WHO = {
     413: OpenApiResponse(DetailSerializer, "Body too large."),
     415: OpenApiResponse(DetailSerializer, "Unsupported content type."),
 }
-_PING_EXAMPLE = {"vertical": "auto-insurance",
-                 "fields": {"zip": "10001", "state": "NY", "vehicle_year": 2018}}
+_PING_FIELDS = {"zip": "10001", "vehicle_year": 2018, "homeowner": "yes"}
+_PING_EXAMPLE = {"vertical": "auto-insurance", "fields": _PING_FIELDS}
 
 
 class PingsApi(SourceApi):
@@ -104,7 +104,7 @@ class PingPostApi(SourceApi):
                     "sync lead; posting the same ping again returns the first answer.",
         request=SubmissionSerializer,
         examples=[OpenApiExample("post", request_only=True, value={
-            "fields": {**_PING_EXAMPLE["fields"], "first_name": "Ada", "last_name": "Lovelace",
+            "fields": {**_PING_FIELDS, "first_name": "Ada", "last_name": "Lovelace",
                        "email": "ada@example.com", "phone": "2125550123"}})],
         responses={
             200: CaptureOutcomeSerializer, 202: CaptureAcceptedSerializer,

@@ -19,6 +19,7 @@ import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -127,7 +128,7 @@ def _ping_validate(source: Source, data: Any) -> tuple[Vertical, dict[str, Any],
     return vertical, checked.clean, sub_id if isinstance(sub_id, str) else "", bool(is_test)
 
 
-def _reserve(ping: SourcePing, plan: list[Offer], setups: dict[int, ContractSetup],
+def _reserve(ping: SourcePing, plan: Sequence[Offer], setups: dict[int, ContractSetup],
              source: Source, now) -> tuple[dict[int, Decimal], Decimal] | None:
     """Hold the cap room of the best offer whose room is still free (another lead may have
     taken it since eligibility read the caps); the payout promised per reserved contract and
@@ -184,7 +185,7 @@ def _mismatches(ping: SourcePing, data: dict[str, Any]) -> list[str]:
     differing = []
     if data.get("vertical") != ping.vertical.slug:
         differing.append("vertical")
-    raw = data.get("fields") if isinstance(data.get("fields"), dict) else {}
+    raw = data["fields"] if isinstance(data.get("fields"), dict) else {}
     schema = [f for f in ping.vertical.fields.all() if f.key in ping.fields]
     posted = fields_validate(schema, raw).clean
     differing += [f"fields.{key}" for key, value in ping.fields.items()
@@ -224,7 +225,7 @@ def _first_answer(ping: SourcePing) -> Answer:
         row = SourcePing.objects.filter(pk=ping.pk).values(
             "answer_status", "answer", "posted_at").first()
         if row and row["answer_status"] is not None:
-            return row["answer_status"], row["answer"]
+            return row["answer_status"], dict(row["answer"] or {})
         if row and row["posted_at"] is None:  # the first post was invalid: this one may go
             raise ApplicationError("The previous post of this ping was invalid; post again.",
                                    status_code=409, code="ping_post_in_progress",
