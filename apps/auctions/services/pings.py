@@ -17,9 +17,9 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
