@@ -146,3 +146,74 @@ class HealthEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.kind}"
+
+
+class SourcePingStatus(models.TextChoices):
+    BID = "bid"
+    NO_BID = "no_bid"
+
+
+class SourcePing(models.Model):
+    """A source's ping (``POST /api/v1/pings``): the non-PII fields it sent, the ping round's
+    results and ranking, and what was promised, held in the database until ``expires_at`` so
+    that its post (from any process, after any restart) goes to the reserved winner."""
+
+    uuid = models.UUIDField(unique=True, editable=False)
+    source = models.ForeignKey("sources.Source", on_delete=models.CASCADE,
+                               related_name="pings")
+    vertical = models.ForeignKey("sources.Vertical", on_delete=models.CASCADE,
+                                 related_name="pings")
+    fields = models.JSONField(default=dict)  # normalized, non-PII
+    sub_id = models.CharField(max_length=255, blank=True)
+    is_test = models.BooleanField(default=False)
+    status = models.CharField(max_length=6, choices=SourcePingStatus.choices)
+    bid = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # the round as the post replays it: every contract's result, the exclusions, the
+    # ranking (contract, price, token, effective) and the contracts of the reserved offer
+    round = models.JSONField(default=dict)
+    started_at = models.DateTimeField()
+    bids_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    # the post: claimed once (conditional UPDATE), then its lead and its answer, replayed
+    posted_at = models.DateTimeField(null=True, blank=True)
+    lead = models.OneToOneField(Lead, on_delete=models.SET_NULL, null=True, blank=True,
+                                related_name="source_ping")
+    answer_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    answer = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["source", "created_at"], name="sourceping_source"),
+                   models.Index(fields=["expires_at"], name="sourceping_expires")]
+
+    def __str__(self) -> str:
+        return f"ping {self.uuid} {self.status}"
+
+
+class CapHoldState(models.TextChoices):
+    HELD = "held"
+    CONSUMED = "consumed"  # became a reservation of the post
+    RELEASED = "released"  # the post went elsewhere, failed, or never came
+
+
+class CapHold(models.Model):
+    """Room in one cap window held for a pinged lead until ``expires_at``. Counted by every
+    cap check (through ``CapCounter.held``) while ``held`` and not expired: an expired hold
+    stops counting because the check compares with now, and is swept by the next check
+    that needs its room or by the periodic cleanup."""
+
+    ping = models.ForeignKey(SourcePing, on_delete=models.CASCADE, related_name="holds")
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    cap = models.ForeignKey("buyers.ContractCap", on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=CapHoldState.choices,
+                             default=CapHoldState.HELD)
+
+    class Meta:
+        indexes = [models.Index(fields=["cap", "window_start", "expires_at"],
+                                name="caphold_live", condition=Q(state="held"))]
+
+    def __str__(self) -> str:
+        return f"hold {self.cap_id} {self.amount} {self.state}"

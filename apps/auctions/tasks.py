@@ -18,14 +18,15 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
-def auction_run_task(lead_id: int, *, deadline: float | None = None) -> Lead:
+def auction_run_task(lead_id: int, *, deadline: float | None = None,
+                     ping_id: int | None = None) -> Lead:
     """A lead's auction (``auction_run``): queued for an async lead or a re-driven one, or
     called in-process by a sync capture with the source's ``deadline`` (``time.monotonic()``
     of this process, so never sent through the broker). Returns the lead as the auction
     left it (results are not stored)."""
     from apps.auctions.services import auction_run
 
-    return auction_run(lead_id, deadline=deadline)
+    return auction_run(lead_id, deadline=deadline, ping_id=ping_id)
 
 
 @shared_task

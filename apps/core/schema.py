@@ -141,6 +141,9 @@ _ENDPOINT: dict[str, object] = {
     "url": _WEBHOOK_URL, "description": "Our CRM's lead-status intake", "disabled_reason": "",
     "events": ["lead.sold", "lead.unsold", "lead.returned", "lead.error"]}
 _COMPONENT_EXAMPLES: dict[str, dict[str, object]] = {
+    "PingInputRequest": {"fields": {"zip": "10001", "vehicle_year": 2019,
+                                    "currently_insured": True}},
+    "PingInput": {"fields": {"zip": "10001", "vehicle_year": 2019, "currently_insured": True}},
     "WebhookDelivery": _DELIVERY,
     "WebhookDeliveryDetail": _DELIVERY,
     "WebhookAttempt": {"url": _WEBHOOK_URL, "error": "", "detail": "",

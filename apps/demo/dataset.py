@@ -371,3 +371,17 @@ def demo_curl(base_url: str, rng: random.Random | None = None) -> str:
         f"-H {shlex.quote('Authorization: Bearer ' + DEMO_SOURCES[0].key)} "
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
+
+
+def demo_ping_curls(base_url: str) -> tuple[str, str]:
+    """Copy-paste curls for source-side ping-post: the ping (non-PII fields only) and the
+    post of its full lead (``<ping_id>`` from the ping's answer)."""
+    fields = demo_lead_fields(random.Random())
+    pinged = {k: fields[k] for k in ("zip", "vehicle_year", "vehicle_make", "credit_rating")}
+    auth = shlex.quote("Authorization: Bearer " + DEMO_SOURCES[0].key)
+    ping = json.dumps({"vertical": "auto-insurance", "fields": pinged})
+    post = json.dumps({"fields": fields})
+    return (f"curl -s -X POST {base_url}/api/v1/pings -H {auth} "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(ping)}",
+            f"curl -s -X POST {base_url}/api/v1/pings/<ping_id>/post -H {auth} "
+            f"-H 'Content-Type: application/json' -d {shlex.quote(post)}")

@@ -132,14 +132,16 @@ class FieldsResult:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-def fields_validate(schema: Iterable[VerticalField], raw: Mapping[str, Any]) -> FieldsResult:
+def fields_validate(schema: Iterable[VerticalField], raw: Mapping[str, Any], *,
+                    ping: bool = False) -> FieldsResult:
     """Normalize ``raw`` by the schema. Unknown keys are ignored; a missing required field or a
-    value that fails its type is an error under ``fields.<key>``."""
+    value that fails its type is an error under ``fields.<key>``. For a ``ping`` only the
+    fields required for the ping are required."""
     result = FieldsResult()
     for spec in schema:
         value = raw.get(spec.key)
         if is_blank(value):
-            if spec.required:
+            if (spec.required_for_ping if ping else spec.required):
                 result.errors[f"fields.{spec.key}"] = ["This field is required."]
             continue
         try:

@@ -152,13 +152,16 @@ def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
     return CaptureAnswer(202, _pending_body(lead), lead)
 
 
-def lead_dispatch(lead: Lead, *, mode: str, deadline: float) -> CaptureAnswer:
+def lead_dispatch(lead: Lead, *, mode: str, deadline: float,
+                  ping_id: int | None = None) -> CaptureAnswer:
     """Start the auction of a freshly received lead and answer the source.
 
     ``async``: queued, ``202`` at once. ``sync``: wait for the outcome until ``deadline``
     (``time.monotonic()``, the end of the source's budget): ``200`` with ``sold``/``unsold``
     and the payout (never the buyer or its price), or ``202 auctioning`` when the budget ran
     out first — the auction then finishes in the background and the status URL tells.
+    ``ping_id``: the source pinged this lead first; its auction starts from that ping's
+    reserved ranking.
     """
     # The auction is reached only through its task: queued (async), or its body run here
     # (sync) with the source's deadline — ``.run`` skips Celery's request bookkeeping
@@ -166,13 +169,14 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float) -> CaptureAnswer:
     from apps.auctions.tasks import auction_run_task
 
     if mode == CaptureMode.ASYNC:
-        task_enqueue(auction_run_task, lead.pk)
+        task_enqueue(auction_run_task, lead.pk)  # a pinged lead is always answered sync
         return CaptureAnswer(202, _pending_body(lead), lead)
     decided: Lead | None = None
     if settings.RUN_TASKS_INLINE:
-        decided = auction_run_task.run(lead.pk, deadline=deadline)
+        decided = auction_run_task.run(lead.pk, deadline=deadline, ping_id=ping_id)
     else:
-        future = background_submit(partial(auction_run_task.run, deadline=deadline), lead.pk)
+        future = background_submit(
+            partial(auction_run_task.run, deadline=deadline, ping_id=ping_id), lead.pk)
         db_release()  # the wait is for the network, not for the database
         with suppress(FutureTimeout):  # out of budget: answer 202, the auction goes on
             decided = future.result(timeout=max(0.0, deadline - time.monotonic()))

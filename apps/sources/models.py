@@ -128,6 +128,14 @@ class CaptureMode(models.TextChoices):
     ASYNC = "async"
 
 
+class PingMode(models.TextChoices):
+    """How a source may sell: direct posts, ping then post, or either."""
+
+    BOTH = "both", "Direct posts and ping-post"
+    POST_ONLY = "post_only", "Direct posts only"
+    PING_ONLY = "ping_only", "Ping-post only (every lead pinged first)"
+
+
 def validate_cidr_list(value: object) -> None:
     if not isinstance(value, list):
         raise ValidationError("A list of IP addresses or CIDR networks.")
@@ -177,6 +185,17 @@ class Source(TimeStampedModel):
         default=2000, validators=[MinValueValidator(100)],
         help_text="How long a sync submission may wait for its outcome.",
     )
+    # Default "both": every existing integration keeps posting directly, and a source can
+    # start pinging without waiting for staff (what ping-post platforms' affiliates expect).
+    ping_mode = models.CharField(
+        max_length=9, choices=PingMode.choices, default=PingMode.BOTH,
+        help_text="Whether this source may ping before posting, post directly, or both.")
+    ping_ttl_seconds = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(5)],
+        help_text="How long a ping's bid and the reserved buyer's cap room are held.")
+    ping_budget_ms = models.PositiveIntegerField(
+        default=1000, validators=[MinValueValidator(100)],
+        help_text="How long a ping may wait for the buyers' bids before it answers.")
     postback_url_template = models.CharField(
         max_length=1000, blank=True, validators=[postback_template_check],
         help_text="Fired on a sale and on an approved return, e.g. "

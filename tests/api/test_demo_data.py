@@ -108,7 +108,8 @@ def test_the_printed_curl_sells_a_lead_through_the_demo_buyers(api_client, sim_u
 def test_the_printed_returns_curl_lists_the_demo_buyers_returns(api_client, sim_url):
     output = demo_data("--simulator-url", sim_url, "--base-url", "http://testserver")
     demo_data("--simulator-url", sim_url)  # idempotent: the documented key stays the one
-    curl = [line.strip() for line in output.splitlines() if line.startswith("  curl ")][1]
+    curl = next(line.strip() for line in output.splitlines()
+                if line.startswith("  curl ") and "/api/v1/returns" in line)
     argv = shlex.split(curl)
     authorization = argv[argv.index("-H") + 1].removeprefix("Authorization: ")
 

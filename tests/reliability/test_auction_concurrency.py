@@ -74,7 +74,7 @@ def test_a_read_then_write_cap_check_would_oversell(market, monkeypatch):
     capped.save()
     leads = received_leads(vertical, source, 20)
 
-    def naive_take(cap, start, amount):
+    def naive_take(cap, start, amount, now=None, column="used"):
         CapCounter.objects.bulk_create([CapCounter(cap_id=cap.cap_id, window_start=start)],
                                        ignore_conflicts=True)
         row = CapCounter.objects.get(cap_id=cap.cap_id, window_start=start)

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from apps.auctions.api.pings import PingPostApi, PingsApi
 from apps.auctions.api.record import LeadAuctionRecordApi
 from apps.auctions.api.views import (
     ContractGoLiveApi,
@@ -12,6 +13,8 @@ from apps.auctions.api.views import (
 )
 
 urlpatterns = [
+    path("pings", PingsApi.as_view(), name="pings"),
+    path("pings/<uuid:ping_id>/post", PingPostApi.as_view(), name="ping-post"),
     path("contracts/<int:contract_id>/test-ping", ContractTestPingApi.as_view(),
          name="contract-test-ping"),
     path("contracts/<int:contract_id>/test-round-trip", ContractTestRoundTripApi.as_view(),

@@ -70,6 +70,10 @@ class LeadContext:
     consumer_digests: list[str]
     observations: list[Observation] = field(default_factory=list)
     sold_for: Decimal = Decimal(0)  # the price of the sales made so far (shared leads: several)
+    # a lead the source pinged first: the ping whose cap holds its posts consume, and the
+    # payout the ping promised per reserved contract (paid when that contract takes it)
+    ping_id: int | None = None
+    promised: Mapping[int, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +163,8 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
         return PostResult(accepted=False, post=post)
 
     now = timezone.now()
-    reservations = [] if lead.is_test else cap_reserve(setup.caps, price=price, now=now)
+    reservations = [] if lead.is_test else cap_reserve(setup.caps, price=price, now=now,
+                                                         ping_id=ctx.ping_id)
     if reservations is None:
         post = _post_row(row, base, outcome=PostOutcome.REJECTED,
                          reason="cap reached before the post")
@@ -220,6 +225,8 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
     # what this sale adds to the source's payout (a shared lead's later sales add less)
     earned = payout - (source.payout_for(ctx.sold_for) if ctx.sold_for and not lead.is_test
                        else Decimal(0))
+    if exclusive and terms.id in ctx.promised and not lead.is_test:
+        payout = earned = ctx.promised[terms.id]  # the reserved buyer took it: as promised
     try:
         with transaction.atomic():
             sale = Sale.objects.create(lead=lead, contract_id=terms.id,

@@ -23,8 +23,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.auctions.caps import cap_holds_release
 from apps.auctions.engine import (
     LeadFacts,
+    RankedBid,
     Ranking,
     post_plan,
     rank_bids,
@@ -42,6 +44,7 @@ from apps.auctions.services.posting import (
     offer_post,
 )
 from apps.auctions.services.records import pings_write
+from apps.auctions.services.reserved import ReservedRound, reserved_round_load
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.cache import cached_row
 from apps.core.logging import kv
@@ -69,12 +72,17 @@ class AuctionRun:
     pinged: set[int]  # contracts that had their chance (pinged or bid) in an earlier round
 
 
-def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
+def auction_run(lead_id: int, *, deadline: float | None = None,
+                ping_id: int | None = None) -> Lead:
     """Run the auction of lead ``lead_id`` if it is still ``received``; return the lead.
 
     ``deadline`` (``time.monotonic()``) is when the source's answer is due; without one the
-    source's budget starts now. Idempotent: a lead another process claimed, or one that is
-    already decided, is returned untouched.
+    source's budget starts now. With ``ping_id`` (the source pinged this lead first) the
+    first round is that ping's reserved ranking instead of a new ping round: its winner gets
+    the post with its ping token and the room its caps hold; fallback and the secondary
+    re-ping follow as for any lead, and whatever the ping still holds is released at the
+    end. Idempotent: a lead another process claimed, or one that is already decided, is
+    returned untouched.
     """
     started = timezone.now()
     claimed = _claim(lead_id, started)
@@ -96,6 +104,9 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     ping_deadline_at = started + timedelta(seconds=ping_deadline - t0)
     record = Auction(lead=lead, started_at=started, ping_deadline_at=ping_deadline_at)
     ctx = lead_context_build(lead, vertical, record, setups, now=started)
+    reserved = reserved_round_load(ping_id) if ping_id is not None else None
+    if reserved is not None:
+        ctx.ping_id, ctx.promised = ping_id, reserved.promised
     state = AuctionRun(
         lead=lead, vertical=vertical, source=source, record=record, started=started,
         setups=setups, deadline=deadline, ping_deadline_at=ping_deadline_at,
@@ -103,8 +114,11 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
     )
 
     bought = _buyers_who_bought(ctx.consumer_digests, started)
-    primary = [s for s in setups.values() if not s.terms.is_secondary]
-    ranking = _round(state, 1, primary, bought, ping_deadline)
+    if reserved is None:
+        primary = [s for s in setups.values() if not s.terms.is_secondary]
+        ranking = _round(state, 1, primary, bought, ping_deadline)
+    else:
+        ranking = _replay(state, reserved, bought)
     sales, retry = _post_ranking(state, ranking)
     if not sales and retry is None:
         sales, retry = _secondary_round(state, bought)
@@ -118,7 +132,9 @@ def auction_run(lead_id: int, *, deadline: float | None = None) -> Lead:
         lead = Lead.objects.get(pk=lead.pk)
     else:
         lead = lead_finalize(lead, state.record, [],
-                             reason=unsold_reason(ranking, _floor(vertical, source)))
+                             reason=unsold_reason(ranking, auction_floor(vertical, source)))
+    if ping_id is not None:
+        cap_holds_release(ping_id)
     health_observe(state.ctx.observations)
     return lead
 
@@ -150,7 +166,7 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
     """Eligibility, ping and ranking for ``candidates``; writes one Ping row per contract."""
     lead = state.lead
     facts = LeadFacts(fields=lead.fields, source_id=lead.source_id, sub_id=lead.sub_id,
-                      is_test=lead.is_test, floor=_floor(state.vertical, state.source))
+                      is_test=lead.is_test, floor=auction_floor(state.vertical, state.source))
     eligibility = select_eligible(facts, [s.terms for s in candidates],
                                   now=timezone.now(), bought_by=bought, rng=state.rng)
     # Every value, the PII ones sealed: a ping reads those only as derived, non-identifying
@@ -175,6 +191,29 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
     logger.info(kv("auction.round", lead=lead.uuid, round=number,
                    considered=len(candidates), eligible=len(eligibility.eligible),
                    bids=len(ranking.ranked)))
+    return ranking
+
+
+def _replay(state: AuctionRun, reserved: ReservedRound, bought: frozenset[int]) -> Ranking:
+    """Round one from the source's ping: its rows written as they were answered, and its
+    ranking with each contract's terms as they are now — a contract switched off since,
+    or whose buyer bought this consumer (known only now, with the PII), is passed over."""
+    setups = state.setups
+    ranking = Ranking(
+        tuple(RankedBid(r.bid, setups[r.bid.contract_id].terms, r.effective)
+              for r in reserved.ranking.ranked
+              if r.bid.contract_id in setups and setups[r.bid.contract_id].terms.active
+              and not setups[r.bid.contract_id].terms.auto_paused
+              and setups[r.bid.contract_id].terms.buyer_id not in bought),
+        reserved.ranking.below_floor)
+    state.record.started_at, state.record.ping_deadline_at = (reserved.started_at,
+                                                               reserved.bids_at)
+    state.record.bids_at, state.record.rounds = reserved.bids_at, 1
+    with transaction.atomic():
+        state.record.save(force_insert=True)
+        pings_write(state.record.pk, 1, reserved.excluded, reserved.results,
+                    reserved.ranking, created=reserved.bids_at)
+    state.pinged.update(r.contract_id for r in reserved.results)
     return ranking
 
 
@@ -216,7 +255,8 @@ def _secondary_round(state: AuctionRun, bought: frozenset[int]
     return _post_ranking(state, ranking)
 
 
-def _floor(vertical: Vertical, source: Source) -> Decimal:
+def auction_floor(vertical: Vertical, source: Source) -> Decimal:
+    """The lowest sale price of a lead of ``vertical`` from ``source``."""
     return max(vertical.default_floor, source.minimum_sale_price())
 
 

@@ -77,6 +77,9 @@ class CapCounter(models.Model):
     cap = models.ForeignKey(ContractCap, on_delete=models.CASCADE, related_name="counters")
     window_start = models.DateTimeField()
     used = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # room held for pinged leads not posted yet (apps.auctions.caps): the sum of the window's
+    # live CapHold rows and of expired ones not yet swept, which a check subtracts
+    held = models.DecimalField(max_digits=12, decimal_places=2, default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["cap", "window_start"],

@@ -45,7 +45,7 @@ from apps.sources.authentication import (
     request_source,
     request_source_key,
 )
-from apps.sources.models import CaptureMode
+from apps.sources.models import CaptureMode, PingMode
 
 
 class SourceApi(ApiView):
@@ -92,7 +92,8 @@ _ERRORS = {
     **_WHO,
     400: OpenApiResponse(ErrorsSerializer, "Invalid input: every bad field listed by key."),
     403: OpenApiResponse(DetailSerializer,
-                         "IP not allowed, source paused or vertical not allowed."),
+                         "IP not allowed, source paused, vertical not allowed, or a ping-only "
+                         "source posting directly (ping_required)."),
     409: OpenApiResponse(
         PolymorphicProxySerializer("CaptureConflict", serializers=[
             DuplicateSerializer, DetailSerializer], resource_type_field_name=None),
@@ -122,6 +123,10 @@ class LeadsApi(SourceApi):
     def post(self, request: Request) -> Response:
         started = time.monotonic()
         source, api_key = request_source(request), request_source_key(request)
+        if source.ping_mode == PingMode.PING_ONLY:
+            raise ApplicationError("This source pings first: POST /api/v1/pings, then post "
+                                   "the lead to its ping.", status_code=403,
+                                   code="ping_required")
         mode = request.query_params.get("mode", source.default_mode)
         if mode not in CaptureMode.values:
             raise FieldErrors({"mode": [f"Use one of: {', '.join(CaptureMode.values)}."]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.demo.dataset import DemoDataError, demo_curl, demo_data_load
+from apps.demo.dataset import DemoDataError, demo_curl, demo_data_load, demo_ping_curls
 
 
 class Command(BaseCommand):
@@ -37,6 +37,10 @@ class Command(BaseCommand):
             out(f"  buyer {company}")
         out("Submit a lead (run it twice to see the duplicate answer):")
         out(f"  {demo_curl(base_url)}")
+        ping, post = demo_ping_curls(base_url)
+        out("Ping first, then post the lead (put the answer's ping_id in the second):")
+        out(f"  {ping}")
+        out(f"  {post}")
         company, buyer_key = summary.buyer_key
         out(f"Buyer {company!r} returns API key: {buyer_key}")
         out("  Its returns (POST the same URL with {\"lead_id\", \"reason\"} to file one):")
