@@ -136,6 +136,21 @@ def test_an_expired_ping_is_410_and_its_room_stops_counting(api_client, vertical
     assert not Lead.objects.exists()
 
 
+def test_a_post_without_the_lead_is_400_even_on_an_expired_ping(api_client, vertical,
+                                                                 sim_url):
+    _, key = source_with_key(vertical)
+    sim_contract(vertical, sim_url, query="bid=10")
+    body = ping(api_client, key).json()
+    SourcePing.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = api_client.post(f"/api/v1/pings/{body['ping_id']}/post",
+                               HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"fields": ["Required: the lead's fields, as an "
+                                                     "object."]}}
+
+
 def test_a_changed_pinged_field_is_409_naming_it(api_client, vertical, sim_url):
     _, key = source_with_key(vertical)
     sim_contract(vertical, sim_url, query="bid=10")

@@ -160,14 +160,16 @@ def ping_post(*, source: Source, api_key: SourceApiKey | None, ping_id: Any, dat
     if ping is None:
         raise ApplicationError("No ping of yours has this id.", status_code=404,
                                code="not_found")
+    if not isinstance(data, dict):
+        raise FieldErrors({"body": ["Expected a JSON object."]})
+    if not isinstance(data.get("fields"), dict):  # a malformed post is a 400, expired or not
+        raise FieldErrors({"fields": ["Required: the lead's fields, as an object."]})
     if ping.posted_at is None:
         if ping.expires_at <= timezone.now():
             cap_holds_release(ping.pk)
             raise ApplicationError("This ping expired; ping again.", status_code=410,
                                    code="ping_expired",
                                    extra={"expires_at": ping.expires_at.isoformat()})
-        if not isinstance(data, dict):
-            raise FieldErrors({"body": ["Expected a JSON object."]})
         data = {"vertical": ping.vertical.slug, **data}
         differing = _mismatches(ping, data)
         if differing:
