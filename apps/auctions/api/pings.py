@@ -94,6 +94,14 @@ class PingsApi(SourceApi):
             "expires_at": ping.expires_at}).data)
 
 
+class PingPostSerializer(SubmissionSerializer):
+    """The post of a ping: a lead's envelope whose ``vertical`` may be left out (the ping's
+    is taken; one given must be the ping's)."""
+
+    vertical = serializers.SlugField(max_length=64, required=False,
+                                     help_text="The ping's vertical (may be left out).")
+
+
 class PingPostApi(SourceApi):
     parser_classes = [StorableJSONParser]
 
@@ -102,7 +110,7 @@ class PingPostApi(SourceApi):
         description="Step two: the full lead (same body as `POST /api/v1/leads`; `vertical` "
                     "may be left out). The pinged fields must be unchanged. Answered like a "
                     "sync lead; posting the same ping again returns the first answer.",
-        request=SubmissionSerializer,
+        request=PingPostSerializer,
         examples=[OpenApiExample("post", request_only=True, value={
             "fields": {**_PING_FIELDS, "first_name": "Ada", "last_name": "Lovelace",
                        "email": "ada@example.com", "phone": "2125550123"}})],
