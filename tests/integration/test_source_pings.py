@@ -147,8 +147,7 @@ def test_a_post_without_the_lead_is_400_even_on_an_expired_ping(api_client, vert
                                HTTP_AUTHORIZATION=f"Bearer {key}")
 
     assert response.status_code == 400
-    assert response.json() == {"errors": {"fields": ["Required: the lead's fields, as an "
-                                                     "object."]}}
+    assert response.json() == {"errors": {"fields": ["This field is required."]}}
 
 
 def test_a_changed_pinged_field_is_409_naming_it(api_client, vertical, sim_url):

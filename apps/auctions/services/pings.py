@@ -35,7 +35,7 @@ from apps.auctions.services.run import auction_floor
 from apps.auctions.setups import ContractSetup, contract_setups, vertical_pii_keys
 from apps.core.exceptions import ApplicationError, FieldErrors
 from apps.core.logging import kv
-from apps.leads.intake import fields_validate
+from apps.leads.intake import envelope_validate, fields_validate
 from apps.leads.services import lead_capture, lead_dispatch
 from apps.sources.models import CaptureMode, PingMode, Source, SourceApiKey, Vertical
 from apps.sources.selectors import source_allows_vertical, vertical_get
@@ -162,15 +162,16 @@ def ping_post(*, source: Source, api_key: SourceApiKey | None, ping_id: Any, dat
                                code="not_found")
     if not isinstance(data, dict):
         raise FieldErrors({"body": ["Expected a JSON object."]})
-    if not isinstance(data.get("fields"), dict):  # a malformed post is a 400, expired or not
-        raise FieldErrors({"fields": ["Required: the lead's fields, as an object."]})
+    data = {"vertical": ping.vertical.slug, **data}
+    _, errors = envelope_validate(data)
+    if errors:  # a malformed post is a 400, whatever became of the ping
+        raise FieldErrors(errors)
     if ping.posted_at is None:
         if ping.expires_at <= timezone.now():
             cap_holds_release(ping.pk)
             raise ApplicationError("This ping expired; ping again.", status_code=410,
                                    code="ping_expired",
                                    extra={"expires_at": ping.expires_at.isoformat()})
-        data = {"vertical": ping.vertical.slug, **data}
         differing = _mismatches(ping, data)
         if differing:
             raise ApplicationError(
