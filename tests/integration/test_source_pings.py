@@ -148,6 +148,11 @@ def test_a_post_without_the_lead_is_400_even_on_an_expired_ping(api_client, vert
 
     assert response.status_code == 400
     assert response.json() == {"errors": {"fields": ["This field is required."]}}
+    as_number = api_client.post(f"/api/v1/pings/{body['ping_id']}/post",
+                                data={"fields": {}, "test": 0}, format="json",
+                                HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert as_number.status_code == 400
+    assert as_number.json()["errors"]["test"] == ["Must be a valid boolean."]
 
 
 def test_a_changed_pinged_field_is_409_naming_it(api_client, vertical, sim_url):

@@ -96,7 +96,9 @@ class PingsApi(SourceApi):
 
 class PingPostSerializer(SubmissionSerializer):
     """The post of a ping: a lead's envelope whose ``vertical`` may be left out (the ping's
-    is taken; one given must be the ping's)."""
+    is taken; one given must be the ping's). JSON only, so every type is strict."""
+
+    strict_scalars = True
 
     vertical = serializers.SlugField(max_length=64, required=False,
                                      help_text="The ping's vertical (may be left out).")
@@ -132,6 +134,8 @@ class PingPostApi(SourceApi):
         started = time.monotonic()
         source = request_source(request)
         _check_body_size(request)
+        if isinstance(request.data, dict):  # the JSON contract first: a 400, never a 410
+            PingPostSerializer(data=request.data).is_valid(raise_exception=True)
         status_code, body = ping_post(
             source=source, api_key=request_source_key(request), ping_id=ping_id,
             data=request.data, client_ip=client_ip(request),
