@@ -14,7 +14,7 @@ from apps.auctions.caps import cap_reserve, cap_usage
 from apps.auctions.models import CapHold, Ping, Post, Sale, SourcePing
 from apps.auctions.setups import contract_setups
 from apps.buyers.models import CapCounter
-from apps.leads.models import Lead
+from apps.leads.models import Lead, LeadStatus
 from tests.factories import sim_contract, source_with_key, valid_fields
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +216,22 @@ def test_ping_modes_per_source(api_client, vertical, sim_url):
 
     assert (refused_ping.status_code, refused_ping.json()["code"]) == (403, "ping_not_allowed")
     assert (refused_post.status_code, refused_post.json()["code"]) == (403, "ping_required")
+
+
+def test_a_failing_hold_release_after_the_sale_leaves_the_sale_and_its_answer(
+        api_client, vertical, sim_url, monkeypatch):
+    from apps.auctions.services import run
+
+    def broken(ping_id):
+        raise ConnectionError("database went away")
+
+    _, key = source_with_key(vertical)
+    sim_contract(vertical, sim_url, query="bid=10")
+    body = ping(api_client, key).json()
+    monkeypatch.setattr(run, "cap_holds_release", broken)
+
+    response = post(api_client, key, body["ping_id"])
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "sold"
+    assert Lead.objects.get(uuid=response.json()["id"]).status == LeadStatus.SOLD

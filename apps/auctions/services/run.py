@@ -134,9 +134,19 @@ def auction_run(lead_id: int, *, deadline: float | None = None,
         lead = lead_finalize(lead, state.record, [],
                              reason=unsold_reason(ranking, auction_floor(vertical, source)))
     if ping_id is not None:
-        cap_holds_release(ping_id)
+        _holds_release(ping_id)
     health_observe(state.ctx.observations)
     return lead
+
+
+def _holds_release(ping_id: int) -> None:
+    """Give back what the ping still holds, after the outcome is recorded: bookkeeping that
+    may fail without harm (a hold left behind stops counting when it expires)."""
+    try:
+        cap_holds_release(ping_id)
+    except Exception as error:  # the outcome stands whatever happens here
+        logger.warning(kv("ping.holds_release_failed", ping=ping_id,
+                          error=type(error).__name__))
 
 
 def _claim(lead_id: int, started: datetime) -> tuple[Lead, Vertical, Source] | None:
