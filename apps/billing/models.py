@@ -14,6 +14,7 @@ from django.db import models
 
 from apps.auctions.models import Sale
 from apps.buyers.models import Buyer, Contract
+from apps.core.models import ApiKeyBase
 from apps.leads.models import Lead
 from apps.sources.models import Source, Vertical
 
@@ -28,28 +29,17 @@ DEFAULT_RETURN_REASONS: dict[str, str] = {
 }
 
 
-class BuyerApiKey(models.Model):
+class BuyerApiKey(ApiKeyBase):
     """A buyer's API key (``lxb_<prefix>_<secret>``) for the returns API, stored as a digest;
     the clear key is shown once at creation (``apps.core.keys``)."""
 
     buyer = models.ForeignKey(Buyer, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=64, blank=True, default="default")
-    prefix = models.CharField(max_length=16, unique=True)
-    digest = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(ApiKeyBase.Meta):
         verbose_name = "buyer API key"
 
     def __str__(self) -> str:
         return f"lxb_{self.prefix}_…"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 class ReturnReason(models.Model):

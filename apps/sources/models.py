@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import ApiKeyBase, TimeStampedModel
 from apps.sources.postback import POSTBACK_MACROS, postback_template_check
 
 
@@ -241,24 +241,13 @@ class Source(TimeStampedModel):
         return floor
 
 
-class SourceApiKey(models.Model):
+class SourceApiKey(ApiKeyBase):
     """A source's API key, stored as a digest; the clear key is shown once at creation."""
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=64, blank=True, default="default")
-    prefix = models.CharField(max_length=16, unique=True)
-    digest = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(ApiKeyBase.Meta):
         verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"lx_{self.prefix}_…"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
