@@ -377,7 +377,10 @@ def demo_ping_curls(base_url: str) -> tuple[str, str]:
     """Copy-paste curls for source-side ping-post: the ping (non-PII fields only) and the
     post of its full lead (``<ping_id>`` from the ping's answer)."""
     fields = demo_lead_fields(random.Random())
-    pinged = {k: fields[k] for k in ("zip", "vehicle_year", "vehicle_make", "credit_rating")}
+    # every field the vertical requires on a ping (and no PII), read from its own schema
+    pinged = {spec["key"]: fields[spec["key"]] for spec in AUTO_INSURANCE_FIELDS
+              if spec.get("required_for_ping") and not spec.get("pii")
+              and spec["key"] in fields}
     auth = shlex.quote("Authorization: Bearer " + DEMO_SOURCES[0].key)
     ping = json.dumps({"vertical": "auto-insurance", "fields": pinged})
     post = json.dumps({"fields": fields})

@@ -105,6 +105,24 @@ def test_the_printed_curl_sells_a_lead_through_the_demo_buyers(api_client, sim_u
         "fields"]["email"]
 
 
+def test_the_printed_ping_and_post_curls_sell_a_lead(api_client, sim_url):
+    output = demo_data("--simulator-url", sim_url, "--base-url", "http://testserver")
+    ping_curl, post_curl = [shlex.split(line.strip()) for line in output.splitlines()
+                            if line.startswith("  curl ") and "/api/v1/pings" in line]
+    auth = ping_curl[ping_curl.index("-H") + 1].removeprefix("Authorization: ")
+
+    pinged = api_client.post("/api/v1/pings", data=ping_curl[ping_curl.index("-d") + 1],
+                             content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert pinged.status_code == 200, pinged.json()
+    assert pinged.json()["status"] == "bid"
+    posted = api_client.post(f"/api/v1/pings/{pinged.json()['ping_id']}/post",
+                             data=post_curl[post_curl.index("-d") + 1],
+                             content_type="application/json", HTTP_AUTHORIZATION=auth)
+
+    assert posted.status_code == 200, posted.json()
+    assert posted.json()["status"] == "sold"
+
+
 def test_the_printed_returns_curl_lists_the_demo_buyers_returns(api_client, sim_url):
     output = demo_data("--simulator-url", sim_url, "--base-url", "http://testserver")
     demo_data("--simulator-url", sim_url)  # idempotent: the documented key stays the one
