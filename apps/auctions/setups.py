@@ -68,6 +68,7 @@ class ContractSetup:
     health: HealthLimits
     buyer_dedupe_days: int
     name: str
+    brand: str = ""  # one-to-one consent: the public brand name ("" = takes no part)
 
 
 def endpoint_setup(endpoint: Endpoint, mappings: Iterable[FieldMapping],
@@ -129,7 +130,7 @@ def _setup(contract: Contract) -> ContractSetup:
         filters=tuple(FilterRule(f.field, f.operator, f.value) for f in contract.filters.all()),
         schedule=tuple(Window(w.weekday, w.opens_at, w.closes_at)
                        for w in contract.schedule.all()),
-        timezone=buyer.timezone,
+        timezone=buyer.timezone, consent_brand=contract.consent_brand_key,
     )
     return ContractSetup(
         terms=terms,
@@ -139,6 +140,7 @@ def _setup(contract: Contract) -> ContractSetup:
         health=HealthLimits(contract.slow_threshold_ms, contract.slow_count,
                             contract.error_count),
         buyer_dedupe_days=buyer.dedupe_window_days, name=str(contract),
+        brand=contract.consent_brand,
     )
 
 
