@@ -380,6 +380,7 @@ CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
     "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
     "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},
     "acceptance-refresh": {"task": "apps.auctions.tasks.acceptance_refresh", "schedule": 600.0},
+    "cap-holds-purge": {"task": "apps.auctions.tasks.cap_holds_purge", "schedule": 300.0},
     "oauth-tokens-refresh": {"task": "apps.buyers.tasks.oauth_tokens_refresh", "schedule": 60.0},
     "reports-rollup": {"task": "apps.reports.tasks.reports_rollup", "schedule": 60.0},
 }
