@@ -19,7 +19,8 @@ with one record per request started in the window: ``[start_s, latency_ms, http_
 lead_status, lead_id, sent_at]`` (``start_s`` relative to the window start, ``sent_at`` the
 ``time.time()`` of the send, the clock the server's timestamps use). A ping-post record is
 ``[start_s, ping_ms, ping_http_status, ping_status, ping_id, sent_at, post_ms,
-post_http_status, lead_status, lead_id]``, the post's four ``None`` when it was not posted.
+post_http_status, lead_status, lead_id, post_sent_at]``, the post's five ``None`` when it
+was not posted.
 """
 
 from __future__ import annotations
@@ -107,11 +108,12 @@ async def _ping_then_post(session: aiohttp.ClientSession, base_url: str,
         headers, json.dumps(ping_submission(vertical, n, SUB_ID_PING)).encode(), recorder)
     post_ms: float | None = None
     post_status: int | None = None
+    post_wall: float | None = None
     answer: dict[str, Any] = {}
     if ping_status == 200 and ping.get("status") == "bid":
         body = submission(vertical, n, SUB_ID_PING)
         del body["vertical"]  # the ping's is taken
-        _, _, post_ms, post_status, answer = await _request(
+        _, post_wall, post_ms, post_status, answer = await _request(
             session, f"{base_url}/api/v1/pings/{ping['ping_id']}/post", headers,
             json.dumps(body).encode(), recorder)
     if not recorder.in_window(started):
@@ -120,7 +122,7 @@ async def _ping_then_post(session: aiohttp.ClientSession, base_url: str,
                              round(ping_ms, 3), ping_status, ping.get("status"),
                              ping.get("ping_id"), started_wall,
                              None if post_ms is None else round(post_ms, 3), post_status,
-                             answer.get("status"), answer.get("id")])
+                             answer.get("status"), answer.get("id"), post_wall])
 
 
 async def _window(recorder: Recorder, warmup: float, duration: float) -> None:

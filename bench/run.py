@@ -304,6 +304,8 @@ def _ping_post_rows(plan: Plan, rig: load.Rig, world: World, market: Market, rat
         extra["latency_summaries"][f"  {part}"] = stats
     extra["latency_summaries"]["source ping response time"] = result["ping_response_ms"]
     extra["latency_summaries"]["post after ping overhead"] = result["post_overhead_ms"]
+    for part, stats in result["post_overhead_parts_ms"].items():
+        extra["latency_summaries"][f"  {part}"] = stats
     extra["latency_summaries"]["post after ping response"] = result["post_response_ms"]
     extra["cpu_by_process"][f"ping-post, open loop {rate:.1f}/s"] = result["cpu_by_process"]
     progress(f"  {result['pings_answered']} pings ({result['bid']} bid, {result['no_bid']} "
@@ -314,7 +316,8 @@ def _ping_post_rows(plan: Plan, rig: load.Rig, world: World, market: Market, rat
         extra["notes"].append(
             f"ping-post: {result['ping_failed']} pings failed, {result['no_bid']} answered "
             f"no_bid and {result['posts_not_sold']} posts did not sell "
-            f"({result['post_answers']}); every buyer bids and takes its posts")
+            f"({result['post_answers']}): the simulator's buyers all bid and take every "
+            "post, so each is ours (a 202: the post's budget ran out before its answer)")
 
 
 def _machine_busy(seconds: float = 1.0) -> float:

@@ -45,4 +45,5 @@ def test_a_few_pings_and_their_posts_give_both_overheads(sim_url, live_server):
     # a ping cannot answer before its slowest buyer, nor a post before its buyer took it
     assert 0 < figures["ping_overhead_ms"]["p50"] <= figures["ping_overhead_ms"]["p99"]
     assert 0 < figures["post_overhead_ms"]["p50"] <= figures["post_overhead_ms"]["p99"]
-    assert figures["ping_overhead_parts_ms"]["ping phase − bound"]["n"] == pings
+    assert figures["ping_overhead_parts_ms"]["ping round − bound"]["n"] == pings
+    assert figures["post_overhead_parts_ms"]["stored → sold − Σ post lat."]["n"] == pings
