@@ -276,3 +276,34 @@ def test_metrics_sum_every_process_in_multiprocess_mode(client, tmp_path, monkey
                   le="0.05") == 2
     assert sample(samples, "leadexchange_ping_latency_seconds_bucket", contract="7",
                   le="0.025") == 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_make_run_gives_its_processes_one_fresh_multiprocess_directory(
+        monkeypatch, settings, tmp_path):
+    """``make run``'s web server and periodic jobs are two processes: both count into one
+    directory, emptied at every start."""
+    from django.core.management import call_command
+
+    from apps.auctions.management.commands import run_embedded
+
+    settings.VAR_DIR = tmp_path
+    stale = tmp_path / "prometheus-8123" / "counter_999.db"
+    stale.parent.mkdir()
+    stale.write_bytes(b"from an earlier run")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    seen = []
+
+    def fake_start(port, *, env):
+        seen.append(env["PROMETHEUS_MULTIPROC_DIR"])
+        raise _Stop
+
+    monkeypatch.setattr(run_embedded, "simulator_start", fake_start)
+    with pytest.raises(_Stop):
+        call_command("run_embedded", "--port", "8123", "--simulator-port", "9100")
+
+    assert seen == [str(tmp_path / "prometheus-8123")]
+    assert list((tmp_path / "prometheus-8123").iterdir()) == []
