@@ -431,3 +431,7 @@ METRICS_LEADS_WINDOW_S = env.int("METRICS_LEADS_WINDOW_S", default=300)
 # wants a worker beat younger than WORKER_HEARTBEAT_MAX_AGE_S once a broker is configured.
 WORKER_HEARTBEAT_INTERVAL_S = env.float("WORKER_HEARTBEAT_INTERVAL_S", default=10.0)
 WORKER_HEARTBEAT_MAX_AGE_S = env.float("WORKER_HEARTBEAT_MAX_AGE_S", default=60.0)
+# The /readyz checks whose failure makes a process unready (503); the others are reported
+# only. Web requests ride out a Redis or broker outage (README), so an operator whose load
+# balancer does not fail open may keep just `database` here.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "broker", "worker"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -21,9 +22,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 when no check fails, else 503; the body names every check's result."""
+    """Readiness: 200 when no check of ``READYZ_REQUIRED`` fails, else 503 naming them; the
+    body gives every check's result."""
     checks = readiness_checks()
-    failed = [name for name, result in checks.items() if result == FAIL]
+    failed = [name for name, result in checks.items()
+              if result == FAIL and name in settings.READYZ_REQUIRED]
     return JsonResponse({"status": "unavailable" if failed else "ready", "failed": failed,
                          "checks": checks}, status=503 if failed else 200)
 

@@ -118,6 +118,17 @@ def test_readyz_fails_naming_redis_when_redis_is_down(client, redis_at):
                                          "broker": "not configured", "worker": "not configured"}
 
 
+def test_readyz_reports_but_ignores_the_checks_left_out_of_readyz_required(
+        client, settings, redis_at):
+    redis_at(CLOSED)
+    settings.READYZ_REQUIRED = ["database"]
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["failed"] == [] and response.json()["checks"]["redis"] == "fail"
+
+
 def test_readyz_fails_naming_the_broker_and_the_workers_when_the_broker_is_down(
         client, settings, redis_at):
     redis_at("")
