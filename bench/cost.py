@@ -111,7 +111,8 @@ def cost_figures(world: World, market: Market, first_consumer: int, *, leads: in
 
     from apps.leads.models import Lead, LeadStatus
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {world.source_key}")
+    # the host a local client would name (the settings allow it outside the tests too)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {world.source_key}", HTTP_HOST="127.0.0.1")
     consumer = first_consumer
     runs: dict[str, list[dict[str, float]]] = {"capture": [], "auction": []}
     per_batch = max(1, leads // batches)
