@@ -70,6 +70,9 @@ MARK = "rollup_recent"
 # A return written in a transaction that commits after a run read the table still has a
 # created_at before that run: the next run looks this far before the previous one.
 MARK_OVERLAP = timedelta(minutes=5)
+# A posted lead is settled (sold or not) within this long after its ping expired: its post
+# came before, and the post's retries and re-pings take minutes.
+PING_SETTLE = timedelta(hours=1)
 
 
 def _hour_floor(moment: datetime) -> datetime:
@@ -296,12 +299,14 @@ def after_sale_hours(since: datetime) -> list[datetime]:
 def ping_hours(since: datetime, now: datetime) -> list[datetime]:
     """The UTC hours (of receipt) of the sources' pings posted, expired, or whose lead was
     settled (sold or not) in [since, now]: what changed their hour's posted, expired and
-    sold counts after the hour was rolled up. One query."""
+    sold counts after the hour was rolled up. One query, over the ``expires_at`` index: a
+    ping is posted before it expires, and its lead settles within ``PING_SETTLE`` after."""
     changed = (Q(posted_at__gte=since)
                | Q(status=SourcePingStatus.BID, posted_at__isnull=True,
                    expires_at__gte=since, expires_at__lte=now)
                | Q(lead__completed_at__gte=since))
-    return sorted(SourcePing.objects.filter(changed, is_test=False)
+    return sorted(SourcePing.objects.filter(changed, expires_at__gte=since - PING_SETTLE,
+                                            is_test=False)
                   .annotate(hour=TruncHour("created_at"))
                   .values_list("hour", flat=True).distinct())
 

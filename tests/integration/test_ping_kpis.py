@@ -171,7 +171,8 @@ def test_the_late_ping_hours_are_found_in_one_query(pings):
     now = timezone.now()
     since = now - timedelta(minutes=1)
     SourcePing.objects.filter(pk=pings["q2"].pk).update(expires_at=now)  # q2's expiry came
-    SourcePing.objects.filter(pk=pings["p3"].pk).update(posted_at=now)  # as if posted now
+    SourcePing.objects.filter(pk=pings["p3"].pk).update(  # as if p3 lived long, posted now
+        posted_at=now, expires_at=now + timedelta(minutes=1))
 
     with CaptureQueriesContext(connection) as queries:
         hours = ping_hours(since, now)
