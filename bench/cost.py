@@ -63,6 +63,25 @@ AUCTION_PHASES = (
 )
 
 
+class QueryCount:
+    """Database statements this thread sends — reads, writes, and transaction control
+    (savepoints) apart: counts that do not move with the machine's load
+    (``connection.execute_wrapper``)."""
+
+    def __init__(self) -> None:
+        self.reads = self.writes = self.other = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        verb = sql.lstrip()[:6].upper()
+        if verb == "SELECT":
+            self.reads += 1
+        elif verb in ("INSERT", "UPDATE", "DELETE"):
+            self.writes += 1
+        else:
+            self.other += 1
+        return execute(sql, params, many, context)
+
+
 class CpuPhases:
     """Exclusive CPU per phase of this thread: a phase's time less its nested phases'."""
 
@@ -138,11 +157,14 @@ def _captures(client: Any, market: Market, first: int, count: int
               ) -> tuple[list[int], dict[str, float]]:
     from unittest import mock
 
+    from django.db import connection
+
     from apps.leads.models import Lead
 
     ids: list[int] = []
-    phases = CpuPhases()
-    with phases.patched(CAPTURE_PHASES), mock.patch("apps.leads.services.task_enqueue"):
+    phases, queries = CpuPhases(), QueryCount()
+    with phases.patched(CAPTURE_PHASES), mock.patch("apps.leads.services.task_enqueue"), \
+            connection.execute_wrapper(queries):
         started = time.thread_time()
         for n in range(first, first + count):
             response = client.post("/api/v1/leads?mode=async",
@@ -153,22 +175,34 @@ def _captures(client: Any, market: Market, first: int, count: int
             ids.append(response.json()["id"])
         total = time.thread_time() - started
     by_uuid = dict(Lead.objects.filter(uuid__in=ids).values_list("uuid", "pk"))
-    return [by_uuid[_uuid(i)] for i in ids], _with_other(phases.totals, total,
-                                                         "request handling (Django, DRF)")
+    totals = _with_other(phases.totals, total, "request handling (Django, DRF)")
+    return [by_uuid[_uuid(i)] for i in ids], {**totals, **_counted(queries)}
 
 
 def _auctions(lead_ids: list[int]) -> dict[str, float]:
+    from django.db import connection
+
     from apps.auctions.services.run import auction_run
 
-    phases = CpuPhases()
-    with phases.patched(AUCTION_PHASES):
+    phases, queries = CpuPhases(), QueryCount()
+    with phases.patched(AUCTION_PHASES), connection.execute_wrapper(queries):
         thread, process = time.thread_time(), time.process_time()
         for lead_id in lead_ids:
             auction_run(lead_id)
         thread, process = time.thread_time() - thread, time.process_time() - process
     totals = _with_other(phases.totals, thread, "other (auction thread)")
     totals["HTTP loop thread"] = max(0.0, process - thread)
-    return totals
+    return {**totals, **_counted(queries)}
+
+
+_READS, _WRITES, _OTHER = "#database reads", "#database writes", "#savepoints and such"
+
+
+def _counted(queries: QueryCount) -> dict[str, float]:
+    """The statement counts, under keys that ``_per_lead`` keeps out of the CPU total (it
+    divides them by the leads like the seconds, without the ×1000)."""
+    return {_READS: queries.reads / 1000, _WRITES: queries.writes / 1000,
+            _OTHER: queries.other / 1000}
 
 
 def _with_other(totals: dict[str, float], total: float, other: str) -> dict[str, float]:
@@ -179,7 +213,7 @@ def _with_other(totals: dict[str, float], total: float, other: str) -> dict[str,
 
 def _per_lead(totals: dict[str, float], count: int) -> dict[str, float]:
     per_lead = {name: 1000 * seconds / count for name, seconds in totals.items()}
-    per_lead["total"] = sum(per_lead.values())
+    per_lead["total"] = sum(v for name, v in per_lead.items() if not name.startswith("#"))
     return per_lead
 
 
@@ -187,7 +221,7 @@ def _summary(batches: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     """Per phase: the mean over the batches of CPU ms per lead, and the range of the batch
     means (the spread a figure is quoted with)."""
     names = sorted({name for batch in batches for name in batch},
-                   key=lambda n: (n == "total", -statistics.fmean(
+                   key=lambda n: (n.startswith("#"), n == "total", -statistics.fmean(
                        [b.get(n, 0.0) for b in batches])))
     return {name: {"mean": round(statistics.fmean(v := [b.get(name, 0.0) for b in batches]), 3),
                    "min": round(min(v), 3), "max": round(max(v), 3)} for name in names}

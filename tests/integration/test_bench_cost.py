@@ -25,6 +25,11 @@ def test_the_cost_figure_splits_each_leads_cpu_into_phases_that_add_up(sim_url):
                                              "sale + outcome writes", "HTTP loop thread"})):
         figures = result[part]
         assert phases <= set(figures), part
+        # statements per lead: whole numbers here (every lead of a batch does the same)
+        reads, writes = figures.pop("#database reads"), figures.pop("#database writes")
+        figures.pop("#savepoints and such")
+        assert reads["mean"] >= 1 and writes["mean"] >= 1
+        assert reads["min"] == reads["max"] and writes["min"] == writes["max"]
         total = figures.pop("total")
         assert total["min"] <= total["mean"] <= total["max"] and total["mean"] > 0
         # exclusive phases: they add up to the total (to the rounding of each)
