@@ -161,7 +161,7 @@ def _captures(client: Any, market: Market, first: int, count: int
 
     from apps.leads.models import Lead
 
-    ids: list[int] = []
+    ids: list[str] = []
     phases, queries = CpuPhases(), QueryCount()
     with phases.patched(CAPTURE_PHASES), mock.patch("apps.leads.services.task_enqueue"), \
             connection.execute_wrapper(queries):
