@@ -70,6 +70,12 @@ ROWS = (
         lambda v: v >= 500, "/s"),
     Row("cpu_ratio_vs_requests_threads", "CPU/auction vs requests + threads", "≤ 1/5 (0.2)",
         lambda v: v <= 0.2, ""),
+    # The cost figure (bench.cost): the CPU budget the throughput rows imply on 2 cores, for
+    # this process alone (in-process: no WSGI server; on PostgreSQL, no database server)
+    Row("cpu_ms_per_async_capture", "CPU per async capture, in-process", "≤ 4 ms (2 cores/500)",
+        lambda v: v <= 4),
+    Row("cpu_ms_per_sold_sync_lead", "CPU per sold sync lead, 50 buyers, in-process",
+        "≤ 20 ms (2 cores/100)", lambda v: v <= 20),
 )
 
 
@@ -165,6 +171,17 @@ def details(extra: dict[str, Any]) -> str:
             lines.append(f"  {name:<52}{_num(stats['p50'])}{_num(stats['p99'])}")
         split = ", ".join(f"{k} {v:g} ms" for k, v in breakdown["cpu_ms_per_auction"].items())
         lines.append(f"  CPU per auction: {split}")
+    spent = extra.get("cost")
+    if spent:
+        lines += ["", f"the cost figure: CPU ms per lead by phase ({spent['leads']} leads in "
+                      f"{spent['batches']} batches, {spent['buyers']} buyers; {spent['sold']} "
+                      f"sold)         mean      min      max"]
+        for part, title in (("capture_cpu_ms", "capture (an async lead)"),
+                            ("auction_cpu_ms", "auction (a sold lead)")):
+            lines.append(f"  {title}")
+            for name, stats in spent[part].items():
+                lines.append(f"    {name:<50}{_num(stats['mean'])}{_num(stats['min'])}"
+                             f"{_num(stats['max'])}")
     fan = extra.get("fanout_cpu")
     if fan:
         lines += ["", f"fan-out CPU per auction: ours {fan['ours_cpu_ms_per_auction']:g} ms, "

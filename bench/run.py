@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import auctions, fanout, load, phases, pingpost, report
+from bench import auctions, cost, fanout, load, phases, pingpost, report
 from bench.plan import Plan
 from bench.processes import OTHERS, Children, CpuMeter
 from bench.redisdb import redis_flush
@@ -30,7 +30,7 @@ from bench.setup import (
 
 # Consumer numbers: each market's pre-captured leads, then the HTTP steps (bench.load).
 _FIRST_CONSUMER = {"hang": 0, "spread": 200_000, "burst": 400_000, "fanout": 600_000,
-                   "phases": 800_000}
+                   "phases": 800_000, "cost": 1_000_000}
 SIMULATOR_LOG = "simulator.jsonl"  # the in-process rows' simulator (bench.simlog)
 NOISY = 0.2  # other processes using more of a core than this is worth a note
 
@@ -68,6 +68,7 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_ur
         _in_process_rows(plan, world, leads, simulator.pid, var / SIMULATOR_LOG, figures,
                          extra)
         _diagnostics(plan, world, leads["phases"], var, args.profile, extra)
+        _cost_rows(plan, world, figures, extra)
         children.stop_simulator(simulator)
         if args.no_http:
             extra["notes"].append("--no-http: the HTTP rows were not measured")
@@ -206,6 +207,21 @@ def _diagnostics(plan: Plan, world: World, phase_leads: list[int], var: Path, pr
                                              var / SIMULATOR_LOG, profile_path)
     if profile_path is not None:
         phases.profile_auctions(phase_leads[count:], profile_path)
+
+
+def _cost_rows(plan: Plan, world: World, figures: dict[str, float | None],
+               extra: dict[str, Any]) -> None:
+    """The cost figure: CPU ms per captured async lead and per sold lead's auction, by
+    phase (``bench.cost``)."""
+    progress(f"cost: CPU per lead by phase, {plan.cost_leads} leads in {plan.cost_batches} "
+             "batches")
+    result = cost.cost_figures(world, world.markets["cost"], _FIRST_CONSUMER["cost"],
+                               leads=plan.cost_leads, batches=plan.cost_batches)
+    extra["cost"] = result
+    capture = result["capture_cpu_ms"]["total"]["mean"]
+    auction = result["auction_cpu_ms"]["total"]["mean"]
+    figures["cpu_ms_per_async_capture"] = capture
+    figures["cpu_ms_per_sold_sync_lead"] = round(capture + auction, 3)
 
 
 def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Children,

@@ -85,10 +85,14 @@ INSTALLED_APPS = [
     "apps.billing",
     "apps.routing",
     "apps.reports",
+    "apps.ops",  # /healthz, /readyz, /metrics
     "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics: answered first, whatever the Host header and the scheme
+    # (probes reach a process by its address, over plain HTTP)
+    "apps.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # a NUL in a query parameter, header or cookie is a 400 before anything looks it up
     "apps.core.unstorable.UnstorableRequestMiddleware",
@@ -424,3 +428,18 @@ LOGGING = {
 
 # Number of reverse proxies in front of the web tier whose X-Forwarded-For hop we trust.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Health and metrics (apps.ops; README "Health and metrics") -----------------------------
+# /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it answers only
+# clients on the loopback interface (as TRUSTED_PROXY_COUNT resolves the client address).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# leadexchange_leads_recent counts the leads received in this many seconds, by status.
+METRICS_LEADS_WINDOW_S = env.int("METRICS_LEADS_WINDOW_S", default=300)
+# Celery workers (and the embedded scheduler, when Redis is set) beat this often; /readyz
+# wants a worker beat younger than WORKER_HEARTBEAT_MAX_AGE_S once a broker is configured.
+WORKER_HEARTBEAT_INTERVAL_S = env.float("WORKER_HEARTBEAT_INTERVAL_S", default=10.0)
+WORKER_HEARTBEAT_MAX_AGE_S = env.float("WORKER_HEARTBEAT_MAX_AGE_S", default=60.0)
+# The /readyz checks whose failure makes a process unready (503); the others are reported
+# only. Web requests ride out a Redis or broker outage (README), so an operator whose load
+# balancer does not fail open may keep just `database` here.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "broker", "worker"])

@@ -35,6 +35,7 @@ from apps.reports.figures import (
     BUYER_MONEY_CARDS,
     FIGURES,
     LEAD_CARDS,
+    PING_CARDS,
     RETURN_CARDS,
     SOURCE_COLUMNS,
     TOP_BUYER_COLUMNS,
@@ -154,6 +155,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _page(request, "reports/overview.html", f, {
         "page": "overview",
         "lead_cards": [c.cell(totals) | {"figure": c} for c in LEAD_CARDS],
+        # only where sources pinged in the range (ping figures are not split by buyer)
+        "ping_cards": [c.cell(totals) | {"figure": c} for c in PING_CARDS]
+        if totals.pings_received is not None else [],
         # with a buyer filter the lead cards are gone: the buyers' money joins these
         "buyer_cards": [c.cell(totals) | {"figure": c} for c in (
             BUYER_CARDS if not f.buyer_ids else [*BUYER_CARDS, *BUYER_MONEY_CARDS])],
@@ -164,7 +168,7 @@ def overview(request: HttpRequest) -> HttpResponse:
                        for reason, count in rejection_reasons(f)],
         "post_rejects": post_reject_reasons(f),
         "rule_firings": firings_between(*f.utc_bounds(), buyer_ids=f.buyer_ids),
-        "definitions": definitions(LEAD_CARDS, BUYER_CARDS, TOP_BUYER_COLUMNS,
+        "definitions": definitions(LEAD_CARDS, PING_CARDS, BUYER_CARDS, TOP_BUYER_COLUMNS,
                                     TOP_SOURCE_COLUMNS),
     })
 

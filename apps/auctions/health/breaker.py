@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.auctions.health.storage import Observation, Streak, streak_storage
+from apps.auctions.metrics import pings_record
 from apps.auctions.models import HealthEvent, HealthEventKind
 from apps.buyers.models import Contract, ContractStatus
 from apps.core.dispatch import task_enqueue
@@ -29,12 +30,14 @@ logger = logging.getLogger(__name__)
 
 
 def health_observe(observations: Iterable[Observation]) -> list[int]:
-    """Count ``observations``; pause the contracts whose streak reached its limit. Returns
-    the ids of the contracts this call paused. Never raises: a storage outage (Redis down)
-    or any other fault is logged and the observations are dropped."""
+    """Count ``observations`` (and record the pings among them in the metrics); pause the
+    contracts whose streak reached its limit. Returns the ids of the contracts this call
+    paused. Never raises: a storage outage (Redis down) or any other fault is logged and
+    the observations are dropped."""
     observations = list(observations)
     if not observations:
         return []
+    pings_record(observations)  # every caller's pings reach the metrics here (never raises)
     try:
         streaks = streak_storage().count(observations)
         limits = {o.contract_id: o for o in observations}

@@ -34,6 +34,7 @@ from apps.auctions.engine import (
     select_eligible,
 )
 from apps.auctions.health import health_observe
+from apps.auctions.metrics import auction_record
 from apps.auctions.models import Auction, ConsumerPurchase, Sale
 from apps.auctions.services.consent import consent_brands
 from apps.auctions.services.outcome import lead_finalize, post_retry_schedule
@@ -137,6 +138,7 @@ def auction_run(lead_id: int, *, deadline: float | None = None,
                              reason=unsold_reason(ranking, auction_floor(vertical, source)))
     if ping_id is not None:
         _holds_release(ping_id)
+    auction_record(lead.status, time.monotonic() - t0)
     health_observe(state.ctx.observations)
     return lead
 
