@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "apps.webhooks",
     "apps.auctions",
     "apps.billing",
+    "apps.routing",
     "apps.reports",
     "apps.ops",  # /healthz, /readyz, /metrics
     "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
@@ -330,6 +331,11 @@ AUCTION_SECONDARY_MIN_MS = env.int("AUCTION_SECONDARY_MIN_MS", default=150)
 # Beta prior (accepted, rejected) of a contract's post acceptance rate used in ranking.
 AUCTION_ACCEPTANCE_PRIOR = (19, 1)
 AUCTION_ACCEPTANCE_WINDOW_DAYS = 7
+# Recency: each answered post multiplies the recent counts by this (memory ~1/(1-d) posts),
+# judged against a prior of this many posts at the long prior's mean; the estimate is the
+# lower of the long-run and the recent one.
+AUCTION_ACCEPTANCE_RECENT_DECAY = 0.9
+AUCTION_ACCEPTANCE_RECENT_PRIOR_WEIGHT = 2
 POST_REALTIME_ATTEMPTS = env.int("POST_REALTIME_ATTEMPTS", default=3)
 POST_REALTIME_BACKOFF_S = (0.05, 0.2)
 POST_MAX_ATTEMPTS = env.int("POST_MAX_ATTEMPTS", default=8)
@@ -383,6 +389,7 @@ CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
                                "schedule": 5.0},
     "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
     "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},
+    "routing-rules": {"task": "apps.routing.tasks.routing_rules_evaluate", "schedule": 30.0},
     "acceptance-refresh": {"task": "apps.auctions.tasks.acceptance_refresh", "schedule": 600.0},
     "cap-holds-purge": {"task": "apps.auctions.tasks.cap_holds_purge", "schedule": 300.0},
     "oauth-tokens-refresh": {"task": "apps.buyers.tasks.oauth_tokens_refresh", "schedule": 60.0},

@@ -58,6 +58,7 @@ from apps.reports.selectors import (
     return_reasons,
 )
 from apps.reports.timeline import auction_timeline, lead_reason, live_leads
+from apps.routing.selectors import firings_between
 from apps.sources.models import Source, Vertical
 
 TIME_ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver",
@@ -166,6 +167,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "rejections": [(reason, count, display("rate", count / rejected if rejected else None))
                        for reason, count in rejection_reasons(f)],
         "post_rejects": post_reject_reasons(f),
+        "rule_firings": firings_between(*f.utc_bounds(), buyer_ids=f.buyer_ids),
         "definitions": definitions(LEAD_CARDS, PING_CARDS, BUYER_CARDS, TOP_BUYER_COLUMNS,
                                     TOP_SOURCE_COLUMNS),
     })

@@ -1,5 +1,6 @@
 """Apps import leftwards only:
-``core ← sources ← buyers ← leads ← webhooks ← auctions ← billing ← reports ← ops ← demo``.
+``core ← sources ← buyers ← leads ← webhooks ← auctions ← billing ← routing ← reports ← ops
+← demo``.
 
 ``webhooks`` sits left of ``auctions`` because the auction writes the outbox row of a
 source webhook in the same transaction as the lead's outcome (``source_event_record``).
@@ -19,8 +20,8 @@ import pytest
 import apps
 
 P = pytest.param
-ORDER = ["core", "sources", "buyers", "leads", "webhooks", "auctions", "billing", "reports", "ops",
-         "demo"]
+ORDER = ["core", "sources", "buyers", "leads", "webhooks", "auctions", "billing", "routing",
+         "reports", "ops", "demo"]
 APPS_DIR = Path(apps.__file__).parent
 SOURCES = sorted(p for p in APPS_DIR.rglob("*.py")
                  if "migrations" not in p.parts and p.parent != APPS_DIR)

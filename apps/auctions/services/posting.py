@@ -277,10 +277,13 @@ def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> Non
     Bookkeeping: a failure is logged, never raised (``acceptance_refresh`` recounts)."""
     if not counted:
         return
+    decay = settings.AUCTION_ACCEPTANCE_RECENT_DECAY
     try:
         Contract.objects.filter(pk=contract_id).update(
             posts_recent=F("posts_recent") + 1,
-            accepted_recent=F("accepted_recent") + int(accepted))
+            accepted_recent=F("accepted_recent") + int(accepted),
+            posts_decayed=F("posts_decayed") * decay + 1,
+            accepted_decayed=F("accepted_decayed") * decay + int(accepted))
     except DatabaseError as error:
         logger.warning(kv("auction.acceptance_count_failed", contract=contract_id,
                           error=type(error).__name__))

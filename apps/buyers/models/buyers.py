@@ -187,6 +187,11 @@ class Contract(TimeStampedModel):
     # post acceptance, for ranking (rolling counts, refreshed from Post rows)
     posts_recent = models.PositiveIntegerField(default=0)
     accepted_recent = models.PositiveIntegerField(default=0)
+    # the same, recency-weighted: each answered post multiplies both by
+    # AUCTION_ACCEPTANCE_RECENT_DECAY before adding itself (a memory of the last ~10 posts),
+    # so a run of rejects pulls the estimate down at once (apps.auctions.setups)
+    posts_decayed = models.FloatField(default=0)
+    accepted_decayed = models.FloatField(default=0)
 
     class Meta:
         ordering = ["buyer__company", "name"]
