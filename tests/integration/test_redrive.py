@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from apps.auctions.caps import cap_reserve
 from apps.auctions.models import Auction, Post, PostOutcome, Sale
 from apps.auctions.services.maintenance import leads_redrive, post_retries_run_due
+from apps.auctions.setups import contract_setups
+from apps.buyers.models import CapCounter
 from apps.leads.models import Lead, LeadStatus
 from tests.factories import VerticalFactory, sim_contract, source_with_key, valid_fields
 
@@ -61,6 +65,31 @@ def test_a_post_cut_off_mid_flight_is_retried_with_the_same_buyer(market):
     assert Sale.objects.filter(lead=lead, contract=contract).count() == 1
     assert list(auction.posts.order_by("attempt").values_list("outcome", flat=True)) == [
         PostOutcome.ACCEPTED]
+
+
+def test_a_post_cut_off_mid_flight_gives_back_its_cap_room_before_its_retry(sim_url):
+    """The dead process had reserved the post's cap room; the retry reserves again, so the
+    first reservation is given back: a cap of 1 still sells this lead, and counts it once."""
+    vertical = VerticalFactory(slug="auto-insurance")
+    source, _ = source_with_key(vertical)
+    contract = sim_contract(vertical, sim_url, query="bid=10",
+                            caps=[{"period": "day", "metric": "leads", "limit": 1}])
+    started = timezone.now() - timedelta(minutes=10)
+    lead = Lead.objects.create(vertical=vertical, source=source, fields=valid_fields(),
+                               status=LeadStatus.AUCTIONING, auction_started_at=started)
+    auction = Auction.objects.create(lead=lead, started_at=started, ping_deadline_at=started)
+    [setup] = contract_setups(vertical.pk, timezone.now())
+    assert cap_reserve(setup.caps, price=Decimal(10), now=timezone.now())  # then it died
+    Post.objects.create(auction=auction, contract=contract, attempt=1,
+                        outcome=PostOutcome.SENDING, price=10, token="t-1")
+
+    assert leads_redrive() == 1
+    post_retries_run_due()
+
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.SOLD
+    assert Sale.objects.filter(lead=lead, contract=contract).count() == 1
+    assert CapCounter.objects.get(cap__contract=contract).used == 1
 
 
 def test_an_auction_that_died_before_posting_runs_again(market,

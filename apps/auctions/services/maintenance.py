@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from apps.auctions.caps import CapRule, Reservation, cap_release
 from apps.auctions.health import RULE_PAUSE_PREFIX, contract_resume
 from apps.auctions.models import Auction, Post, PostOutcome
 from apps.auctions.services.outcome import lead_error, lead_reconcile, post_retry_run
@@ -115,8 +116,9 @@ def leads_redrive() -> int:
         sending = auction.posts.filter(outcome=PostOutcome.SENDING).first() if auction else None
         tries = Auction.objects.filter(lead=lead).count()
         if sending is not None:
-            Post.objects.filter(pk=sending.pk, outcome=PostOutcome.SENDING).update(
-                outcome=PostOutcome.RETRY, next_attempt_at=now)
+            if Post.objects.filter(pk=sending.pk, outcome=PostOutcome.SENDING).update(
+                    outcome=PostOutcome.RETRY, next_attempt_at=now) and not lead.is_test:
+                _post_caps_release(sending)
         elif tries >= settings.LEAD_MAX_AUCTIONS:
             lead_error(lead, auction,
                        reason=f"The auction failed {tries} times; the lead was not sold.")
@@ -128,6 +130,19 @@ def leads_redrive() -> int:
                           tries=tries))
         count += 1
     return count
+
+
+def _post_caps_release(post: Post) -> None:
+    """Give back the cap room a post cut off mid-flight reserved: its retry reserves again,
+    as every attempt does, so without this the room would stay taken and the cap undersell.
+    The room was reserved just before the post row was written (``created_at``); a
+    scheduled retry's row was written when it was scheduled, so a window boundary falling
+    in between gives back room in the past window — the cap never oversells either way."""
+    contract = Contract.objects.select_related("buyer").get(pk=post.contract_id)
+    rules = [CapRule(c.pk, c.period, c.metric, c.limit, contract.buyer.timezone)
+             for c in contract.caps.all()]
+    cap_release([Reservation(r.cap_id, r.window(post.created_at), r.amount(post.price))
+                 for r in rules])
 
 
 def acceptance_refresh() -> None:
