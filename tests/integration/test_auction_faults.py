@@ -1,18 +1,23 @@
 """Misbehaving buyers (SPEC §4.2, §4.5): one that hangs, drips, 5xx's, answers garbage, sends
 10 MB or redirects to the cloud metadata address cannot delay the decision past the ping
 deadline or crash the auction; it gets its outcome code and the lead goes to a good bidder.
-A top bidder whose post misbehaves hands the lead to the next bidder."""
+A top bidder whose post misbehaves hands the lead to the next bidder. Every lead ends decided
+with at most one sale, and the caps are exact: a misbehaving buyer's cap counts nothing (a
+post that failed gives its room back), the buyer's that bought counts exactly its sale."""
 
 from __future__ import annotations
 
 import re
 import time
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
+from django.db.models import Sum
 
 from apps.auctions.models import Auction, Ping, Post, Sale
+from apps.buyers.models import CapCounter
 from apps.leads.models import Lead, LeadStatus
 from tests.factories import (
     assert_sent_as_attempts,
@@ -33,6 +38,8 @@ METADATA_URL = "http://169.254.169.254/latest/meta-data/"
 # Content-Length alone fails it, so the dripping itself is only reached with a larger cap.
 BIG_CAP = 64 * 1024 * 1024
 
+DAILY_CAP_OF_1 = [{"period": "day", "metric": "leads", "limit": 1}]
+
 TIMED_OUT = r"no complete answer after \d+ ms"
 OVER_THE_CAP = re.escape("too_large: Content-Length is over the 262144-byte cap")
 PING_FAULTS = [
@@ -51,6 +58,12 @@ PING_FAULTS = [
 ]
 
 
+def cap_used(contract) -> Decimal:
+    """What the contract's daily cap has counted (0 when nothing ever reserved room)."""
+    return CapCounter.objects.filter(cap__contract=contract).aggregate(
+        used=Sum("used"))["used"] or Decimal(0)
+
+
 def assert_decided_by_the_ping_deadline(auction: Auction) -> None:
     assert auction.bids_at is not None
     assert auction.ping_deadline_at - auction.started_at < timedelta(milliseconds=BUDGET_MS)
@@ -65,8 +78,9 @@ def test_a_misbehaving_buyer_gets_its_outcome_and_the_good_bidder_buys_in_time(
         settings.HTTP_MAX_RESPONSE_BYTES = cap
     _, key = source_with_key(vertical, time_budget_ms=BUDGET_MS)
     bad = sim_contract(vertical, sim_url, query=f"bid=50&{fault}",
-                       timeout_ms=ENDPOINT_TIMEOUT_MS)
-    good = sim_contract(vertical, sim_url, query="bid=9", timeout_ms=ENDPOINT_TIMEOUT_MS)
+                       timeout_ms=ENDPOINT_TIMEOUT_MS, caps=DAILY_CAP_OF_1)
+    good = sim_contract(vertical, sim_url, query="bid=9", timeout_ms=ENDPOINT_TIMEOUT_MS,
+                        caps=DAILY_CAP_OF_1)
 
     response = lead_submit(api_client, key)
 
@@ -81,6 +95,7 @@ def test_a_misbehaving_buyer_gets_its_outcome_and_the_good_bidder_buys_in_time(
     assert ping.bid is None and ping.latency_ms < BUDGET_MS
     assert Ping.objects.get(auction=auction, contract=good).outcome == "bid"
     assert Sale.objects.get(lead=lead).contract == good
+    assert (cap_used(bad), cap_used(good)) == (0, 1)
     assert not Post.objects.filter(auction=auction, contract=bad).exists()
     assert len(sim_requests(sim_url, f"/b{bad.pk}/ping")) == 1
     assert sim_requests(sim_url, "/latest/meta-data/") == []
@@ -150,8 +165,9 @@ def test_a_top_bidder_whose_post_misbehaves_hands_the_lead_to_the_next_bidder(
     if cap:
         settings.HTTP_MAX_RESPONSE_BYTES = cap
     _, key = source_with_key(vertical)
-    top = sim_contract(vertical, sim_url, query=f"bid=20&{fault}&fail_on=post", timeout_ms=300)
-    runner_up = sim_contract(vertical, sim_url, query="bid=9")
+    top = sim_contract(vertical, sim_url, query=f"bid=20&{fault}&fail_on=post", timeout_ms=300,
+                       caps=DAILY_CAP_OF_1)
+    runner_up = sim_contract(vertical, sim_url, query="bid=9", caps=DAILY_CAP_OF_1)
 
     response = lead_submit(api_client, key)
 
@@ -160,7 +176,8 @@ def test_a_top_bidder_whose_post_misbehaves_hands_the_lead_to_the_next_bidder(
     lead = Lead.objects.get(uuid=response.json()["id"])
     assert Ping.objects.get(auction__lead=lead, contract=top).outcome == "bid"
     assert Sale.objects.get(lead=lead).contract == runner_up
-    assert lead.sale_price == 9
+    assert lead.status == LeadStatus.SOLD and lead.sale_price == 9
+    assert (cap_used(top), cap_used(runner_up)) == (0, 1)  # each failed post gave its room back
     attempts = settings.POST_REALTIME_ATTEMPTS if retried else 1
     posts = list(Post.objects.filter(auction__lead=lead, contract=top).order_by("attempt")
                  .values_list("attempt", "outcome"))

@@ -5,67 +5,28 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from apps.auctions.services.maintenance import leads_redrive
 from apps.leads.models import Lead, LeadStatus
-from tests.factories import (
-    VerticalFactory,
-    consumer_fields,
-    sim_contract,
-    source_with_key,
-    valid_fields,
-)
+from tests.factories import VerticalFactory, sim_contract, source_with_key, valid_fields
 from tests.reliability.conftest import celery_broker_use
+from tests.reliability.market import (
+    REDRIVE_AUCTIONING_S,
+    REDRIVE_RECEIVED_S,
+    assert_market_settled,
+    lead_accept,
+    market_create,
+    market_statuses,
+    sweeper_run,
+    undecided,
+)
+from tests.reliability.workers import PRODUCTION_OPTIONS, wait_for, worker_start, worker_stop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
-REPO = Path(__file__).resolve().parents[2]
-# README, "Supervising the workers": the steps that only serve remote control and monitoring
-# are off (nothing here uses them; gossip's teardown is where a broker restart went wrong)
-PRODUCTION_OPTIONS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
 BROKER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)[0] + "/14"
-
-
-def worker_start(broker: str, *options: str, **env: str) -> subprocess.Popen:
-    """A `celery worker` subprocess (prefork, 2 processes) on the test database."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": broker,
-        "HTTP_ALLOWED_NETWORKS": "127.0.0.1/32",
-        **env,
-    }
-    # a file, not a pipe: a pipe nobody reads would stall a chatty worker (closed by worker_stop)
-    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "leadexchange", "worker", "--pool", "prefork",
-         "--concurrency", "2", *options],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-    worker.log = log
-    return worker
-
-
-def worker_stop(worker: subprocess.Popen) -> str:
-    """Stop ``worker`` (warm shutdown) and return what it logged."""
-    if worker.poll() is None:
-        worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-    with worker.log:
-        worker.log.seek(0)
-        return worker.log.read()
 
 
 @pytest.fixture
@@ -79,15 +40,6 @@ def celery_worker_process(settings):
     celery_broker_use(BROKER)
     yield worker
     worker_stop(worker)
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_an_async_lead_is_sold_by_a_celery_worker(api_client, sim_url, celery_worker_process):
@@ -114,33 +66,20 @@ def test_the_worker_outlives_restarts_of_its_brokers_redis_while_busy(
         api_client, sim_url, settings, durable_redis):
     """The worker as README's production section runs it; the broker's Redis restarts three
     times under it — mid-task, again while the worker is reconnecting, and for a longer
-    outage. The worker reconnects by itself each time and stays up, and every lead is sold:
-    by the worker, or — for a message a restart lost (the unacked one being restored while
-    Redis was down) — after the sweeper, as beat runs it, queued it again. The broker's Redis
+    outage. The worker reconnects by itself each time and stays up, and every lead is sold
+    (``assert_market_settled``: none sold twice, the cap exact): by the worker, or — for a
+    message a restart lost (the unacked one being restored while Redis was down) — after
+    the sweeper, as beat runs it, queued it again. The broker's Redis
     keeps an append-only file, as production's should, so what was queued survives."""
-    vertical = VerticalFactory(slug="auto-insurance")
-    _, key = source_with_key(vertical)
-    sim_contract(vertical, sim_url, query="bid=11&latency_ms=300", timeout_ms=3000,
-                 slow_threshold_ms=5000)
+    market = market_create(sim_url)
     broker = durable_redis.url(0)
     settings.CELERY_BROKER_URL = broker
     celery_broker_use(broker)
     worker = worker_start(broker, *PRODUCTION_OPTIONS, "--loglevel", "INFO", REDIS_URL="")
-    submitted: list[str] = []
 
     def submit(count: int) -> None:
         for _ in range(count):
-            response = api_client.post(
-                "/api/v1/leads?mode=async",
-                data=json.dumps({"vertical": "auto-insurance",
-                                 "fields": consumer_fields(len(submitted))}),
-                content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
-            assert response.status_code == 202, response.content
-            submitted.append(response.json()["id"])
-
-    def all_sold() -> bool:
-        return Lead.objects.filter(uuid__in=submitted, status=LeadStatus.SOLD).count() == len(
-            submitted)
+            lead_accept(api_client, market)
 
     try:
         submit(10)
@@ -157,15 +96,17 @@ def test_the_worker_outlives_restarts_of_its_brokers_redis_while_busy(
         time.sleep(6)
         durable_redis.start()
         submit(5)
-        wait_for(all_sold, 60)
-        settings.LEAD_REDRIVE_RECEIVED_S = 0
-        leads_redrive()  # what beat runs every 30 s
-        sold = wait_for(all_sold, 60)
+        # beat's sweeper, thresholds shortened (production: 30 s received, 300 s auctioning;
+        # both stay well above an auction's length, so a live auction is never re-driven)
+        settings.LEAD_REDRIVE_RECEIVED_S = REDRIVE_RECEIVED_S
+        settings.LEAD_REDRIVE_AUCTIONING_S = REDRIVE_AUCTIONING_S
+        settled = wait_for(lambda: undecided(market.leads) == 0, 60, every=1.0,
+                           tick=sweeper_run)
         alive = worker.poll() is None
     finally:
         log = worker_stop(worker)
-    statuses = sorted(Lead.objects.filter(uuid__in=submitted).values_list("status", flat=True))
     assert "Unrecoverable error" not in log, log
     assert "Error on restarting" not in log, log
     assert alive, log
-    assert sold, (statuses, log)
+    assert settled, (market_statuses(market), log)
+    assert_market_settled(market)

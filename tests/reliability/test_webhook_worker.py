@@ -9,18 +9,12 @@ slow local receiver so the kill lands mid-delivery."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import tempfile
-import time
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.leads.models import Lead
 from apps.webhooks.models import DeliveryStatus, WebhookDelivery
@@ -28,53 +22,25 @@ from apps.webhooks.services import endpoint_create, source_event_record
 from apps.webhooks.tasks import webhook_deliveries_due
 from tests.factories import VerticalFactory, source_with_key, valid_fields
 from tests.reliability.conftest import celery_broker_use
+from tests.reliability.workers import (
+    PRODUCTION_OPTIONS,
+    wait_for,
+    worker_kill,
+    worker_log,
+    worker_start,
+)
 from tests.webhook_receiver import Receiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_S, LEASE_S = 3, 8  # the lease is never shorter than the timeout + 5 s
 
 
-def worker_start(broker: str) -> subprocess.Popen:
-    """A `celery worker` (prefork, 2 children) in a process group of its own, so a kill
-    takes the children too, as a machine or container dying would."""
-    db = connection.settings_dict
-    env = {**os.environ,
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "CELERY_BROKER_URL": broker, "HTTP_ALLOWED_NETWORKS": "127.0.0.1/32",
-           "WEBHOOK_TIMEOUT_S": str(TIMEOUT_S), "WEBHOOK_LEASE_S": str(LEASE_S)}
-    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by worker_log
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "leadexchange", "worker", "--pool", "prefork",
-         "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--loglevel", "WARNING"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True)
-    worker.log = log
-    return worker
-
-
-def worker_kill(worker: subprocess.Popen) -> None:
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=10)
-
-
-def worker_log(worker: subprocess.Popen) -> str:
-    with worker.log:
-        worker.log.seek(0)
-        return worker.log.read()
-
-
-def wait_for(predicate, timeout: float, *, every: float = 0.1, tick=None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        if tick is not None:
-            tick()
-        time.sleep(every)
-    return False
+def webhook_worker_start(broker: str) -> subprocess.Popen:
+    """A worker in a process group of its own, with the short webhook timeout and lease."""
+    return worker_start(broker, *PRODUCTION_OPTIONS, "--loglevel", "WARNING",
+                        new_session=True, WEBHOOK_TIMEOUT_S=str(TIMEOUT_S),
+                        WEBHOOK_LEASE_S=str(LEASE_S))
 
 
 def test_killing_the_worker_mid_delivery_loses_no_webhook(private_redis, settings):
@@ -86,7 +52,7 @@ def test_killing_the_worker_mid_delivery_loses_no_webhook(private_redis, setting
     vertical = VerticalFactory(slug="auto-insurance")
     source, _ = source_with_key(vertical)
     _, receiver.secret = endpoint_create(source=source, url=f"{receiver.url}/hooks")
-    first = worker_start(broker)
+    first = webhook_worker_start(broker)
     second = None
     try:
         with transaction.atomic():  # the tasks are sent once this commits
@@ -98,7 +64,7 @@ def test_killing_the_worker_mid_delivery_loses_no_webhook(private_redis, setting
         worker_kill(first)  # two deliveries in flight, the rest queued or done
         in_flight = WebhookDelivery.objects.filter(status=DeliveryStatus.SENDING).count()
 
-        second = worker_start(broker)
+        second = webhook_worker_start(broker)
         # beat's due job, every second, as production runs it
         delivered = wait_for(
             lambda: not WebhookDelivery.objects.exclude(
