@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from apps.core.redis_client import redis_get
-from tests.reliability.test_celery_worker import (
+from tests.reliability.workers import (
     PRODUCTION_OPTIONS,
     wait_for,
     worker_start,
