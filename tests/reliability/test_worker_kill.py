@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from apps.auctions.models import Post, PostOutcome
-from apps.leads.models import Lead, LeadStatus
 from tests.reliability.conftest import celery_broker_use
 from tests.reliability.market import (
     REDRIVE_AUCTIONING_S,
@@ -50,7 +49,7 @@ def test_a_worker_killed_mid_auction_loses_no_lead_sells_none_twice_keeps_caps_e
                              30, every=0.05)
         assert in_flight, worker_log(first)
         worker_kill(first)
-        stranded = undecided(market.leads)
+        cut = list(Post.objects.filter(outcome=PostOutcome.SENDING).values_list("pk", flat=True))
 
         # the supervisor starts a worker again; beat runs the sweeper (thresholds shortened:
         # production waits 30 s for a received lead and 300 s for an auctioning one)
@@ -67,6 +66,7 @@ def test_a_worker_killed_mid_auction_loses_no_lead_sells_none_twice_keeps_caps_e
         if first.poll() is None:
             worker_kill(first)
 
-    assert stranded >= 2  # the kill did leave leads behind (in flight or prefetched)
-    assert Lead.objects.filter(uuid__in=market.leads, status=LeadStatus.SOLD).count() == LEADS
+    assert cut  # the kill did land mid-post …
+    # … and each post it cut was sent again (same buyer, same Idempotency-Key) and answered
+    assert not Post.objects.filter(pk__in=cut, outcome=PostOutcome.SENDING).exists()
     assert_market_settled(market)
