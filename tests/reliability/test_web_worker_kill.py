@@ -115,7 +115,7 @@ def test_a_web_worker_killed_mid_request_loses_no_lead_sells_none_twice_keeps_ca
     died = answers_before.count(None)
     assert died >= 1, answers_before  # … which died with it
     assert set(answers_before) - {None} <= {200, 202}
-    assert after == [200] * AFTER  # the new worker serves
+    assert None not in after and set(after) <= {200, 202}, after  # the new worker serves
     assert stranded >= 1  # the dead requests' leads were left mid-way …
     assert settled, market_statuses(market)  # … and the sweeper finished them
     assert len(stored) == BEFORE + AFTER  # every lead was stored before its auction started
