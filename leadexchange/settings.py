@@ -317,6 +317,15 @@ DEMO_TRAFFIC = env.bool("DEMO_TRAFFIC", default=True)
 # --- Auction ----------------------------------------------------------------------------------
 # Threads per process running auctions (sync captures wait on them for the source's budget).
 AUCTION_THREADS = env.int("AUCTION_THREADS", default=64)
+# Where a sync lead's auction runs while its request waits: "thread" (the web process's
+# auction pool: no hop) or "celery" (a worker, which tells the waiting request through Redis
+# when the outcome is recorded): web and auction capacity then scale apart, across hosts.
+SYNC_AUCTION_EXECUTOR = env("SYNC_AUCTION_EXECUTOR", default="thread")
+if SYNC_AUCTION_EXECUTOR not in ("thread", "celery"):
+    raise ImproperlyConfigured("SYNC_AUCTION_EXECUTOR must be 'thread' or 'celery'.")
+if SYNC_AUCTION_EXECUTOR == "celery" and not (CELERY_BROKER_URL and REDIS_URL):
+    raise ImproperlyConfigured("SYNC_AUCTION_EXECUTOR=celery needs CELERY_BROKER_URL (the "
+                               "workers) and REDIS_URL (the outcome signal).")
 # Run background work (auctions, tasks without a broker) on the calling thread instead of
 # the pool: for tests, where the test's own transaction must stay visible.
 RUN_TASKS_INLINE = env.bool("RUN_TASKS_INLINE", default=False)

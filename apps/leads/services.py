@@ -23,6 +23,7 @@ from django.utils import timezone
 from apps.core.dbconn import db_release
 from apps.core.dispatch import background_submit, task_enqueue
 from apps.core.exceptions import ApplicationError
+from apps.core.handoff import handoff_send
 from apps.core.logging import kv
 from apps.leads.dedupe import dedupe_claim, dedupe_keys
 from apps.leads.enrich import zip_lookup
@@ -176,7 +177,8 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float,
     decided: Lead | None = None
     if settings.RUN_TASKS_INLINE:
         decided = auction_run_task.run(lead.pk, deadline=deadline, ping_id=ping_id)
-    else:
+    elif settings.SYNC_AUCTION_EXECUTOR != "celery" or not _on_worker(lead, deadline, ping_id):
+        # here, on the auction pool (a worker's outcome is read from the database below)
         future = background_submit(
             partial(auction_run_task.run, deadline=deadline, ping_id=ping_id), lead.pk)
         db_release()  # the wait is for the network, not for the database
@@ -192,6 +194,22 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float,
             "payout": f"{lead.payout or 0:.2f}", "message": lead.message,
         }, lead)
     return CaptureAnswer(202, _pending_body(lead), lead)
+
+
+def _on_worker(lead: Lead, deadline: float, ping_id: int | None) -> bool:
+    """Run the auction on a Celery worker and wait for it until ``deadline``; False when no
+    broker took it (the caller runs it here: a sync lead is never left waiting for one)."""
+    from apps.auctions.tasks import auction_run_task
+
+    db_release()  # the wait is for the worker, not for the database
+    try:
+        handoff_send(auction_run_task, lead.pk, ping_id=ping_id,
+                     deadline_at=time.time() + (deadline - time.monotonic()),
+                     wait_s=deadline - time.monotonic())
+    except Exception as error:  # the broker is down: the web process runs it itself
+        logger.warning(kv("lead.handoff_failed", lead=lead.uuid, error=type(error).__name__))
+        return False
+    return True
 
 
 def _pending_body(lead: Lead) -> dict[str, Any]:
