@@ -52,6 +52,8 @@ def handoff_done(key: str | None) -> None:
         return
     try:
         with client.pipeline(transaction=False) as pipe:
-            pipe.lpush(key, 1).expire(key, _TTL_S).execute()
+            pipe.lpush(key, 1)
+            pipe.expire(key, _TTL_S)
+            pipe.execute()
     except redis.RedisError as error:
         logger.warning(kv("handoff.signal_failed", error=type(error).__name__))
