@@ -61,6 +61,22 @@ else:
         "print(secrets.token_urlsafe(50))'). Only the embedded default (no DATABASE_URL) "
         "generates its own, in var/secret_key."
     )
+# The key of the keyed digests (HMAC-SHA256) that find a consumer's leads, suppress a consumer
+# and record an erasure without keeping the e-mail or phone (apps.core.pii). Its own key, not
+# SECRET_KEY: rotating the secret key (sessions, tokens) must not lose every digest. Same rule
+# as the secret key: the embedded default keeps one in var/, a deployment must set it.
+if env("PII_DIGEST_KEY", default=""):
+    PII_DIGEST_KEY = env("PII_DIGEST_KEY")
+elif not env("DATABASE_URL", default=""):
+    PII_DIGEST_KEY = embedded_secret_key(VAR_DIR / "pii_digest_key")
+else:
+    raise ImproperlyConfigured(
+        "PII_DIGEST_KEY is not set. With DATABASE_URL set (production) the key of the "
+        "personal-data digests must come from the environment, e.g. PII_DIGEST_KEY=$(python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))'), and never change afterwards (the "
+        "suppression list and erasure records are kept as digests under it). Only the embedded "
+        "default (no DATABASE_URL) generates its own, in var/pii_digest_key."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -83,6 +99,7 @@ INSTALLED_APPS = [
     "apps.webhooks",
     "apps.auctions",
     "apps.billing",
+    "apps.privacy",  # consumer erasure: touches the rows of every app to its left
     "apps.reports",
     "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
 ]
@@ -364,6 +381,13 @@ WEBHOOK_SECRET_GRACE_S = env.int("WEBHOOK_SECRET_GRACE_S", default=24 * 3600)
 WEBHOOK_BATCH = env.int("WEBHOOK_BATCH", default=50)
 # Embedded default (no broker): in-process threads for deliveries, apart from the auctions'.
 WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=4)
+
+# --- Privacy ----------------------------------------------------------------------------------
+# Leads an erasure scrubs per transaction (apps.privacy.services): small enough that no batch
+# holds its locks for long, large enough that millions of leads take minutes.
+PRIVACY_ERASE_BATCH = env.int("PRIVACY_ERASE_BATCH", default=500)
+# Embedded default: erasures run on a thread of their own, never on the auctions' threads.
+PRIVACY_THREADS = 1
 
 
 class BeatEntry(TypedDict):

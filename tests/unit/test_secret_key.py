@@ -19,7 +19,8 @@ PRINT_KEY = "from django.conf import settings; print(settings.SECRET_KEY)"
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items()
-             if k not in ("DJANGO_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
+             if k not in ("DJANGO_SECRET_KEY", "PII_DIGEST_KEY", "DATABASE_URL", "REDIS_URL",
+                          "CELERY_BROKER_URL")}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env={**clean, **env},
                           capture_output=True, text=True, timeout=60)
 
@@ -33,6 +34,7 @@ def test_production_without_a_secret_key_refuses_to_start():
 
 def test_production_with_a_secret_key_starts():
     done = _manage("shell", "-v0", "-c", PRINT_KEY, DJANGO_SECRET_KEY="k" * 10 + "-production-key",
+                   PII_DIGEST_KEY="p" * 10 + "-production-key",
                    DATABASE_URL="postgres://leadexchange@127.0.0.1:5432/leadexchange")
 
     assert done.returncode == 0, done.stderr
