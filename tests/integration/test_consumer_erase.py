@@ -142,6 +142,9 @@ def test_an_erasure_scrubs_every_lead_of_the_consumer_across_sources_and_vertica
     assert (done.status, done.leads_erased) == (ErasureStatus.DONE, 5)
     assert canary_tables() == []
     erased = Lead.objects.exclude(pk=other_lead.pk)
+    assert {(lead.source_id, lead.vertical.slug) for lead in erased} == {
+        (acme.pk, "auto-insurance"), (blue.pk, "auto-insurance"), (blue.pk, "home-insurance"),
+        (acme.pk, "home-insurance")}
     assert all(lead.erased_at is not None and lead.email_digest is None
                and lead.phone_digest is None for lead in erased)
     assert Lead.objects.get(pk=first.pk).fields["email"] == ERASED
@@ -204,3 +207,17 @@ def test_the_command_names_what_is_wrong(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("consumer_erase", *args)
     assert not ErasureRequest.objects.exists()
+
+
+def test_the_backfill_gives_older_leads_their_digests_so_an_erasure_finds_them(
+        api_client, world):
+    _, key = world["acme"]
+    submit(api_client, key, "auto-insurance", valid_fields(email=CANARY_EMAIL))
+    Lead.objects.update(email_digest=None, phone_digest=None)  # as before the migration
+
+    call_command("consumer_digests_backfill", "--batch", "1")
+
+    assert Lead.objects.get().email_digest == pii_digest("email", "canary.erase@example.com")
+    done = erasure_request(email=CANARY_EMAIL, phone=None, requested_by=None,
+                           channel="command", run_inline=True)
+    assert done.leads_erased == 1
