@@ -388,6 +388,8 @@ WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=4)
 PRIVACY_ERASE_BATCH = env.int("PRIVACY_ERASE_BATCH", default=500)
 # Embedded default: erasures run on a thread of their own, never on the auctions' threads.
 PRIVACY_THREADS = 1
+# An unfinished erasure with no batch done for this long lost its run and is run again.
+ERASURE_STALE_SECONDS = env.int("ERASURE_STALE_SECONDS", default=300)
 
 
 class BeatEntry(TypedDict):
@@ -406,6 +408,7 @@ CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
     "acceptance-refresh": {"task": "apps.auctions.tasks.acceptance_refresh", "schedule": 600.0},
     "oauth-tokens-refresh": {"task": "apps.buyers.tasks.oauth_tokens_refresh", "schedule": 60.0},
     "reports-rollup": {"task": "apps.reports.tasks.reports_rollup", "schedule": 60.0},
+    "erasures-redrive": {"task": "apps.privacy.tasks.erasures_redrive", "schedule": 60.0},
 }
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

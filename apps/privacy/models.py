@@ -29,9 +29,13 @@ class ErasureRequest(models.Model):
     leads_erased = models.PositiveIntegerField(default=0)
     requested_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # the last sign of life of a run (each batch): a request that is not done and shows none
+    # for ``ERASURE_STALE_SECONDS`` lost its run (a killed worker) and is run again
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
+
 
     def __str__(self) -> str:
         return f"erasure {self.pk} ({self.status})"

@@ -20,6 +20,7 @@ fields (apps.webhooks.payloads), SourcePing rows only non-PII fields: nothing to
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -84,7 +85,7 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
     if request.phone_digest:
         match |= Q(phone_digest=request.phone_digest)
     ErasureRequest.objects.filter(pk=request_id, status=ErasureStatus.PENDING).update(
-        status=ErasureStatus.RUNNING)
+        status=ErasureStatus.RUNNING, heartbeat_at=timezone.now())
     schemas: dict[int | None, tuple[Vertical | None, frozenset[str]]] = {}
     while True:
         with transaction.atomic():
@@ -94,7 +95,7 @@ def erasure_run(*, request_id: int) -> ErasureRequest:
                 break
             _batch_erase(batch, schemas)
             ErasureRequest.objects.filter(pk=request_id).update(
-                leads_erased=F("leads_erased") + len(batch))
+                leads_erased=F("leads_erased") + len(batch), heartbeat_at=timezone.now())
     ErasureRequest.objects.filter(pk=request_id).update(status=ErasureStatus.DONE,
                                                         finished_at=timezone.now())
     request.refresh_from_db()
@@ -139,3 +140,24 @@ def _batch_erase(batch: list[Lead],
     DedupeClaim.objects.filter(lead_id__in=ids).delete()
     if purchases:
         ConsumerPurchase.objects.filter(digest__in=purchases).delete()
+
+
+def erasures_redrive() -> int:
+    """Run again every erasure request that is not done and showed no sign of life for
+    ``ERASURE_STALE_SECONDS`` (its worker was killed, or its task never reached a worker);
+    returns how many were re-queued. A request still running is not touched, and a re-run
+    only continues what is left."""
+    from apps.privacy.tasks import erasure_run_task
+
+    stale = timezone.now() - timedelta(seconds=settings.ERASURE_STALE_SECONDS)
+    lost = list(ErasureRequest.objects.exclude(status=ErasureStatus.DONE).filter(
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, requested_at__lt=stale))
+        .values_list("pk", flat=True))
+    for pk in lost:
+        # claimed first, so the next sweep does not queue it again while it waits
+        if ErasureRequest.objects.filter(pk=pk).exclude(status=ErasureStatus.DONE).update(
+                heartbeat_at=timezone.now()):
+            task_enqueue(erasure_run_task, pk, pool="privacy")
+    if lost:
+        logger.info(kv("privacy.erasures_redriven", count=len(lost)))
+    return len(lost)

@@ -10,3 +10,10 @@ def erasure_run_task(request_id: int) -> None:
     from apps.privacy.services import erasure_run
 
     erasure_run(request_id=request_id)
+
+
+@shared_task
+def erasures_redrive() -> int:
+    from apps.privacy.services import erasures_redrive as redrive
+
+    return redrive()

@@ -162,3 +162,15 @@ def test_the_privacy_endpoints_refuse_staff_without_the_permission(staff_client,
         assert getattr(api_client, method)(url, data={"email": EMAIL},
                                            format="json").status_code == 401
     assert not ErasureRequest.objects.exists() and not SuppressedConsumer.objects.exists()
+
+
+def test_the_spec_shows_the_suppressed_answer_as_the_api_gives_it(api_client, admin_client,
+                                                                  source_key):
+    _, key = source_key
+    opt_out(admin_client, email=EMAIL)
+    given = submit(api_client, key, email=EMAIL).json()
+
+    spec = api_client.get("/api/v1/verticals/auto-insurance/spec").json()
+
+    shown = next(a["body"] for a in spec["answers"] if a["body"].get("status") == "suppressed")
+    assert set(shown) == set(given) and shown["detail"] == given["detail"]

@@ -221,3 +221,24 @@ def test_the_backfill_gives_older_leads_their_digests_so_an_erasure_finds_them(
     done = erasure_request(email=CANARY_EMAIL, phone=None, requested_by=None,
                            channel="command", run_inline=True)
     assert done.leads_erased == 1
+
+
+def test_an_erasure_whose_run_was_lost_is_run_again_by_the_sweep(
+        api_client, world, settings, django_capture_on_commit_callbacks):
+    from apps.privacy.services import erasures_redrive
+
+    _, key = world["acme"]
+    submit(api_client, key, "auto-insurance", valid_fields(email=CANARY_EMAIL))
+    with django_capture_on_commit_callbacks(execute=False):  # the task never ran
+        lost = erasure_request(email=CANARY_EMAIL, phone=None, requested_by=None,
+                               channel="api")
+    assert erasures_redrive() == 0  # not stale yet
+    ErasureRequest.objects.filter(pk=lost.pk).update(
+        requested_at=timezone.now() - timedelta(seconds=settings.ERASURE_STALE_SECONDS + 1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert erasures_redrive() == 1
+
+    lost.refresh_from_db()
+    assert (lost.status, lost.leads_erased) == (ErasureStatus.DONE, 1)
+    assert erasures_redrive() == 0
