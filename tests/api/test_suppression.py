@@ -174,3 +174,31 @@ def test_the_spec_shows_the_suppressed_answer_as_the_api_gives_it(api_client, ad
 
     shown = next(a["body"] for a in spec["answers"] if a["body"].get("status") == "suppressed")
     assert set(shown) == set(given) and shown["detail"] == given["detail"]
+
+
+def test_a_pinged_lead_of_a_suppressed_consumer_is_refused_at_its_post(
+        api_client, admin_client, vertical, sim_url):
+    """A ping carries no PII, so suppression shows at the post: 409, nothing sent to the
+    buyer, the held cap room released."""
+    from apps.auctions.models import CapHold, Post, Sale
+    from tests.factories import sim_contract
+
+    _, key = source_with_key(vertical)
+    sim_contract(vertical, sim_url, query="bid=10",
+                 caps=[{"period": "day", "metric": "leads", "limit": 1}])
+    ping_fields = {k: v for k, v in valid_fields().items()
+                   if k in ("zip", "vehicle_year", "homeowner", "credit_rating", "income")}
+    pinged = api_client.post("/api/v1/pings", data=json.dumps(
+        {"vertical": "auto-insurance", "fields": ping_fields}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}").json()
+    assert pinged["status"] == "bid"
+    opt_out(admin_client, phone=PHONE)
+
+    answer = api_client.post(f"/api/v1/pings/{pinged['ping_id']}/post", data=json.dumps(
+        {"fields": valid_fields(phone=PHONE)}), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert answer.status_code == 409, answer.json()
+    assert answer.json()["status"] == "suppressed"
+    assert not Post.objects.exists() and not Sale.objects.exists()
+    assert CapHold.objects.get().state == "released"
