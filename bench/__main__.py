@@ -8,7 +8,8 @@
    ``auction_run`` calls for the deadline, ping-overhead and burst rows, and the fan-out
    CPU comparison (``bench.auctions``, ``bench.fanout``).
 3. Through HTTP: gunicorn serving the app and a load generator process, for the sync rate,
-   the end-to-end overhead at half that rate and the async capture rate (``bench.load``).
+   the end-to-end overhead at half that rate, source pings and their posts at that rate
+   (``bench.pingpost``) and the async capture rate (``bench.load``).
 4. The table on stdout; ``bench/results/latest.json`` and a dated copy (``bench.report``).
 
 Every child process is stopped and the bench database removed on exit, Ctrl-C included

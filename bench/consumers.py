@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+# The bench verticals' PII fields (``pii`` in bench.setup's schema): never in a ping.
+PII_KEYS = frozenset({"first_name", "last_name", "email", "phone"})
 # Numbers 0 … 7,999,999 map to distinct, valid US phone numbers (exchange 200–999).
 _EXCHANGES = 800
 
@@ -30,3 +32,9 @@ def submission(vertical: str, n: int, sub_id: str = "bench") -> dict[str, Any]:
     """The ``POST /api/v1/leads`` body for consumer ``n`` in ``vertical``; ``sub_id`` tells
     the bench's own leads apart (``bench-sync``, ``bench-async`` over HTTP)."""
     return {"vertical": vertical, "sub_id": sub_id, "fields": consumer_fields(n)}
+
+
+def ping_submission(vertical: str, n: int, sub_id: str = "bench") -> dict[str, Any]:
+    """The ``POST /api/v1/pings`` body for consumer ``n``: ``submission`` without its PII."""
+    fields = {k: v for k, v in consumer_fields(n).items() if k not in PII_KEYS}
+    return {"vertical": vertical, "sub_id": sub_id, "fields": fields}

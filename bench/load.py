@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.auctions import lost_bids
-from bench.loadgen import SUB_ID_SYNC
+from bench.loadgen import SUB_ID_PING, SUB_ID_SYNC
 from bench.processes import Children, CpuMeter, process_tree
 from bench.redisdb import BROKER_URL, queue_length, redis_answers, redis_flush
 from bench.report import progress
@@ -120,14 +120,17 @@ def rig_start(children: Children, world: World, simulator_pid: int, var: Path, *
 
 def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float,
              duration: float, clients: int = 0, rate: float = 0.0,
-             async_capture: bool = False) -> Step:
-    """Run the load generator once and meter every process over its measured window."""
+             async_capture: bool = False, ping_post: bool = False) -> Step:
+    """Run the load generator once and meter every process over its measured window
+    (``ping_post``: each lead pinged, then posted to its ping; see bench.loadgen)."""
     argv = [sys.executable, "-m", "bench.loadgen", "--url", rig.url, "--key", world.source_key,
             "--vertical", market.slug, "--first", str(rig.consumers()), "--mode", mode,
             "--clients", str(clients), "--rate", str(rate), "--warmup", str(warmup),
             "--duration", str(duration)]
     if async_capture:
         argv.append("--async-capture")
+    if ping_post:
+        argv.append("--ping-post")
     popen = rig.children.start(argv)
     assert popen.stdout is not None
     meter: CpuMeter | None = None
@@ -325,8 +328,8 @@ def sync_capacity(rig: Rig, world: World, market: Market, *, clients: int, bisec
 
 def settle(rig: Rig, *, quiet: float = 0.15) -> bool:
     """Wait until the last step is over server-side, so a step does not pay for it: no sync
-    lead of this server left ``received`` or ``auctioning`` (an overloaded step leaves
-    auctions running after their ``202``), no query of the bench database still running,
+    or ping-post lead of this server left ``received`` or ``auctioning`` (an overloaded step
+    leaves auctions running after their ``202``), no query of the bench database still running,
     and the web server and database backends quiet (under ``quiet`` of a core over a
     second: autovacuum after a burst of Ping rows, …). False if ``rig.settle_s`` ran out."""
     from datetime import UTC, datetime
@@ -335,7 +338,8 @@ def settle(rig: Rig, *, quiet: float = 0.15) -> bool:
 
     give_up = time.monotonic() + rig.settle_s
     since = datetime.fromtimestamp(rig.since, UTC)
-    while Lead.objects.filter(status__in=["received", "auctioning"], sub_id=SUB_ID_SYNC,
+    while Lead.objects.filter(status__in=["received", "auctioning"],
+                              sub_id__in=[SUB_ID_SYNC, SUB_ID_PING],
                               received_at__gte=since).exists() or _postgres_busy():
         if time.monotonic() > give_up:
             return False

@@ -18,9 +18,13 @@ class Plan:
     step_warmup_s: float
     step_s: float
     e2e_s: float
+    ping_post_s: float  # the ping-post rows' window, at the e2e row's rate …
+    ping_post_min: int  # … made long enough for this many pings (a p99 worth reading)
     async_clients: int
     async_s: float
     phase_auctions: int  # the per-phase breakdown (diagnostic)
+    cost_leads: int  # the cost figure: CPU per lead, by phase, over this many leads …
+    cost_batches: int  # … in batches (the spread is the range of the batch means)
     settle_s: float  # the longest wait between HTTP steps for the server to finish the last
     warmup_auctions: int = 5
     hang_budget_ms: float = 300.0  # T = (300 − 30) × 0.6 = 162 ms: the hang row goes faster
@@ -29,12 +33,14 @@ class Plan:
     def quick(cls) -> Plan:
         return cls(auctions=40, concurrent_threads=4, concurrent_auctions=40,
                    fanout_auctions=40, sync_clients=8, sync_bisections=1, step_warmup_s=1.5,
-                   step_s=5.0, e2e_s=12.0, async_clients=32, async_s=6.0, phase_auctions=15,
-                   settle_s=6.0)
+                   step_s=5.0, e2e_s=12.0, ping_post_s=8.0, ping_post_min=220,
+                   async_clients=32, async_s=6.0, phase_auctions=15, cost_leads=300,
+                   cost_batches=3, settle_s=6.0)
 
     @classmethod
     def full(cls) -> Plan:
         return cls(auctions=300, concurrent_threads=4, concurrent_auctions=200,
                    fanout_auctions=200, sync_clients=4, sync_bisections=2, step_warmup_s=3.0,
-                   step_s=15.0, e2e_s=60.0, async_clients=32, async_s=20.0,
-                   phase_auctions=60, settle_s=20.0)
+                   step_s=15.0, e2e_s=60.0, ping_post_s=40.0, ping_post_min=1000,
+                   async_clients=32, async_s=20.0, phase_auctions=60, cost_leads=1500,
+                   cost_batches=3, settle_s=20.0)

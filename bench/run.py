@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import auctions, fanout, load, phases, report
+from bench import auctions, cost, fanout, load, phases, pingpost, report
 from bench.plan import Plan
 from bench.processes import OTHERS, Children, CpuMeter
 from bench.redisdb import redis_flush
@@ -22,6 +22,7 @@ from bench.setup import (
     POST_LATENCY_MS,
     SOURCE_BUDGET_MS,
     Database,
+    Market,
     World,
     leads_create,
     world_create,
@@ -29,7 +30,7 @@ from bench.setup import (
 
 # Consumer numbers: each market's pre-captured leads, then the HTTP steps (bench.load).
 _FIRST_CONSUMER = {"hang": 0, "spread": 200_000, "burst": 400_000, "fanout": 600_000,
-                   "phases": 800_000}
+                   "phases": 800_000, "cost": 1_000_000}
 SIMULATOR_LOG = "simulator.jsonl"  # the in-process rows' simulator (bench.simlog)
 NOISY = 0.2  # other processes using more of a core than this is worth a note
 
@@ -67,6 +68,7 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_ur
         _in_process_rows(plan, world, leads, simulator.pid, var / SIMULATOR_LOG, figures,
                          extra)
         _diagnostics(plan, world, leads["phases"], var, args.profile, extra)
+        _cost_rows(plan, world, figures, extra)
         children.stop_simulator(simulator)
         if args.no_http:
             extra["notes"].append("--no-http: the HTTP rows were not measured")
@@ -207,6 +209,21 @@ def _diagnostics(plan: Plan, world: World, phase_leads: list[int], var: Path, pr
         phases.profile_auctions(phase_leads[count:], profile_path)
 
 
+def _cost_rows(plan: Plan, world: World, figures: dict[str, float | None],
+               extra: dict[str, Any]) -> None:
+    """The cost figure: CPU ms per captured async lead and per sold lead's auction, by
+    phase (``bench.cost``)."""
+    progress(f"cost: CPU per lead by phase, {plan.cost_leads} leads in {plan.cost_batches} "
+             "batches")
+    result = cost.cost_figures(world, world.markets["cost"], _FIRST_CONSUMER["cost"],
+                               leads=plan.cost_leads, batches=plan.cost_batches)
+    extra["cost"] = result
+    capture = result["capture_cpu_ms"]["total"]["mean"]
+    auction = result["auction_cpu_ms"]["total"]["mean"]
+    figures["cpu_ms_per_async_capture"] = capture
+    figures["cpu_ms_per_sold_sync_lead"] = round(capture + auction, 3)
+
+
 def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Children,
                simulator_pid: int, var: Path, figures: dict[str, float | None],
                extra: dict[str, Any]) -> None:
@@ -265,6 +282,8 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
     extra["latency_summaries"]["e2e response time"] = e2e["response_ms"]
     extra["cpu_by_process"][f"e2e, open loop {rate / 2:.1f}/s"] = e2e["cpu_by_process"]
 
+    _ping_post_rows(plan, rig, world, market, rate / 2, figures, extra)
+
     progress(f"row 7: async capture, {plan.async_clients} closed-loop clients")
     try:
         captured = load.async_capture(rig, world, market, clients=plan.async_clients,
@@ -278,6 +297,43 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
     extra["latency_summaries"]["async capture response"] = captured["response_ms"]
     if not rig.broker:
         extra["notes"].append("Redis did not answer: async capture auctioned in-process")
+
+
+def _ping_post_rows(plan: Plan, rig: load.Rig, world: World, market: Market, rate: float,
+                    figures: dict[str, float | None], extra: dict[str, Any]) -> None:
+    """Source-side ping-post at the e2e row's rate, long enough for ``plan.ping_post_min``
+    pings (at most three times ``plan.ping_post_s``, on a machine too slow for that)."""
+    duration = min(3 * plan.ping_post_s, max(plan.ping_post_s, plan.ping_post_min / rate))
+    progress(f"ping-post rows: open loop at {rate:.1f} pings/s for {duration:.0f} s, "
+             "each ping that bids posted at once")
+    result = pingpost.ping_post_at(rig, world, market, rate=rate, warmup=plan.step_warmup_s,
+                                   duration=duration)
+    figures["source_ping_overhead_ms_p50"] = result["ping_overhead_ms"]["p50"]
+    figures["source_ping_overhead_ms_p99"] = result["ping_overhead_ms"]["p99"]
+    figures["ping_post_overhead_ms_p50"] = result["post_overhead_ms"]["p50"]
+    figures["ping_post_overhead_ms_p99"] = result["post_overhead_ms"]["p99"]
+    figures["lost_in_time_bids"] = ((figures.get("lost_in_time_bids") or 0)
+                                    + result["lost_in_time_bids"])
+    extra["ping_post"] = result
+    extra["latency_summaries"]["source ping answer overhead"] = result["ping_overhead_ms"]
+    for part, stats in result["ping_overhead_parts_ms"].items():
+        extra["latency_summaries"][f"  {part}"] = stats
+    extra["latency_summaries"]["source ping response time"] = result["ping_response_ms"]
+    extra["latency_summaries"]["post after ping overhead"] = result["post_overhead_ms"]
+    for part, stats in result["post_overhead_parts_ms"].items():
+        extra["latency_summaries"][f"  {part}"] = stats
+    extra["latency_summaries"]["post after ping response"] = result["post_response_ms"]
+    extra["cpu_by_process"][f"ping-post, open loop {rate:.1f}/s"] = result["cpu_by_process"]
+    progress(f"  {result['pings_answered']} pings ({result['bid']} bid, {result['no_bid']} "
+             f"no bid), {result['posted']} posted, {result['sold']} sold, "
+             f"{result['posts_not_sold']} posts not sold, lost in-time bids "
+             f"{result['lost_in_time_bids']}")
+    if result["ping_failed"] or result["no_bid"] or result["posts_not_sold"]:
+        extra["notes"].append(
+            f"ping-post: {result['ping_failed']} pings failed, {result['no_bid']} answered "
+            f"no_bid and {result['posts_not_sold']} posts did not sell "
+            f"({result['post_answers']}): the simulator's buyers all bid and take every "
+            "post, so each is ours (a 202: the post's budget ran out before its answer)")
 
 
 def _machine_busy(seconds: float = 1.0) -> float:

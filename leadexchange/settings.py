@@ -99,12 +99,17 @@ INSTALLED_APPS = [
     "apps.webhooks",
     "apps.auctions",
     "apps.billing",
-    "apps.privacy",  # consumer erasure: touches the rows of every app to its left
+    "apps.routing",
+    "apps.privacy",  # consumer erasure: scrubs the rows of the apps to its left
     "apps.reports",
+    "apps.ops",  # /healthz, /readyz, /metrics
     "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics: answered first, whatever the Host header and the scheme
+    # (probes reach a process by its address, over plain HTTP)
+    "apps.ops.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # a NUL in a query parameter, header or cookie is a 400 before anything looks it up
     "apps.core.unstorable.UnstorableRequestMiddleware",
@@ -343,6 +348,11 @@ AUCTION_SECONDARY_MIN_MS = env.int("AUCTION_SECONDARY_MIN_MS", default=150)
 # Beta prior (accepted, rejected) of a contract's post acceptance rate used in ranking.
 AUCTION_ACCEPTANCE_PRIOR = (19, 1)
 AUCTION_ACCEPTANCE_WINDOW_DAYS = 7
+# Recency: each answered post multiplies the recent counts by this (memory ~1/(1-d) posts),
+# judged against a prior of this many posts at the long prior's mean; the estimate is the
+# lower of the long-run and the recent one.
+AUCTION_ACCEPTANCE_RECENT_DECAY = 0.9
+AUCTION_ACCEPTANCE_RECENT_PRIOR_WEIGHT = 2
 POST_REALTIME_ATTEMPTS = env.int("POST_REALTIME_ATTEMPTS", default=3)
 POST_REALTIME_BACKOFF_S = (0.05, 0.2)
 POST_MAX_ATTEMPTS = env.int("POST_MAX_ATTEMPTS", default=8)
@@ -405,7 +415,9 @@ CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
                                "schedule": 5.0},
     "health-pings": {"task": "apps.auctions.tasks.health_pings", "schedule": 15.0},
     "leads-redrive": {"task": "apps.auctions.tasks.leads_redrive", "schedule": 30.0},
+    "routing-rules": {"task": "apps.routing.tasks.routing_rules_evaluate", "schedule": 30.0},
     "acceptance-refresh": {"task": "apps.auctions.tasks.acceptance_refresh", "schedule": 600.0},
+    "cap-holds-purge": {"task": "apps.auctions.tasks.cap_holds_purge", "schedule": 300.0},
     "oauth-tokens-refresh": {"task": "apps.buyers.tasks.oauth_tokens_refresh", "schedule": 60.0},
     "reports-rollup": {"task": "apps.reports.tasks.reports_rollup", "schedule": 60.0},
     "erasures-redrive": {"task": "apps.privacy.tasks.erasures_redrive", "schedule": 60.0},
@@ -443,3 +455,18 @@ LOGGING = {
 
 # Number of reverse proxies in front of the web tier whose X-Forwarded-For hop we trust.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Health and metrics (apps.ops; README "Health and metrics") -----------------------------
+# /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set; unset, it answers only
+# clients on the loopback interface (as TRUSTED_PROXY_COUNT resolves the client address).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# leadexchange_leads_recent counts the leads received in this many seconds, by status.
+METRICS_LEADS_WINDOW_S = env.int("METRICS_LEADS_WINDOW_S", default=300)
+# Celery workers (and the embedded scheduler, when Redis is set) beat this often; /readyz
+# wants a worker beat younger than WORKER_HEARTBEAT_MAX_AGE_S once a broker is configured.
+WORKER_HEARTBEAT_INTERVAL_S = env.float("WORKER_HEARTBEAT_INTERVAL_S", default=10.0)
+WORKER_HEARTBEAT_MAX_AGE_S = env.float("WORKER_HEARTBEAT_MAX_AGE_S", default=60.0)
+# The /readyz checks whose failure makes a process unready (503); the others are reported
+# only. Web requests ride out a Redis or broker outage (README), so an operator whose load
+# balancer does not fail open may keep just `database` here.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "redis", "broker", "worker"])

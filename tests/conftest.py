@@ -77,9 +77,11 @@ def _fresh_counters():
     into the next."""
     from apps.auctions.setups import contract_setups_clear
     from apps.core.cache import cached_rows_clear
+    from apps.sources.selectors import vertical_schemas_clear
 
     contract_setups_clear()
     cached_rows_clear()
+    vertical_schemas_clear()
     rate_limit_reset()
     client = redis_get()
     if client is not None:  # only ever the tests' own database (see _tests_redis_only)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, QuerySet, Sum
 
 from apps.auctions.engine import window_start
 from apps.auctions.models import CapHold, CapHoldState
@@ -124,12 +124,27 @@ def cap_hold(caps: Sequence[CapRule], *, price: Decimal, now: datetime, ping_id:
 def cap_holds_release(ping_id: int) -> None:
     """Give back the room ping ``ping_id`` still holds (its post went elsewhere, failed, or
     expired). Each hold is given back once, whoever else releases or sweeps it."""
-    holds = list(CapHold.objects.filter(ping_id=ping_id, state=CapHoldState.HELD)
-                 .order_by("cap_id").values_list("pk", "cap_id", "window_start", "amount"))
-    if not holds:
+    _give_back(CapHold.objects.filter(ping_id=ping_id, state=CapHoldState.HELD))
+
+
+def cap_holds_purge(*, now: datetime, keep: timedelta = timedelta(hours=1)) -> int:
+    """The periodic cleanup: give back every expired hold nobody released (its counter stops
+    carrying it) and delete the hold rows that ended more than ``keep`` ago. A live hold is
+    never touched. Returns the number of rows deleted."""
+    _give_back(CapHold.objects.filter(state=CapHoldState.HELD, expires_at__lte=now))
+    deleted, _ = (CapHold.objects.filter(expires_at__lt=now - keep)
+                  .exclude(state=CapHoldState.HELD).delete())
+    return deleted
+
+
+def _give_back(holds: QuerySet[CapHold]) -> None:
+    """Release ``holds`` and take their room off their counters; each hold once, whoever
+    else releases or sweeps it at the same time."""
+    rows = list(holds.order_by("cap_id").values_list("pk", "cap_id", "window_start", "amount"))
+    if not rows:
         return
     with transaction.atomic():
-        for pk, cap_id, start, amount in holds:
+        for pk, cap_id, start, amount in rows:
             if CapHold.objects.filter(pk=pk, state=CapHoldState.HELD).update(
                     state=CapHoldState.RELEASED):
                 CapCounter.objects.filter(cap_id=cap_id, window_start=start).update(

@@ -100,6 +100,9 @@ class Sale(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2)
     exclusive = models.BooleanField(default=True)
     is_test = models.BooleanField(default=False)
+    # one-to-one consent: the brand sold to, the text the consumer saw for it, every brand
+    # picked, when, and the certificate URL (apps.auctions.services.consent.sale_evidence)
+    consent = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

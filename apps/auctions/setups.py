@@ -68,6 +68,7 @@ class ContractSetup:
     health: HealthLimits
     buyer_dedupe_days: int
     name: str
+    brand: str = ""  # one-to-one consent: the public brand name ("" = takes no part)
 
 
 def endpoint_setup(endpoint: Endpoint, mappings: Iterable[FieldMapping],
@@ -129,7 +130,7 @@ def _setup(contract: Contract) -> ContractSetup:
         filters=tuple(FilterRule(f.field, f.operator, f.value) for f in contract.filters.all()),
         schedule=tuple(Window(w.weekday, w.opens_at, w.closes_at)
                        for w in contract.schedule.all()),
-        timezone=buyer.timezone,
+        timezone=buyer.timezone, consent_brand=contract.consent_brand_key,
     )
     return ContractSetup(
         terms=terms,
@@ -139,6 +140,7 @@ def _setup(contract: Contract) -> ContractSetup:
         health=HealthLimits(contract.slow_threshold_ms, contract.slow_count,
                             contract.error_count),
         buyer_dedupe_days=buyer.dedupe_window_days, name=str(contract),
+        brand=contract.consent_brand,
     )
 
 
@@ -198,11 +200,24 @@ _cache = _Cache()
 _ACCEPTANCE_TTL_S = 30.0
 
 
-def acceptance_rate(posts: int, accepted: int) -> Decimal:
-    """Historical post acceptance with a Beta prior, so a new buyer starts near the prior
-    mean instead of at 0 or 1: (accepted + a) / (posts + a + b)."""
+def acceptance_rate(posts: int, accepted: int, recent_posts: float = 0.0,
+                    recent_accepted: float = 0.0) -> Decimal:
+    """Post acceptance for ranking: the lower of two Beta estimates with the same prior
+    mean, so a new buyer starts near the prior mean instead of at 0 or 1.
+
+    - long run: (accepted + a) / (posts + a + b) over the window's counts (prior a, b);
+    - recent: the same over the recency-weighted counts (``posts_decayed``: each post
+      weighs ``AUCTION_ACCEPTANCE_RECENT_DECAY`` times the next one), against a prior of
+      ``AUCTION_ACCEPTANCE_RECENT_PRIOR_WEIGHT`` posts.
+
+    A run of rejects pulls the recent one, and so the estimate, down within a few posts
+    (40 in a row: about 0.16, whatever came before), where the long run alone, with its
+    prior of 20 posts, stays near 1/3; a run of accepts does not lift a poor long run."""
     a, b = settings.AUCTION_ACCEPTANCE_PRIOR
-    return (Decimal(accepted + a) / Decimal(posts + a + b)).quantize(Decimal("0.0001"))
+    long_run = Decimal(accepted + a) / Decimal(posts + a + b)
+    weight = settings.AUCTION_ACCEPTANCE_RECENT_PRIOR_WEIGHT
+    recent = Decimal((recent_accepted + weight * a / (a + b)) / (recent_posts + weight))
+    return min(long_run, recent).quantize(Decimal("0.0001"))
 
 
 def vertical_pii_keys(vertical_id: int) -> frozenset[str]:
@@ -226,9 +241,11 @@ def _acceptance(vertical_id: int) -> tuple[float, dict[int, Decimal]]:
         cached = _cache.acceptance.get(vertical_id)
     if cached is not None and cached[0] > now:
         return cached
-    rates = {pk: acceptance_rate(posts, accepted) for pk, posts, accepted in
+    rates = {pk: acceptance_rate(posts, accepted, recent_posts, recent_accepted)
+             for pk, posts, accepted, recent_posts, recent_accepted in
              Contract.objects.filter(vertical_id=vertical_id).values_list(
-                 "pk", "posts_recent", "accepted_recent")}
+                 "pk", "posts_recent", "accepted_recent", "posts_decayed",
+                 "accepted_decayed")}
     fresh = (now + _ACCEPTANCE_TTL_S, rates)
     with _cache._lock:
         _cache.acceptance[vertical_id] = fresh

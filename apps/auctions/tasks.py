@@ -51,6 +51,15 @@ def leads_redrive() -> int:
 
 
 @shared_task
+def cap_holds_purge() -> int:
+    from django.utils import timezone
+
+    from apps.auctions.caps import cap_holds_purge as purge
+
+    return purge(now=timezone.now())
+
+
+@shared_task
 def acceptance_refresh() -> None:
     from apps.auctions.services.maintenance import acceptance_refresh as refresh
 

@@ -142,16 +142,18 @@ def _mappings(fields: list[str], **renames: str) -> list[dict]:
 
 DEMO_BUYERS: list[dict] = [
     {"company": "Apex Auto Insurance", "quality": "1.10", "format": "json",
+     "brand": "Apex Auto Insurance",
      "query": "bid_min=8&bid_max=25&latency=uniform:20,120&reject_rate=0.1",
      "caps": [{"period": "day", "metric": "leads", "limit": "500"}],
      "filters": [{"field": "vehicle_year", "operator": "gte", "value": 2000}]},
     {"company": "Bluebird Insurance Group", "format": "xml", "post_format": "json",
+     "brand": "Bluebird Insurance",
      "query": "bid_min=5&bid_max=18&latency=uniform:30,150", "post_token_key": "ping_ref",
      "ping_mappings": _mappings(_PING_FIELDS, zip="Lead.ZipCode", state="Lead.State",
                                 vehicle_year="Lead.Vehicle.Year",
                                 vehicle_make="Lead.Vehicle.Make"),
      "caps": [{"period": "hour", "metric": "spend", "limit": "400"}]},
-    {"company": "Cardinal Quotes", "format": "form",
+    {"company": "Cardinal Quotes", "format": "form", "brand": "Cardinal Quotes",
      "query": "bid_min=6&bid_max=15&latency=uniform:15,90&reject_rate=0.2"
               "&reject_reason=Duplicate+in+CRM",
      "filters": [{"field": "credit_rating", "operator": "in",
@@ -266,6 +268,7 @@ def _demo_buyer(vertical: Vertical, spec: dict, simulator_url: str) -> Contract:
         "mode": mode, "fixed_price": spec.get("price"),
         "exclusive": spec.get("exclusive", True), "is_secondary": spec.get("secondary", False),
         "accepts_test_leads": True, "filters": spec.get("filters", []),
+        "consent_brand": spec.get("brand", ""),  # takes part in one-to-one consent
         "caps": spec.get("caps", []), "schedule": [], "endpoints": endpoints,
     }
     existing = Contract.objects.filter(buyer=buyer, vertical=vertical,

@@ -68,11 +68,36 @@ class _IPField(serializers.IPAddressField):
     pass
 
 
+class OneToOnePickSerializer(serializers.Serializer):
+    brand = serializers.SlugField(max_length=100,
+                                  help_text="A brand the consumer picked, as the ping listed it.")
+    text = serializers.CharField(max_length=4000, help_text="The consent text the consumer "
+                                 "was shown for this brand.")
+
+
 class ConsentSerializer(serializers.Serializer):
     trustedform_cert_url = _TrustedFormField(required=False, allow_blank=True, max_length=255)
     jornaya_leadid = _JornayaField(required=False, allow_blank=True, max_length=64)
     tcpa_text = serializers.CharField(required=False, allow_blank=True, max_length=4000)
     tcpa_consent = serializers.BooleanField(required=False)
+    one_to_one = serializers.ListField(
+        child=OneToOnePickSerializer(), required=False, min_length=1, max_length=20,
+        help_text="One-to-one consent: each company the consumer agreed to be contacted by, "
+                  "with the text shown for it. Only these brands' buyers can receive the "
+                  "lead.")
+    consented_at = serializers.DateTimeField(
+        required=False, help_text="When the consumer gave consent (default: when posted).")
+
+    def validate_one_to_one(self, picks: list[dict[str, str]]) -> list[dict[str, str]]:
+        seen: set[str] = set()
+        for pick in picks:
+            if pick["brand"] in seen:
+                raise serializers.ValidationError(f"{pick['brand']} is picked twice.")
+            seen.add(pick["brand"])
+        return [dict(pick) for pick in picks]
+
+    def validate_consented_at(self, value) -> str:
+        return value.isoformat()  # kept as JSON with the lead
 
     def validate_trustedform_cert_url(self, value: str) -> str:
         return _normalized_or_error(normalize_trustedform_cert_url, value)

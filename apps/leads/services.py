@@ -98,6 +98,8 @@ def _fill_envelope(lead: Lead, envelope: dict[str, Any]) -> None:
     lead.sub_id = envelope.get("sub_id", "")
     lead.sub_ids = envelope.get("sub_ids", {})
     lead.consent = {k: v for k, v in dict(envelope.get("consent", {})).items() if v != ""}
+    if "one_to_one" in lead.consent and "consented_at" not in lead.consent:
+        lead.consent["consented_at"] = timezone.now().isoformat()  # evidence needs a time
     lead.is_test = envelope.get("test", False)
     lead.consumer_ip = envelope.get("ip_address")
     lead.user_agent = envelope.get("user_agent", "")

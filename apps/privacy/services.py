@@ -3,16 +3,17 @@ sources and verticals, loses its personal data; the consumer goes on the suppres
 
 ``erasure_request`` records the request (digests only) and suppresses the consumer at once,
 then runs the erasure — in a task, or inline for the command. ``erasure_run`` works in
-batches of ``ERASE_BATCH`` leads, one short transaction each, found through the leads'
+batches of ``PRIVACY_ERASE_BATCH`` leads, one short transaction each, found through the leads'
 indexed digest columns, so no volume holds a long transaction; a batch clears the digests of
 the leads it scrubbed, so the loop ends, a re-run (a redelivered task) resumes where it
 stopped, and a second request for the same consumer finds nothing and records 0.
 
 What a batch scrubs, per lead: the vertical's PII fields (replaced by ``ERASED``), the
-consumer's IP and browser, the consent tokens (TrustedForm, Jornaya); the request and
-response bodies of its pings and posts; the comments of its returns; its de-duplication
-claims and the buyers' purchase digests of it (plain SHA-256 of the e-mail or phone, which
-anyone holding the address could confirm). Kept: status, prices, timestamps, sales, returns,
+consumer's IP and browser, the consent tokens (TrustedForm, Jornaya; also the certificate URL
+in its sales' one-to-one consent evidence); the request and response bodies of its pings and
+posts; the comments of its returns; its de-duplication claims and the buyers' purchase
+digests of it (plain SHA-256 of the e-mail or phone, which anyone holding the address could
+confirm). Kept: status, prices, timestamps, sales, returns,
 ledger — every count and sum the reports show. Webhook and postback bodies carry no lead
 fields (apps.webhooks.payloads), SourcePing rows only non-PII fields: nothing to scrub there.
 """
@@ -28,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.auctions.models import ConsumerPurchase, Ping, Post
+from apps.auctions.models import ConsumerPurchase, Ping, Post, Sale
 from apps.billing.models import Return
 from apps.core.dispatch import task_enqueue
 from apps.core.logging import kv
@@ -137,6 +138,11 @@ def _batch_erase(batch: list[Lead],
     Ping.objects.filter(auction__lead_id__in=ids).update(request_body=ERASED,
                                                          response_body=ERASED)
     Return.objects.filter(lead_id__in=ids).exclude(comment="").update(comment=ERASED)
+    for sale in Sale.objects.filter(lead_id__in=ids, consent__isnull=False):
+        # one-to-one consent evidence: brands and texts stay, the certificate URL (a
+        # recording of the consumer's session) goes, as it goes from the lead's consent
+        sale.consent = {k: v for k, v in (sale.consent or {}).items() if k != "certificate_url"}
+        sale.save(update_fields=["consent"])
     DedupeClaim.objects.filter(lead_id__in=ids).delete()
     if purchases:
         ConsumerPurchase.objects.filter(digest__in=purchases).delete()

@@ -20,6 +20,17 @@ DEFINITIONS: dict[str, str] = {
     "revenue_per_lead": "Revenue ÷ accepted leads (average revenue per lead).",
     "deliver_p50_ms": "Median time from receipt to sale (ms), sold leads.",
     "deliver_p95_ms": "95th percentile of the time from receipt to sale (ms).",
+    "pings_received": "Pings sources sent (POST /api/v1/pings) before posting their leads, "
+                      "by the hour received; test pings never.",
+    "pings_bid": "Source pings answered with a bid (a price promised to the source).",
+    "ping_bid_rate": "Source pings answered with a bid ÷ pings received.",
+    "avg_bid_offered": "What the bids promised the sources, on average: the sum of the bids "
+                       "÷ pings answered with a bid.",
+    "pings_posted": "Pings with a bid whose lead the source then posted.",
+    "ping_post_rate": "Pings posted ÷ pings answered with a bid (ping → post rate).",
+    "pings_expired": "Pings with a bid never posted before their expiry (the held room went "
+                     "back to the buyers).",
+    "pings_sold": "Posted pings whose lead sold (its revenue is in the lead figures).",
     "pings": "Pings sent to buyers (direct-post offers included).",
     "bids": "Pings answered with a price (including bids under the floor).",
     "bids_below_floor": "Bids under the floor (the vertical's, source's or contract's "

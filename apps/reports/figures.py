@@ -82,6 +82,12 @@ FIGURES = {f.name: f for f in (
     Figure("converted_leads", "Converted leads"),
     Figure("conversion_rate", "Conversion rate", "rate", detail="conversion_value"),
     Figure("conversion_value", "Conversion value", "money"),
+    Figure("pings_received", "Pings received"), Figure("pings_bid", "Pings bid"),
+    Figure("ping_bid_rate", "Ping bid rate", "rate"),
+    Figure("avg_bid_offered", "Avg bid offered", "money"),
+    Figure("pings_posted", "Pings posted", detail="ping_post_rate"),
+    Figure("ping_post_rate", "Ping → post", "rate"),
+    Figure("pings_expired", "Pings expired"), Figure("pings_sold", "Pings sold"),
     Figure("pings", "Pings"), Figure("bids", "Bids"),
     Figure("bids_below_floor", "Bids below floor"), Figure("bid_rate", "Bid rate", "rate"),
     Figure("avg_bid", "Avg bid", "money"), Figure("wins", "Wins"),
@@ -103,6 +109,11 @@ LEAD_CARDS = figures("received", "accepted", "rejection_rate", "duplicates", "so
                       "sell_through", "revenue", "payouts", "margin", "revenue_per_lead",
                       "deliver_p50_ms", "deliver_p95_ms", "returns", "net_revenue",
                       "net_margin", "conversion_rate")
+# the sources' own pings (source-side ping-post)
+PING_CARDS = figures("pings_received", "ping_bid_rate", "avg_bid_offered", "pings_posted",
+                     "pings_expired", "pings_sold")
+PING_COLUMNS = figures("pings_received", "pings_bid", "ping_bid_rate", "avg_bid_offered",
+                       "pings_posted", "ping_post_rate", "pings_expired", "pings_sold")
 # what joins the buyer cards when a buyer filter hides the lead cards: the buyers' money
 BUYER_MONEY_CARDS = figures("revenue", "returns", "net_revenue", "conversion_rate")
 BUYER_CARDS = figures("pings", "bid_rate", "avg_bid", "win_rate_pings", "win_rate_bids",
@@ -119,13 +130,15 @@ SOURCE_COLUMNS = figures("received", "accepted", "rejected", "rejection_rate", "
                           "revenue_per_lead", "deliver_p50_ms", "deliver_p95_ms", "returns",
                           "returns_pending", "return_rate", "credits", "net_revenue",
                           "clawbacks", "net_payout", "net_margin", "conversions",
-                          "converted_leads", "conversion_rate", "conversion_value")
+                          "converted_leads", "conversion_rate", "conversion_value"
+                          ) + PING_COLUMNS
 VERTICAL_COLUMNS = figures("received", "accepted", "rejection_rate", "sold", "sell_through",
                             "revenue", "payouts", "margin", "revenue_per_lead",
                             "deliver_p50_ms", "pings", "bid_rate", "win_rate_pings",
                             "post_reject_rate", "timeouts_pct", "latency_p50_ms",
                             "returns", "return_rate", "credits", "net_revenue", "clawbacks",
-                            "net_margin", "conversion_rate", "conversion_value")
+                            "net_margin", "conversion_rate", "conversion_value"
+                            ) + PING_COLUMNS
 TOP_BUYER_COLUMNS = figures("pings", "bid_rate", "wins", "win_rate_pings", "win_rate_bids",
                              "post_reject_rate", "latency_p50_ms", "revenue", "return_rate",
                              "net_revenue")

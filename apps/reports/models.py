@@ -1,9 +1,10 @@
 """Hourly rollups the KPIs are read from, so a day's dashboard never scans raw rows.
 
-Each row holds the sums for one UTC hour and one key (source × vertical for leads; contract
-× source for pings, posts and sales); latencies and delivery times are kept as fixed-bucket
-histograms (``apps.reports.histograms``), one integer column per bucket, so the database sums
-any range of hours — percentiles included — in one aggregate query. The rollup
+Each row holds the sums for one UTC hour and one key (source × vertical for leads and for
+the sources' own pings; contract × source for buyer pings, posts and sales); latencies and
+delivery times are kept as fixed-bucket histograms (``apps.reports.histograms``), one integer
+column per bucket, so the database sums any range of hours — percentiles included — in one
+aggregate query. The rollup
 job (``apps.reports.services.rollup_refresh``) rewrites recent hours from the raw rows, so a
 rollup is always derived data: it can be dropped and rebuilt.
 
@@ -78,6 +79,31 @@ class LeadHour(models.Model):
 for _name in DELIVER_BUCKETS:
     LeadHour.add_to_class(_name, models.PositiveIntegerField(default=0))
 _after_sale(LeadHour)
+
+
+class PingHour(models.Model):
+    """Source pings (``POST /api/v1/pings``) of one source in one vertical, by the UTC hour
+    they were received: answered with a bid or not, what the bids offered, and what became
+    of the bids since — posted (and sold), or expired unposted. Those change after the
+    hour: the refresh rewrites the hours of the pings posted or expired since its last run."""
+
+    hour = models.DateTimeField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    vertical = models.ForeignKey(Vertical, on_delete=models.CASCADE, related_name="+")
+    pings = models.PositiveIntegerField(default=0)
+    bids = models.PositiveIntegerField(default=0)
+    bid_sum = _money()  # what the bids offered the source
+    posted = models.PositiveIntegerField(default=0)
+    expired = models.PositiveIntegerField(default=0)  # bids never posted, past expires_at
+    sold = models.PositiveIntegerField(default=0)  # posted, and the lead sold
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "source", "vertical"],
+                                               name="uniq_ping_hour")]
+        indexes = [models.Index(fields=["hour"], name="ping_hour_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}h source {self.source_id} pings"
 
 
 class RejectionHour(models.Model):

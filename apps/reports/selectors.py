@@ -6,10 +6,13 @@ so a day's overview costs a few small indexed queries whatever the number of lea
 
 Lead figures (received … margin) are attributed to the hour a lead was received; buyer
 figures (pings … revenue by buyer) to the hour the ping, post or sale happened, and carry the
-lead's source so a source filter narrows them too. Lead figures are not split by buyer: with
-a buyer filter, or grouped by buyer or contract, only buyer figures are shown. Test leads are
-never counted. ``apps.reports.definitions`` says what every figure means; the dashboards and
-the API show it next to the numbers.
+lead's source so a source filter narrows them too. The sources' own pings (source-side
+ping-post: pings received, bid rate, average bid offered, ping→post rate, expired pings) are
+attributed to the hour the ping was received, per source and vertical, like lead figures.
+Lead and ping figures are not split by buyer: with a buyer filter, or grouped by buyer or
+contract, only buyer figures are shown. Test leads and test pings are never counted.
+``apps.reports.definitions`` says what every figure means; the dashboards and the API show it
+next to the numbers.
 
 After the sale (returns, conversions) is attributed to the hour the lead was RECEIVED — its
 cohort, the row of its sale — in both the lead and the buyer rollups, so a return rate is
@@ -35,6 +38,7 @@ from apps.reports.models import (
     LATENCY_BUCKETS,
     ContractHour,
     LeadHour,
+    PingHour,
     PostRejectHour,
     RejectionHour,
     ReturnHour,
@@ -45,7 +49,7 @@ GROUPS = ("", "source", "buyer", "contract", "vertical", "day", "hour")
 # Submissions rejected before their vertical was known (an unknown or missing slug) have no
 # vertical: grouped by vertical they are one row with an empty key and this label.
 UNKNOWN_VERTICAL = "unknown vertical"
-LEAD_GROUPS = ("", "source", "vertical", "day", "hour")  # lead figures exist for these
+LEAD_GROUPS = ("", "source", "vertical", "day", "hour")  # lead and source-ping figures
 BUYER_GROUPS = ("", "buyer", "contract", "vertical", "day", "hour")  # buyer figures too
 
 
@@ -108,6 +112,14 @@ class KpiRow:
     converted_leads: int | None = None
     conversion_rate: float | None = None
     conversion_value: Decimal | None = None
+    pings_received: int | None = None
+    pings_bid: int | None = None
+    ping_bid_rate: float | None = None
+    avg_bid_offered: Decimal | None = None
+    pings_posted: int | None = None
+    ping_post_rate: float | None = None
+    pings_expired: int | None = None
+    pings_sold: int | None = None
     pings: int | None = None
     bids: int | None = None
     bids_below_floor: int | None = None
@@ -125,6 +137,7 @@ class KpiRow:
     auto_pauses: int | None = None
     _lead: dict = field(default_factory=dict, repr=False)
     _buyer: dict = field(default_factory=dict, repr=False)
+    _ping: dict = field(default_factory=dict, repr=False)
 
 
 def _money(value) -> Decimal:
@@ -141,7 +154,8 @@ def _pct(numerator, denominator) -> float | None:
     return round(float(numerator) * 100 / float(denominator), 2) if denominator else None
 
 
-Rollup = LeadHour | RejectionHour | ContractHour | PostRejectHour | ReturnHour  # hourly
+Rollup = (LeadHour | PingHour | RejectionHour | ContractHour | PostRejectHour
+          | ReturnHour)  # hourly
 
 
 def _hours(model: type[Rollup], f: ReportFilter, *, buyer: str | None = None,
@@ -174,6 +188,7 @@ _AFTER_SALE_SUMS = ("returns", "returns_pending", "returns_rejected", "credits",
                     "conversions", "converted", "conversion_value")
 _LEAD_SUMS = ("received", "rejected", "duplicates", "sold", "unsold", "revenue", "payout",
               *DELIVER_BUCKETS, *_AFTER_SALE_SUMS)
+_PING_SUMS = ("pings", "bids", "bid_sum", "posted", "expired", "sold")
 _BUYER_SUMS = ("pings", "bids", "bids_below_floor", "bid_sum", "timeouts", "errors", "posts",
                "post_accepted", "post_rejected", "post_failed", "wins", "revenue",
                "auto_pauses", *LATENCY_BUCKETS, *_AFTER_SALE_SUMS)
@@ -219,6 +234,8 @@ def kpis(f: ReportFilter, group_by: str = "") -> list[KpiRow]:
     if lead_figures:
         for key, sums in _sums(_lead_rows(f), group_by, _LEAD_SUMS, f.zone).items():
             rows.setdefault(key, KpiRow(key=key, label=key))._lead = sums
+        for key, sums in _sums(_hours(PingHour, f), group_by, _PING_SUMS, f.zone).items():
+            rows.setdefault(key, KpiRow(key=key, label=key))._ping = sums
     if group_by in BUYER_GROUPS:
         for key, sums in _sums(_contract_rows(f), group_by, _BUYER_SUMS, f.zone).items():
             rows.setdefault(key, KpiRow(key=key, label=key))._buyer = sums
@@ -235,7 +252,7 @@ def _finish(row: KpiRow, *, revenue_from_sales: bool) -> None:
     receipt) unless lead figures do not apply to the grouping (by buyer or contract, or a
     buyer filter): then from the buyers' sales (by sale), never both in one report, so a
     column of revenue always adds up."""
-    lead, buyer = row._lead, row._buyer
+    lead, buyer, ping = row._lead, row._buyer, row._ping
     if lead:
         row.received, row.rejected = lead["received"], lead["rejected"]
         row.duplicates, row.sold, row.unsold = lead["duplicates"], lead["sold"], lead["unsold"]
@@ -252,6 +269,14 @@ def _finish(row: KpiRow, *, revenue_from_sales: bool) -> None:
         net_revenue = _after_sale(row, lead, row.sold)
         row.net_payout = row.payouts - Decimal(lead["clawbacks"])
         row.net_margin = net_revenue - row.net_payout
+    if ping:
+        row.pings_received, row.pings_bid = ping["pings"], ping["bids"]
+        row.ping_bid_rate = _ratio(row.pings_bid, row.pings_received)
+        row.avg_bid_offered = (Decimal(ping["bid_sum"]) / row.pings_bid).quantize(
+            Decimal("0.01")) if row.pings_bid else None
+        row.pings_posted, row.pings_expired = ping["posted"], ping["expired"]
+        row.ping_post_rate = _ratio(row.pings_posted, row.pings_bid)
+        row.pings_sold = ping["sold"]
     if buyer:
         row.pings, row.bids, row.wins = buyer["pings"], buyer["bids"], buyer["wins"]
         row.bids_below_floor = buyer["bids_below_floor"]

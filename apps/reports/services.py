@@ -1,8 +1,9 @@
-"""The rollup job: hourly sums rebuilt from the raw rows (leads, pings, posts, sales, health
-events, returns, conversions). Test leads are left out, as SPEC §3 says. Running it again for
-the same hours gives the same rows, so the periodic refresh simply rewrites the last few
-hours — and, because returns and conversions are counted in the hour their lead was received
-and arrive days later, the older hours of the leads they concern (``rollup_recent``)."""
+"""The rollup job: hourly sums rebuilt from the raw rows (leads, sources' pings, buyer pings,
+posts, sales, health events, returns, conversions). Test leads and test pings are left out, as
+SPEC §3 says. Running it again for the same hours gives the same rows, so the periodic refresh
+simply rewrites the last few hours — and, because returns and conversions are counted in the
+hour their lead was received and arrive days later, and a source's ping is posted or expires
+after its hour, the older hours of the leads and pings they concern (``rollup_recent``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,16 @@ from django.utils import timezone
 
 from apps.auctions import engine
 from apps.auctions.engine import Outcome
-from apps.auctions.models import HealthEvent, HealthEventKind, Ping, Post, PostOutcome, Sale
+from apps.auctions.models import (
+    HealthEvent,
+    HealthEventKind,
+    Ping,
+    Post,
+    PostOutcome,
+    Sale,
+    SourcePing,
+    SourcePingStatus,
+)
 from apps.billing.models import Conversion, Return, ReturnStatus
 from apps.buyers.models import Contract
 from apps.leads.models import REFUSED_STATUSES, SOLD_STATUSES, Lead, LeadStatus
@@ -29,6 +39,7 @@ from apps.reports.models import (
     LATENCY_BUCKETS,
     ContractHour,
     LeadHour,
+    PingHour,
     PostRejectHour,
     RejectionHour,
     ReturnHour,
@@ -59,6 +70,9 @@ MARK = "rollup_recent"
 # A return written in a transaction that commits after a run read the table still has a
 # created_at before that run: the next run looks this far before the previous one.
 MARK_OVERLAP = timedelta(minutes=5)
+# A posted lead is settled (sold or not) within this long after its ping expired: its post
+# came before, and the post's retries and re-pings take minutes.
+PING_SETTLE = timedelta(hours=1)
 
 
 def _hour_floor(moment: datetime) -> datetime:
@@ -104,9 +118,10 @@ def rollup_refresh(start: datetime, end: datetime) -> None:
     first = _hour_floor(start)
     last = _hour_floor(end) + timedelta(hours=1)
     window = {"hour__gte": first, "hour__lt": last}
-    for model in (LeadHour, RejectionHour, ContractHour, PostRejectHour, ReturnHour):
+    for model in (LeadHour, PingHour, RejectionHour, ContractHour, PostRejectHour, ReturnHour):
         model.objects.filter(**window).delete()
     _leads(first, last)
+    _source_pings(first, last, timezone.now())
     _contracts(first, last)
     _returns(first, last)
 
@@ -169,6 +184,26 @@ def _leads(first: datetime, last: datetime) -> None:
     RejectionHour.objects.bulk_create([
         RejectionHour(hour=h, source_id=s, vertical_id=v, reason=r, count=n)
         for (h, s, v, r), n in reasons.items()])
+
+
+def _source_pings(first: datetime, last: datetime, now: datetime) -> None:
+    """The sources' pings received in [first, last) per hour, source and vertical: one
+    grouped query. "Expired" is as of ``now``: a bid not posted whose ``expires_at`` passed
+    (``ping_hours`` finds the hours to rewrite when that changes)."""
+    bid = Q(status=SourcePingStatus.BID)
+    rows = (SourcePing.objects.filter(created_at__gte=first, created_at__lt=last, is_test=False)
+            .annotate(hour=TruncHour("created_at"))
+            .values("hour", "source_id", "vertical_id")
+            .annotate(pings=Count("pk"), bids=Count("pk", filter=bid),
+                      bid_sum=Sum("bid", filter=bid),
+                      posted=Count("pk", filter=bid & Q(posted_at__isnull=False)),
+                      expired=Count("pk", filter=bid & Q(posted_at__isnull=True,
+                                                         expires_at__lte=now)),
+                      sold=Count("pk", filter=bid & Q(posted_at__isnull=False,
+                                                      lead__status__in=SOLD_STATUSES))))
+    PingHour.objects.bulk_create([
+        PingHour(**{k: (v if v is not None else Decimal(0)) for k, v in row.items()})
+        for row in rows])
 
 
 def _contracts(first: datetime, last: datetime) -> None:
@@ -262,6 +297,21 @@ def after_sale_hours(since: datetime) -> list[datetime]:
                   .values_list("hour", flat=True).distinct())
 
 
+def ping_hours(since: datetime, now: datetime) -> list[datetime]:
+    """The UTC hours (of receipt) of the sources' pings posted, expired, or whose lead was
+    settled (sold or not) in [since, now]: what changed their hour's posted, expired and
+    sold counts after the hour was rolled up. One query, over the ``expires_at`` index: a
+    ping is posted before it expires, and its lead settles within ``PING_SETTLE`` after."""
+    changed = (Q(posted_at__gte=since)
+               | Q(status=SourcePingStatus.BID, posted_at__isnull=True,
+                   expires_at__gte=since, expires_at__lte=now)
+               | Q(lead__completed_at__gte=since))
+    return sorted(SourcePing.objects.filter(changed, expires_at__gte=since - PING_SETTLE,
+                                            is_test=False)
+                  .annotate(hour=TruncHour("created_at"))
+                  .values_list("hour", flat=True).distinct())
+
+
 def _spans(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
     """Sorted hours as [start, end) spans of consecutive hours."""
     spans: list[tuple[datetime, datetime]] = []
@@ -276,12 +326,15 @@ def _spans(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
 def rollup_recent(hours: int = 2) -> None:
     """The periodic refresh: the current hour and the ones before it, then the older hours
     of the leads whose returns or conversions changed since the previous run (a return
-    approved today changes the figures of the day its lead was received)."""
+    approved today changes the figures of the day its lead was received), and of the
+    sources' pings posted, sold or expired since then (a long ``ping_ttl_seconds`` outlives
+    the look-back)."""
     now = timezone.now()
     first = _hour_floor(now - timedelta(hours=hours))
     mark = RollupMark.objects.filter(name=MARK).values_list("ran_at", flat=True).first()
     since = (mark - MARK_OVERLAP) if mark else first
     rollup_refresh(first, now)
-    for start, end in _spans([h for h in after_sale_hours(since) if h < first]):
+    late = set(after_sale_hours(since)) | set(ping_hours(since, now))
+    for start, end in _spans(sorted(h for h in late if h < first)):
         rollup_refresh(start, end - timedelta(microseconds=1))
     RollupMark.objects.update_or_create(name=MARK, defaults={"ran_at": now})

@@ -35,6 +35,7 @@ from apps.reports.figures import (
     BUYER_MONEY_CARDS,
     FIGURES,
     LEAD_CARDS,
+    PING_CARDS,
     RETURN_CARDS,
     SOURCE_COLUMNS,
     TOP_BUYER_COLUMNS,
@@ -57,6 +58,7 @@ from apps.reports.selectors import (
     return_reasons,
 )
 from apps.reports.timeline import auction_timeline, lead_reason, live_leads
+from apps.routing.selectors import firings_between
 from apps.sources.models import Source, Vertical
 
 TIME_ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver",
@@ -153,6 +155,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     return _page(request, "reports/overview.html", f, {
         "page": "overview",
         "lead_cards": [c.cell(totals) | {"figure": c} for c in LEAD_CARDS],
+        # only where sources pinged in the range (ping figures are not split by buyer)
+        "ping_cards": [c.cell(totals) | {"figure": c} for c in PING_CARDS]
+        if totals.pings_received is not None else [],
         # with a buyer filter the lead cards are gone: the buyers' money joins these
         "buyer_cards": [c.cell(totals) | {"figure": c} for c in (
             BUYER_CARDS if not f.buyer_ids else [*BUYER_CARDS, *BUYER_MONEY_CARDS])],
@@ -162,7 +167,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "rejections": [(reason, count, display("rate", count / rejected if rejected else None))
                        for reason, count in rejection_reasons(f)],
         "post_rejects": post_reject_reasons(f),
-        "definitions": definitions(LEAD_CARDS, BUYER_CARDS, TOP_BUYER_COLUMNS,
+        "rule_firings": firings_between(*f.utc_bounds(), buyer_ids=f.buyer_ids),
+        "definitions": definitions(LEAD_CARDS, PING_CARDS, BUYER_CARDS, TOP_BUYER_COLUMNS,
                                     TOP_SOURCE_COLUMNS),
     })
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from apps.core.models import ApiKeyBase, TimeStampedModel
 from apps.sources.postback import POSTBACK_MACROS, postback_template_check
@@ -101,10 +102,24 @@ class VerticalField(models.Model):
     def __str__(self) -> str:
         return self.key
 
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        self._vertical_touch()
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        self._vertical_touch()
+        return deleted
+
     @property
     def required(self) -> bool:
         """Required at capture: a captured lead is the full lead, so both flags apply."""
         return self.required_for_ping or self.required_for_post
+
+    def _vertical_touch(self) -> None:
+        """A field is part of its vertical's schema: the vertical's ``updated_at`` is the
+        schema's version, which the per-process schema and PII-key caches compare."""
+        Vertical.objects.filter(pk=self.vertical_id).update(updated_at=timezone.now())
 
     def clean(self) -> None:
         if self.type == FieldType.CHOICE and not self.choices:

@@ -61,6 +61,15 @@ CONSENT_FORMATS: list[dict[str, str]] = [
      "example": "By clicking Get Quotes I agree to be contacted by up to 5 insurers…"},
     {"key": "tcpa_consent", "format": "Whether the consumer gave TCPA consent (boolean).",
      "example": "true"},
+    {"key": "one_to_one",
+     "format": "One-to-one consent (JSON only): the companies the consumer agreed to be "
+               "contacted by, each {brand, text}: the brand key a one-to-one ping listed and "
+               "the consent text shown for it. Only those brands' buyers can receive the lead.",
+     "example": '[{"brand": "apex-insurance", "text": "I agree that Apex Insurance may '
+                'call me."}]'},
+    {"key": "consented_at", "format": "When the consumer consented (ISO 8601; default: when "
+                                      "the lead is received).",
+     "example": "2026-05-01T12:00:40Z"},
 ]
 
 ENVELOPE: list[dict[str, str]] = [
@@ -70,7 +79,8 @@ ENVELOPE: list[dict[str, str]] = [
     {"key": "sub_id", "format": "Your tracking id (up to 255 characters)."},
     {"key": "sub_ids", "format": "More tracking ids: sub_id2 … sub_id5 (form: top-level keys)."},
     {"key": "consent", "format": "trustedform_cert_url, jornaya_leadid, tcpa_text, tcpa_consent "
-                                 "(form: top-level keys)."},
+                                 "(form: top-level keys), one_to_one and consented_at (JSON "
+                                 "only)."},
     {"key": "test", "format": "true runs the whole pipeline but bills nobody."},
     {"key": "ip_address", "format": "The consumer's IP address (not your server's)."},
     {"key": "user_agent", "format": "The consumer's browser user agent."},
@@ -154,6 +164,17 @@ def vertical_posting_spec(vertical: Vertical, spec: dict[str, Any]) -> dict[str,
                     "required for the ping and every field required for the post. "
                     "'required_for_ping' marks the fields buyers need to bid (PII is never "
                     "in a ping); 'required_for_post' those they need to take the lead.",
+        },
+        "ping": {
+            "method": "POST", "path": "/api/v1/pings",
+            "post_path": "/api/v1/pings/{ping_id}/post",
+            "required_fields": [f["key"] for f in fields
+                                if f["required_for_ping"] and not f["pii"]],
+            "note": "Ping first with the non-PII fields (a PII field is a 400): the answer "
+                    "{ping_id, status, bid, expires_at} holds the best bid until expires_at. "
+                    "Then post the full lead (pinged values unchanged) to post_path. With "
+                    "\"one_to_one\": true the ping lists the bidders' brands; the post names "
+                    "the consumer's picks in consent.one_to_one.",
         },
         "envelope": ENVELOPE,
         "consent": CONSENT_FORMATS,

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from apps.core.keys import key_matches, key_prefix
+from apps.core.sql import sql_rows
 from apps.sources.models import Source, SourceApiKey, Vertical, VerticalField
 
 # last_used_at is bookkeeping, not a counter: refresh it at most this often per key.
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+# vertical_get's per-process schemas: slug -> ((id, updated_at), vertical with its fields)
+_schemas: dict[str, tuple[tuple[int, str], Vertical]] = {}
+_schemas_lock = threading.Lock()
 
 
 def source_key_authenticate(key: str) -> SourceApiKey | None:
@@ -34,13 +39,36 @@ def source_key_authenticate(key: str) -> SourceApiKey | None:
 
 
 def vertical_get(slug: str) -> Vertical | None:
-    """An active vertical with its fields prefetched (in schema order), or None."""
-    return (
-        Vertical.objects.filter(slug=slug, is_active=True)
+    """An active vertical with its fields prefetched (in schema order), or None.
+
+    Every capture and ping reads it, so each process keeps the loaded schema and checks only
+    the vertical's version (its ``updated_at``, which saving it in the admin or the API moves)
+    with one indexed read. Treat the result as read-only: threads share it."""
+    rows = sql_rows(f"SELECT id, updated_at FROM {Vertical._meta.db_table} "  # noqa: S608
+                    "WHERE slug = %s AND is_active = %s", [slug, True])
+    if not rows:
+        return None
+    version = (rows[0][0], str(rows[0][1]))
+    with _schemas_lock:
+        hit = _schemas.get(slug)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    vertical = (
+        Vertical.objects.filter(pk=version[0])
         .prefetch_related(Prefetch("fields", queryset=VerticalField.objects.order_by("position",
                                                                                        "id")))
         .first()
     )
+    if vertical is not None:
+        with _schemas_lock:
+            _schemas[slug] = (version, vertical)
+    return vertical
+
+
+def vertical_schemas_clear() -> None:
+    """Forget every loaded schema in this process (tests that edit fields in place)."""
+    with _schemas_lock:
+        _schemas.clear()
 
 
 def source_allows_vertical(source: Source, vertical: Vertical) -> bool:

@@ -208,5 +208,8 @@ def test_the_demo_history_fills_every_net_figure(settings):
                  "conversion_rate", "conversion_value"):
         assert getattr(totals, name), name
     assert totals.net_revenue < totals.revenue
+    for name in ("pings_received", "pings_bid", "ping_bid_rate", "avg_bid_offered",
+                 "pings_posted", "ping_post_rate", "pings_expired", "pings_sold"):
+        assert getattr(totals, name), name  # the first demo source pings
     assert return_reasons(ReportFilter(today - timedelta(days=7), today + timedelta(days=1)),
                           "source")

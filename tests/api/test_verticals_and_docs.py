@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from io import StringIO
 
@@ -75,6 +76,7 @@ def test_every_example_of_the_spec_is_accepted_by_capture(api_client, which):
             "fields": {f["key"]: f["example"] for f in spec["fields"]},
             "consent": {c["key"]: c["example"] for c in spec["consent"]}}
     lead["consent"]["tcpa_consent"] = True
+    lead["consent"]["one_to_one"] = json.loads(lead["consent"]["one_to_one"])  # JSON text
 
     response = api_client.post("/api/v1/leads", lead, format="json",
                                HTTP_AUTHORIZATION=f"Bearer {key}")
@@ -93,6 +95,10 @@ def test_the_spec_says_which_fields_a_full_lead_must_carry_and_how(api_client):
     by_key = {f["key"]: f for f in spec["fields"]}
     # zip is needed for the ping, email for the post: a full lead carries both
     assert spec["submit"]["required_fields"] == ["first_name", "email", "phone", "zip"]
+    # the ping: what buyers need to bid, never PII
+    assert spec["ping"]["required_fields"] == ["zip"]
+    assert spec["ping"]["post_path"] == "/api/v1/pings/{ping_id}/post"
+    assert "one_to_one" in {c["key"] for c in spec["consent"]}
     assert by_key["zip"]["required"] and by_key["email"]["required"]
     assert not by_key["city"]["required"]
     assert by_key["date_of_birth"]["format"].startswith("YYYY-MM-DD")

@@ -35,6 +35,7 @@ CANARY_PHONE = "(212) 555-0188"
 # every spelling of the canary a table could hold
 CANARY_TEXTS = ("canary.erase", "2125550188", "555-0188", "Canary")
 OTHER_EMAIL = "other.person@example.com"
+CERTIFICATE = "https://cert.trustedform.com/" + "ab" * 20  # one-to-one consent evidence
 
 HOME_FIELDS = [
     {"key": "contact_email", "type": FieldType.EMAIL, "pii": True, "required_for_post": True},
@@ -89,7 +90,8 @@ def auction_with_bodies(lead: Lead, contract, *, echo: str) -> None:
     Post.objects.create(auction=auction, contract=contract, outcome="accepted",
                         price=Decimal(10), request_body=json.dumps({"email": "***"}),
                         response_body=json.dumps({"accepted": True, "email": echo}))
-    Sale.objects.create(lead=lead, contract=contract, buyer=contract.buyer, price=Decimal(10))
+    Sale.objects.create(lead=lead, contract=contract, buyer=contract.buyer, price=Decimal(10),
+                        consent={"brand": "Apex", "certificate_url": CERTIFICATE})
     Lead.objects.filter(pk=lead.pk).update(status=LeadStatus.SOLD, sale_price=Decimal(10),
                                            payout=Decimal(7), completed_at=now)
     for digest in consumer_digests(lead.vertical, lead.fields):
@@ -151,11 +153,13 @@ def test_an_erasure_scrubs_every_lead_of_the_consumer_across_sources_and_vertica
     assert Lead.objects.get(pk=first.pk).fields["vehicle_year"] == 2019  # not PII: kept
     assert Lead.objects.get(pk=first.pk).status == LeadStatus.SOLD
     assert Post.objects.get(auction__lead=first).response_body == ERASED
+    assert Sale.objects.get(lead=first).consent == {"brand": "Apex"}
     assert not DedupeClaim.objects.filter(lead__in=erased).exists()
     # the other consumer keeps everything, its buyer's purchase record included
     kept = Lead.objects.get(pk=other_lead.pk)
     assert kept.fields["email"] == OTHER_EMAIL and kept.erased_at is None
     assert OTHER_EMAIL in Post.objects.get(auction__lead=kept).response_body
+    assert Sale.objects.get(lead=kept).consent["certificate_url"] == CERTIFICATE
     assert ConsumerPurchase.objects.count() == len(consumer_digests(kept.vertical, kept.fields))
     assert lead_hours() == before  # reports keep their counts
     # the request is recorded without the e-mail or phone: digests only

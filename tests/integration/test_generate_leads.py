@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.test import override_settings
 
-from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
+from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale, SourcePing
 from apps.billing.models import Conversion, Return
 from apps.buyers.models import Buyer, Contract
 from apps.demo.synthetic import (
@@ -194,6 +194,36 @@ class TestAGeneratedWeek:
             "Acme Affiliates", "Blue Landing Pages"}
         assert WebhookAttempt.objects.filter(succeeded=True).count() == deliveries.count()
 
+    def test_the_first_demo_source_pings_before_posting_some_of_its_leads(self, generated):
+        pings = SourcePing.objects.filter(sub_id=MARK)
+        posted = pings.filter(posted_at__isnull=False)
+        status = Counter(pings.values_list("status", flat=True))
+        acme_leads = Lead.objects.filter(sub_id=MARK, source__name="Acme Affiliates",
+                                         status__in=["sold", "returned", "unsold"])
+
+        assert set(pings.values_list("source__name", flat=True)) == {"Acme Affiliates"}
+        assert generated.counts["sourceping"] == pings.count()
+        assert 0.25 < posted.count() / acme_leads.count() < 0.45  # ~35 %
+        assert status["bid"] > status["no_bid"] > 0
+        assert not posted.exclude(lead__received_at=F("posted_at")).exists()
+        assert not posted.filter(created_at__gte=F("posted_at")).exists()
+        # a sold lead's ping offered the payout it earned
+        assert not posted.filter(lead__status="sold").exclude(bid=F("lead__payout")).exists()
+        expired = pings.filter(status="bid", posted_at__isnull=True)
+        assert expired.exists() and not expired.filter(expires_at__gt=END).exists()
+        assert not pings.filter(created_at__lt=END - timedelta(days=DAYS)).exists()
+
+    def test_the_ping_figures_are_rolled_up(self, generated):
+        report = ReportFilter(start=(END - timedelta(days=DAYS)).date(),
+                              end=END.date() + timedelta(days=1))
+        totals = kpi_totals(report)
+        pings = SourcePing.objects.filter(is_test=False)
+
+        assert totals.pings_received == pings.count()
+        assert totals.pings_posted == pings.filter(posted_at__isnull=False).count()
+        assert 0.5 < totals.ping_bid_rate < 0.75 and 0.85 < totals.ping_post_rate < 0.95
+        assert totals.pings_expired and totals.pings_sold and totals.avg_bid_offered
+
 
 def snapshot() -> tuple:
     leads = tuple(Lead.objects.filter(sub_id=MARK).order_by("received_at", "uuid").values_list(
@@ -232,6 +262,7 @@ def test_clear_removes_only_synthetic_rows():
     assert list(Lead.objects.all()) == [real]
     assert not Ping.objects.exists() and not Sale.objects.exists()
     assert not Return.objects.exists() and not Conversion.objects.exists()
+    assert deleted["sourceping"] > 0 and not SourcePing.objects.exists()
     assert not WebhookDelivery.objects.exists() and not WebhookAttempt.objects.exists()
     assert not Buyer.objects.filter(company__endswith=SUFFIX).exists()
     assert Contract.objects.filter(buyer__company="Apex Auto Insurance").exists()  # demo kept

@@ -4,13 +4,14 @@ post to the reserved winner with its token, fallback, and every refusal."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from apps.auctions.caps import cap_reserve, cap_usage
+from apps.auctions.caps import cap_holds_purge, cap_reserve, cap_usage
 from apps.auctions.models import CapHold, Ping, Post, Sale, SourcePing
 from apps.auctions.setups import contract_setups
 from apps.buyers.models import CapCounter
@@ -134,6 +135,28 @@ def test_an_expired_ping_is_410_and_its_room_stops_counting(api_client, vertical
     assert response.status_code == 410
     assert response.json()["code"] == "ping_expired"
     assert not Lead.objects.exists()
+
+
+def test_the_periodic_purge_gives_back_expired_holds_and_deletes_old_rows_only(
+        api_client, vertical, sim_url):
+    _, key = source_with_key(vertical)
+    capped = sim_contract(vertical, sim_url, query="bid=10",
+                          caps=[{"period": "day", "metric": "leads", "limit": 5}])
+    stale, live = ping(api_client, key).json(), ping(api_client, key).json()
+    assert stale["status"] == live["status"] == "bid"
+    now = timezone.now()
+    CapHold.objects.filter(ping__uuid=stale["ping_id"]).update(
+        expires_at=now - timedelta(hours=2))
+    counter = CapCounter.objects.get(cap__contract=capped)
+    assert counter.held == 2
+
+    assert cap_holds_purge(now=now) == 1
+
+    counter.refresh_from_db()
+    assert counter.held == 1  # the expired hold was given back before its row went
+    assert list(CapHold.objects.values_list("ping__uuid", "state")) == [
+        (uuid.UUID(live["ping_id"]), "held")]
+    assert cap_holds_purge(now=now) == 0  # nothing twice
 
 
 def test_a_post_without_the_lead_is_400_even_on_an_expired_ping(api_client, vertical,

@@ -1,5 +1,6 @@
 """Apps import leftwards only:
-``core ← sources ← buyers ← leads ← webhooks ← auctions ← billing ← privacy ← reports ← demo``.
+``core ← sources ← buyers ← leads ← webhooks ← auctions ← billing ← routing ← privacy ← reports
+← ops ← demo``.
 
 ``privacy`` (consumer erasure) sits right of every app whose rows an erasure scrubs; the
 suppression list and its capture-time check live in ``leads``, left of everything that
@@ -23,8 +24,8 @@ import pytest
 import apps
 
 P = pytest.param
-ORDER = ["core", "sources", "buyers", "leads", "webhooks", "auctions", "billing", "privacy",
-         "reports", "demo"]
+ORDER = ["core", "sources", "buyers", "leads", "webhooks", "auctions", "billing", "routing",
+         "privacy", "reports", "ops", "demo"]
 APPS_DIR = Path(apps.__file__).parent
 SOURCES = sorted(p for p in APPS_DIR.rglob("*.py")
                  if "migrations" not in p.parts and p.parent != APPS_DIR)

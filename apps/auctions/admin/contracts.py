@@ -343,7 +343,7 @@ class ContractAdmin(admin.ModelAdmin):
                                           ("bid_multiplier", "bid_penalty"),
                                           ("priority", "weight", "traffic_share_pct")]}),
         ("Sale", {"fields": [("exclusive", "shared_max_sales"),
-                             ("is_secondary", "accepts_test_leads")]}),
+                             ("is_secondary", "accepts_test_leads"), "consent_brand"]}),
         ("Tests on the wire", {
             "fields": [("test_flag", "test_flag_key", "test_flag_value", "test_flag_type")],
             "description": "How the test ping and the test round trip tell this buyer they "

@@ -38,6 +38,16 @@ class PingInputSerializer(serializers.Serializer):
                   "a PII field here is a 400 naming it.")
     sub_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
     test = serializers.BooleanField(required=False, default=False)
+    one_to_one = serializers.BooleanField(
+        required=False, default=False,
+        help_text="One-to-one consent: list the bidding buyers' brand names in the answer "
+                  "(only buyers that take part are pinged); the post then names the brands "
+                  "the consumer picked in `consent.one_to_one`.")
+
+
+class BrandSerializer(serializers.Serializer):
+    brand = serializers.SlugField(help_text="The key to name in `consent.one_to_one`.")
+    name = serializers.CharField(help_text="The public brand name to show the consumer.")
 
 
 class PingAnswerSerializer(serializers.Serializer):
@@ -48,6 +58,9 @@ class PingAnswerSerializer(serializers.Serializer):
         help_text="What you will be paid if you post this lead before expires_at and the "
                   "reserved buyer takes it; null for no_bid.")
     expires_at = serializers.DateTimeField()
+    brands = BrandSerializer(many=True, required=False, help_text=(
+        "With `one_to_one`: the bidders' brands, best first, without prices (empty for "
+        "no_bid)."))
 
 
 class MismatchSerializer(DetailSerializer):
@@ -63,6 +76,8 @@ _WHO = {
 }
 _PING_FIELDS = {"zip": "10001", "vehicle_year": 2018, "homeowner": "yes"}
 _PING_EXAMPLE = {"vertical": "auto-insurance", "fields": _PING_FIELDS}
+_POST_EXAMPLE = {"fields": {**_PING_FIELDS, "first_name": "Ada", "last_name": "Lovelace",
+                            "email": "ada@example.com", "phone": "2125550123"}}
 
 
 class PingsApi(SourceApi):
@@ -76,9 +91,16 @@ class PingsApi(SourceApi):
                     "payout. Then post the full lead to `/api/v1/pings/{ping_id}/post`.",
         request=PingInputSerializer,
         examples=[OpenApiExample("ping", value=_PING_EXAMPLE, request_only=True),
+                  OpenApiExample("one-to-one ping", request_only=True,
+                                 value={**_PING_EXAMPLE, "one_to_one": True}),
                   OpenApiExample("bid", response_only=True, value={
                       "ping_id": "8b0e7c1e-4a51-4f0b-9a65-1f7c2f9d3b10", "status": "bid",
-                      "bid": "31.50", "expires_at": "2026-05-01T12:01:00Z"})],
+                      "bid": "31.50", "expires_at": "2026-05-01T12:01:00Z"}),
+                  OpenApiExample("one-to-one bid", response_only=True, value={
+                      "ping_id": "8b0e7c1e-4a51-4f0b-9a65-1f7c2f9d3b10", "status": "bid",
+                      "bid": "31.50", "expires_at": "2026-05-01T12:01:00Z",
+                      "brands": [{"brand": "apex-insurance", "name": "Apex Insurance"},
+                                 {"brand": "bolt-auto", "name": "Bolt Auto"}]})],
         responses={200: PingAnswerSerializer,
                    400: OpenApiResponse(ErrorsSerializer, "Invalid input or a PII field: "
                                         "every bad field listed by key."),
@@ -90,9 +112,11 @@ class PingsApi(SourceApi):
     def post(self, request: Request) -> Response:
         _check_body_size(request)
         ping = source_ping(source=request_source(request), data=request.data)
-        return Response(PingAnswerSerializer({
-            "ping_id": ping.uuid, "status": ping.status, "bid": ping.bid,
-            "expires_at": ping.expires_at}).data)
+        answer = {"ping_id": ping.uuid, "status": ping.status, "bid": ping.bid,
+                  "expires_at": ping.expires_at}
+        if "brands" in ping.round:
+            answer["brands"] = ping.round["brands"]
+        return Response(PingAnswerSerializer(answer).data)
 
 
 class PingPostSerializer(SubmissionSerializer):
@@ -114,13 +138,19 @@ class PingPostApi(SourceApi):
                     "may be left out). The pinged fields must be unchanged. Answered like a "
                     "sync lead; posting the same ping again returns the first answer.",
         request=PingPostSerializer,
-        examples=[OpenApiExample("post", request_only=True, value={
-            "fields": {**_PING_FIELDS, "first_name": "Ada", "last_name": "Lovelace",
-                       "email": "ada@example.com", "phone": "2125550123"}})],
+        examples=[OpenApiExample("post", request_only=True, value=_POST_EXAMPLE),
+                  OpenApiExample("one-to-one post", request_only=True, value={
+                      **_POST_EXAMPLE, "consent": {
+                          "trustedform_cert_url": "https://cert.trustedform.com/"
+                                                  "2a5f8c3e9b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a",
+                          "consented_at": "2026-05-01T12:00:40Z",
+                          "one_to_one": [{"brand": "apex-insurance", "text": "I agree that "
+                                          "Apex Insurance may call me about auto insurance."}]}})],
         responses={
             200: CaptureOutcomeSerializer, 202: CaptureAcceptedSerializer,
-            400: OpenApiResponse(ErrorsSerializer, "Invalid lead: every bad field by key "
-                                 "(the ping stays good: fix and post again)."),
+            400: OpenApiResponse(ErrorsSerializer, "Invalid lead: every bad field by key, "
+                                 "or picks the one-to-one ping did not list (the ping "
+                                 "stays good: fix and post again)."),
             403: OpenApiResponse(DetailSerializer, "IP not allowed or source paused."),
             404: OpenApiResponse(DetailSerializer, "No ping of yours has this id."),
             409: OpenApiResponse(PolymorphicProxySerializer(

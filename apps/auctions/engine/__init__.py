@@ -4,7 +4,12 @@
 posts, falling back offer by offer). ``tests/unit/test_engine_is_pure.py`` keeps Django out.
 """
 
-from apps.auctions.engine.eligibility import schedule_open, select_eligible, window_start
+from apps.auctions.engine.eligibility import (
+    consented,
+    schedule_open,
+    select_eligible,
+    window_start,
+)
 from apps.auctions.engine.filters import filter_passes, filters_pass
 from apps.auctions.engine.ranking import (
     best_shared_group,
@@ -37,6 +42,6 @@ __all__ = [
     "EXCLUDED", "FAILED", "OFFERED", "PINGED",
     "Bid", "CapState", "ContractTerms", "Eligibility", "Exclusion", "FilterRule", "LeadFacts",
     "Mode", "Offer", "Outcome", "RankedBid", "Ranking", "Window", "best_shared_group",
-    "contract_floor", "effective_bid", "filter_passes", "filters_pass", "post_plan",
+    "consented", "contract_floor", "effective_bid", "filter_passes", "filters_pass", "post_plan",
     "rank_bids", "schedule_open", "select_eligible", "window_start",
 ]

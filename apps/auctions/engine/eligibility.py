@@ -46,6 +46,14 @@ def schedule_open(windows: tuple[Window, ...], timezone: str, now: datetime) -> 
     return False
 
 
+def consented(lead: LeadFacts, terms: ContractTerms) -> bool:
+    """Whether one-to-one consent lets ``terms`` see ``lead``: always without such consent;
+    with it, only a contract whose brand the consumer named (or, at a ping, any brand that
+    takes part)."""
+    return lead.consent_brands is None or (
+        bool(terms.consent_brand) and terms.consent_brand in lead.consent_brands)
+
+
 def _exclusion(terms: ContractTerms, lead: LeadFacts, now: datetime,
                bought_by: frozenset[int]) -> Exclusion | None:
     """The first reason ``terms`` may not see ``lead``, in a fixed order (cheapest checks
@@ -62,6 +70,10 @@ def _exclusion(terms: ContractTerms, lead: LeadFacts, now: datetime,
         terms.allowed_sources and lead.source_id not in terms.allowed_sources
     ):
         return Exclusion(terms.id, Outcome.SOURCE_BLOCKED, f"source {lead.source_id}")
+    if not consented(lead, terms):
+        return Exclusion(terms.id, Outcome.NOT_PICKED,
+                         "not picked by the consumer" if terms.consent_brand
+                         else "takes no part in one-to-one consent")
     if not schedule_open(terms.schedule, terms.timezone, now):
         return Exclusion(terms.id, Outcome.SCHEDULE_CLOSED, f"closed in {terms.timezone}")
     values = {**lead.fields, "@source": lead.source_id, "@sub_id": lead.sub_id}

@@ -36,6 +36,7 @@ class Outcome(StrEnum):
     CAPPED = "capped"
     DUPLICATE_FOR_BUYER = "duplicate_for_buyer"
     NOT_SELECTED = "not_selected"  # outside its traffic share this time
+    NOT_PICKED = "not_picked"  # one-to-one consent: the consumer did not name this brand
 
     @property
     def label(self) -> str:
@@ -118,6 +119,7 @@ class ContractTerms:
     caps: tuple[CapState, ...] = ()
     schedule: tuple[Window, ...] = ()
     timezone: str = "UTC"
+    consent_brand: str = ""  # one-to-one consent: the brand's key ("" = takes no part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,8 @@ class LeadFacts:
     sub_id: str = ""
     is_test: bool = False
     floor: Decimal = Decimal(0)  # vertical/source minimum sale price
+    # one-to-one consent: only contracts of these brand keys may see the lead (None: any)
+    consent_brands: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 account manager's alerts (``alerts``)."""
 
 from apps.auctions.health.breaker import (
+    RULE_PAUSE_PREFIX,
     contract_go_live,
     contract_pause,
     contract_resume,
@@ -10,5 +11,5 @@ from apps.auctions.health.breaker import (
 )
 from apps.auctions.health.storage import Observation
 
-__all__ = ["Observation", "contract_go_live", "contract_pause", "contract_resume",
-           "contract_switch", "health_observe"]
+__all__ = ["RULE_PAUSE_PREFIX", "Observation", "contract_go_live", "contract_pause",
+           "contract_resume", "contract_switch", "health_observe"]

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
 from apps.auctions.health.storage import Observation, Streak, streak_storage
+from apps.auctions.metrics import pings_record
 from apps.auctions.models import HealthEvent, HealthEventKind
 from apps.buyers.models import Contract, ContractStatus
 from apps.core.dispatch import task_enqueue
@@ -28,12 +30,14 @@ logger = logging.getLogger(__name__)
 
 
 def health_observe(observations: Iterable[Observation]) -> list[int]:
-    """Count ``observations``; pause the contracts whose streak reached its limit. Returns
-    the ids of the contracts this call paused. Never raises: a storage outage (Redis down)
-    or any other fault is logged and the observations are dropped."""
+    """Count ``observations`` (and record the pings among them in the metrics); pause the
+    contracts whose streak reached its limit. Returns the ids of the contracts this call
+    paused. Never raises: a storage outage (Redis down) or any other fault is logged and
+    the observations are dropped."""
     observations = list(observations)
     if not observations:
         return []
+    pings_record(observations)  # every caller's pings reach the metrics here (never raises)
     try:
         streaks = streak_storage().count(observations)
         limits = {o.contract_id: o for o in observations}
@@ -54,12 +58,18 @@ def _trip_reason(o: Observation, streak: Streak) -> str:
     return ""
 
 
-def contract_pause(contract_id: int, reason: str) -> bool:
-    """Open the breaker; True when this call did it (it was not already paused). The
-    account manager is told by ``contract_alert_task``, after the pause is committed."""
+# An auto-pause whose reason starts so was a routing rule's (apps.routing): health pings
+# leave it alone (a fast ping does not say the rule's condition cleared); the rule undoes it.
+RULE_PAUSE_PREFIX = "rule "
+
+
+def contract_pause(contract_id: int, reason: str, *, at: datetime | None = None) -> bool:
+    """Open the breaker (at ``at``, default now); True when this call did it (it was not
+    already paused). The account manager is told by ``contract_alert_task``, after the
+    pause is committed."""
     with transaction.atomic():
         if not Contract.objects.filter(pk=contract_id, auto_paused_at__isnull=True).update(
-                auto_paused_at=timezone.now(), auto_pause_reason=reason[:255]):
+                auto_paused_at=at or timezone.now(), auto_pause_reason=reason[:255]):
             return False
         HealthEvent.objects.create(contract_id=contract_id, kind=HealthEventKind.PAUSED,
                                    reason=reason[:255])
@@ -68,10 +78,15 @@ def contract_pause(contract_id: int, reason: str) -> bool:
     return True
 
 
-def contract_resume(contract_id: int, reason: str) -> bool:
-    """Close the breaker and end the streaks; True when this call did it."""
+def contract_resume(contract_id: int, reason: str, *,
+                    paused_at: datetime | None = None) -> bool:
+    """Close the breaker and end the streaks; True when this call did it. With
+    ``paused_at``, only the pause made at that instant is closed (a routing rule undoing
+    its own pause leaves a later one, or none, alone)."""
+    paused = ({"auto_paused_at": paused_at} if paused_at is not None
+              else {"auto_paused_at__isnull": False})
     with transaction.atomic():
-        if not Contract.objects.filter(pk=contract_id, auto_paused_at__isnull=False).update(
+        if not Contract.objects.filter(pk=contract_id, **paused).update(
                 auto_paused_at=None, auto_pause_reason="", consecutive_slow=0,
                 consecutive_errors=0):
             return False

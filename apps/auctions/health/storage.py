@@ -26,13 +26,18 @@ from apps.core.sql import sql_in
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """One request to a contract: was it slower than its threshold, did it fail?"""
+    """One request to a contract: was it slower than its threshold, did it fail? A ping's
+    also says how long it took and its outcome code (``apps.auctions.metrics`` counts
+    them)."""
 
     contract_id: int
     slow: bool
     failed: bool
     slow_limit: int  # consecutive slow answers that pause
     error_limit: int  # consecutive failures that pause
+    kind: str = ""  # "ping" for a ping round's answer
+    latency_ms: float | None = None
+    outcome: str = ""
 
 
 @dataclass(frozen=True, slots=True)

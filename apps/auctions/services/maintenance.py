@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from apps.auctions.health import contract_resume
+from apps.auctions.health import RULE_PAUSE_PREFIX, contract_resume
 from apps.auctions.models import Auction, Post, PostOutcome
 from apps.auctions.services.outcome import lead_error, lead_reconcile, post_retry_run
 from apps.auctions.services.wire import AnswerFault, answer_outcome, wire_build
@@ -36,10 +36,13 @@ def post_retries_run_due(limit: int = 100) -> int:
 
 def health_pings_run() -> list[int]:
     """Health-ping every auto-paused contract whose interval has passed; resume those whose
-    ping endpoint answers readably within its slow threshold. Returns the resumed ids."""
+    ping endpoint answers readably within its slow threshold. Returns the resumed ids.
+    A contract a routing rule paused is not pinged: its rule undoes the pause."""
     now = timezone.now()
     resumed = []
-    paused = Contract.objects.filter(auto_paused_at__isnull=False).select_related("vertical")
+    paused = (Contract.objects.filter(auto_paused_at__isnull=False)
+              .exclude(auto_pause_reason__startswith=RULE_PAUSE_PREFIX)
+              .select_related("vertical"))
     for contract in paused:
         due = now - timedelta(seconds=contract.health_ping_interval_s)
         if not Contract.objects.filter(pk=contract.pk).filter(

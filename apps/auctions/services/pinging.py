@@ -131,6 +131,7 @@ def _observation(setup: ContractSetup, response: OutboundResponse,
         slow=response.error == "timeout" or response.latency_ms > setup.health.slow_threshold_ms,
         failed=result.outcome in FAILED,
         slow_limit=setup.health.slow_count, error_limit=setup.health.error_count,
+        kind="ping", latency_ms=response.latency_ms, outcome=str(result.outcome),
     )
 
 

@@ -29,6 +29,7 @@ from apps.auctions.caps import cap_hold, cap_holds_release
 from apps.auctions.engine import LeadFacts, Offer, post_plan, rank_bids, select_eligible
 from apps.auctions.health import health_observe
 from apps.auctions.models import SourcePing, SourcePingStatus
+from apps.auctions.services.consent import picks_check, ping_brands, taking_part
 from apps.auctions.services.pinging import ping_round
 from apps.auctions.services.reserved import round_dump
 from apps.auctions.services.run import auction_floor
@@ -55,13 +56,15 @@ def source_ping(*, source: Source, data: Any) -> SourcePing:
     if source.ping_mode == PingMode.POST_ONLY:
         raise ApplicationError("This source posts leads directly; pings are not enabled.",
                                status_code=403, code="ping_not_allowed")
-    vertical, fields, sub_id, is_test = _ping_validate(source, data)
+    vertical, fields, sub_id, is_test, one_to_one = _ping_validate(source, data)
     started, t0 = timezone.now(), time.monotonic()
     ping_deadline = t0 + max(0.05, (source.ping_budget_ms - settings.AUCTION_RESERVE_MS) / 1000)
     public_id = uuid.uuid4()
     setups = {s.terms.id: s for s in contract_setups(vertical.pk, started)}
+    # one-to-one consent: only the contracts that take part are pinged (and listed)
     facts = LeadFacts(fields=fields, source_id=source.pk, sub_id=sub_id, is_test=is_test,
-                      floor=auction_floor(vertical, source))
+                      floor=auction_floor(vertical, source),
+                      consent_brands=taking_part(setups) if one_to_one else None)
     rng = random.Random()
     eligibility = select_eligible(facts, [s.terms for s in setups.values()
                                           if not s.terms.is_secondary],
@@ -85,6 +88,8 @@ def source_ping(*, source: Source, data: Any) -> SourcePing:
         ping.status, ping.bid = SourcePingStatus.BID, promised[1]
     ping.round = round_dump(results, eligibility.excluded, ranking,
                             promised[0] if promised else {})
+    if one_to_one:
+        ping.round["brands"] = ping_brands(ranking, setups) if promised else []
     ping.save(update_fields=["status", "bid", "round"])
     health_observe(observations)
     logger.info(kv("ping.answered", ping=ping.uuid, source=source.pk, vertical=vertical.slug,
@@ -93,12 +98,16 @@ def source_ping(*, source: Source, data: Any) -> SourcePing:
     return ping
 
 
-def _ping_validate(source: Source, data: Any) -> tuple[Vertical, dict[str, Any], str, bool]:
+def _ping_validate(source: Source, data: Any
+                   ) -> tuple[Vertical, dict[str, Any], str, bool, bool]:
     if not isinstance(data, dict):
         raise FieldErrors({"body": ["Expected a JSON object."]})
     errors: dict[str, list[str]] = {}
     slug, raw = data.get("vertical"), data.get("fields", {})
     sub_id, is_test = data.get("sub_id", ""), data.get("test", False)
+    one_to_one = data.get("one_to_one", False)
+    if not isinstance(one_to_one, bool):
+        errors["one_to_one"] = ["Must be a valid boolean."]
     vertical = vertical_get(slug) if isinstance(slug, str) and slug else None
     if not isinstance(slug, str) or not slug:
         errors["vertical"] = ["This field is required."]
@@ -125,7 +134,8 @@ def _ping_validate(source: Source, data: Any) -> tuple[Vertical, dict[str, Any],
     errors.update({k: v for k, v in checked.errors.items() if k not in errors})
     if errors:
         raise FieldErrors(errors)
-    return vertical, checked.clean, sub_id if isinstance(sub_id, str) else "", bool(is_test)
+    return (vertical, checked.clean, sub_id if isinstance(sub_id, str) else "", bool(is_test),
+            one_to_one is True)
 
 
 def _reserve(ping: SourcePing, plan: Sequence[Offer], setups: dict[int, ContractSetup],
@@ -177,6 +187,10 @@ def ping_post(*, source: Source, api_key: SourceApiKey | None, ping_id: Any, dat
             raise ApplicationError(
                 f"The post differs from the ping in: {', '.join(differing)}.",
                 status_code=409, code="ping_mismatch", extra={"fields": differing})
+        if "brands" in ping.round:  # one-to-one: the picks must be among the listed brands
+            errors = picks_check(ping.round["brands"], data.get("consent"))
+            if errors:
+                raise FieldErrors(errors)
         if SourcePing.objects.filter(pk=ping.pk, posted_at__isnull=True).update(
                 posted_at=timezone.now()):
             return _post_run(ping, source, api_key, data, client_ip, deadline)

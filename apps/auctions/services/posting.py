@@ -30,6 +30,7 @@ from apps.auctions.caps import cap_release, cap_reserve
 from apps.auctions.engine import Offer, Outcome, RankedBid
 from apps.auctions.health import Observation
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
+from apps.auctions.services.consent import post_context, sale_evidence
 from apps.auctions.services.wire import (
     AnswerFault,
     answer_outcome,
@@ -74,6 +75,7 @@ class LeadContext:
     # payout the ping promised per reserved contract (paid when that contract takes it)
     ping_id: int | None = None
     promised: Mapping[int, Decimal] = field(default_factory=dict)
+    consent: Mapping[str, Any] = field(default_factory=dict)  # the lead's, one-to-one picks too
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def lead_context_build(lead: Lead, vertical: Vertical, auction: Auction,
         context={"lead.id": str(lead.uuid), "source.id": lead.source_id,
                  "sub_id": lead.sub_id, "test": lead.is_test, "now": now.isoformat()},
         pii_keys=vertical_pii_keys(vertical.pk),
-        consumer_digests=consumer_digests(vertical, lead.fields),
+        consumer_digests=consumer_digests(vertical, lead.fields), consent=lead.consent or {},
     )
 
 
@@ -152,9 +154,11 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
     if setup.post is None:
         post = _post_row(row, base, outcome=PostOutcome.ERROR, reason="no post endpoint")
         return PostResult(accepted=False, post=post)
+    evidence = sale_evidence(ctx.consent, setup, ctx.setups)
     call = wire_build(
         setup.post, ctx.values,
-        {**ctx.context, "ping.token": bid.token or "", "ping.bid": str(price)},
+        {**ctx.context, **post_context(evidence, ctx.consent), "ping.token": bid.token or "",
+         "ping.bid": str(price)},
         extra_headers={"Idempotency-Key": f"{lead.uuid}-{cid}"}, mask_keys=ctx.pii_keys,
         token_wait=setup.post.timeout,  # after the decision: the post may wait for its token
     )
@@ -177,7 +181,8 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
     _observe(ctx, setup, response, failed=isinstance(answer, AnswerFault))
 
     if isinstance(answer, ParsedResponse) and answer.accepted:
-        sale = _sale_record(ctx, setup, post, response, price=price, exclusive=exclusive, now=now)
+        sale = _sale_record(ctx, setup, post, response, price=price, exclusive=exclusive,
+                            now=now, evidence=evidence)
         if sale is not None:
             return PostResult(accepted=True, sale=sale, post=post)
         cap_release(reservations)
@@ -212,8 +217,8 @@ def _post_close(post: Post, endpoint: EndpointSetup | None, response: OutboundRe
 
 
 def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
-                 response: OutboundResponse, *, price: Decimal, exclusive: bool, now: datetime
-                 ) -> Sale | None:
+                 response: OutboundResponse, *, price: Decimal, exclusive: bool, now: datetime,
+                 evidence: dict[str, Any] | None = None) -> Sale | None:
     """Record the sale, the accepted post and the lead's outcome in one transaction; None
     when the database refuses it because the lead was already sold (an exclusive lead can
     have one sale, whatever happens)."""
@@ -231,7 +236,8 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
         with transaction.atomic():
             sale = Sale.objects.create(lead=lead, contract_id=terms.id,
                                        buyer_id=terms.buyer_id, price=price,
-                                       exclusive=exclusive, is_test=lead.is_test)
+                                       exclusive=exclusive, is_test=lead.is_test,
+                                       consent=evidence)
             _post_close(post, setup.post, response, PostOutcome.ACCEPTED, "")
             if ctx.consumer_digests and not lead.is_test:
                 expires = now + timedelta(days=setup.buyer_dedupe_days)
@@ -271,10 +277,13 @@ def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> Non
     Bookkeeping: a failure is logged, never raised (``acceptance_refresh`` recounts)."""
     if not counted:
         return
+    decay = settings.AUCTION_ACCEPTANCE_RECENT_DECAY
     try:
         Contract.objects.filter(pk=contract_id).update(
             posts_recent=F("posts_recent") + 1,
-            accepted_recent=F("accepted_recent") + int(accepted))
+            accepted_recent=F("accepted_recent") + int(accepted),
+            posts_decayed=F("posts_decayed") * decay + 1,
+            accepted_decayed=F("accepted_decayed") * decay + int(accepted))
     except DatabaseError as error:
         logger.warning(kv("auction.acceptance_count_failed", contract=contract_id,
                           error=type(error).__name__))

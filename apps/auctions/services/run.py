@@ -28,12 +28,15 @@ from apps.auctions.engine import (
     LeadFacts,
     RankedBid,
     Ranking,
+    consented,
     post_plan,
     rank_bids,
     select_eligible,
 )
 from apps.auctions.health import health_observe
+from apps.auctions.metrics import auction_record
 from apps.auctions.models import Auction, ConsumerPurchase, Sale
+from apps.auctions.services.consent import consent_brands
 from apps.auctions.services.outcome import lead_finalize, post_retry_schedule
 from apps.auctions.services.pinging import ping_round
 from apps.auctions.services.posting import (
@@ -135,6 +138,7 @@ def auction_run(lead_id: int, *, deadline: float | None = None,
                              reason=unsold_reason(ranking, auction_floor(vertical, source)))
     if ping_id is not None:
         _holds_release(ping_id)
+    auction_record(lead.status, time.monotonic() - t0)
     health_observe(state.ctx.observations)
     return lead
 
@@ -157,14 +161,15 @@ def _claim(lead_id: int, started: datetime) -> tuple[Lead, Vertical, Source] | N
     rows = sql_rows(
         f"UPDATE {Lead._meta.db_table} SET status = %s, auction_started_at = %s, "  # noqa: S608
         "updated_at = %s WHERE id = %s AND status = %s "
-        "RETURNING id, uuid, source_id, vertical_id, sub_id, is_test, fields",
+        "RETURNING id, uuid, source_id, vertical_id, sub_id, is_test, fields, consent",
         [LeadStatus.AUCTIONING, sql_datetime(started), sql_datetime(started), lead_id,
          LeadStatus.RECEIVED])
     if not rows:
         return None
-    pk, public_id, source_id, vertical_id, sub_id, is_test, fields = rows[0]
+    pk, public_id, source_id, vertical_id, sub_id, is_test, fields, consent = rows[0]
     lead = Lead(id=pk, uuid=uuid.UUID(str(public_id)), sub_id=sub_id, is_test=bool(is_test),
                 fields=fields if isinstance(fields, dict) else json.loads(fields),
+                consent=consent if isinstance(consent, dict) else json.loads(consent or "{}"),
                 status=LeadStatus.AUCTIONING, auction_started_at=started)
     lead.source = source = cached_row(Source, source_id)
     lead.vertical = vertical = cached_row(Vertical, vertical_id)
@@ -176,7 +181,8 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
     """Eligibility, ping and ranking for ``candidates``; writes one Ping row per contract."""
     lead = state.lead
     facts = LeadFacts(fields=lead.fields, source_id=lead.source_id, sub_id=lead.sub_id,
-                      is_test=lead.is_test, floor=auction_floor(state.vertical, state.source))
+                      is_test=lead.is_test, floor=auction_floor(state.vertical, state.source),
+                      consent_brands=consent_brands(lead.consent))
     eligibility = select_eligible(facts, [s.terms for s in candidates],
                                   now=timezone.now(), bought_by=bought, rng=state.rng)
     # Every value, the PII ones sealed: a ping reads those only as derived, non-identifying
@@ -207,14 +213,18 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
 def _replay(state: AuctionRun, reserved: ReservedRound, bought: frozenset[int]) -> Ranking:
     """Round one from the source's ping: its rows written as they were answered, and its
     ranking with each contract's terms as they are now — a contract switched off since,
-    or whose buyer bought this consumer (known only now, with the PII), is passed over."""
+    whose buyer bought this consumer (known only now, with the PII), or whose brand the
+    consumer did not pick (one-to-one consent, known only now), is passed over."""
     setups = state.setups
+    picked = LeadFacts(fields={}, source_id=state.lead.source_id,
+                       consent_brands=consent_brands(state.lead.consent))
     ranking = Ranking(
         tuple(RankedBid(r.bid, setups[r.bid.contract_id].terms, r.effective)
               for r in reserved.ranking.ranked
               if r.bid.contract_id in setups and setups[r.bid.contract_id].terms.active
               and not setups[r.bid.contract_id].terms.auto_paused
-              and setups[r.bid.contract_id].terms.buyer_id not in bought),
+              and setups[r.bid.contract_id].terms.buyer_id not in bought
+              and consented(picked, setups[r.bid.contract_id].terms)),
         reserved.ranking.below_floor)
     state.record.started_at, state.record.ping_deadline_at = (reserved.started_at,
                                                                reserved.bids_at)

@@ -299,10 +299,10 @@ class ContractInputSerializer(StrictTypesMixin, serializers.ModelSerializer):
         fields = ["buyer", "vertical", "name", "status", "mode", "fixed_price", "min_bid",
                   "bid_multiplier", "bid_penalty", "priority", "weight", "traffic_share_pct",
                   "exclusive", "shared_max_sales", "is_secondary", "accepts_test_leads",
-                  "test_flag", "test_flag_key", "test_flag_value", "test_flag_type",
-                  "allowed_sources", "blocked_sources", "slow_threshold_ms", "slow_count",
-                  "error_count", "health_ping_interval_s", "filters", "caps", "schedule",
-                  "endpoints", "secrets"]
+                  "consent_brand", "test_flag", "test_flag_key", "test_flag_value",
+                  "test_flag_type", "allowed_sources", "blocked_sources", "slow_threshold_ms",
+                  "slow_count", "error_count", "health_ping_interval_s", "filters", "caps",
+                  "schedule", "endpoints", "secrets"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
@@ -438,8 +438,8 @@ class ContractOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "buyer", "vertical", "name", "status", "mode", "fixed_price",
                   "min_bid", "bid_multiplier", "bid_penalty", "priority", "weight",
                   "traffic_share_pct", "exclusive", "shared_max_sales", "is_secondary",
-                  "accepts_test_leads", "test_flag", "test_flag_key", "test_flag_value",
-                  "test_flag_type", "allowed_sources", "blocked_sources",
+                  "accepts_test_leads", "consent_brand", "test_flag", "test_flag_key",
+                  "test_flag_value", "test_flag_type", "allowed_sources", "blocked_sources",
                   "slow_threshold_ms", "slow_count", "error_count", "health_ping_interval_s",
                   "auto_paused_at", "auto_pause_reason", "created_at", "updated_at",
                   "filters", "caps", "schedule", "endpoints", "secret_names"]

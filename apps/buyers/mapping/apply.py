@@ -28,7 +28,10 @@ from apps.buyers.mapping.transforms import (
 )
 
 # The context values a rule can read as "@<key>"; the caller passes them without the "@".
-CONTEXT_KEYS = ("lead.id", "ping.token", "ping.bid", "source.id", "sub_id", "test", "now")
+CONTEXT_KEYS = ("lead.id", "ping.token", "ping.bid", "source.id", "sub_id", "test", "now",
+                # posts only: the lead's consent, and its one-to-one evidence for this buyer
+                "consent.certificate_url", "consent.jornaya_leadid", "consent.text",
+                "consent.consented_at", "consent.brand", "consent.picked")
 # A contract's secret values are read as "@secret.<name>" (the caller puts them in the
 # context as "secret.<name>"); names are identifiers, so they can also be written in URLs.
 SECRET_PREFIX = "secret."  # noqa: S105 - a key prefix, not a secret

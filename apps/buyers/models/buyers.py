@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.text import slugify
 
 from apps.buyers.mapping import CONSTANT_TYPES
 from apps.core.models import TimeStampedModel
@@ -132,6 +133,12 @@ class Contract(TimeStampedModel):
     is_secondary = models.BooleanField(
         default=False, help_text="Re-pinged when every bidder of the first round rejected.")
     accepts_test_leads = models.BooleanField(default=False)
+    consent_brand = models.CharField(
+        max_length=100, blank=True,
+        help_text="One-to-one consent: the public brand name consumers see and pick. Listed "
+                  "(no price) in the pings of sources that ask for brands; a lead with "
+                  "one-to-one consent reaches this contract only when the consumer picked "
+                  "this brand. Blank: takes no part in such leads.")
     # how the staff's test requests are marked on the wire, the way this buyer wants it
     test_flag = models.CharField(
         max_length=8, choices=TestFlag.choices, default=TestFlag.NONE,
@@ -180,6 +187,11 @@ class Contract(TimeStampedModel):
     # post acceptance, for ranking (rolling counts, refreshed from Post rows)
     posts_recent = models.PositiveIntegerField(default=0)
     accepted_recent = models.PositiveIntegerField(default=0)
+    # the same, recency-weighted: each answered post multiplies both by
+    # AUCTION_ACCEPTANCE_RECENT_DECAY before adding itself (a memory of the last ~10 posts),
+    # so a run of rejects pulls the estimate down at once (apps.auctions.setups)
+    posts_decayed = models.FloatField(default=0)
+    accepted_decayed = models.FloatField(default=0)
 
     class Meta:
         ordering = ["buyer__company", "name"]
@@ -187,6 +199,11 @@ class Contract(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.buyer} · {self.name}"
+
+    @property
+    def consent_brand_key(self) -> str:
+        """The brand as pings list it and posts pick it: ``Apex Auto`` → ``apex-auto``."""
+        return slugify(self.consent_brand)
 
     def clean(self) -> None:
         if self.mode == ContractMode.DIRECT_POST and self.fixed_price is None:

@@ -151,7 +151,7 @@ def _delivered(source: Source, endpoints: list[tuple[int, str]], lead_id: int, e
 
 def _flush(rows: dict[type[Model], list[Any]], returned: list[int],
            counts: dict[str, int]) -> None:
-    with transaction.atomic(), _CreatedAsGiven():
+    with transaction.atomic(), CreatedAsGiven(Return, Conversion):
         for model, batch in rows.items():
             model._default_manager.bulk_create(batch, batch_size=BATCH)
             counts[model._meta.model_name or ""] += len(batch)
@@ -167,15 +167,16 @@ def _flush(rows: dict[type[Model], list[Any]], returned: list[int],
     returned.clear()
 
 
-class _CreatedAsGiven:
-    """Keeps the drawn ``created_at`` of returns and conversions (``auto_now_add``)."""
+class CreatedAsGiven:
+    """Keeps the drawn ``created_at`` of ``models``' rows (``auto_now_add``) while open."""
 
-    FIELDS = ((Return, "created_at"), (Conversion, "created_at"))
+    def __init__(self, *models: type[Model]) -> None:
+        self.models = models
 
     def __enter__(self) -> None:
         self.saved = []
-        for model, name in self.FIELDS:
-            f: Any = model._meta.get_field(name)
+        for model in self.models:
+            f: Any = model._meta.get_field("created_at")
             self.saved.append((f, f.auto_now_add))
             f.auto_now_add = False
 

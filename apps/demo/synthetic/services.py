@@ -12,10 +12,11 @@ from functools import partial
 from django.db import connection, transaction
 from django.db.models import Max, Min, ProtectedError
 
-from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale
+from apps.auctions.models import Auction, HealthEvent, Ping, Post, Sale, SourcePing
 from apps.billing.models import Conversion, Return
 from apps.buyers.models import Buyer
 from apps.demo.synthetic.after_sale import after_sale_write
+from apps.demo.synthetic.pings import source_pings_write
 from apps.demo.synthetic.simulation import _arrivals, _Simulator
 from apps.demo.synthetic.world import HOME, MARK, SUFFIX, _markets, _world_prepare
 from apps.demo.synthetic.writing import _copy_write, _ids, _orm_write, _superuser, _Writer
@@ -38,7 +39,7 @@ class GenerateResult:
 
 def synthetic_generate(*, count: int, days: int = 30, seed: int = 1, buyers: int = 12,
                        batch: int = 10_000, rollup: bool = True, end: datetime | None = None,
-                       method: str = "auto", after_sale: bool = True,
+                       method: str = "auto", after_sale: bool = True, pings: bool = True,
                        progress: Callable[[str], None] | None = None) -> GenerateResult:
     """Write ``count`` synthetic leads received over the ``days`` before ``end`` (default:
     now) with their auctions, then rebuild the rollups of that range (unless ``rollup`` is
@@ -47,9 +48,11 @@ def synthetic_generate(*, count: int, days: int = 30, seed: int = 1, buyers: int
     transaction), ``orm`` (``bulk_create``) or ``auto`` (COPY when it can). Each batch is
     committed on its own: an interrupted run leaves whole leads, which ``synthetic_clear``
     removes. With ``after_sale`` the sales then get their returns, conversions and
-    webhook deliveries (``apps.demo.synthetic.after_sale``). Raises ValueError when the
-    seed's leads are already there."""
-    seconds = dict.fromkeys(("setup", "simulate", "write", "after_sale", "rollup"), 0.0)
+    webhook deliveries (``apps.demo.synthetic.after_sale``); with ``pings`` the first demo
+    source's pings (``apps.demo.synthetic.pings``). Raises ValueError when the seed's leads
+    are already there."""
+    seconds = dict.fromkeys(("setup", "simulate", "write", "after_sale", "pings", "rollup"),
+                            0.0)
     began = time.perf_counter()
     end = (end or datetime.now(UTC)).astimezone(UTC)
     start = end - timedelta(days=days)
@@ -111,6 +114,10 @@ def synthetic_generate(*, count: int, days: int = 30, seed: int = 1, buyers: int
         lap = time.perf_counter()
         counts.update(after_sale_write(start, end, seed, MARK))
         seconds["after_sale"] = time.perf_counter() - lap
+    if pings:
+        lap = time.perf_counter()
+        counts.update(source_pings_write(start, end, seed, MARK))
+        seconds["pings"] = time.perf_counter() - lap
     if rollup:
         lap = time.perf_counter()
         rollup_refresh(start, max(simulator.latest, end) + timedelta(microseconds=1))
@@ -125,12 +132,17 @@ def synthetic_clear(*, rollup: bool = True) -> dict[str, int]:
     the rollups of the hours they covered. Returns the number of rows deleted per table."""
     leads = Lead.objects.filter(sub_id=MARK)
     span = leads.aggregate(first=Min("received_at"), last=Max("completed_at"))
+    pinged = SourcePing.objects.filter(sub_id=MARK).aggregate(first=Min("created_at"))["first"]
+    if pinged is not None and (span["first"] is None or pinged < span["first"]):
+        span["first"] = pinged  # a ping may come an hour before its source's first lead
     lead_ids = f"SELECT id FROM {Lead._meta.db_table} WHERE sub_id = %s"  # noqa: S608
     auction_ids = f"SELECT id FROM {Auction._meta.db_table} WHERE lead_id IN ({lead_ids})"  # noqa: S608
     deleted: dict[str, int] = {}
     delivery_ids = (f"SELECT id FROM {WebhookDelivery._meta.db_table} "  # noqa: S608
                     f"WHERE lead_id IN ({lead_ids})")
     with transaction.atomic(), connection.cursor() as cursor:
+        _, by_model = SourcePing.objects.filter(sub_id=MARK).delete()  # and any cap holds
+        deleted["sourceping"] = by_model.get(SourcePing._meta.label, 0)
         for name, model, column, subquery in (
                 ("webhookattempt", WebhookAttempt, "delivery_id", delivery_ids),
                 ("webhookdelivery", WebhookDelivery, "lead_id", lead_ids),

@@ -55,7 +55,10 @@ class KpisApi(ApiView):
     fractions (0.25 = 25 %), ``*_pct`` figures as percentages (25.0 = 25 %); every grouping
     carries its revenue as ``revenue``. The after-sale figures (``returns``, ``credits``,
     ``net_revenue``, ``clawbacks``, ``net_payout``, ``net_margin``, ``conversions`` …) count in
-    the hour their lead was received, like its sale; ``definitions`` says what each means."""
+    the hour their lead was received, like its sale. The sources' own pings (``pings_received``,
+    ``ping_bid_rate``, ``avg_bid_offered``, ``ping_post_rate``, ``pings_expired`` …) count in
+    the hour the ping was received, per source and vertical (null where no source pinged, and
+    under a buyer filter); ``definitions`` says what each means."""
 
     authentication_classes = [StaffTokenAuthentication, SessionAuthentication]
     permission_classes = [CanViewReports]

@@ -46,7 +46,8 @@ class VerticalSpecApi(ApiView):
     @extend_schema(
         operation_id="verticals_spec", summary="The posting spec of a vertical",
         description="Everything an affiliate codes against, always current: the fields "
-                    "(required ones, formats, examples), the envelope, the consent formats, "
+                    "(required ones, formats, examples), the two-step ping and post, the "
+                    "envelope, the consent formats (one-to-one consent included), "
                     "the duplicate rules and every answer of POST /api/v1/leads with an "
                     "example body. The same spec is a page at /verticals/{slug}/spec.",
         tags=["Sources"], auth=[],
@@ -59,6 +60,12 @@ class VerticalSpecApi(ApiView):
                     "method": serializers.CharField(), "path": serializers.CharField(),
                     "auth": serializers.CharField(),
                     "content_types": serializers.ListField(child=serializers.CharField()),
+                    "required_fields": serializers.ListField(child=serializers.CharField()),
+                    "note": serializers.CharField(),
+                }),
+                "ping": inline_serializer("PostingPing", {
+                    "method": serializers.CharField(), "path": serializers.CharField(),
+                    "post_path": serializers.CharField(),
                     "required_fields": serializers.ListField(child=serializers.CharField()),
                     "note": serializers.CharField(),
                 }),

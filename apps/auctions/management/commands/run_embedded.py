@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ import threading
 import time
 import urllib.request
 from argparse import BooleanOptionalAction
+from pathlib import Path
 from typing import IO
 from urllib.error import URLError
 
@@ -58,6 +60,16 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def metrics_dir_fresh(port: int) -> Path:
+    """An empty ``var/prometheus-PORT``: the web server and the periodic jobs keep their
+    metrics there (prometheus_client's multiprocess mode), so ``/metrics`` counts the
+    auctions and retries of both. Emptied at every start, as that mode requires."""
+    directory = settings.VAR_DIR / f"prometheus-{port}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
 
 
 class SimulatorStartError(Exception):
@@ -112,6 +124,8 @@ class Command(BaseCommand):
         # The demo's buyers are the local simulator: let the SSRF guard admit loopback.
         allowed = dict.fromkeys([*settings.HTTP_ALLOWED_NETWORKS, "127.0.0.1/32"])
         env = {**os.environ, "HTTP_ALLOWED_NETWORKS": ",".join(allowed)}
+        if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir_fresh(port))
         children: list[subprocess.Popen] = []
         try:
             simulator, simulator_url = self._simulator(

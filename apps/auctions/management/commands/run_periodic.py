@@ -7,6 +7,8 @@ re-drives stuck leads."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 
 from celery import current_app
@@ -14,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from apps.core.heartbeat import heartbeat_beat
 from apps.core.logging import kv
 
 logger = logging.getLogger(__name__)
@@ -27,8 +30,12 @@ class Command(BaseCommand):
         schedule = {name: (entry["task"], float(entry["schedule"]))
                     for name, entry in settings.CELERY_BEAT_SCHEDULE.items()}
         due = dict.fromkeys(schedule, 0.0)
+        me, beat_due = f"{socket.gethostname()}:{os.getpid()}", 0.0
         while True:
             now = time.monotonic()
+            if now >= beat_due:  # alive, for /metrics (a no-op without Redis)
+                beat_due = now + settings.WORKER_HEARTBEAT_INTERVAL_S
+                heartbeat_beat("scheduler", me)
             for name, (task_name, every) in schedule.items():
                 if now < due[name]:
                     continue
@@ -38,4 +45,4 @@ class Command(BaseCommand):
                     current_app.tasks[task_name]()
                 except Exception:  # one failing job must not stop the others
                     logger.exception(kv("periodic.failed", task=task_name))
-            time.sleep(max(0.1, min(due.values()) - time.monotonic()))
+            time.sleep(max(0.1, min([*due.values(), beat_due]) - time.monotonic()))

@@ -1,0 +1,233 @@
+"""The cost figure: CPU milliseconds per lead, by phase — steadier than any timing.
+
+Wall-clock rows swing with whatever else the machine runs; the CPU a lead costs this process
+barely does (it is what a core spends, not how long the lead waited for one). Two
+measurements, in process, over ``leads`` leads of the ``cost`` market (50 buyers that all
+answer at once, so an auction's wall time is mostly its own CPU):
+
+- **capture** (an async lead): ``POST /api/v1/leads?mode=async`` through Django's test client
+  — the whole Django + DRF stack, key authentication, validation and normalization, dedupe,
+  the insert — without its auction, which ``task_enqueue`` would start on another thread
+  (it is run next, here, instead);
+- **auction** (a sold lead): ``auction_run`` of each captured lead on this thread: claim,
+  set-ups, eligibility, 50 pings built, sent and parsed, ranking, the ping rows, the post
+  and the sale with the lead's outcome. The HTTP loop thread's CPU (putting the requests on
+  the wire and reading the answers) is counted apart, from the process total.
+
+A sold sync lead costs the two together. Each phase is the CPU of the function named for it
+(``time.thread_time``), less the phases nested inside it, so the phases add up to the total;
+what no named function covers is the phase ``other``. The leads run in ``batches`` (the
+spread is the range of the batch means) after a warm-up, so caches and connections are hot
+as in a running server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from bench.consumers import submission
+from bench.setup import Market, World
+
+# (phase, module, function): patched on the module that calls it, for this run only
+CAPTURE_PHASES = (
+    ("validation + normalization", "apps.leads.services", "envelope_validate"),
+    ("validation + normalization", "apps.leads.services", "fields_validate"),
+    ("enrichment", "apps.leads.services", "_enrich"),
+    ("dedupe", "apps.leads.services", "dedupe_keys"),
+    ("dedupe", "apps.leads.services", "dedupe_claim"),
+    ("store", "apps.leads.services", "_store"),
+    ("capture service", "apps.leads.api.views", "lead_capture"),
+)
+AUCTION_PHASES = (
+    ("claim + load", "apps.auctions.services.run", "_claim"),
+    ("set-ups", "apps.auctions.services.run", "contract_setups"),
+    ("post context", "apps.auctions.services.run", "lead_context_build"),
+    ("consumer purchases", "apps.auctions.services.run", "_buyers_who_bought"),
+    ("eligibility", "apps.auctions.services.run", "select_eligible"),
+    ("ping build", "apps.auctions.services.pinging", "wire_build"),
+    ("ping send (auction thread)", "apps.auctions.services.pinging", "http_send_many"),
+    ("ping parse", "apps.auctions.services.pinging", "_interpret"),
+    ("rank", "apps.auctions.services.run", "rank_bids"),
+    ("ping rows", "apps.auctions.services.run", "pings_write"),
+    ("post", "apps.auctions.services.run", "bid_post"),
+    ("post", "apps.auctions.services.run", "offer_post"),
+    ("sale + outcome writes", "apps.auctions.services.posting", "_sale_record"),
+    ("sale + outcome writes", "apps.auctions.services.run", "lead_finalize"),
+    ("breaker bookkeeping", "apps.auctions.services.run", "health_observe"),
+)
+
+
+class QueryCount:
+    """Database statements this thread sends — reads, writes, and transaction control
+    (savepoints) apart: counts that do not move with the machine's load
+    (``connection.execute_wrapper``)."""
+
+    def __init__(self) -> None:
+        self.reads = self.writes = self.other = 0
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        verb = sql.lstrip()[:6].upper()
+        if verb == "SELECT":
+            self.reads += 1
+        elif verb in ("INSERT", "UPDATE", "DELETE"):
+            self.writes += 1
+        else:
+            self.other += 1
+        return execute(sql, params, many, context)
+
+
+class CpuPhases:
+    """Exclusive CPU per phase of this thread: a phase's time less its nested phases'."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self._stack: list[list[float]] = []  # per open phase: [started, nested time]
+
+    def wrap(self, phase: str, function: Any) -> Any:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            frame = [time.thread_time(), 0.0]
+            self._stack.append(frame)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._stack.pop()
+                spent = time.thread_time() - frame[0]
+                self.totals[phase] = self.totals.get(phase, 0.0) + spent - frame[1]
+                if self._stack:
+                    self._stack[-1][1] += spent
+
+        return wrapper
+
+    @contextlib.contextmanager
+    def patched(self, phases: Sequence[tuple[str, str, str]]) -> Iterator[CpuPhases]:
+        import importlib
+
+        originals = []
+        for phase, module_name, name in phases:
+            module = importlib.import_module(module_name)
+            original = getattr(module, name)
+            originals.append((module, name, original))
+            setattr(module, name, self.wrap(phase, original))
+        try:
+            yield self
+        finally:
+            for module, name, original in reversed(originals):
+                setattr(module, name, original)
+
+
+def cost_figures(world: World, market: Market, first_consumer: int, *, leads: int,
+                 batches: int = 3, warmup: int = 20) -> dict[str, Any]:
+    """CPU ms per captured async lead and per sold lead's auction, by phase, with the
+    spread over ``batches``; see the module docstring."""
+    from django.test import Client
+
+    from apps.leads.models import Lead, LeadStatus
+
+    # the host a local client would name (the settings allow it outside the tests too)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {world.source_key}", HTTP_HOST="127.0.0.1")
+    consumer = first_consumer
+    runs: dict[str, list[dict[str, float]]] = {"capture": [], "auction": []}
+    per_batch = max(1, leads // batches)
+    sold = unsold = 0
+    for batch in range(batches + 1):  # batch 0 warms up and is not counted
+        count = warmup if batch == 0 else per_batch
+        captured, capture = _captures(client, market, consumer, count)
+        consumer += count
+        auction = _auctions(captured)
+        if batch:
+            runs["capture"].append(_per_lead(capture, count))
+            runs["auction"].append(_per_lead(auction, count))
+            done = dict(Lead.objects.filter(pk__in=captured).values_list("pk", "status"))
+            sold += sum(1 for s in done.values() if s == LeadStatus.SOLD)
+            unsold += sum(1 for s in done.values() if s != LeadStatus.SOLD)
+    return {"leads": per_batch * batches, "batches": batches, "buyers": len(
+        market.latency_by_contract), "sold": sold, "not_sold": unsold,
+            "capture_cpu_ms": _summary(runs["capture"]),
+            "auction_cpu_ms": _summary(runs["auction"])}
+
+
+def _captures(client: Any, market: Market, first: int, count: int
+              ) -> tuple[list[int], dict[str, float]]:
+    from unittest import mock
+
+    from django.db import connection
+
+    from apps.leads.models import Lead
+
+    ids: list[str] = []
+    phases, queries = CpuPhases(), QueryCount()
+    with phases.patched(CAPTURE_PHASES), mock.patch("apps.leads.services.task_enqueue"), \
+            connection.execute_wrapper(queries):
+        started = time.thread_time()
+        for n in range(first, first + count):
+            response = client.post("/api/v1/leads?mode=async",
+                                   data=json.dumps(submission(market.slug, n)),
+                                   content_type="application/json")
+            if response.status_code != 202:
+                raise RuntimeError(f"cost lead {n}: {response.status_code} {response.content!r}")
+            ids.append(response.json()["id"])
+        total = time.thread_time() - started
+    by_uuid = dict(Lead.objects.filter(uuid__in=ids).values_list("uuid", "pk"))
+    totals = _with_other(phases.totals, total, "request handling (Django, DRF)")
+    return [by_uuid[_uuid(i)] for i in ids], {**totals, **_counted(queries)}
+
+
+def _auctions(lead_ids: list[int]) -> dict[str, float]:
+    from django.db import connection
+
+    from apps.auctions.services.run import auction_run
+
+    phases, queries = CpuPhases(), QueryCount()
+    with phases.patched(AUCTION_PHASES), connection.execute_wrapper(queries):
+        thread, process = time.thread_time(), time.process_time()
+        for lead_id in lead_ids:
+            auction_run(lead_id)
+        thread, process = time.thread_time() - thread, time.process_time() - process
+    totals = _with_other(phases.totals, thread, "other (auction thread)")
+    totals["HTTP loop thread"] = max(0.0, process - thread)
+    return {**totals, **_counted(queries)}
+
+
+_READS, _WRITES, _OTHER = "#database reads", "#database writes", "#savepoints and such"
+
+
+def _counted(queries: QueryCount) -> dict[str, float]:
+    """The statement counts, under keys that ``_per_lead`` keeps out of the CPU total (it
+    divides them by the leads like the seconds, without the ×1000)."""
+    return {_READS: queries.reads / 1000, _WRITES: queries.writes / 1000,
+            _OTHER: queries.other / 1000}
+
+
+def _with_other(totals: dict[str, float], total: float, other: str) -> dict[str, float]:
+    result = dict(totals)
+    result[other] = max(0.0, total - sum(totals.values()))
+    return result
+
+
+def _per_lead(totals: dict[str, float], count: int) -> dict[str, float]:
+    per_lead = {name: 1000 * seconds / count for name, seconds in totals.items()}
+    per_lead["total"] = sum(v for name, v in per_lead.items() if not name.startswith("#"))
+    return per_lead
+
+
+def _summary(batches: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per phase: the mean over the batches of CPU ms per lead, and the range of the batch
+    means (the spread a figure is quoted with)."""
+    names = sorted({name for batch in batches for name in batch},
+                   key=lambda n: (n.startswith("#"), n == "total", -statistics.fmean(
+                       [b.get(n, 0.0) for b in batches])))
+    return {name: {"mean": round(statistics.fmean(v := [b.get(name, 0.0) for b in batches]), 3),
+                   "min": round(min(v), 3), "max": round(max(v), 3)} for name in names}
+
+
+def _uuid(value: str) -> Any:
+    import uuid
+
+    return uuid.UUID(value)
