@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection
 
+from apps.core.sql import sql_datetime, sql_rows
 from apps.leads.models import DedupeClaim, Lead
 from apps.sources.models import DedupeMatch, Vertical
 
@@ -72,30 +73,47 @@ def consumer_digests(vertical: Vertical, fields: dict) -> list[str]:
 
 def dedupe_claim(*, lead: Lead, keys: list[ClaimKey], now: datetime) -> Lead | None:
     """Claim every key for ``lead``. Returns None when all were won, or the lead that holds a
-    live claim (then none of this lead's claims are kept). Must run inside a transaction."""
-    with transaction.atomic():  # a savepoint: on a duplicate, drop the keys claimed so far
-        for claim in keys:
-            holder = _claim_one(lead, claim, now)
-            if holder is not None:
-                transaction.set_rollback(True)
-                return holder
+    live claim (then none of this lead's claims are kept). Must run inside a transaction.
+
+    One statement claims every free key (``INSERT … ON CONFLICT DO NOTHING RETURNING``: of
+    two leads inserting the same key at once the database lets one in and the other wait for
+    it); only a key already taken costs more — taking it over when expired, else reading its
+    holder. No savepoints: a duplicate deletes the claims it made."""
+    won = _claims_insert(lead, keys)
+    for claim in keys:
+        if claim.key in won:
+            continue
+        holder = _claim_taken(lead, claim, now)
+        if holder is not None:
+            DedupeClaim.objects.filter(lead=lead).delete()  # none of this lead's claims stay
+            return holder
     return None
 
 
-def _claim_one(lead: Lead, claim: ClaimKey, now: datetime) -> Lead | None:
-    try:
-        with transaction.atomic():
-            DedupeClaim.objects.create(key=claim.key, lead=lead, expires_at=claim.expires_at)
-        return None
-    except IntegrityError:
-        pass
+def _claims_insert(lead: Lead, keys: list[ClaimKey]) -> set[str]:
+    """Insert the claims that are free, in key order; the keys inserted."""
+    if not keys:
+        return set()
+    table, key = DedupeClaim._meta.db_table, connection.ops.quote_name("key")
+    values = ", ".join(["(%s, %s, %s)"] * len(keys))
+    params: list[object] = []
+    for claim in keys:
+        params += [claim.key, lead.pk, sql_datetime(claim.expires_at)]
+    rows = sql_rows(f"INSERT INTO {table} ({key}, lead_id, expires_at) "  # noqa: S608
+                    f"VALUES {values} ON CONFLICT ({key}) DO NOTHING RETURNING {key}", params)
+    return {key for (key,) in rows}
+
+
+def _claim_taken(lead: Lead, claim: ClaimKey, now: datetime) -> Lead | None:
+    """A key another lead claimed: take it over if the claim expired (None), else its
+    holder."""
     taken_over = DedupeClaim.objects.filter(key=claim.key, expires_at__lte=now).update(
         lead=lead, expires_at=claim.expires_at
     )
     if taken_over:
         return None
     existing = DedupeClaim.objects.select_related("lead").filter(key=claim.key).first()
-    # The holder may have been deleted between our insert and this read; then retry once.
+    # The holder may have been deleted between our insert and this read; then try again.
     if existing is None:
-        return _claim_one(lead, claim, now)
+        return None if _claims_insert(lead, [claim]) else _claim_taken(lead, claim, now)
     return existing.lead
