@@ -37,5 +37,5 @@ class ErasureSerializer(serializers.ModelSerializer):
         return bool(row.phone_digest)
 
 
-class SuppressedSerializer(serializers.Serializer):
+class SuppressionAddedSerializer(serializers.Serializer):
     added = serializers.IntegerField(help_text="Digests newly suppressed (0: already were).")

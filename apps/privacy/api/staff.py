@@ -28,7 +28,7 @@ from apps.leads.models import SuppressedConsumer
 from apps.privacy.api.serializers import (
     ConsumerInputSerializer,
     ErasureSerializer,
-    SuppressedSerializer,
+    SuppressionAddedSerializer,
 )
 from apps.privacy.models import ErasureRequest
 from apps.privacy.services import erasure_request
@@ -91,9 +91,9 @@ class SuppressionsApi(StaffApi):
 
     @extend_schema(operation_id="staff_suppressions_create", summary="Suppress a consumer",
                    tags=_TAGS, request=ConsumerInputSerializer,
-                   responses={201: SuppressedSerializer, **ERRORS_WRITE})
+                   responses={201: SuppressionAddedSerializer, **ERRORS_WRITE})
     def post(self, request: Request) -> Response:
         email, phone = _consumer(request)
         added = consumer_opt_out(email=email, phone=phone)
-        return Response(SuppressedSerializer({"added": added}).data,
+        return Response(SuppressionAddedSerializer({"added": added}).data,
                         status=status.HTTP_201_CREATED)
