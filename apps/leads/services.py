@@ -25,6 +25,7 @@ from apps.core.dispatch import background_submit, task_enqueue
 from apps.core.exceptions import ApplicationError
 from apps.core.handoff import handoff_send
 from apps.core.logging import kv
+from apps.leads.consumers import consumer_keys, consumer_suppressed
 from apps.leads.dedupe import dedupe_claim, dedupe_keys
 from apps.leads.enrich import zip_lookup
 from apps.leads.intake import envelope_validate, fields_validate, ignored_keys
@@ -54,9 +55,11 @@ def lead_capture(
     """Capture one submission from ``source``.
 
     Answers 202 (stored, status ``received``), 400 (stored as ``rejected``; every bad key
-    named), or 409 (stored as ``duplicate`` with ``duplicate_of``); a 202 or 409 carries the
-    keys it did not use in ``ignored_fields``. Raises ApplicationError 403 when the source may
-    not post to the vertical. Writes nothing else on any path.
+    named), or 409: ``suppressed`` (the consumer's e-mail or phone is on the suppression list
+    and the vertical enforces it; stored without its PII fields) or ``duplicate`` (stored with
+    ``duplicate_of``); a 202 or 409 carries the keys it did not use in ``ignored_fields``.
+    Raises ApplicationError 403 when the source may not post to the vertical. Writes nothing
+    else on any path. Every stored lead carries its consumer's keyed digests.
     """
     envelope, errors = envelope_validate(data)
     slug = data.get("vertical") if isinstance(data.get("vertical"), str) else None
@@ -74,15 +77,19 @@ def lead_capture(
     checked = fields_validate(schema, raw_fields if isinstance(raw_fields, dict) else {})
     errors.update(checked.errors)
 
+    keys = consumer_keys(schema, checked.clean)  # in Python: no query, set on the insert
     lead = Lead(
         source=source, api_key=api_key, vertical=vertical, client_ip=client_ip,
-        fields=checked.clean,
+        fields=checked.clean, email_digest=keys.email, phone_digest=keys.phone,
         sub_id=data["sub_id"] if isinstance(data.get("sub_id"), str) else "",
     )
     if errors or envelope is None or vertical is None:  # no vertical is always an error too
         return _reject(lead, errors)
 
     _fill_envelope(lead, envelope)
+    if consumer_suppressed(vertical=vertical, keys=keys):
+        return replace(_suppress(lead, schema),
+                       ignored_fields=tuple(ignored_keys(data, (f.key for f in schema))))
     _enrich(lead, schema)
     return replace(_store(lead, vertical),
                    ignored_fields=tuple(ignored_keys(data, (f.key for f in schema))))
@@ -132,6 +139,33 @@ def _reject(lead: Lead, errors: dict[str, list[str]]) -> CaptureAnswer:
     logger.info(kv("lead.rejected", lead=lead.uuid, source=lead.source_id,
                    bad_fields=",".join(sorted(errors))))
     return CaptureAnswer(400, {"errors": errors, "id": str(lead.uuid)}, lead)
+
+
+SUPPRESSED_DETAIL = "This consumer asked not to be contacted (suppression list)."
+
+
+def _suppress(lead: Lead, schema: list) -> CaptureAnswer:
+    """Store the refusal for the reports, without what identifies the consumer (the PII
+    fields, the consumer's IP and browser, the consent tokens): only its digests."""
+    private = pii_keys(schema)
+    lead.fields = {k: v for k, v in lead.fields.items() if k not in private}
+    lead.consumer_ip, lead.user_agent, lead.consent = None, "", {}
+    lead.status, lead.message = LeadStatus.SUPPRESSED, "Suppressed consumer."
+    lead.errors = {"suppressed": [SUPPRESSED_DETAIL]}
+    with transaction.atomic():
+        lead.save()
+        lead.completed_at = _completed_now(lead)
+        lead.save(update_fields=["completed_at"])
+    logger.info(kv("lead.suppressed", lead=lead.uuid, source=lead.source_id))
+    return CaptureAnswer(409, {"status": "suppressed", "id": str(lead.uuid),
+                               "detail": SUPPRESSED_DETAIL}, lead)
+
+
+def pii_keys(schema: list) -> frozenset[str]:
+    """The keys of a vertical's fields that identify a person: its ``pii`` fields, and every
+    e-mail and phone field even if the flag was forgotten."""
+    return frozenset(f.key for f in schema
+                     if f.pii or f.type in (FieldType.EMAIL, FieldType.PHONE))
 
 
 def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
