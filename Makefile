@@ -28,11 +28,13 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# mypy's Django plugin imports the settings, which refuse to load without a secret key once
-# DATABASE_URL is set (as in CI); type checking never signs anything, so it gets a throwaway key.
+# mypy's Django plugin imports the settings, which refuse to load without a secret key (and a
+# PII digest key) once DATABASE_URL is set (as in CI); type checking never signs or digests
+# anything, so it gets throwaway keys. `make test` gets its keys from pyproject's pytest env.
 lint: install
 	$(BIN)/ruff check .
-	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-type-checking-only} $(BIN)/mypy --no-incremental
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-type-checking-only} \
+	PII_DIGEST_KEY=$${PII_DIGEST_KEY:-type-checking-only} $(BIN)/mypy --no-incremental
 
 bench: install
 	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(BENCH_ARGS)

@@ -61,6 +61,7 @@ def database_prepare(reuse: bool) -> bool:
     # the staff API would, which needs the SSRF guard to admit it (as in ``make run``).
     os.environ["HTTP_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a scratch database
+    os.environ.setdefault("PII_DIGEST_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
     return reuse and exists
 

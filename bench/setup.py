@@ -88,6 +88,7 @@ def database_prepare(pg_name: str = "leadexchange_bench") -> Database:
     # a scratch database gets a throwaway key: with DATABASE_URL set, settings refuse to
     # start without one (only the embedded default keeps its own in var/)
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("PII_DIGEST_KEY", secrets.token_urlsafe(50))
     return database
 
 

@@ -61,6 +61,22 @@ else:
         "print(secrets.token_urlsafe(50))'). Only the embedded default (no DATABASE_URL) "
         "generates its own, in var/secret_key."
     )
+# The key of the keyed digests (HMAC-SHA256) that find a consumer's leads, suppress a consumer
+# and record an erasure without keeping the e-mail or phone (apps.core.pii). Its own key, not
+# SECRET_KEY: rotating the secret key (sessions, tokens) must not lose every digest. Same rule
+# as the secret key: the embedded default keeps one in var/, a deployment must set it.
+if env("PII_DIGEST_KEY", default=""):
+    PII_DIGEST_KEY = env("PII_DIGEST_KEY")
+elif not env("DATABASE_URL", default=""):
+    PII_DIGEST_KEY = embedded_secret_key(VAR_DIR / "pii_digest_key")
+else:
+    raise ImproperlyConfigured(
+        "PII_DIGEST_KEY is not set. With DATABASE_URL set (production) the key of the "
+        "personal-data digests must come from the environment, e.g. PII_DIGEST_KEY=$(python -c "
+        "'import secrets; print(secrets.token_urlsafe(50))'), and never change afterwards (the "
+        "suppression list and erasure records are kept as digests under it). Only the embedded "
+        "default (no DATABASE_URL) generates its own, in var/pii_digest_key."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -84,6 +100,7 @@ INSTALLED_APPS = [
     "apps.auctions",
     "apps.billing",
     "apps.routing",
+    "apps.privacy",  # consumer erasure: scrubs the rows of the apps to its left
     "apps.reports",
     "apps.ops",  # /healthz, /readyz, /metrics
     "apps.demo",  # demo data, buyer simulator, synthetic history: tools, not product
@@ -317,6 +334,15 @@ DEMO_TRAFFIC = env.bool("DEMO_TRAFFIC", default=True)
 # --- Auction ----------------------------------------------------------------------------------
 # Threads per process running auctions (sync captures wait on them for the source's budget).
 AUCTION_THREADS = env.int("AUCTION_THREADS", default=64)
+# Where a sync lead's auction runs while its request waits: "thread" (the web process's
+# auction pool: no hop) or "celery" (a worker, which tells the waiting request through Redis
+# when the outcome is recorded): web and auction capacity then scale apart, across hosts.
+SYNC_AUCTION_EXECUTOR = env("SYNC_AUCTION_EXECUTOR", default="thread")
+if SYNC_AUCTION_EXECUTOR not in ("thread", "celery"):
+    raise ImproperlyConfigured("SYNC_AUCTION_EXECUTOR must be 'thread' or 'celery'.")
+if SYNC_AUCTION_EXECUTOR == "celery" and not (CELERY_BROKER_URL and REDIS_URL):
+    raise ImproperlyConfigured("SYNC_AUCTION_EXECUTOR=celery needs CELERY_BROKER_URL (the "
+                               "workers) and REDIS_URL (the outcome signal).")
 # Run background work (auctions, tasks without a broker) on the calling thread instead of
 # the pool: for tests, where the test's own transaction must stay visible.
 RUN_TASKS_INLINE = env.bool("RUN_TASKS_INLINE", default=False)
@@ -375,6 +401,15 @@ WEBHOOK_BATCH = env.int("WEBHOOK_BATCH", default=50)
 # Embedded default (no broker): in-process threads for deliveries, apart from the auctions'.
 WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=4)
 
+# --- Privacy ----------------------------------------------------------------------------------
+# Leads an erasure scrubs per transaction (apps.privacy.services): small enough that no batch
+# holds its locks for long, large enough that millions of leads take minutes.
+PRIVACY_ERASE_BATCH = env.int("PRIVACY_ERASE_BATCH", default=500)
+# Embedded default: erasures run on a thread of their own, never on the auctions' threads.
+PRIVACY_THREADS = 1
+# An unfinished erasure with no batch done for this long lost its run and is run again.
+ERASURE_STALE_SECONDS = env.int("ERASURE_STALE_SECONDS", default=300)
+
 
 class BeatEntry(TypedDict):
     """A periodic task as Celery beat and ``run_periodic`` read it: its name, every N s."""
@@ -394,6 +429,7 @@ CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
     "cap-holds-purge": {"task": "apps.auctions.tasks.cap_holds_purge", "schedule": 300.0},
     "oauth-tokens-refresh": {"task": "apps.buyers.tasks.oauth_tokens_refresh", "schedule": 60.0},
     "reports-rollup": {"task": "apps.reports.tasks.reports_rollup", "schedule": 60.0},
+    "erasures-redrive": {"task": "apps.privacy.tasks.erasures_redrive", "schedule": 60.0},
 }
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

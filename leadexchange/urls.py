@@ -15,6 +15,7 @@ api_patterns = [
     path("", include("apps.auctions.api.urls")),
     path("", include("apps.billing.api.urls")),
     path("", include("apps.routing.api.urls")),
+    path("", include("apps.privacy.api.urls")),
     path("", include("apps.reports.api.urls")),
 ]
 

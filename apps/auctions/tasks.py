@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from typing import TYPE_CHECKING
 
 from celery import shared_task
@@ -19,14 +20,23 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def auction_run_task(lead_id: int, *, deadline: float | None = None,
-                     ping_id: int | None = None) -> Lead:
+                     ping_id: int | None = None, deadline_at: float | None = None,
+                     done_key: str | None = None) -> Lead:
     """A lead's auction (``auction_run``): queued for an async lead or a re-driven one, or
     called in-process by a sync capture with the source's ``deadline`` (``time.monotonic()``
-    of this process, so never sent through the broker). Returns the lead as the auction
-    left it (results are not stored)."""
+    of this process, so never sent through the broker). A sync lead sent to a worker
+    (``SYNC_AUCTION_EXECUTOR=celery``) carries its deadline as wall-clock ``deadline_at``
+    and the key its request waits on (``done_key``), signalled once the outcome is
+    recorded. Returns the lead as the auction left it (results are not stored)."""
     from apps.auctions.services import auction_run
+    from apps.core.handoff import handoff_done
 
-    return auction_run(lead_id, deadline=deadline, ping_id=ping_id)
+    if deadline_at is not None:
+        deadline = time.monotonic() + (deadline_at - time.time())
+    try:
+        return auction_run(lead_id, deadline=deadline, ping_id=ping_id)
+    finally:
+        handoff_done(done_key)
 
 
 @shared_task

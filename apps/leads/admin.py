@@ -1,5 +1,6 @@
-"""Admin for verticals: the lead schema, validated by the normalizers that will apply it.
-(Leads are read in apps.auctions.admin, next to their auction timeline.)"""
+"""Admin for verticals: the lead schema, validated by the normalizers that will apply it, and
+its privacy setting; the suppression list. (Leads are read in apps.auctions.admin, next to
+their auction timeline; erasures in apps.privacy.admin.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
+from apps.core.exceptions import FieldErrors
+from apps.leads.consumers import consumer_digests_parse, consumer_suppress
+from apps.leads.models import SuppressedConsumer, SuppressionReason, VerticalPrivacy
 from apps.leads.normalize import parse_bounds
 from apps.sources.models import Vertical, VerticalField
 
@@ -36,10 +41,63 @@ class VerticalFieldInline(admin.TabularInline):
               "pii", "choices", "min_value", "max_value", "example", "help_text"]
 
 
+class VerticalPrivacyInline(admin.StackedInline):
+    model = VerticalPrivacy
+    fields = ["suppression_enforced"]
+    can_delete = False
+    verbose_name_plural = "privacy (no row: suppression enforced)"
+
+
 @admin.register(Vertical)
 class VerticalAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "is_active", "default_floor", "dedupe_window_days"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [VerticalFieldInline]
+    inlines = [VerticalFieldInline, VerticalPrivacyInline]
+
+
+class OptOutForm(forms.ModelForm):
+    email = forms.CharField(required=False, max_length=254)
+    phone = forms.CharField(required=False, max_length=64)
+
+    class Meta:
+        model = SuppressedConsumer
+        fields: list[str] = []
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        try:
+            data["digests"] = [d for d in consumer_digests_parse(
+                email=data.get("email"), phone=data.get("phone")) if d]
+        except FieldErrors as error:
+            raise forms.ValidationError(dict(error.errors)) from None
+        return data
+
+
+@admin.register(SuppressedConsumer)
+class SuppressedConsumerAdmin(admin.ModelAdmin):
+    """The suppression list: digests only. *Add* records an opt-out from an e-mail and/or a
+    phone (digested, never stored); erasures add their consumers themselves."""
+
+    form = OptOutForm
+    list_display = ["digest", "reason", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["=digest"]
+
+    def get_fields(self, request, obj=None):
+        return ["email", "phone"] if obj is None else ["digest", "reason", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["digest", "reason", "created_at"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: SuppressedConsumer, form: Any,
+                   change: bool) -> None:
+        digests = form.cleaned_data["digests"]
+        consumer_suppress(digests=digests, reason=SuppressionReason.OPT_OUT)
+        row = SuppressedConsumer.objects.get(digest=digests[0])
+        obj.pk, obj.digest, obj.reason = row.pk, row.digest, row.reason

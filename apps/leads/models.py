@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 
 from apps.sources.models import Source, SourceApiKey, Vertical
@@ -19,14 +20,18 @@ class LeadStatus(models.TextChoices):
     UNSOLD = "unsold"
     ERROR = "error"
     RETURNED = "returned"  # sold, then every buyer's return of it approved (apps.billing)
+    SUPPRESSED = "suppressed"  # its consumer is on the suppression list: refused, stored
 
 
 # Statuses after which the auction never changes a lead again (only an approved return
 # turns ``sold`` into ``returned``).
 FINAL_STATUSES = frozenset(
     {LeadStatus.REJECTED, LeadStatus.DUPLICATE, LeadStatus.SOLD, LeadStatus.UNSOLD,
-     LeadStatus.ERROR, LeadStatus.RETURNED}
+     LeadStatus.ERROR, LeadStatus.RETURNED, LeadStatus.SUPPRESSED}
 )
+# Submissions refused at capture and counted as rejections in the reports (a suppressed lead
+# under the reason ``suppressed``, a rejected one under its first invalid field).
+REFUSED_STATUSES = (LeadStatus.REJECTED, LeadStatus.SUPPRESSED)
 # Leads that were sold: a returned lead was sold too (reports count it in sold and revenue,
 # and its approved returns in the net figures).
 SOLD_STATUSES = (LeadStatus.SOLD, LeadStatus.RETURNED)
@@ -37,7 +42,13 @@ class Lead(models.Model):
 
     ``fields`` holds the normalized values keyed by the vertical's field keys. Rejected and
     duplicate submissions are stored too (with ``errors`` / ``duplicate_of``) so reports can show
-    rejection rates per source; a rejected lead keeps only the fields that passed validation.
+    rejection rates per source; a rejected lead keeps only the fields that passed validation,
+    a suppressed one only its non-PII fields.
+
+    ``email_digest`` / ``phone_digest`` are keyed digests (apps.core.pii) of the consumer's
+    e-mail and phone (the vertical's first field of each type), set on the insert: how an
+    erasure finds every lead of a consumer. An erased lead has neither, no PII fields and
+    ``erased_at`` set.
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -66,6 +77,11 @@ class Lead(models.Model):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # NULL, not "", for "no such field": SQLite uses a partial index only when its condition
+    # is IS NOT NULL, and then the index holds just the leads that have the field.
+    email_digest = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    phone_digest = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     sale_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     payout = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
@@ -83,6 +99,11 @@ class Lead(models.Model):
             models.Index(fields=["status", "received_at"], name="lead_status_received"),
             models.Index(fields=["vertical", "received_at"], name="lead_vertical_received"),
             models.Index(fields=["received_at"], name="lead_received"),
+            # an erasure's lookups; partial, so leads without the field cost no index entry
+            models.Index(fields=["email_digest"], name="lead_email_digest",
+                         condition=Q(email_digest__isnull=False)),
+            models.Index(fields=["phone_digest"], name="lead_phone_digest",
+                         condition=Q(phone_digest__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -135,3 +156,41 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class SuppressionReason(models.TextChoices):
+    ERASED = "erased", "Erased on request"
+    OPT_OUT = "opt_out", "Opted out"
+
+
+class SuppressedConsumer(models.Model):
+    """A consumer whose new leads are refused (``409 suppressed``): the keyed digest of an
+    e-mail or a phone (apps.core.pii), never the value itself."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=8, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "suppressed consumer"
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]}… ({self.reason})"
+
+
+class VerticalPrivacy(models.Model):
+    """A vertical's privacy settings. No row: the defaults (suppression enforced). Kept here,
+    not on Vertical, so that capture (this app) reads it without the sources app changing."""
+
+    vertical = models.OneToOneField(Vertical, on_delete=models.CASCADE, related_name="privacy")
+    suppression_enforced = models.BooleanField(
+        default=True, help_text="Refuse new leads of suppressed consumers (409 suppressed).")
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Reserved: erase this vertical's leads after this "
+        "many days (not enforced yet).")
+
+    class Meta:
+        verbose_name = "vertical privacy setting"
+
+    def __str__(self) -> str:
+        return f"privacy of {self.vertical_id}"

@@ -23,7 +23,9 @@ from django.utils import timezone
 from apps.core.dbconn import db_release
 from apps.core.dispatch import background_submit, task_enqueue
 from apps.core.exceptions import ApplicationError
+from apps.core.handoff import handoff_send
 from apps.core.logging import kv
+from apps.leads.consumers import consumer_keys, consumer_suppressed
 from apps.leads.dedupe import dedupe_claim, dedupe_keys
 from apps.leads.enrich import zip_lookup
 from apps.leads.intake import envelope_validate, fields_validate, ignored_keys
@@ -53,9 +55,11 @@ def lead_capture(
     """Capture one submission from ``source``.
 
     Answers 202 (stored, status ``received``), 400 (stored as ``rejected``; every bad key
-    named), or 409 (stored as ``duplicate`` with ``duplicate_of``); a 202 or 409 carries the
-    keys it did not use in ``ignored_fields``. Raises ApplicationError 403 when the source may
-    not post to the vertical. Writes nothing else on any path.
+    named), or 409: ``suppressed`` (the consumer's e-mail or phone is on the suppression list
+    and the vertical enforces it; stored without its PII fields) or ``duplicate`` (stored with
+    ``duplicate_of``); a 202 or 409 carries the keys it did not use in ``ignored_fields``.
+    Raises ApplicationError 403 when the source may not post to the vertical. Writes nothing
+    else on any path. Every stored lead carries its consumer's keyed digests.
     """
     envelope, errors = envelope_validate(data)
     slug = data.get("vertical") if isinstance(data.get("vertical"), str) else None
@@ -73,15 +77,19 @@ def lead_capture(
     checked = fields_validate(schema, raw_fields if isinstance(raw_fields, dict) else {})
     errors.update(checked.errors)
 
+    keys = consumer_keys(schema, checked.clean)  # in Python: no query, set on the insert
     lead = Lead(
         source=source, api_key=api_key, vertical=vertical, client_ip=client_ip,
-        fields=checked.clean,
+        fields=checked.clean, email_digest=keys.email, phone_digest=keys.phone,
         sub_id=data["sub_id"] if isinstance(data.get("sub_id"), str) else "",
     )
     if errors or envelope is None or vertical is None:  # no vertical is always an error too
         return _reject(lead, errors)
 
     _fill_envelope(lead, envelope)
+    if consumer_suppressed(vertical=vertical, keys=keys):
+        return replace(_suppress(lead, schema),
+                       ignored_fields=tuple(ignored_keys(data, (f.key for f in schema))))
     _enrich(lead, schema)
     return replace(_store(lead, vertical),
                    ignored_fields=tuple(ignored_keys(data, (f.key for f in schema))))
@@ -133,6 +141,33 @@ def _reject(lead: Lead, errors: dict[str, list[str]]) -> CaptureAnswer:
     return CaptureAnswer(400, {"errors": errors, "id": str(lead.uuid)}, lead)
 
 
+SUPPRESSED_DETAIL = "This consumer asked not to be contacted (suppression list)."
+
+
+def _suppress(lead: Lead, schema: list) -> CaptureAnswer:
+    """Store the refusal for the reports, without what identifies the consumer (the PII
+    fields, the consumer's IP and browser, the consent tokens): only its digests."""
+    private = pii_keys(schema)
+    lead.fields = {k: v for k, v in lead.fields.items() if k not in private}
+    lead.consumer_ip, lead.user_agent, lead.consent = None, "", {}
+    lead.status, lead.message = LeadStatus.SUPPRESSED, "Suppressed consumer."
+    lead.errors = {"suppressed": [SUPPRESSED_DETAIL]}
+    with transaction.atomic():
+        lead.save()
+        lead.completed_at = _completed_now(lead)
+        lead.save(update_fields=["completed_at"])
+    logger.info(kv("lead.suppressed", lead=lead.uuid, source=lead.source_id))
+    return CaptureAnswer(409, {"status": "suppressed", "id": str(lead.uuid),
+                               "detail": SUPPRESSED_DETAIL}, lead)
+
+
+def pii_keys(schema: list) -> frozenset[str]:
+    """The keys of a vertical's fields that identify a person: its ``pii`` fields, and every
+    e-mail and phone field even if the flag was forgotten."""
+    return frozenset(f.key for f in schema
+                     if f.pii or f.type in (FieldType.EMAIL, FieldType.PHONE))
+
+
 def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
     now = timezone.now()
     keys = dedupe_keys(vertical=vertical, source_id=lead.source_id, fields=lead.fields,
@@ -176,7 +211,8 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float,
     decided: Lead | None = None
     if settings.RUN_TASKS_INLINE:
         decided = auction_run_task.run(lead.pk, deadline=deadline, ping_id=ping_id)
-    else:
+    elif settings.SYNC_AUCTION_EXECUTOR != "celery" or not _on_worker(lead, deadline, ping_id):
+        # here, on the auction pool (a worker's outcome is read from the database below)
         future = background_submit(
             partial(auction_run_task.run, deadline=deadline, ping_id=ping_id), lead.pk)
         db_release()  # the wait is for the network, not for the database
@@ -192,6 +228,22 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float,
             "payout": f"{lead.payout or 0:.2f}", "message": lead.message,
         }, lead)
     return CaptureAnswer(202, _pending_body(lead), lead)
+
+
+def _on_worker(lead: Lead, deadline: float, ping_id: int | None) -> bool:
+    """Run the auction on a Celery worker and wait for it until ``deadline``; False when no
+    broker took it (the caller runs it here: a sync lead is never left waiting for one)."""
+    from apps.auctions.tasks import auction_run_task
+
+    db_release()  # the wait is for the worker, not for the database
+    try:
+        handoff_send(auction_run_task, lead.pk, ping_id=ping_id,
+                     deadline_at=time.time() + (deadline - time.monotonic()),
+                     wait_s=deadline - time.monotonic())
+    except Exception as error:  # the broker is down: the web process runs it itself
+        logger.warning(kv("lead.handoff_failed", lead=lead.uuid, error=type(error).__name__))
+        return False
+    return True
 
 
 def _pending_body(lead: Lead) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from apps.auctions.models import (
 )
 from apps.billing.models import Conversion, Return, ReturnStatus
 from apps.buyers.models import Contract
-from apps.leads.models import SOLD_STATUSES, Lead, LeadStatus
+from apps.leads.models import REFUSED_STATUSES, SOLD_STATUSES, Lead, LeadStatus
 from apps.reports.histograms import BOUNDS_MS
 from apps.reports.models import (
     DELIVER_BUCKETS,
@@ -154,7 +154,7 @@ def _leads(first: datetime, last: datetime) -> None:
         .values("hour", "source_id", "vertical_id")
         .annotate(
             received=Count("pk"),
-            rejected=Count("pk", filter=Q(status=LeadStatus.REJECTED)),
+            rejected=Count("pk", filter=Q(status__in=REFUSED_STATUSES)),
             duplicates=Count("pk", filter=Q(status=LeadStatus.DUPLICATE)),
             sold=Count("pk", filter=sold),
             unsold=Count("pk", filter=Q(status=LeadStatus.UNSOLD)),
@@ -173,9 +173,10 @@ def _leads(first: datetime, last: datetime) -> None:
                  **_histogram(row, DELIVER_BUCKETS),
                  **after.get((row["hour"], row["source_id"], row["vertical_id"]), {}))
         for row in rows])
-    # Rejections by reason: every invalid key of a rejected lead counts once.
+    # Rejections by reason: every invalid key of a rejected lead counts once; a suppressed
+    # lead's one key is ``suppressed`` (apps.leads.services).
     reasons: Counter = Counter()
-    rejected = (leads.filter(status=LeadStatus.REJECTED).annotate(hour=TruncHour("received_at"))
+    rejected = (leads.filter(status__in=REFUSED_STATUSES).annotate(hour=TruncHour("received_at"))
                 .values_list("hour", "source_id", "vertical_id", "errors"))
     for hour, source_id, vertical_id, errors in rejected.iterator(chunk_size=2000):
         for key in (errors or {"unknown": []}):

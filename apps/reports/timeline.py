@@ -95,7 +95,7 @@ def lead_reason(lead: Lead) -> str:
     if lead.status == LeadStatus.DUPLICATE:
         held = lead.duplicate_of
         return f"duplicate of {str(held.uuid)[:8]}…" if held is not None else lead.message
-    if lead.status in (LeadStatus.UNSOLD, LeadStatus.ERROR):
+    if lead.status in (LeadStatus.UNSOLD, LeadStatus.ERROR, LeadStatus.SUPPRESSED):
         return lead.message
     return ""
 

@@ -119,6 +119,12 @@ def _answers(slug: str) -> list[dict[str, Any]]:
         {"status": 409, "when": "Duplicate of an earlier lead (see duplicate rules).",
          "body": {"status": "duplicate", "duplicate_of": _OTHER_ID, "id": _ID,
                   "detail": "Duplicate lead.", "ignored_fields": []}},
+        {"status": 409, "when": "The consumer's e-mail or phone asked not to be contacted "
+                               "(suppression list); the lead is recorded without its personal "
+                               "data. Do not resend it.",
+         "body": {"status": "suppressed", "id": _ID,
+                  "detail": "This consumer asked not to be contacted (suppression list).",
+                  "ignored_fields": []}},
         {"status": 409, "when": "The Idempotency-Key was used before with another body.",
          "body": {"detail": "This Idempotency-Key was already used with a different request "
                             "body.", "code": "idempotency_conflict"}},

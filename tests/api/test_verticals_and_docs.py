@@ -123,12 +123,13 @@ def test_the_spec_shows_every_answer_the_lead_api_documents(api_client):
 
     documented = set(schema["paths"]["/api/v1/leads"]["post"]["responses"])
     assert [a["status"] for a in spec["answers"]] == [200, 200, 202, 400, 401, 403, 409, 409,
-                                                     413, 415, 429]
+                                                     409, 413, 415, 429]
     assert {str(a["status"]) for a in spec["answers"]} == documented
     bodies = {(a["status"], a["body"].get("status")): a["body"] for a in spec["answers"]}
     assert set(bodies[(200, "sold")]) == {"id", "status", "payout", "message", "ignored_fields"}
     assert set(bodies[(409, "duplicate")]) == {"status", "duplicate_of", "id", "detail",
                                                "ignored_fields"}
+    assert set(bodies[(409, "suppressed")]) == {"status", "id", "detail", "ignored_fields"}
 
 
 def test_the_spec_page_answers_what_an_integrating_affiliate_asks(client):

@@ -212,10 +212,20 @@ def process_warm(sim_url: str) -> None:
     assert http_send(OutboundRequest("GET", f"{sim_url}/_sim/health")).status == 200
 
 
-def assert_sent_as_attempts(received: list[dict], attempts: int) -> None:
-    """The buyer got each attempt — and, when an attempt went out on a kept-alive connection
-    the buyer had dropped, libcurl's one re-send on a fresh connection (what every HTTP
-    client does for a dead kept-alive connection) — always under the lead's single
-    Idempotency-Key, so the buyer can tell it is one lead."""
-    assert attempts <= len(received) <= 2 * attempts
+def assert_sent_as_attempts(sim_url: str, path: str, attempts: int) -> None:
+    """The buyer at ``path`` got each attempt — and, when an attempt went out on a kept-alive
+    connection the buyer had dropped, libcurl's one re-send on a fresh connection (what every
+    HTTP client does for a dead kept-alive connection) — always under the lead's single
+    Idempotency-Key, so the buyer can tell it is one lead. The simulator records a dropped
+    request as its connection closes, which on a busy machine may come a moment after our
+    side gave up: the record is waited for (up to 2 s), never assumed."""
+    import time
+
+    deadline = time.monotonic() + 2
+    received = sim_requests(sim_url, path)
+    while len(received) < attempts and time.monotonic() < deadline:
+        time.sleep(0.05)
+        received = sim_requests(sim_url, path)
+    assert attempts <= len(received) <= 2 * attempts, [r["headers"].get("idempotency-key")
+                                                       for r in received]
     assert len({r["headers"]["idempotency-key"] for r in received}) == 1

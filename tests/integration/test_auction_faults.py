@@ -182,5 +182,5 @@ def test_a_top_bidder_whose_post_misbehaves_hands_the_lead_to_the_next_bidder(
     posts = list(Post.objects.filter(auction__lead=lead, contract=top).order_by("attempt")
                  .values_list("attempt", "outcome"))
     assert posts == [(n, outcome) for n in range(1, attempts + 1)]
-    assert_sent_as_attempts(sim_requests(sim_url, f"/b{top.pk}/post"), attempts)
+    assert_sent_as_attempts(sim_url, f"/b{top.pk}/post", attempts)
     assert Post.objects.get(auction__lead=lead, contract=runner_up).outcome == "accepted"

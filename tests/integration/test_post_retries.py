@@ -91,7 +91,7 @@ def test_a_buyer_that_stays_down_hands_the_lead_to_the_next_bidder(
     lead = Lead.objects.get(uuid=body["id"])
     tries = settings.POST_REALTIME_ATTEMPTS
     assert attempts(lead, down) == [(n, "error") for n in range(1, tries + 1)]
-    assert_sent_as_attempts(sim_requests(sim_url, f"/b{down.pk}/post"), tries)
+    assert_sent_as_attempts(sim_url, f"/b{down.pk}/post", tries)
     assert attempts(lead, runner_up) == [(1, "accepted")]
     assert Sale.objects.get(lead=lead).contract == runner_up
     assert not Post.objects.filter(auction__lead=lead, outcome="retry").exists()
@@ -155,7 +155,7 @@ def test_a_lead_whose_retries_are_exhausted_is_unsold_with_a_reason(
     assert lead.status == LeadStatus.UNSOLD
     assert "retries exhausted" in lead.message
     assert attempts(lead) == [(n, "error") for n in range(1, max_attempts + 1)]
-    assert_sent_as_attempts(sim_requests(sim_url, f"/b{contract.pk}/post"), max_attempts)
+    assert_sent_as_attempts(sim_url, f"/b{contract.pk}/post", max_attempts)
     assert not Sale.objects.filter(lead=lead).exists()
     assert not Post.objects.filter(auction__lead=lead, outcome="retry").exists()
     assert post_retries_run_due() == 0

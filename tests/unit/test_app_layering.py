@@ -1,6 +1,10 @@
 """Apps import leftwards only:
-``core ← sources ← buyers ← leads ← webhooks ← auctions ← billing ← routing ← reports ← ops
-← demo``.
+``core ← sources ← buyers ← leads ← webhooks ← auctions ← billing ← routing ← privacy ← reports
+← ops ← demo``.
+
+``privacy`` (consumer erasure) sits right of every app whose rows an erasure scrubs; the
+suppression list and its capture-time check live in ``leads``, left of everything that
+captures.
 
 ``webhooks`` sits left of ``auctions`` because the auction writes the outbox row of a
 source webhook in the same transaction as the lead's outcome (``source_event_record``).
@@ -21,7 +25,7 @@ import apps
 
 P = pytest.param
 ORDER = ["core", "sources", "buyers", "leads", "webhooks", "auctions", "billing", "routing",
-         "reports", "ops", "demo"]
+         "privacy", "reports", "ops", "demo"]
 APPS_DIR = Path(apps.__file__).parent
 SOURCES = sorted(p for p in APPS_DIR.rglob("*.py")
                  if "migrations" not in p.parts and p.parent != APPS_DIR)

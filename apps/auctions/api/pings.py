@@ -24,6 +24,7 @@ from apps.leads.api.serializers import (
     DetailSerializer,
     DuplicateSerializer,
     ErrorsSerializer,
+    SuppressedSerializer,
 )
 from apps.leads.api.views import SourceApi, _check_body_size
 from apps.leads.intake import SubmissionSerializer
@@ -153,10 +154,11 @@ class PingPostApi(SourceApi):
             403: OpenApiResponse(DetailSerializer, "IP not allowed or source paused."),
             404: OpenApiResponse(DetailSerializer, "No ping of yours has this id."),
             409: OpenApiResponse(PolymorphicProxySerializer(
-                "PingPostConflict", serializers=[MismatchSerializer, DuplicateSerializer],
+                "PingPostConflict", serializers=[MismatchSerializer, DuplicateSerializer,
+                                                 SuppressedSerializer],
                 resource_type_field_name=None), "ping_mismatch (the differing "
-                                 "fields listed in `fields`), a duplicate lead, or "
-                                 "ping_post_in_progress."),
+                                 "fields listed in `fields`), a duplicate lead, a "
+                                 "suppressed consumer, or ping_post_in_progress."),
             410: OpenApiResponse(DetailSerializer, "ping_expired: ping again."),
             **_WHO},
     )

@@ -224,7 +224,7 @@ def _post_run(ping: SourcePing, source: Source, api_key: SourceApiKey | None,
         SourcePing.objects.filter(pk=ping.pk).update(lead=captured.lead)
         answer = lead_dispatch(captured.lead, mode=CaptureMode.SYNC, deadline=deadline,
                                ping_id=ping.pk)
-    else:  # a duplicate: nothing goes to the buyers, the held room goes back
+    else:  # a duplicate or suppressed: nothing goes to the buyers, the held room goes back
         cap_holds_release(ping.pk)
     body = dict(answer.body)
     SourcePing.objects.filter(pk=ping.pk).update(answer_status=answer.status_code,

@@ -69,6 +69,13 @@ class DuplicateSerializer(serializers.Serializer):
     ignored_fields = _ignored_fields()
 
 
+class SuppressedSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["suppressed"])
+    id = serializers.UUIDField()
+    detail = serializers.CharField()
+    ignored_fields = _ignored_fields()
+
+
 class ErrorsSerializer(serializers.Serializer):
     # The key is `errors`: DRF's metaclass takes declared fields off the class, so this does
     # not replace the Serializer.errors property; the stubs do not model that.

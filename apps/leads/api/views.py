@@ -32,6 +32,7 @@ from apps.leads.api.serializers import (
     DuplicateSerializer,
     ErrorsSerializer,
     LeadOutputSerializer,
+    SuppressedSerializer,
 )
 from apps.leads.idempotency import idempotent_call, request_fingerprint
 from apps.leads.intake import SubmissionSerializer, form_ignored_keys, submission_from_form
@@ -96,9 +97,11 @@ _ERRORS = {
                          "source posting directly (ping_required)."),
     409: OpenApiResponse(
         PolymorphicProxySerializer("CaptureConflict", serializers=[
-            DuplicateSerializer, DetailSerializer], resource_type_field_name=None),
-        "Duplicate lead (recorded as such), or an Idempotency-Key already used with another "
-        "body or still running."),
+            DuplicateSerializer, SuppressedSerializer, DetailSerializer],
+            resource_type_field_name=None),
+        "Duplicate lead, or a suppressed consumer (`status: suppressed`: the e-mail or phone "
+        "asked not to be contacted; both recorded as such), or an Idempotency-Key already used "
+        "with another body or still running."),
     413: OpenApiResponse(DetailSerializer, "Body too large."),
     415: OpenApiResponse(DetailSerializer, "Unsupported content type."),
 }
