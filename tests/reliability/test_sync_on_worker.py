@@ -11,12 +11,8 @@ import pytest
 from apps.leads.models import Lead, LeadStatus
 from tests.factories import VerticalFactory, consumer_fields, sim_contract, source_with_key
 from tests.reliability.conftest import celery_broker_use
-from tests.reliability.test_celery_worker import (
-    BROKER,
-    PRODUCTION_OPTIONS,
-    worker_start,
-    worker_stop,
-)
+from tests.reliability.test_celery_worker import BROKER
+from tests.reliability.workers import PRODUCTION_OPTIONS, worker_start, worker_stop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
