@@ -3,12 +3,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.buyers.models import Contract
+from apps.core.api import StrictTypesMixin
 from apps.core.staff_api import PatchSerializerMixin
 from apps.routing.models import Action, Comparator, Metric, RoutingRule, RuleFiring, Scope
 from apps.sources.models import Source
 
 
-class RuleInputSerializer(serializers.Serializer):
+class RuleInputSerializer(StrictTypesMixin, serializers.Serializer):
     name = serializers.CharField(max_length=128)
     enabled = serializers.BooleanField(default=True)
     scope = serializers.ChoiceField(choices=Scope.choices, default=Scope.CONTRACT)
