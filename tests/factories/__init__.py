@@ -214,9 +214,11 @@ def process_warm(sim_url: str) -> None:
 
 def assert_sent_as_attempts(sim_url: str, path: str, attempts: int) -> None:
     """The buyer at ``path`` got each attempt — and, when an attempt went out on a kept-alive
-    connection the buyer had dropped, libcurl's one re-send on a fresh connection (what every
-    HTTP client does for a dead kept-alive connection) — always under the lead's single
-    Idempotency-Key, so the buyer can tell it is one lead. The simulator records a dropped
+    connection the buyer had dropped, libcurl's re-sends on a fresh connection (what every
+    HTTP client does for a dead kept-alive connection; libcurl gives up after 5,
+    ``CONN_MAX_RETRIES``, and a buyer that closes every connection can be caught by the
+    next attempt's reuse as well) — always under the lead's single Idempotency-Key, so the
+    buyer can tell it is one lead. The simulator records a dropped
     request as its connection closes, which on a busy machine may come a moment after our
     side gave up: the record is waited for (up to 2 s), never assumed."""
     import time
@@ -226,6 +228,6 @@ def assert_sent_as_attempts(sim_url: str, path: str, attempts: int) -> None:
     while len(received) < attempts and time.monotonic() < deadline:
         time.sleep(0.05)
         received = sim_requests(sim_url, path)
-    assert attempts <= len(received) <= 2 * attempts, [r["headers"].get("idempotency-key")
+    assert attempts <= len(received) <= 6 * attempts, [r["headers"].get("idempotency-key")
                                                        for r in received]
     assert len({r["headers"]["idempotency-key"] for r in received}) == 1
