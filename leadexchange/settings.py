@@ -306,6 +306,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "apps.webhooks.models.DeliveryStatus",
         "DeliveryKindEnum": "apps.webhooks.models.DeliveryKind",
         "ReturnStatusEnum": "apps.billing.models.ReturnStatus",
+        "CapMetricEnum": "apps.buyers.models.rules.CapMetric",
+        "RuleMetricEnum": "apps.routing.models.Metric",
     },
 }
 
