@@ -94,6 +94,9 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        # Seeing a consumer's personal data (the vertical's PII fields, IP, browser, consent
+        # tokens) in the admin, the dashboards or the staff API; each reveal is audited.
+        permissions = [("view_pii", "Can reveal consumers' personal data")]
         indexes = [
             models.Index(fields=["source", "-received_at"], name="lead_source_received"),
             models.Index(fields=["status", "received_at"], name="lead_status_received"),
