@@ -34,7 +34,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-type-checking-only} \
-	PII_DIGEST_KEY=$${PII_DIGEST_KEY:-type-checking-only} $(BIN)/mypy --no-incremental
+	PII_DIGEST_KEY=$${PII_DIGEST_KEY:-type-checking-only} PII_ENCRYPTION_KEYS=$${PII_ENCRYPTION_KEYS:-mypy:type-checking-only-type-checking-only-xx} $(BIN)/mypy --no-incremental
 
 bench: install
 	$(BIN)/python -m bench $(if $(QUICK),--quick,) $(BENCH_ARGS)

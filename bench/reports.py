@@ -62,6 +62,7 @@ def database_prepare(reuse: bool) -> bool:
     os.environ["HTTP_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))  # a scratch database
     os.environ.setdefault("PII_DIGEST_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("PII_ENCRYPTION_KEYS", "bench:" + secrets.token_urlsafe(32))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
     return reuse and exists
 

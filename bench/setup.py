@@ -89,6 +89,7 @@ def database_prepare(pg_name: str = "leadexchange_bench") -> Database:
     # start without one (only the embedded default keeps its own in var/)
     os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("PII_DIGEST_KEY", secrets.token_urlsafe(50))
+    os.environ.setdefault("PII_ENCRYPTION_KEYS", "bench:" + secrets.token_urlsafe(32))
     return database
 
 

@@ -77,6 +77,21 @@ else:
         "suppression list and erasure records are kept as digests under it). Only the embedded "
         "default (no DATABASE_URL) generates its own, in var/pii_digest_key."
     )
+# The key ring that seals personal data and secrets at rest (apps.core.sealing): "id:secret"
+# entries, comma-separated, the first one seals, all of them open. Same rule again: the
+# embedded default keeps one key in var/, a deployment must set it. Rotation: README.
+if env("PII_ENCRYPTION_KEYS", default=""):
+    PII_ENCRYPTION_KEYS = env.list("PII_ENCRYPTION_KEYS")
+elif not env("DATABASE_URL", default=""):
+    PII_ENCRYPTION_KEYS = ["local:" + embedded_secret_key(VAR_DIR / "pii_encryption_key")]
+else:
+    raise ImproperlyConfigured(
+        "PII_ENCRYPTION_KEYS is not set. With DATABASE_URL set (production) the key ring that "
+        "encrypts personal data at rest must come from the environment, e.g. "
+        "PII_ENCRYPTION_KEYS=k1:$(python -c 'import secrets; print(secrets.token_urlsafe(32))') "
+        "(id:secret entries, the first one encrypts; see README, key rotation). Only the "
+        "embedded default (no DATABASE_URL) generates its own, in var/pii_encryption_key."
+    )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 

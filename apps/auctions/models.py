@@ -8,6 +8,7 @@ from django.db.models import Q
 
 from apps.auctions.engine import Outcome
 from apps.buyers.models import Buyer, Contract
+from apps.core.sealing import SealedJSONField, SealedTextField
 from apps.leads.models import Lead
 
 
@@ -74,8 +75,10 @@ class Post(models.Model):
     reason = models.CharField(max_length=255, blank=True)
     latency_ms = models.FloatField(null=True, blank=True)
     http_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    request_body = models.TextField(blank=True)  # PII values masked
-    response_body = models.TextField(blank=True)
+    # sealed at rest (apps.core.sealing): the request has its PII values masked, but a
+    # mapping may derive text from them and a buyer's answer may echo the lead
+    request_body = SealedTextField(blank=True, purpose="post.request_body")
+    response_body = SealedTextField(blank=True, purpose="post.response_body")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -102,7 +105,7 @@ class Sale(models.Model):
     is_test = models.BooleanField(default=False)
     # one-to-one consent: the brand sold to, the text the consumer saw for it, every brand
     # picked, when, and the certificate URL (apps.auctions.services.consent.sale_evidence)
-    consent = models.JSONField(null=True, blank=True)
+    consent = SealedJSONField(null=True, blank=True, purpose="sale.consent")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

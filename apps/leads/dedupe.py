@@ -5,8 +5,9 @@ Two rules (SPEC §3):
   ``dedupe_window_days``, whichever source sent it;
 - resubmission: the same fields from the same source inside ``LEAD_RESUBMIT_WINDOW_SECONDS``.
 
-Each rule becomes a claim key — a SHA-256 digest, so no e-mail or phone is stored twice — and a
-new lead must insert every key into ``DedupeClaim`` (unique). Of two identical leads inserted
+Each rule becomes a claim key — a keyed digest (HMAC-SHA256 under ``PII_DIGEST_KEY``,
+apps.core.pii), so no e-mail or phone is stored twice, and nobody without the key can confirm a
+guessed address against a stored key — and a new lead must insert every key into ``DedupeClaim`` (unique). Of two identical leads inserted
 at the same moment the database lets exactly one win; the loser sees the winner's claim. An
 expired claim is taken over with a conditional UPDATE, which is just as exclusive.
 Test leads get their own key space so they never block real traffic.
@@ -15,6 +16,7 @@ Test leads get their own key space so they never block real traffic.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection
 
+from apps.core.pii import pii_key
 from apps.core.sql import sql_datetime, sql_rows
 from apps.leads.models import DedupeClaim, Lead
 from apps.sources.models import DedupeMatch, Vertical
@@ -34,7 +37,8 @@ class ClaimKey:
 
 
 def _digest(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+    message = "\x1f".join(str(p) for p in parts).encode()
+    return hmac.new(pii_key(), message, hashlib.sha256).hexdigest()
 
 
 def dedupe_keys(

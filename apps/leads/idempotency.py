@@ -9,6 +9,7 @@ its record is deleted so the client may retry with the same key.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
+from apps.core.pii import pii_key
 from apps.leads.models import IdempotencyRecord
 from apps.sources.models import Source
 
@@ -29,9 +31,11 @@ _POLL_FIRST, _POLL_MAX = 0.01, 0.1
 
 
 def request_fingerprint(data: Any) -> str:
-    """A digest of the parsed request body: key order and whitespace do not matter."""
+    """A keyed digest (HMAC-SHA256 under ``PII_DIGEST_KEY``) of the parsed request body: key
+    order and whitespace do not matter, and a body that holds a consumer's data cannot be
+    confirmed by guessing it without the key."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(pii_key(), canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def idempotent_call(*, source: Source, key: str, fingerprint: str, work: Callable[[], Answer]

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from apps.sources.models import Source, SourceApiKey, Vertical
+from apps.core.sealing import SealedJSONField
 
 
 class LeadStatus(models.TextChoices):
@@ -65,9 +66,9 @@ class Lead(models.Model):
     is_test = models.BooleanField(default=False)
     sub_id = models.CharField(max_length=255, blank=True, db_index=True)
     sub_ids = models.JSONField(default=dict, blank=True)
-    fields = models.JSONField(default=dict, blank=True)
+    fields = SealedJSONField(default=dict, blank=True, purpose="lead.fields")
     enrichment = models.JSONField(default=dict, blank=True)
-    consent = models.JSONField(default=dict, blank=True)
+    consent = SealedJSONField(default=dict, blank=True, purpose="lead.consent")
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     consumer_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=1000, blank=True)
@@ -148,7 +149,7 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response = models.JSONField(null=True, blank=True)
+    response = SealedJSONField(null=True, blank=True, purpose="idempotency.response")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from apps.core.http import BlockedUrl, url_check
 from apps.core.models import TimeStampedModel
+from apps.core.sealing import SealedTextField
 from apps.leads.models import Lead
 from apps.sources.models import Source
 
@@ -84,8 +85,10 @@ class WebhookEndpoint(TimeStampedModel):
     events = models.JSONField(default=all_events, validators=[validate_events],
                               help_text="Events sent here: " + ", ".join(SourceEvent.values))
     is_active = models.BooleanField(default=True)
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    # the signing secrets, sealed at rest (apps.core.sealing)
+    secret = SealedTextField(max_length=100, editable=False, purpose="webhook.secret")
+    previous_secret = SealedTextField(max_length=100, blank=True, editable=False,
+                                      purpose="webhook.previous_secret")
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     failing_since = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,6 @@ I/O between the pure engine's phases:
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -51,6 +50,7 @@ from apps.auctions.services.reserved import ReservedRound, reserved_round_load
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.cache import cached_row
 from apps.core.logging import kv
+from apps.core.sealing import column_read
 from apps.core.sql import sql_datetime, sql_in, sql_rows
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
@@ -168,8 +168,8 @@ def _claim(lead_id: int, started: datetime) -> tuple[Lead, Vertical, Source] | N
         return None
     pk, public_id, source_id, vertical_id, sub_id, is_test, fields, consent = rows[0]
     lead = Lead(id=pk, uuid=uuid.UUID(str(public_id)), sub_id=sub_id, is_test=bool(is_test),
-                fields=fields if isinstance(fields, dict) else json.loads(fields),
-                consent=consent if isinstance(consent, dict) else json.loads(consent or "{}"),
+                fields=column_read(Lead, "fields", fields) or {},
+                consent=column_read(Lead, "consent", consent) or {},
                 status=LeadStatus.AUCTIONING, auction_started_at=started)
     lead.source = source = cached_row(Source, source_id)
     lead.vertical = vertical = cached_row(Vertical, vertical_id)

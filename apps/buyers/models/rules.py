@@ -7,6 +7,8 @@ from django.db import models
 
 from apps.buyers.models.buyers import Contract
 
+from apps.core.sealing import SealedTextField
+
 
 class FilterOperator(models.TextChoices):
     EQ = "eq", "equals"
@@ -167,7 +169,7 @@ class Endpoint(models.Model):
                                  help_text="Header name or query parameter name.")
     auth_username = models.CharField(max_length=255, blank=True,
                                      help_text="Basic user or OAuth2 client id.")
-    auth_secret = models.CharField(max_length=1000, blank=True)
+    auth_secret = SealedTextField(max_length=1000, blank=True, purpose="endpoint.auth_secret")
     oauth_token_url = models.URLField(max_length=1000, blank=True)
 
     response_format = models.CharField(max_length=5, choices=ResponseFormat.choices,
@@ -232,14 +234,13 @@ class ContractSecret(models.Model):
     query string), kept apart from the endpoint configuration: mapping rows read it as
     ``@secret.<name>``, URLs and header values write ``{secret.<name>}``. The value is never
     shown or returned by the API, and is masked wherever a request is stored, shown or
-    logged (apps.buyers.transports.secrets). Stored as entered: encrypting it at rest goes
-    with the PII encryption of M6."""
+    logged (apps.buyers.transports.secrets). Sealed at rest (apps.core.sealing)."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="secrets")
     name = models.CharField(
         max_length=63, validators=[RegexValidator(
             r"^[A-Za-z_][A-Za-z0-9_]*\Z", "A name is letters, digits and _ (api_key).")])
-    value = models.CharField(max_length=1000)
+    value = SealedTextField(max_length=1000, purpose="contract_secret.value")
 
     class Meta:
         ordering = ["name"]
