@@ -135,7 +135,11 @@ def test_an_erasure_scrubs_every_lead_of_the_consumer_across_sources_and_vertica
                          Lead.objects.get(uuid=other.json()["id"]))
     auction_with_bodies(first, contract, echo=CANARY_EMAIL.lower())
     auction_with_bodies(other_lead, contract, echo=OTHER_EMAIL)
-    assert "leads_lead" in canary_tables() and "auctions_post" in canary_tables()
+    # lead fields and post bodies are sealed at rest (test_sealed_at_rest): the canary is in
+    # clear only in the ping answer this test stored, and the models read the rest
+    assert canary_tables() == ["auctions_ping"]
+    assert Lead.objects.get(pk=first.pk).fields["email"] == CANARY_EMAIL.lower()
+    assert CANARY_EMAIL.lower() in Post.objects.get(auction__lead=first).response_body
     before = lead_hours()
 
     done = erasure_request(email=CANARY_EMAIL, phone=CANARY_PHONE, requested_by=None,
