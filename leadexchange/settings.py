@@ -426,6 +426,11 @@ PRIVACY_ERASE_BATCH = env.int("PRIVACY_ERASE_BATCH", default=500)
 PRIVACY_THREADS = 1
 # An unfinished erasure with no batch done for this long lost its run and is run again.
 ERASURE_STALE_SECONDS = env.int("ERASURE_STALE_SECONDS", default=300)
+# Batches (of PRIVACY_ERASE_BATCH leads) one run of the retention purge scrubs at most; the
+# next run, RETENTION_INTERVAL_S later, continues. The embedded default runs it on the
+# scheduler's loop, between delivery retries: keep a run short.
+RETENTION_MAX_BATCHES = env.int("RETENTION_MAX_BATCHES", default=10)
+RETENTION_INTERVAL_S = env.float("RETENTION_INTERVAL_S", default=600.0)
 
 
 class BeatEntry(TypedDict):
@@ -447,6 +452,8 @@ CELERY_BEAT_SCHEDULE: dict[str, BeatEntry] = {
     "oauth-tokens-refresh": {"task": "apps.buyers.tasks.oauth_tokens_refresh", "schedule": 60.0},
     "reports-rollup": {"task": "apps.reports.tasks.reports_rollup", "schedule": 60.0},
     "erasures-redrive": {"task": "apps.privacy.tasks.erasures_redrive", "schedule": 60.0},
+    "pii-retention": {"task": "apps.privacy.tasks.retention_purge",
+                      "schedule": RETENTION_INTERVAL_S},
 }
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

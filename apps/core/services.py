@@ -18,11 +18,14 @@ DEFAULT_ROLE = "account-manager"
 
 ROLE_ABILITIES = {
     "account-manager": "edit buyers, contracts (filters, caps, schedule, mappings, response "
-                       "rules), sources, their API keys and verticals; send test pings, "
-                       "preview payloads, pause and resume contracts; read leads, auctions, "
-                       "the KPI reports and the audit log.",
-    "manager": "read buyers, contracts, sources, verticals, leads, auctions, the KPI reports "
-               "and the audit log; change nothing.",
+                       "rules), sources, their API keys and verticals (their privacy: "
+                       "suppression, PII retention); send test pings, preview payloads, pause "
+                       "and resume contracts; request consumer erasures and keep the "
+                       "suppression list; read leads (without their PII), auctions, the KPI "
+                       "reports, erasures and the audit log.",
+    "manager": "read buyers, contracts, sources, verticals and their privacy settings, leads "
+               "(without their PII), auctions, the KPI reports, erasures, the suppression "
+               "list and the audit log; change nothing.",
     "admin": "everything: every staff API call and the whole admin (superuser).",
 }
 

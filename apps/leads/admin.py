@@ -12,7 +12,14 @@ from django.http import HttpRequest
 
 from apps.core.exceptions import FieldErrors
 from apps.leads.consumers import consumer_digests_parse, consumer_suppress
-from apps.leads.models import SuppressedConsumer, SuppressionReason, VerticalPrivacy
+from apps.leads.models import (
+    RETENTION_DAYS_HELP,
+    RETENTION_DAYS_MAX,
+    RETENTION_DAYS_MIN,
+    SuppressedConsumer,
+    SuppressionReason,
+    VerticalPrivacy,
+)
 from apps.leads.normalize import parse_bounds
 from apps.sources.models import Vertical, VerticalField
 
@@ -41,20 +48,43 @@ class VerticalFieldInline(admin.TabularInline):
               "pii", "choices", "min_value", "max_value", "example", "help_text"]
 
 
+class VerticalPrivacyForm(forms.ModelForm):
+    # the bounds and text here, not on the model field, so no migration of the leads table
+    # rides on them
+    retention_days = forms.IntegerField(
+        required=False, min_value=RETENTION_DAYS_MIN, max_value=RETENTION_DAYS_MAX,
+        label="PII kept (days)", help_text=RETENTION_DAYS_HELP)
+
+    class Meta:
+        model = VerticalPrivacy
+        fields = ["suppression_enforced", "retention_days"]
+
+
 class VerticalPrivacyInline(admin.StackedInline):
     model = VerticalPrivacy
-    fields = ["suppression_enforced"]
+    form = VerticalPrivacyForm
+    fields = ["suppression_enforced", "retention_days"]
     can_delete = False
-    verbose_name_plural = "privacy (no row: suppression enforced)"
+    verbose_name_plural = "privacy (no row: suppression enforced, PII kept)"
 
 
 @admin.register(Vertical)
 class VerticalAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "is_active", "default_floor", "dedupe_window_days"]
+    list_display = ["name", "slug", "is_active", "default_floor", "dedupe_window_days",
+                    "pii_kept"]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [VerticalFieldInline, VerticalPrivacyInline]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("privacy")
+
+    @admin.display(description="PII kept")
+    def pii_kept(self, vertical: Vertical) -> str:
+        privacy = getattr(vertical, "privacy", None)  # no row: the defaults
+        days = privacy.retention_days if privacy is not None else None
+        return f"{days} days" if days else "forever"
 
 
 class OptOutForm(forms.ModelForm):

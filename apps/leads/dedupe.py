@@ -7,9 +7,10 @@ Two rules (SPEC §3):
 
 Each rule becomes a claim key — a keyed digest (HMAC-SHA256 under ``PII_DIGEST_KEY``,
 apps.core.pii), so no e-mail or phone is stored twice, and nobody without the key can confirm a
-guessed address against a stored key — and a new lead must insert every key into ``DedupeClaim`` (unique). Of two identical leads inserted
-at the same moment the database lets exactly one win; the loser sees the winner's claim. An
-expired claim is taken over with a conditional UPDATE, which is just as exclusive.
+guessed address against a stored key — and a new lead must insert every key into
+``DedupeClaim`` (unique). Of two identical leads inserted at the same moment the database lets
+exactly one win; the loser sees the winner's claim. An expired claim is taken over with a
+conditional UPDATE, which is just as exclusive.
 Test leads get their own key space so they never block real traffic.
 """
 

@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from apps.sources.models import Source, SourceApiKey, Vertical
 from apps.core.sealing import SealedJSONField
+from apps.sources.models import Source, SourceApiKey, Vertical
 
 
 class LeadStatus(models.TextChoices):
@@ -182,16 +182,25 @@ class SuppressedConsumer(models.Model):
         return f"{self.digest[:12]}… ({self.reason})"
 
 
+# The bounds of ``VerticalPrivacy.retention_days`` the admin and the staff API accept (empty:
+# kept forever), and how they explain it.
+RETENTION_DAYS_MIN, RETENTION_DAYS_MAX = 1, 3650
+RETENTION_DAYS_HELP = ("Purge the personal data of this vertical's leads this many days after "
+                       "they were received (1–3650; empty: keep it). Statuses, prices and "
+                       "sales stay for the reports.")
+
+
 class VerticalPrivacy(models.Model):
-    """A vertical's privacy settings. No row: the defaults (suppression enforced). Kept here,
-    not on Vertical, so that capture (this app) reads it without the sources app changing."""
+    """A vertical's privacy settings. No row: the defaults (suppression enforced, PII kept).
+    Kept here, not on Vertical, so that capture (this app) reads it without the sources app
+    changing. ``retention_days`` is enforced by the ``pii-retention`` job
+    (apps.privacy.retention); the admin and the staff API bound it (``RETENTION_DAYS_*``)."""
 
     vertical = models.OneToOneField(Vertical, on_delete=models.CASCADE, related_name="privacy")
     suppression_enforced = models.BooleanField(
         default=True, help_text="Refuse new leads of suppressed consumers (409 suppressed).")
-    retention_days = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Reserved: erase this vertical's leads after this "
-        "many days (not enforced yet).")
+    retention_days = models.PositiveIntegerField(null=True, blank=True,
+                                                 help_text=RETENTION_DAYS_HELP)
 
     class Meta:
         verbose_name = "vertical privacy setting"

@@ -39,3 +39,17 @@ class ErasureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"erasure {self.pk} ({self.status})"
+
+
+class RetentionMark(models.Model):
+    """How far the retention purge (apps.privacy.retention) has looked in one vertical:
+    every lead of it received before ``scanned_before`` had no PII left when the purge last
+    passed. The next run starts there, so a run reads only the leads it may still purge, not
+    the years of leads it purged before."""
+
+    vertical = models.OneToOneField("sources.Vertical", on_delete=models.CASCADE,
+                                    related_name="+")
+    scanned_before = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"retention of {self.vertical_id} scanned before {self.scanned_before:%Y-%m-%d}"

@@ -1,4 +1,5 @@
-"""The background run of an erasure request (Celery, or the embedded default's thread)."""
+"""The background run of an erasure request (Celery, or the embedded default's thread), and
+the periodic jobs of the privacy app: re-running lost erasures, the PII retention purge."""
 
 from __future__ import annotations
 
@@ -17,3 +18,12 @@ def erasures_redrive() -> int:
     from apps.privacy.services import erasures_redrive as redrive
 
     return redrive()
+
+
+@shared_task
+def retention_purge() -> dict[str, int]:
+    """One bounded run of the PII retention purge (``pii-retention`` in the beat schedule);
+    returns the leads purged by vertical slug."""
+    from apps.privacy.retention import retention_purge as purge
+
+    return purge().purged

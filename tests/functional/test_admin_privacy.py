@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from apps.core.pii import pii_digest
 from apps.leads.models import Lead, SuppressedConsumer, VerticalPrivacy
 from apps.privacy.models import ErasureRequest, ErasureStatus
-from apps.privacy.services import ERASED
+from apps.privacy.scrub import ERASED
 from tests.factories import VerticalFactory, lead_submit, source_with_key, valid_fields
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +66,29 @@ def test_a_verticals_page_has_its_privacy_switch(admin_client):
 
     assert 'name="privacy-0-suppression_enforced"' in page
     assert not VerticalPrivacy.objects.exists()
+
+
+def test_the_verticals_list_shows_how_long_pii_is_kept(admin_client):
+    kept = VerticalFactory(slug="auto-insurance", name="Auto")
+    VerticalPrivacy.objects.create(vertical=kept, retention_days=30)
+    VerticalFactory(slug="home-insurance", name="Home")  # no privacy row: kept forever
+
+    page = admin_client.get("/admin/sources/vertical/").content.decode()
+
+    assert "PII kept" in page
+    assert '<td class="field-pii_kept">30 days</td>' in page
+    assert '<td class="field-pii_kept">forever</td>' in page
+
+
+def test_an_account_manager_sets_the_retention_in_the_privacy_inline(client):
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user("am", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Account managers"))
+    client.force_login(user)
+    vertical = VerticalFactory(slug="auto-insurance")
+
+    page = client.get(f"/admin/sources/vertical/{vertical.pk}/change/").content.decode()
+
+    assert 'name="privacy-0-retention_days"' in page
+    assert 'min="1"' in page and 'max="3650"' in page

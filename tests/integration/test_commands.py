@@ -64,9 +64,10 @@ def _calls(token: str) -> dict[str, int]:
 
 
 AM_CAN = ("Token for alice is an account-manager: it may edit buyers, contracts (filters, caps, "
-          "schedule, mappings, response rules), sources, their API keys and verticals; send "
-          "test pings, preview payloads, pause and resume contracts; read leads, auctions, the "
-          "KPI reports and the audit log.\n")
+          "schedule, mappings, response rules), sources, their API keys and verticals (their "
+          "privacy: suppression, PII retention); send test pings, preview payloads, pause and "
+          "resume contracts; request consumer erasures and keep the suppression list; read "
+          "leads (without their PII), auctions, the KPI reports, erasures and the audit log.\n")
 
 
 def test_a_new_staff_token_user_is_an_account_manager_by_default_and_its_calls_work():
@@ -80,8 +81,9 @@ def test_a_new_staff_token_user_is_an_account_manager_by_default_and_its_calls_w
 @pytest.mark.parametrize(("role", "calls", "said"), [
     ("account-manager", {"read": 200, "write": 201, "reports": 200}, AM_CAN),
     ("manager", {"read": 200, "write": 403, "reports": 200},
-     "Token for alice is a manager: it may read buyers, contracts, sources, verticals, leads, "
-     "auctions, the KPI reports and the audit log; change nothing.\n"),
+     "Token for alice is a manager: it may read buyers, contracts, sources, verticals and "
+     "their privacy settings, leads (without their PII), auctions, the KPI reports, "
+     "erasures, the suppression list and the audit log; change nothing.\n"),
     ("admin", {"read": 200, "write": 201, "reports": 200},
      "Token for alice is an admin: it may do everything: every staff API call and the whole "
      "admin (superuser).\n"),

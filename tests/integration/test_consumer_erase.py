@@ -20,7 +20,8 @@ from apps.core.pii import pii_digest
 from apps.leads.dedupe import consumer_digests
 from apps.leads.models import DedupeClaim, Lead, LeadStatus, SuppressedConsumer
 from apps.privacy.models import ErasureRequest, ErasureStatus
-from apps.privacy.services import ERASED, erasure_request
+from apps.privacy.scrub import ERASED
+from apps.privacy.services import erasure_request
 from apps.reports.models import LeadHour
 from apps.reports.services import rollup_refresh
 from apps.sources.models import FieldType

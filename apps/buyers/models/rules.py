@@ -6,7 +6,6 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from apps.buyers.models.buyers import Contract
-
 from apps.core.sealing import SealedTextField
 
 

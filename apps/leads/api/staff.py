@@ -1,4 +1,4 @@
-"""Staff API for verticals and their field schema.
+"""Staff API for verticals, their field schema and their privacy settings.
 
 It lives in the leads app, next to the vertical admin (apps.leads.admin), because a schema is
 checked by the normalizers that will apply it to every lead (``parse_bounds``): a bound the
@@ -30,7 +30,14 @@ from apps.core.staff_api import (
     or_404,
     paginated,
 )
+from apps.leads.models import (
+    RETENTION_DAYS_HELP,
+    RETENTION_DAYS_MAX,
+    RETENTION_DAYS_MIN,
+    VerticalPrivacy,
+)
 from apps.leads.normalize import parse_bounds
+from apps.leads.privacy import vertical_privacy_get, vertical_privacy_set
 from apps.sources.models import FieldType, Vertical, VerticalField
 from apps.sources.selectors import vertical_get_any, vertical_list
 from apps.sources.services import vertical_create, vertical_update
@@ -199,3 +206,59 @@ class VerticalDetailApi(StaffApi):
         changed = ", ".join(sorted(serializer.validated_data)) or "nothing"
         audit_record(request.user, vertical, f"Changed {changed} through the API.")
         return Response(VerticalOutputSerializer(vertical_get_any(vertical.slug)).data)
+
+
+class VerticalPrivacySerializer(StrictTypesMixin, serializers.ModelSerializer):
+    """A vertical's privacy settings (PUT: both; PATCH: what is given)."""
+
+    retention_days = serializers.IntegerField(
+        min_value=RETENTION_DAYS_MIN, max_value=RETENTION_DAYS_MAX, allow_null=True,
+        default=None, help_text=RETENTION_DAYS_HELP)
+
+    class Meta:
+        model = VerticalPrivacy
+        fields = ["suppression_enforced", "retention_days"]
+        extra_kwargs = {"suppression_enforced": {"default": True}}
+
+
+class VerticalPrivacyPatchSerializer(PatchSerializerMixin, VerticalPrivacySerializer):
+    """PATCH: a key left out is left as it is."""
+
+
+class VerticalPrivacyApi(StaffApi):
+    """``GET /verticals/{slug}/privacy`` (``leads.view_verticalprivacy``): whether the
+    vertical refuses suppressed consumers' leads, and how many days its leads keep their PII
+    (``null``: forever; the ``pii-retention`` job purges older ones). ``PUT`` / ``PATCH``
+    (``leads.change_verticalprivacy``) change them."""
+
+    permission_model = VerticalPrivacy
+
+    @extend_schema(operation_id="verticals_privacy_read",
+                   summary="Read a vertical's privacy settings", tags=["Staff"],
+                   responses={200: VerticalPrivacySerializer, **ERRORS_ONE})
+    def get(self, request: Request, slug: str) -> Response:
+        vertical = or_404(vertical_get_any(slug))
+        return Response(VerticalPrivacySerializer(vertical_privacy_get(vertical)).data)
+
+    @extend_schema(operation_id="verticals_privacy_update",
+                   summary="Replace a vertical's privacy settings", tags=["Staff"],
+                   request=VerticalPrivacySerializer,
+                   responses={200: VerticalPrivacySerializer, **ERRORS_WRITE_ONE})
+    def put(self, request: Request, slug: str) -> Response:
+        return self._update(request, slug, VerticalPrivacySerializer)
+
+    @extend_schema(operation_id="verticals_privacy_partial_update",
+                   summary="Change some of a vertical's privacy settings", tags=["Staff"],
+                   request=VerticalPrivacyPatchSerializer,
+                   responses={200: VerticalPrivacySerializer, **ERRORS_WRITE_ONE})
+    def patch(self, request: Request, slug: str) -> Response:
+        return self._update(request, slug, VerticalPrivacyPatchSerializer)
+
+    def _update(self, request: Request, slug: str, input_class) -> Response:
+        vertical = or_404(vertical_get_any(slug))
+        serializer = input_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        privacy = vertical_privacy_set(vertical, **serializer.validated_data)
+        changed = ", ".join(sorted(serializer.validated_data)) or "nothing"
+        audit_record(request.user, vertical, f"Changed privacy ({changed}) through the API.")
+        return Response(VerticalPrivacySerializer(privacy).data)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.leads.api.staff import VerticalDetailApi, VerticalsApi
+from apps.leads.api.staff import VerticalDetailApi, VerticalPrivacyApi, VerticalsApi
 from apps.leads.api.views import LeadDetailApi, LeadsApi
 
 urlpatterns = [
@@ -9,4 +9,6 @@ urlpatterns = [
     # staff (buyer-management API)
     path("verticals", VerticalsApi.as_view(), name="verticals"),
     path("verticals/<slug:slug>", VerticalDetailApi.as_view(), name="vertical-detail"),
+    path("verticals/<slug:slug>/privacy", VerticalPrivacyApi.as_view(),
+         name="vertical-privacy"),
 ]

@@ -3,7 +3,8 @@ consumer who opted out.
 
 Staff token or session with Django model permissions (apps.core.staff_api): erasing needs
 ``privacy.add_erasurerequest``, reading erasures ``privacy.view_erasurerequest``, an opt-out
-``leads.add_suppressedconsumer`` (superusers hold them all; no role gets them by default).
+``leads.add_suppressedconsumer`` (account managers hold the three, managers only the read:
+apps/privacy/migrations/0003_role_permissions.py).
 """
 
 from __future__ import annotations
