@@ -11,7 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.test import override_settings
 
@@ -227,7 +227,8 @@ class TestAGeneratedWeek:
 
 def snapshot() -> tuple:
     leads = tuple(Lead.objects.filter(sub_id=MARK).order_by("received_at", "uuid").values_list(
-        "uuid", "status", "source__name", "received_at", "completed_at", "sale_price"))
+        "uuid", "status", "source__name", "received_at", "completed_at", "sale_price",
+        "fields"))
     pings = Counter(Ping.objects.values_list("outcome", "contract__buyer__company", "bid",
                                              "latency_ms"))
     posts = Counter(Post.objects.values_list("outcome", "reason", "created_at"))
@@ -296,6 +297,9 @@ def test_copy_writes_the_same_rows_as_bulk_create():
 
     assert result.method == "copy"
     assert snapshot() == by_orm
+    with connection.cursor() as cursor:  # COPY seals what the ORM seals (apps.core.sealing)
+        cursor.execute("SELECT fields::text, consent::text FROM leads_lead LIMIT 50")
+        assert all(text.startswith('"sealed:v1:') for row in cursor.fetchall() for text in row)
     assert kpi_totals(ReportFilter(start=end.date() - timedelta(days=2),
                                    end=end.date() + timedelta(days=1))).received == 400 - \
         Lead.objects.filter(is_test=True).count()

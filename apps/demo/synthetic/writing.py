@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import DateField, Model
 
 from apps.auctions.models import HealthEvent, Ping, Post, Sale
+from apps.core.sealing import SEALED_FIELDS
 from apps.demo.synthetic.simulation import JSON_COLUMNS, _Rows
 from apps.leads.models import Lead
 
@@ -74,14 +75,20 @@ def _copy_write(rows: _Rows, *, unchecked: bool = False) -> None:
         for model, columns, data in rows.tables():
             if not data:
                 continue
-            as_json = [i for i, name in enumerate(columns) if name in JSON_COLUMNS]
+            # sealed columns (apps.core.sealing) are written as the ORM would write them
+            sealed = {i: field for i, name in enumerate(columns)
+                      if isinstance(field := model._meta.get_field(name), SEALED_FIELDS)}
+            as_json = [i for i, name in enumerate(columns)
+                       if name in JSON_COLUMNS and i not in sealed]
             sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
             with cursor.cursor.copy(sql) as copy:
                 for row in data:
-                    if as_json:
+                    if as_json or sealed:
                         values = list(row)
                         for i in as_json:
                             values[i] = dumps(values[i])
+                        for i, field in sealed.items():
+                            values[i] = field.column_text(values[i])
                         copy.write_row(values)
                     else:
                         copy.write_row(row)
