@@ -29,9 +29,10 @@ Column = tuple[type[models.Model], list[models.Field]]
 
 def sealed_columns() -> list[Column]:
     """Every model with sealed fields, and those fields, in a stable order."""
-    found = []
+    found: list[Column] = []
     for model in apps.get_models():
-        fields = [f for f in model._meta.concrete_fields if isinstance(f, SEALED_FIELDS)]
+        fields: list[models.Field] = [f for f in model._meta.concrete_fields
+                                      if isinstance(f, SEALED_FIELDS)]
         if fields:
             found.append((model, fields))
     return sorted(found, key=lambda column: column[0]._meta.label)
@@ -60,8 +61,8 @@ def _scan(model: type[models.Model], fields: list[models.Field], batch: int,
           ) -> Iterator[list[Any]]:
     """The ids of stale rows, a list per ``batch`` rows scanned (possibly empty)."""
     quote = connection.ops.quote_name
-    pk = quote(model._meta.pk.column)
-    head = (f"SELECT {pk}, {', '.join(quote(f.column) for f in fields)} "  # noqa: S608
+    pk = quote(str(model._meta.pk.column))
+    head = (f"SELECT {pk}, {', '.join(quote(str(f.column)) for f in fields)} "  # noqa: S608
             f"FROM {quote(model._meta.db_table)}")
     primary, last = keyring().primary, None
     while True:

@@ -193,4 +193,6 @@ def column_read(model: type[models.Model], name: str, raw: Any) -> Any:
     field = model._meta.get_field(name)
     if isinstance(raw, dict | list):  # a driver that parsed JSON already: stored in clear
         return raw
-    return field.from_db_value(raw, None, connection)  # type: ignore[attr-defined]
+    if not isinstance(field, SEALED_FIELDS):
+        raise TypeError(f"{model.__name__}.{name} is not a sealed field")
+    return field.from_db_value(raw, None, connection)
