@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import wraps
+from functools import partial, wraps
 from uuid import UUID
 
 from django.contrib.auth.views import redirect_to_login
@@ -26,6 +26,7 @@ from rest_framework.exceptions import ValidationError
 
 from apps.auctions.models import Auction, Ping, Post, Sale
 from apps.buyers.models import Buyer
+from apps.leads.disclosure import Where, can_reveal, pii_masked, pii_reveal
 from apps.leads.models import SOLD_STATUSES, Lead
 from apps.reports.api.views import VIEW_REPORTS
 from apps.reports.csv import csv_value, kpi_csv_response
@@ -67,9 +68,13 @@ TIME_ZONES = ("UTC", "America/New_York", "America/Chicago", "America/Denver",
 TOP = 10
 
 
-def dashboard_view(view: Callable) -> Callable:
+def dashboard_view(view: Callable | None = None, *,
+                   methods: tuple[str, ...] = ("GET", "HEAD")) -> Callable:
     """Login (admin login page) and ``reports.view_reports`` required; a bad filter is a
-    400 page naming the parameter; nothing is cached."""
+    400 page naming the parameter; nothing is cached; another method than ``methods`` is a
+    405. Used bare, or as ``@dashboard_view(methods=…)``."""
+    if view is None:
+        return partial(dashboard_view, methods=methods)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -81,8 +86,8 @@ def dashboard_view(view: Callable) -> Callable:
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
         if not (user.is_active and user.is_staff and user.has_perm(VIEW_REPORTS)):
             raise PermissionDenied("The dashboards need the reports.view_reports permission.")
-        if request.method not in ("GET", "HEAD"):
-            return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
+        if request.method not in methods:
+            return HttpResponse(status=405, headers={"Allow": ", ".join(methods)})
         try:
             response = view(request, *args, **kwargs)
         except ValidationError as exc:
@@ -294,10 +299,15 @@ def returns(request: HttpRequest) -> HttpResponse:
 
 # --- one lead and its auction -----------------------------------------------------------------
 
-@dashboard_view
+@dashboard_view(methods=("GET", "HEAD", "POST"))
 def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
+    """One lead and its auctions. Its personal data is masked; a POST (the *Reveal personal
+    data* button) shows it in clear to a user with ``leads.view_pii``, audited, and is a 403
+    for anyone else (apps.leads.disclosure)."""
     lead = get_object_or_404(Lead.objects.select_related("source", "vertical", "duplicate_of"),
                              uuid=lead_uuid)
+    personal = (pii_reveal(request.user, lead, Where.DASHBOARD) if request.method == "POST"
+                else pii_masked(lead))
     bodies = ("request_body", "response_body")
     auctions = (Auction.objects.filter(lead=lead).order_by("started_at").prefetch_related(
         Prefetch("pings", Ping.objects.select_related("contract__buyer").defer(*bodies)
@@ -309,6 +319,7 @@ def lead_detail(request: HttpRequest, lead_uuid: UUID) -> HttpResponse:
         if lead.status in SOLD_STATUSES and lead.completed_at else None
     return render(request, "reports/lead.html", {
         "page": "lead", "lead": lead, "reason": lead_reason(lead), "sales": sales,
+        "personal": personal, "can_reveal": can_reveal(request.user),
         "deliver": display("ms", deliver),
         "price": display("money", lead.sale_price), "payout": display("money", lead.payout),
         "margin": display("money", lead.margin),

@@ -14,10 +14,12 @@ from django.contrib.contenttypes.models import ContentType
 
 from apps.auctions.models import Ping, Post, Sale
 from apps.buyers.models import Buyer, Contract
+from apps.leads.disclosure import HIDDEN_BODY
 from apps.leads.models import Lead
 from tests.api.staff_payloads import sim_path, vertical_payload
 from tests.factories import (
     BuyerFactory,
+    SourceFactory,
     VerticalFactory,
     lead_submit,
     process_warm,
@@ -283,6 +285,59 @@ def test_the_preview_shows_both_requests_without_sending_them(am_client, sim_url
     assert json.loads(post["request"]["body"]) == {"ref": "sample-ping-token",
                                                    "email": "jane@example.com"}
     assert sim_requests(sim_url, f"/b{contract.pk}/ping") == []
+
+
+@pytest.fixture
+def real_lead_contract(sim_url):
+    """A contract whose post sends the e-mail, and a real lead of its vertical."""
+    sim_reset(sim_url)
+    vertical = VerticalFactory(slug="auto-insurance")
+    contract = sim_contract(vertical, sim_url, query="bid=12",
+                            post_mappings=[{"target": "ref", "source": "@ping.token"},
+                                           {"target": "email", "source": "email"}])
+    lead = Lead.objects.create(source=SourceFactory(verticals=[vertical]), vertical=vertical,
+                               fields=valid_fields(email="jane.doe@example.com"))
+    return contract, lead
+
+
+def test_the_tools_hide_a_real_leads_personal_data_in_the_post(am_client,
+                                                               real_lead_contract):
+    contract, lead = real_lead_contract
+
+    preview = am_client.get(f"/api/v1/contracts/{contract.pk}/preview",
+                            {"lead": str(lead.uuid)})
+    trip = am_client.post(f"/api/v1/contracts/{contract.pk}/test-round-trip",
+                          {"lead": str(lead.uuid)}, format="json")
+
+    assert preview.status_code == 200 and trip.status_code == 200, trip.json()
+    assert preview.json()["post"]["request"]["body"] == HIDDEN_BODY
+    assert json.loads(preview.json()["ping"]["request"]["body"])["zip"] == "10001"
+    assert trip.json()["outcome"] == "accepted"
+    assert trip.json()["post"]["request"]["body"] == HIDDEN_BODY
+    assert trip.json()["post"]["response"]["body"] == HIDDEN_BODY
+    for response in (preview, trip):
+        assert "jane.doe@example.com" not in response.content.decode()
+    assert not LogEntry.objects.filter(content_type__model="lead").exists()
+
+
+def test_a_tool_reveal_needs_the_permission_and_is_audited(am_client, staff_client,
+                                                           real_lead_contract, sim_url):
+    contract, lead = real_lead_contract
+    root = staff_client("root", superuser=True)
+
+    refused = am_client.post(f"/api/v1/contracts/{contract.pk}/test-ping",
+                             {"lead": str(lead.uuid), "reveal": True}, format="json")
+    preview = root.get(f"/api/v1/contracts/{contract.pk}/preview",
+                       {"lead": str(lead.uuid), "reveal": "true"})
+
+    assert refused.status_code == 403
+    assert sim_requests(sim_url, f"/b{contract.pk}/ping") == []  # refused before sending
+    assert preview.status_code == 200
+    assert json.loads(preview.json()["post"]["request"]["body"])["email"] == \
+        "jane.doe@example.com"
+    [entry] = LogEntry.objects.filter(content_type__model="lead")
+    assert (entry.object_id, entry.user.username) == (str(lead.pk), "root")
+    assert entry.change_message == "Revealed the consumer's personal data (staff-api)."
 
 
 def test_pause_and_resume_flip_the_contract_and_are_in_the_audit_log(am_client, sim_url):

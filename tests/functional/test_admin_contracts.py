@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -33,6 +33,7 @@ from apps.buyers.models import (
     FieldMapping,
     ScheduleWindow,
 )
+from apps.leads.disclosure import HIDDEN_BODY, MASK
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Vertical, VerticalField
 from tests.factories import (
@@ -457,10 +458,40 @@ def test_payload_preview_keeps_pii_out_of_the_ping_and_puts_the_token_in_the_pos
         ping_body = json.loads(ping[ping.index("{"):])
         assert ping_body["zip"] == "10001"
         assert not [trace for trace in PII_TRACES if trace in ping], ping
-        post_body = json.loads(post[post.index("{"):])
-        assert post_body["lead"]["buyer_ref"] == "sample-ping-token"
-        assert post_body["lead"]["first_name"] == "Jane"  # the post does carry PII
-        assert post_body["lead"]["email"] == "jane.doe@example.com"
+        if not query:  # the sample: the vertical's examples, shown as they are
+            post_body = json.loads(post[post.index("{"):])
+            assert post_body["lead"]["buyer_ref"] == "sample-ping-token"
+            assert post_body["lead"]["first_name"] == "Jane"  # the post does carry PII
+            assert post_body["lead"]["email"] == "jane.doe@example.com"
+        else:  # a real lead's personal data is hidden until revealed (issue 14)
+            assert post.endswith(HIDDEN_BODY) and "jane.doe@example.com" not in page
+            values = re.findall(r"<td>lead\.(\w+)</td>.*?<code>(.*?)</code>", page)
+            assert ("email", MASK) in values and ("first_name", MASK) in values
+
+
+def test_a_user_who_may_reveal_previews_a_real_leads_post_in_clear_audited(
+        client, manager, vertical, sim_url):
+    contract = sim_contract(vertical, sim_url, post_mappings=[
+        {"target": "lead.email", "source": "email"}])
+    lead = Lead.objects.create(source=SourceFactory(verticals=[vertical]), vertical=vertical,
+                               fields=valid_fields(email="jane.doe@example.com"))
+    url = f"/admin/buyers/contract/{contract.pk}/preview/"
+    client.force_login(manager)
+    refused = client.get(url, {"lead": str(lead.uuid), "reveal": "on"})
+    manager.user_permissions.add(Permission.objects.get(codename="view_pii"))
+
+    page = client.get(url, {"lead": str(lead.uuid)}).content.decode()
+    revealed = client.get(url, {"lead": str(lead.uuid), "reveal": "on"})
+
+    assert refused.status_code == 403
+    assert 'name="reveal"' in page and "jane.doe@example.com" not in page
+    assert revealed.status_code == 200
+    post = html.unescape(re.search(r'payload-post">.*?<pre>(.*?)</pre>',
+                                   revealed.content.decode(), re.S)[1])
+    assert json.loads(post[post.index("{"):])["lead"]["email"] == "jane.doe@example.com"
+    [entry] = LogEntry.objects.filter(content_type__model="lead")
+    assert (entry.object_id, entry.user_id) == (str(lead.pk), manager.pk)
+    assert entry.change_message == "Revealed the consumer's personal data (admin)."
 
 
 def _lead_errors(page: str) -> list[str]:

@@ -286,10 +286,10 @@ def test_the_preview_shows_each_rows_live_value_for_the_chosen_lead(am_client, v
             for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
     assert rows == [
         ["ping_id", "@ping.token", "", "sample-ping-token"],
-        ["Lead.Mail", "email", "", "ann@example.com"],
+        ["Lead.Mail", "email", "", "•••"],  # a real lead's PII: masked until revealed
         ["key", "@secret.api_key", "", "***"],
         ["city", "city", "", "nothing — no value for 'city'"]]
-    assert "k-secret-1" not in page
+    assert "k-secret-1" not in page and "ann@example.com" not in page
     assert f'<option value="{lead.uuid}"' in page  # the recent leads to pick from
 
 

@@ -19,6 +19,12 @@ from django.views.decorators.http import require_POST
 from apps.auctions.admin.drafting import contract_draft_view
 from apps.auctions.admin.onboarding import contracts_go_live, floor_html
 from apps.auctions.admin.pickers import MappingForm, mapping_pickers
+from apps.auctions.disclosure import (
+    exchange_hidden,
+    previews_hidden,
+    round_trip_hidden,
+    tool_private_keys,
+)
 from apps.auctions.health import contract_switch
 from apps.auctions.selectors import (
     contract_cap_usage,
@@ -48,6 +54,7 @@ from apps.buyers.models import (
 from apps.buyers.validation import ContractDraft, contract_draft_errors, wire_key
 from apps.core.audit import audit_record
 from apps.core.exceptions import ApplicationError
+from apps.leads.disclosure import Where, can_reveal
 from apps.leads.models import Lead
 
 
@@ -60,6 +67,11 @@ class SampleLeadForm(forms.Form):
         required=False, max_length=64, label="Lead id (optional)",
         widget=forms.TextInput(attrs={"size": 40, "list": "recent-leads"}),
         help_text="The lead's id as the API shows it (a UUID) or its number in the admin.")
+    reveal = forms.BooleanField(
+        required=False, label="Show its personal data",
+        help_text="A lead's personal data in the post is hidden unless you reveal it "
+                  "(permission \"Can reveal consumers' personal data\"; written to the "
+                  "audit log).")
 
     def __init__(self, *args, contract: Contract, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -85,6 +97,13 @@ class SampleLeadForm(forms.Form):
             raise forms.ValidationError(
                 f"No {self.contract.vertical} lead has the id {value}.")
         return lead
+
+
+def _private_keys(request: HttpRequest, form: SampleLeadForm) -> frozenset[str] | None:
+    """What a tool run must hide of the form's lead (None: nothing); a reveal is audited,
+    and PermissionDenied without the permission."""
+    return tool_private_keys(request.user, form.cleaned_data["lead"],
+                             reveal=form.cleaned_data["reveal"], where=Where.ADMIN)
 
 
 class ContractInline(admin.TabularInline):
@@ -443,11 +462,15 @@ class ContractAdmin(admin.ModelAdmin):
         form = SampleLeadForm(request.POST if request.method == "POST" else None,
                               contract=contract)
         if form.is_valid():
+            private = _private_keys(request, form)
             result = contract_test_ping(contract, lead=form.cleaned_data["lead"])
             audit_record(request.user, contract, f"Sent a test {result.kind}: {result.outcome}.")
+            if private is not None:
+                result = exchange_hidden(result, private)
         return self._render(request, "admin/buyers/contract/test_ping.html", contract,
                             heading="Send test ping", result=result, form=form,
-                            flagged=test_flag_text(contract))
+                            flagged=test_flag_text(contract),
+                            can_reveal=can_reveal(request.user))
 
     def round_trip_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)
@@ -455,20 +478,30 @@ class ContractAdmin(admin.ModelAdmin):
         form = SampleLeadForm(request.POST if request.method == "POST" else None,
                               contract=contract)
         if form.is_valid():
+            private = _private_keys(request, form)
             result = contract_test_round_trip(contract, lead=form.cleaned_data["lead"])
             audit_record(request.user, contract, f"Ran a test round trip: {result.outcome}.")
+            if private is not None:
+                result = round_trip_hidden(result, private)
         return self._render(request, "admin/buyers/contract/round_trip.html", contract,
                             heading="Test round trip", result=result, form=form,
-                            flagged=test_flag_text(contract), has_change_permission=True)
+                            flagged=test_flag_text(contract), has_change_permission=True,
+                            can_reveal=can_reveal(request.user))
 
     def preview_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=False)
         form = SampleLeadForm(request.GET, contract=contract)
-        previews = (contract_payload_preview(contract, lead=form.cleaned_data["lead"])
-                    if form.is_valid() else None)
+        previews = None
+        if form.is_valid():
+            # an explicit GET (the checkbox) may reveal here: a preview sends nothing
+            private = _private_keys(request, form)
+            previews = contract_payload_preview(contract, lead=form.cleaned_data["lead"])
+            if private is not None:
+                previews = previews_hidden(previews, private)
         return self._render(request, "admin/buyers/contract/preview.html", contract,
                             heading="Payload preview", previews=previews, form=form,
-                            recent_leads=contract_recent_leads(contract))
+                            recent_leads=contract_recent_leads(contract),
+                            can_reveal=can_reveal(request.user))
 
     def switch_view(self, request: HttpRequest, contract_id: int) -> HttpResponse:
         contract = self._contract(request, contract_id, change=True)

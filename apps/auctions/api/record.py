@@ -1,20 +1,26 @@
 """``GET /api/v1/staff/leads/{uuid}/auction``: one lead's whole auction record for staff —
 every contract's outcome in every round with its request and answer, every post attempt, the
-sales — as the admin's timeline shows it. Bodies are as stored: pings never carry PII, post
-bodies have PII values masked, and buyers' secrets are masked wherever a request is kept."""
+sales — as the admin's timeline shows it. Pings never carry PII and are shown as stored;
+buyers' secrets are masked wherever a request is kept.
+
+The lead's personal data (``personal_data``: PII fields, consent tokens, consumer IP and
+browser) is masked and its posts' bodies hidden, unless the caller holds ``leads.view_pii``
+and asks with ``?reveal=true``: then they are in clear, and the reveal is written to the
+audit log (apps.leads.disclosure). ``?reveal=true`` without the permission is a 403."""
 
 from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.auctions.models import Auction
+from apps.auctions.models import Auction, Post
 from apps.auctions.selectors import lead_auctions_get
-from apps.core.staff_api import ERRORS_ONE, StaffApi, or_404
+from apps.core.staff_api import ERRORS_WRITE_ONE, StaffApi, or_404
+from apps.leads.disclosure import HIDDEN_BODY, PersonalData, Where, pii_masked, pii_reveal
 
 
 class _ContractRef(serializers.Serializer):
@@ -46,10 +52,31 @@ class PostRecordSerializer(_ContractRef):
     reason = serializers.CharField()
     latency_ms = serializers.FloatField(allow_null=True)
     http_status = serializers.IntegerField(allow_null=True)
-    request_body = serializers.CharField(help_text="PII values and secrets masked.")
-    response_body = serializers.CharField()
+    request_body = serializers.SerializerMethodField(
+        help_text=f"Secrets masked; {HIDDEN_BODY!r} unless revealed.")
+    response_body = serializers.SerializerMethodField(
+        help_text=f"{HIDDEN_BODY!r} unless revealed.")
     next_attempt_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+
+    def _shown(self) -> PersonalData:
+        return self.context["personal_data"]
+
+    def get_request_body(self, post: Post) -> str:
+        return self._shown().body(post.request_body)
+
+    def get_response_body(self, post: Post) -> str:
+        return self._shown().body(post.response_body)
+
+
+class PersonalDataSerializer(serializers.Serializer):
+    revealed = serializers.BooleanField(help_text="false: every value below is masked.")
+    fields = serializers.DictField(  # type: ignore[assignment]
+        help_text="The lead's fields; the PII ones masked unless revealed.")
+    consent = serializers.DictField(help_text="Consent tokens, masked unless revealed.")
+    consumer_ip = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField(allow_blank=True)
 
 
 class SaleRecordSerializer(_ContractRef):
@@ -84,17 +111,39 @@ class LeadAuctionRecordSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField()
     auction_started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
+    personal_data = serializers.SerializerMethodField()
     auctions = AuctionRecordSerializer(many=True)
     sales = SaleRecordSerializer(many=True)
 
+    @extend_schema_field(PersonalDataSerializer)
+    def get_personal_data(self, lead) -> dict:
+        return PersonalDataSerializer(self.context["personal_data"]).data
+
+
+class RevealQuerySerializer(serializers.Serializer):
+    reveal = serializers.BooleanField(default=False)
+
 
 class LeadAuctionRecordApi(StaffApi):
-    """Staff with ``auctions.view_auction`` (account managers, managers)."""
+    """Staff with ``auctions.view_auction`` (account managers, managers); ``?reveal=true``
+    also needs ``leads.view_pii``."""
 
     permission_model = Auction
 
-    @extend_schema(operation_id="staff_lead_auction", summary="One lead's whole auction",
-                   tags=["Staff"], responses={200: LeadAuctionRecordSerializer, **ERRORS_ONE})
+    @extend_schema(
+        operation_id="staff_lead_auction", summary="One lead's whole auction", tags=["Staff"],
+        parameters=[OpenApiParameter(
+            "reveal", bool, default=False,
+            description="true: the lead's personal data and its posts' bodies in clear. "
+                        "Needs the permission leads.view_pii (\"Can reveal consumers' "
+                        "personal data\"), 403 without; every reveal is written to the "
+                        "audit log.")],
+        responses={200: LeadAuctionRecordSerializer, **ERRORS_WRITE_ONE})
     def get(self, request: Request, lead_id: uuid.UUID) -> Response:
+        query = RevealQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         lead = or_404(lead_auctions_get(lead_id))
-        return Response(LeadAuctionRecordSerializer(lead).data)
+        shown = (pii_reveal(request.user, lead, Where.STAFF_API)
+                 if query.validated_data["reveal"] else pii_masked(lead))
+        return Response(LeadAuctionRecordSerializer(
+            lead, context={"personal_data": shown}).data)

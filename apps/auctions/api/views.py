@@ -16,6 +16,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.auctions.disclosure import (
+    exchange_hidden,
+    previews_hidden,
+    round_trip_hidden,
+    tool_private_keys,
+)
 from apps.auctions.health import contract_go_live, contract_switch
 from apps.auctions.selectors import contract_cap_usage, contract_health, contract_sample_lead
 from apps.auctions.services.diagnostics import (
@@ -37,6 +43,7 @@ from apps.core.staff_api import (
     StaffApi,
     or_404,
 )
+from apps.leads.disclosure import Where
 from apps.leads.models import Lead
 
 _TAGS = ["Staff"]
@@ -75,10 +82,21 @@ class ParsedAnswerSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
 
 
+_REVEAL_HELP = ("With a lead: true shows its personal data in the post (request, values, "
+                "answer) in clear; needs the permission leads.view_pii (\"Can reveal "
+                "consumers' personal data\"), 403 without; every reveal is written to the "
+                "audit log. Default: hidden.")
+
+
 class TestPingInputSerializer(StrictTypesMixin, serializers.Serializer):
     lead = serializers.UUIDField(required=False, allow_null=True,
                                  help_text="A lead of the contract's vertical to send; "
                                            "default: a sample built from the field examples.")
+    reveal = serializers.BooleanField(default=False, help_text=_REVEAL_HELP)
+
+
+class PreviewQuerySerializer(serializers.Serializer):
+    reveal = serializers.BooleanField(default=False)
 
 
 class TestPingSerializer(serializers.Serializer):
@@ -186,9 +204,13 @@ class ContractTestPingApi(_ContractToolApi):
         serializer = TestPingInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         lead = self._lead(contract, serializer.validated_data.get("lead"))
+        private = tool_private_keys(request.user, lead, where=Where.STAFF_API,
+                                    reveal=serializer.validated_data["reveal"])
         result = contract_test_ping(contract, lead=lead)
         audit_record(request.user, contract,
                      f"Sent a test {result.kind} through the API: {result.outcome}.")
+        if private is not None:
+            result = exchange_hidden(result, private)
         return Response(TestPingSerializer(result).data)
 
 
@@ -208,9 +230,13 @@ class ContractTestRoundTripApi(_ContractToolApi):
         serializer = TestPingInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         lead = self._lead(contract, serializer.validated_data.get("lead"))
+        private = tool_private_keys(request.user, lead, where=Where.STAFF_API,
+                                    reveal=serializer.validated_data["reveal"])
         result = contract_test_round_trip(contract, lead=lead)
         audit_record(request.user, contract,
                      f"Ran a test round trip through the API: {result.outcome}.")
+        if private is not None:
+            result = round_trip_hidden(result, private)
         return Response(RoundTripSerializer(result).data)
 
 
@@ -221,12 +247,20 @@ class ContractPreviewApi(_ContractToolApi):
     @extend_schema(operation_id="contracts_preview", summary="Preview the payloads",
                    tags=_TAGS,
                    parameters=[OpenApiParameter("lead", str, description="A lead id (UUID) of "
-                                                "the contract's vertical.")],
+                                                "the contract's vertical."),
+                               OpenApiParameter("reveal", bool, default=False,
+                                                description=_REVEAL_HELP)],
                    responses={200: PreviewSerializer, **ERRORS_WRITE_ONE})
     def get(self, request: Request, contract_id: int) -> Response:
         contract = or_404(contract_get(contract_id))
-        previews = contract_payload_preview(
-            contract, lead=self._lead(contract, request.query_params.get("lead")))
+        query = PreviewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        lead = self._lead(contract, request.query_params.get("lead"))
+        private = tool_private_keys(request.user, lead, where=Where.STAFF_API,
+                                    reveal=query.validated_data["reveal"])
+        previews = contract_payload_preview(contract, lead=lead)
+        if private is not None:
+            previews = previews_hidden(previews, private)
         return Response(PreviewSerializer({
             kind: {"request": built, "error": None} if isinstance(built, RequestView)
             else {"request": None, "error": built}
