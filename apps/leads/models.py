@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from apps.core.sealing import SealedJSONField
+from apps.core.sealing import SealedJSONField, SealedTextField
 from apps.sources.models import Source, SourceApiKey, Vertical
 
 
@@ -70,8 +70,10 @@ class Lead(models.Model):
     enrichment = models.JSONField(default=dict, blank=True)
     consent = SealedJSONField(default=dict, blank=True, purpose="lead.consent")
     client_ip = models.GenericIPAddressField(null=True, blank=True)
-    consumer_ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=1000, blank=True)
+    # the consumer's IP and browser identify them too: sealed like the fields (validated as an
+    # IP address at capture, apps.leads.intake)
+    consumer_ip = SealedTextField(null=True, blank=True, max_length=45, purpose="lead.consumer_ip")
+    user_agent = SealedTextField(max_length=1000, blank=True, purpose="lead.user_agent")
 
     errors = models.JSONField(default=dict, blank=True)
     message = models.CharField(max_length=255, blank=True)

@@ -31,8 +31,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 EMAIL, PHONE = "Zed.Canarywing@Example.org", "(212) 555-0199"
 FIRST, LAST, STREET = "Zebulonius", "Canarywing", "17 Quillfeather Lane"
 # every spelling of the canaries a table, a file or a log line could hold
+CANARY_IP, CANARY_AGENT = "198.51.100.173", "CanaryBrowser/9.1 (Quillfeather OS)"
 CANARY_TEXTS = ("zed.canarywing", "2125550199", "555-0199", "5550199", "zebulonius",
-                "canarywing", "quillfeather")
+                "canarywing", "quillfeather", CANARY_IP, "canarybrowser")
 AUTH_SECRET = "canary-auth-secret-7f3a9c"
 CONSTANT_SECRET = "canary-constant-secret-51be"
 SECRETS = (AUTH_SECRET, CONSTANT_SECRET)
@@ -96,12 +97,10 @@ def run(api_client, vertical, fresh_simulator, caplog):
     hook = WebhookEndpoint.objects.create(source=sync_source, url="http://127.0.0.1:9/hook",
                                           secret="whsec_" + "c" * 32)
 
-    sold = call(api_client, sync_key, "/api/v1/leads",
-                {"vertical": vertical.slug, "fields": canary_fields()},
-                HTTP_IDEMPOTENCY_KEY="canary-1")
-    replay = call(api_client, sync_key, "/api/v1/leads",
-                  {"vertical": vertical.slug, "fields": canary_fields()},
-                  HTTP_IDEMPOTENCY_KEY="canary-1")
+    body = {"vertical": vertical.slug, "fields": canary_fields(), "ip_address": CANARY_IP,
+            "user_agent": CANARY_AGENT}
+    sold = call(api_client, sync_key, "/api/v1/leads", body, HTTP_IDEMPOTENCY_KEY="canary-1")
+    replay = call(api_client, sync_key, "/api/v1/leads", body, HTTP_IDEMPOTENCY_KEY="canary-1")
     duplicate = call(api_client, async_key, "/api/v1/leads",
                      {"vertical": vertical.slug, "fields": canary_fields()})
     rejected = call(api_client, async_key, "/api/v1/leads",
@@ -135,6 +134,7 @@ def test_no_personal_data_or_secret_is_in_clear_at_rest_or_in_the_logs(run, capl
     # the models read every value back whole: the scan below is looking at real data
     assert lead.status == LeadStatus.SOLD
     assert (lead.fields["email"], lead.fields["first_name"]) == (EMAIL.lower(), FIRST)
+    assert (lead.consumer_ip, lead.user_agent) == (CANARY_IP, CANARY_AGENT)
     assert Lead.objects.filter(fields__isnull=False).count() == 5
     assert IdempotencyRecord.objects.get().response["id"] == str(lead.uuid)
     assert EMAIL in Post.objects.get(auction__lead=lead, outcome="rejected").response_body
