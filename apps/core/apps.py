@@ -6,4 +6,5 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from apps.core import schema  # noqa: F401 - registers the OpenAPI auth extensions
+        # imported for what they register: the OpenAPI auth extensions, the key ring's check
+        from apps.core import schema, sealing  # noqa: F401

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django import forms
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, models
 
@@ -76,6 +77,18 @@ def _ring(entries: tuple[str, ...]) -> KeyRing:
     if not ciphers:
         raise ImproperlyConfigured("PII_ENCRYPTION_KEYS is empty.")
     return KeyRing(primary=next(iter(ciphers)), ciphers=ciphers)
+
+
+@checks.register(checks.Tags.security)
+def keyring_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``manage.py check`` (and every server's start) refuses a malformed key ring, instead
+    of the first lead finding out."""
+    try:
+        keyring()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="leadexchange.E001",
+                             hint="PII_ENCRYPTION_KEYS: README, Encryption at rest.")]
+    return []
 
 
 def keyring() -> KeyRing:
