@@ -41,7 +41,7 @@ from bench.setup import Market
 from bench.simlog import ping_answers
 from bench.stats import summary
 
-_RUN_PHASES = ("_claim", "contract_setups", "lead_context_build", "_buyers_who_bought",
+_RUN_PHASES = ("_claim", "contract_setups", "lead_context_build", "buyers_who_bought",
                "select_eligible", "ping_round", "rank_bids")
 _PING_PHASES = ("wire_build", "http_send_many", "_interpret")
 
@@ -157,7 +157,7 @@ def _phases(record: Any, events: list[tuple[str, float, float]],
     phases["before_pings"] = 1000 * (ping_in - started)
     for name, label in (("_claim", "  claim"), ("contract_setups", "  contract_setups"),
                         ("lead_context_build", "  lead_context_build"),
-                        ("_buyers_who_bought", "  buyers_who_bought"),
+                        ("buyers_who_bought", "  buyers_who_bought"),
                         ("select_eligible", "  eligibility")):
         phases[label] = total.get(name, 0.0)
     phases["build_pings"] = total.get("wire_build", 0.0)

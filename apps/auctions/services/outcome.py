@@ -20,10 +20,13 @@ from apps.auctions.health import health_observe
 from apps.auctions.models import Auction, Post, PostOutcome, Sale
 from apps.auctions.services.posting import (
     FailedPost,
+    LeadContext,
     bid_post,
     lead_context_build,
     lead_sold,
+    ranking_post,
 )
+from apps.auctions.services.standing import buyers_who_bought, untried_ranking
 from apps.auctions.setups import contract_setups
 from apps.core.logging import kv
 from apps.leads.models import Lead, LeadStatus
@@ -168,16 +171,29 @@ def post_retry_run(post_id: int) -> Lead | None:
     if result.sale is not None:
         lead = lead_finalize(lead, record, [result.sale])
     else:
-        lead = _after_failed_retry(lead, record, ranked, result.post, retryable=result.retryable)
+        lead = _after_failed_retry(lead, record, ranked, result.post, retryable=result.retryable,
+                                   context=context)
     health_observe(context.observations)
     return lead
 
 
 def _after_failed_retry(lead: Lead, record: Auction, ranked: RankedBid, post: Post, *,
-                        retryable: bool) -> Lead:
+                        retryable: bool, context: LeadContext | None = None) -> Lead:
+    """The retried bidder did not take the lead: schedule its next attempt, or offer the lead
+    to the bidders never offered it (``untried_ranking``: those ranked below a post a crashed
+    process left unsent), or give up."""
     if retryable and post.attempt < settings.POST_MAX_ATTEMPTS:
         post_retry_schedule(record, FailedPost(ranked, post))
         return lead
+    if context is not None:
+        bought = buyers_who_bought(context.consumer_digests, timezone.now())
+        sales, retry = ranking_post(untried_ranking(record, context.setups, bought, lead),
+                                    context)
+        if sales:
+            return lead_finalize(lead, record, sales)
+        if retry is not None:
+            post_retry_schedule(record, retry)
+            return lead
     return lead_finalize(lead, record, [],
                          reason=_RETRIES_EXHAUSTED if retryable
                          else "Every bidder rejected the lead.")

@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.auctions.caps import cap_release, cap_reserve
-from apps.auctions.engine import Offer, Outcome, RankedBid
+from apps.auctions.engine import Offer, Outcome, RankedBid, Ranking, post_plan
 from apps.auctions.health import Observation
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
 from apps.auctions.services.consent import post_context, sale_evidence
@@ -92,6 +92,24 @@ class PostResult:
     post: Post  # the attempt's row
     retryable: bool = False  # it failed in a way a later attempt may fix
     sale: Sale | None = None
+
+
+def ranking_post(ranking: Ranking, ctx: LeadContext) -> tuple[list[Sale], FailedPost | None]:
+    """Offer the lead along the post plan of ``ranking``. Returns the sales, or no sales and
+    the best bid whose failure was transient (worth a scheduled retry), or neither."""
+    retry: FailedPost | None = None
+    for offer in post_plan(ranking):
+        if not offer.shared:
+            result = bid_post(offer.bids[0], ctx, exclusive=True)
+            if result.sale is not None:
+                return [result.sale], None
+            if result.retryable and retry is None:
+                retry = FailedPost(offer.bids[0], result.post)
+            continue
+        sales = offer_post(offer, ctx)
+        if sales:
+            return sales, None
+    return [], retry
 
 
 def offer_post(offer: Offer, ctx: LeadContext) -> list[Sale]:

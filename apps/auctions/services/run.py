@@ -25,33 +25,30 @@ from django.utils import timezone
 from apps.auctions.caps import cap_holds_release
 from apps.auctions.engine import (
     LeadFacts,
-    RankedBid,
     Ranking,
-    consented,
-    post_plan,
     rank_bids,
     select_eligible,
 )
 from apps.auctions.health import health_observe
 from apps.auctions.metrics import auction_record
-from apps.auctions.models import Auction, ConsumerPurchase, Sale
+from apps.auctions.models import Auction, Sale
 from apps.auctions.services.consent import consent_brands
 from apps.auctions.services.outcome import lead_finalize, post_retry_schedule
 from apps.auctions.services.pinging import ping_round
 from apps.auctions.services.posting import (
     FailedPost,
     LeadContext,
-    bid_post,
     lead_context_build,
-    offer_post,
+    ranking_post,
 )
 from apps.auctions.services.records import pings_write
 from apps.auctions.services.reserved import ReservedRound, reserved_round_load
+from apps.auctions.services.standing import bids_standing, buyers_who_bought
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.cache import cached_row
 from apps.core.logging import kv
 from apps.core.sealing import column_read
-from apps.core.sql import sql_datetime, sql_in, sql_rows
+from apps.core.sql import sql_datetime, sql_rows
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
 
@@ -116,13 +113,13 @@ def auction_run(lead_id: int, *, deadline: float | None = None,
         rng=random.Random(), pinged=set(), ctx=ctx,
     )
 
-    bought = _buyers_who_bought(ctx.consumer_digests, started)
+    bought = buyers_who_bought(ctx.consumer_digests, started)
     if reserved is None:
         primary = [s for s in setups.values() if not s.terms.is_secondary]
         ranking = _round(state, 1, primary, bought, ping_deadline)
     else:
         ranking = _replay(state, reserved, bought)
-    sales, retry = _post_ranking(state, ranking)
+    sales, retry = ranking_post(ranking, state.ctx)
     if not sales and retry is None:
         sales, retry = _secondary_round(state, bought)
 
@@ -215,17 +212,8 @@ def _replay(state: AuctionRun, reserved: ReservedRound, bought: frozenset[int]) 
     ranking with each contract's terms as they are now — a contract switched off since,
     whose buyer bought this consumer (known only now, with the PII), or whose brand the
     consumer did not pick (one-to-one consent, known only now), is passed over."""
-    setups = state.setups
-    picked = LeadFacts(fields={}, source_id=state.lead.source_id,
-                       consent_brands=consent_brands(state.lead.consent))
-    ranking = Ranking(
-        tuple(RankedBid(r.bid, setups[r.bid.contract_id].terms, r.effective)
-              for r in reserved.ranking.ranked
-              if r.bid.contract_id in setups and setups[r.bid.contract_id].terms.active
-              and not setups[r.bid.contract_id].terms.auto_paused
-              and setups[r.bid.contract_id].terms.buyer_id not in bought
-              and consented(picked, setups[r.bid.contract_id].terms)),
-        reserved.ranking.below_floor)
+    ranking = Ranking(bids_standing(reserved.ranking.ranked, state.setups, bought, state.lead),
+                      reserved.ranking.below_floor)
     state.record.started_at, state.record.ping_deadline_at = (reserved.started_at,
                                                                reserved.bids_at)
     state.record.bids_at, state.record.rounds = reserved.bids_at, 1
@@ -235,24 +223,6 @@ def _replay(state: AuctionRun, reserved: ReservedRound, bought: frozenset[int]) 
                     reserved.ranking, created=reserved.bids_at)
     state.pinged.update(r.contract_id for r in reserved.results)
     return ranking
-
-
-def _post_ranking(state: AuctionRun, ranking: Ranking) -> tuple[list[Sale], FailedPost | None]:
-    """Offer the lead along the post plan. Returns the sales, or no sales and the best bid
-    whose failure was transient (worth a scheduled retry), or neither."""
-    retry: FailedPost | None = None
-    for offer in post_plan(ranking):
-        if not offer.shared:
-            result = bid_post(offer.bids[0], state.ctx, exclusive=True)
-            if result.sale is not None:
-                return [result.sale], None
-            if result.retryable and retry is None:
-                retry = FailedPost(offer.bids[0], result.post)
-            continue
-        sales = offer_post(offer, state.ctx)
-        if sales:
-            return sales, None
-    return [], retry
 
 
 def _secondary_round(state: AuctionRun, bought: frozenset[int]
@@ -272,21 +242,12 @@ def _secondary_round(state: AuctionRun, bought: frozenset[int]
     state.record.rounds = 2
     ranking = _round(state, 2, candidates, bought,
                      time.monotonic() + left * settings.AUCTION_PING_SHARE)
-    return _post_ranking(state, ranking)
+    return ranking_post(ranking, state.ctx)
 
 
 def auction_floor(vertical: Vertical, source: Source) -> Decimal:
     """The lowest sale price of a lead of ``vertical`` from ``source``."""
     return max(vertical.default_floor, source.minimum_sale_price())
-
-
-def _buyers_who_bought(digests: list[str], now) -> frozenset[int]:
-    if not digests:
-        return frozenset()
-    rows = sql_rows(f"SELECT buyer_id FROM {ConsumerPurchase._meta.db_table} "  # noqa: S608
-                    f"WHERE digest IN {sql_in(digests)} AND expires_at > %s",
-                    [*digests, sql_datetime(now)])
-    return frozenset(buyer_id for (buyer_id,) in rows)
 
 
 def unsold_reason(ranking: Ranking, floor: Decimal) -> str:
