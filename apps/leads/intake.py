@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -179,16 +180,21 @@ def fields_validate(schema: Iterable[VerticalField], raw: Mapping[str, Any], *,
     return result
 
 
+@cache
+def _envelope_keys() -> tuple[frozenset[str], frozenset[str]]:
+    """The envelope's and the consent's keys, read once off their serializers (building a
+    serializer's fields deep-copies every declared field: not on each capture)."""
+    return frozenset(SubmissionSerializer().fields), frozenset(ConsentSerializer().fields)
+
+
 def ignored_keys(data: Mapping[str, Any], field_keys: Iterable[str]) -> list[str]:
     """Every key of a JSON-shaped submission the platform does not use, by dotted path, sorted:
     unknown top-level keys (``"campaign"``), keys inside ``fields`` that the vertical's schema
     does not have (``"fields.favourite_colour"``) and unknown ``consent`` keys. The answer lists
     them back so that a misspelt key is seen, not silently dropped."""
-    envelope: serializers.Serializer = SubmissionSerializer()  # its bound fields, by name
-    known = set(envelope.fields)
+    known, consent_keys = _envelope_keys()
     ignored = [key for key in data if key not in known]
-    for name, used in (("fields", set(field_keys)),
-                       ("consent", set(ConsentSerializer().fields))):
+    for name, used in (("fields", set(field_keys)), ("consent", consent_keys)):
         part = data.get(name)
         if isinstance(part, Mapping):
             ignored += [f"{name}.{key}" for key in part if key not in used]

@@ -72,7 +72,14 @@ def vertical_schemas_clear() -> None:
 
 
 def source_allows_vertical(source: Source, vertical: Vertical) -> bool:
-    return source.verticals.filter(pk=vertical.pk).exists()
+    """Whether ``source`` may send ``vertical`` leads (one indexed read on every capture and
+    ping: plain SQL, not the ORM's query building)."""
+    through = Source.verticals.through._meta
+    source_column = through.get_field("source").column
+    vertical_column = through.get_field("vertical").column
+    return bool(sql_rows(f"SELECT 1 FROM {through.db_table} "  # noqa: S608 - our names
+                         f"WHERE {source_column} = %s AND {vertical_column} = %s",
+                         [source.pk, vertical.pk]))
 
 
 def vertical_spec(vertical: Vertical) -> dict:
