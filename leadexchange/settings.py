@@ -309,7 +309,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"docExpansion": "list", "defaultModelsExpandDepth": 0,
                             "displayOperationId": False},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
-                             "apps.core.schema.realistic_examples"],
+                             "apps.core.schema.realistic_examples",
+                             "apps.core.schema.storable_query_strings"],
     # Several models have a "status" field with different choices: name each set once.
     "ENUM_NAME_OVERRIDES": {
         "ActivePausedEnum": "apps.sources.models.SourceStatus",  # sources, buyers

@@ -204,3 +204,25 @@ def realistic_examples(result: dict, generator, request, public) -> dict:
             if example is not None:
                 prop["example"] = example
     return result
+
+
+# What UnstorableRequestMiddleware refuses with a 400 (apps.core.unstorable), said by the
+# schema: a NUL character in a query parameter cannot be stored, so it is not valid input.
+_STORABLE_TEXT = "^[^\\u0000]*$"
+
+
+def storable_query_strings(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: every free-text query parameter (a string with
+    no enum, format or pattern of its own) gets a pattern without NUL, the character the
+    platform refuses with a 400 before any view."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if (parameter.get("in") == "query" and schema.get("type") == "string"
+                        and not {"enum", "format", "pattern"} & schema.keys()):
+                    schema["pattern"] = _STORABLE_TEXT
+    return result
+
