@@ -6,7 +6,8 @@
    simulator processes; one source and four markets of 50 buyers (see ``bench.setup``).
 2. In this process, as a web process would run them (after ``process_tune``): whole
    ``auction_run`` calls for the deadline, ping-overhead and burst rows, and the fan-out
-   CPU comparison (``bench.auctions``, ``bench.fanout``).
+   CPU comparison (``bench.auctions``, ``bench.fanout``); the cost figure, CPU per lead
+   (``bench.cost``), and the instruction count under valgrind (``bench.instructions``).
 3. Through HTTP: gunicorn serving the app and a load generator process, for the sync rate,
    the end-to-end overhead at half that rate, source pings and their posts at that rate
    (``bench.pingpost``) and the async capture rate (``bench.load``).
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", action="store_true",
                         help="the source has a webhook endpoint and a postback URL, so every "
                              "outcome is also written to the outbox and delivered")
+    parser.add_argument("--no-callgrind", action="store_true",
+                        help="skip the instruction count (valgrind's callgrind, a few minutes)")
     parser.add_argument("--strict", action="store_true",
                         help="exit with status 1 when a target is missed")
     parser.add_argument("--no-redis-url", action="store_true",

@@ -125,12 +125,7 @@ def cost_figures(world: World, market: Market, first_consumer: int, *, leads: in
                  batches: int = 3, warmup: int = 20) -> dict[str, Any]:
     """CPU ms per captured async lead and per sold lead's auction, by phase, with the
     spread over ``batches``; see the module docstring."""
-    from django.test import Client
-
-    from apps.leads.models import Lead, LeadStatus
-
-    # the host a local client would name (the settings allow it outside the tests too)
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {world.source_key}", HTTP_HOST="127.0.0.1")
+    client = api_client(world.source_key)
     consumer = first_consumer
     runs: dict[str, list[dict[str, float]]] = {"capture": [], "auction": []}
     per_batch = max(1, leads // batches)
@@ -143,51 +138,84 @@ def cost_figures(world: World, market: Market, first_consumer: int, *, leads: in
         if batch:
             runs["capture"].append(_per_lead(capture, count))
             runs["auction"].append(_per_lead(auction, count))
-            done = dict(Lead.objects.filter(pk__in=captured).values_list("pk", "status"))
-            sold += sum(1 for s in done.values() if s == LeadStatus.SOLD)
-            unsold += sum(1 for s in done.values() if s != LeadStatus.SOLD)
+            were_sold = sold_count(captured)
+            sold, unsold = sold + were_sold, unsold + count - were_sold
     return {"leads": per_batch * batches, "batches": batches, "buyers": len(
         market.latency_by_contract), "sold": sold, "not_sold": unsold,
             "capture_cpu_ms": _summary(runs["capture"]),
             "auction_cpu_ms": _summary(runs["auction"])}
 
 
-def _captures(client: Any, market: Market, first: int, count: int
-              ) -> tuple[list[int], dict[str, float]]:
+def api_client(source_key: str) -> Any:
+    """Django's test client, authenticated as the source with ``source_key``."""
+    from django.test import Client
+
+    # the host a local client would name (the settings allow it outside the tests too)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {source_key}", HTTP_HOST="127.0.0.1")
+
+
+def captures_post(client: Any, slug: str, first: int, count: int) -> list[str]:
+    """The capture loop: ``count`` async leads (consumers ``first`` …) posted to market
+    ``slug`` through ``client``, their auctions not started (``task_enqueue`` would start
+    each on another thread); their public ids. Shared with ``bench.instructions``."""
     from unittest import mock
 
-    from django.db import connection
-
-    from apps.leads.models import Lead
-
     ids: list[str] = []
-    phases, queries = CpuPhases(), QueryCount()
-    with phases.patched(CAPTURE_PHASES), mock.patch("apps.leads.services.task_enqueue"), \
-            connection.execute_wrapper(queries):
-        started = time.thread_time()
+    with mock.patch("apps.leads.services.task_enqueue"):
         for n in range(first, first + count):
             response = client.post("/api/v1/leads?mode=async",
-                                   data=json.dumps(submission(market.slug, n)),
+                                   data=json.dumps(submission(slug, n)),
                                    content_type="application/json")
             if response.status_code != 202:
                 raise RuntimeError(f"cost lead {n}: {response.status_code} {response.content!r}")
             ids.append(response.json()["id"])
+    return ids
+
+
+def lead_pks(public_ids: list[str]) -> list[int]:
+    """The leads' primary keys, in the order of ``public_ids``."""
+    from apps.leads.models import Lead
+
+    by_uuid = dict(Lead.objects.filter(uuid__in=public_ids).values_list("uuid", "pk"))
+    return [by_uuid[_uuid(i)] for i in public_ids]
+
+
+def auctions_run(lead_ids: list[int]) -> None:
+    """The auction loop: ``auction_run`` of each lead, one after the other, on this thread.
+    Shared with ``bench.instructions``."""
+    from apps.auctions.services.run import auction_run
+
+    for lead_id in lead_ids:
+        auction_run(lead_id)
+
+
+def sold_count(lead_ids: list[int]) -> int:
+    """How many of the leads ``lead_ids`` are sold."""
+    from apps.leads.models import Lead, LeadStatus
+
+    return Lead.objects.filter(pk__in=lead_ids, status=LeadStatus.SOLD).count()
+
+
+def _captures(client: Any, market: Market, first: int, count: int
+              ) -> tuple[list[int], dict[str, float]]:
+    from django.db import connection
+
+    phases, queries = CpuPhases(), QueryCount()
+    with phases.patched(CAPTURE_PHASES), connection.execute_wrapper(queries):
+        started = time.thread_time()
+        ids = captures_post(client, market.slug, first, count)
         total = time.thread_time() - started
-    by_uuid = dict(Lead.objects.filter(uuid__in=ids).values_list("uuid", "pk"))
     totals = _with_other(phases.totals, total, "request handling (Django, DRF)")
-    return [by_uuid[_uuid(i)] for i in ids], {**totals, **_counted(queries)}
+    return lead_pks(ids), {**totals, **_counted(queries)}
 
 
 def _auctions(lead_ids: list[int]) -> dict[str, float]:
     from django.db import connection
 
-    from apps.auctions.services.run import auction_run
-
     phases, queries = CpuPhases(), QueryCount()
     with phases.patched(AUCTION_PHASES), connection.execute_wrapper(queries):
         thread, process = time.thread_time(), time.process_time()
-        for lead_id in lead_ids:
-            auction_run(lead_id)
+        auctions_run(lead_ids)
         thread, process = time.thread_time() - thread, time.process_time() - process
     totals = _with_other(phases.totals, thread, "other (auction thread)")
     totals["HTTP loop thread"] = max(0.0, process - thread)

@@ -182,6 +182,7 @@ def details(extra: dict[str, Any]) -> str:
             for name, stats in spent[part].items():
                 lines.append(f"    {name:<50}{_num(stats['mean'])}{_num(stats['min'])}"
                              f"{_num(stats['max'])}")
+    lines += _instructions_lines(extra.get("instructions"))
     fan = extra.get("fanout_cpu")
     if fan:
         lines += ["", f"fan-out CPU per auction: ours {fan['ours_cpu_ms_per_auction']:g} ms, "
@@ -197,6 +198,31 @@ def details(extra: dict[str, Any]) -> str:
     for note in extra.get("notes", []):
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def _instructions_lines(counted: dict[str, Any] | None) -> list[str]:
+    """The instruction count (``bench.instructions``) in millions per lead, or why not."""
+    if not counted:
+        return []
+    if "instructions_per_lead" not in counted:
+        return ["", f"instructions per lead (callgrind): not measured "
+                    f"({counted.get('skipped') or counted.get('error')})"]
+    lines = ["", f"instructions per lead, millions (callgrind, {counted['leads']} leads in "
+                 f"{counted['batches']} batches; {counted['sold']} sold, "
+                 f"{counted['not_sold']} not)",
+             f"  {'':<52}{'mean':>9}{'min':>9}{'max':>9}"]
+    for part, title in (("capture", "async capture"), ("auction", "a sold lead's auction")):
+        stats = counted["instructions_per_lead"][part]
+        lines.append(f"  {title:<52}{_mi(stats['mean'])}{_mi(stats['min'])}"
+                     f"{_mi(stats['max'])}")
+    lines.append(f"  {'a sold sync lead (the two)':<52}{_mi(counted['sold_sync_lead'])}")
+    lines.append(f"  other threads (not in the figures), per lead: "
+                 f"{counted['other_threads_per_lead'] / 1e6:.2f}; phases {counted['phases']}")
+    return lines
+
+
+def _mi(value: float) -> str:
+    return f"{value / 1e6:>9.2f}"
 
 
 def _num(value: float | None) -> str:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import auctions, cost, fanout, load, phases, pingpost, report
+from bench import auctions, cost, fanout, instructions, load, phases, pingpost, report
 from bench.plan import Plan
 from bench.processes import OTHERS, Children, CpuMeter
 from bench.redisdb import redis_flush
@@ -30,7 +30,7 @@ from bench.setup import (
 
 # Consumer numbers: each market's pre-captured leads, then the HTTP steps (bench.load).
 _FIRST_CONSUMER = {"hang": 0, "spread": 200_000, "burst": 400_000, "fanout": 600_000,
-                   "phases": 800_000, "cost": 1_000_000}
+                   "phases": 800_000, "cost": 1_000_000, "instructions": 1_200_000}
 SIMULATOR_LOG = "simulator.jsonl"  # the in-process rows' simulator (bench.simlog)
 NOISY = 0.2  # other processes using more of a core than this is worth a note
 
@@ -69,6 +69,7 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_ur
                          extra)
         _diagnostics(plan, world, leads["phases"], var, args.profile, extra)
         _cost_rows(plan, world, figures, extra)
+        _instruction_rows(plan, args, simulator.url, extra)
         children.stop_simulator(simulator)
         if args.no_http:
             extra["notes"].append("--no-http: the HTTP rows were not measured")
@@ -222,6 +223,30 @@ def _cost_rows(plan: Plan, world: World, figures: dict[str, float | None],
     auction = result["auction_cpu_ms"]["total"]["mean"]
     figures["cpu_ms_per_async_capture"] = capture
     figures["cpu_ms_per_sold_sync_lead"] = round(capture + auction, 3)
+
+
+def _instruction_rows(plan: Plan, args: argparse.Namespace, sim_url: str,
+                      extra: dict[str, Any]) -> None:
+    """The instruction count: instructions per captured async lead and per sold lead's
+    auction, under valgrind's callgrind (``bench.instructions``); skipped with a note on
+    ``--no-callgrind`` or without valgrind."""
+    if args.no_callgrind or instructions.valgrind() is None:
+        why = ("--no-callgrind" if args.no_callgrind
+               else "valgrind is not installed (apt-get install valgrind)")
+        extra["instructions"] = {"skipped": why}
+        extra["notes"].append(f"{why}: the instruction count was not measured")
+        return
+    progress(f"instructions: {plan.instruction_leads} leads in {plan.instruction_batches} "
+             "batches under callgrind (a child process, some 50x slower)")
+    world = instructions.instructions_world(sim_url, args.seed)
+    try:
+        extra["instructions"] = instructions.instruction_figures(
+            world, world.markets["instructions"], _FIRST_CONSUMER["instructions"],
+            leads=plan.instruction_leads, batches=plan.instruction_batches)
+    except RuntimeError as error:
+        extra["instructions"] = {"error": str(error)}
+        extra["notes"].append(f"the instruction count failed: {error}")
+        progress(extra["notes"][-1])
 
 
 def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Children,

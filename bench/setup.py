@@ -124,8 +124,9 @@ def _sqlite_remove(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def django_boot(log_path: Path) -> None:
-    """Set up Django on the bench database and migrate it; app logs go to ``log_path``.
+def django_boot(log_path: Path, *, migrate: bool = True) -> None:
+    """Set up Django on the bench database and migrate it (unless ``migrate`` is false: a
+    child process on a database the run already migrated); app logs go to ``log_path``.
 
     The SSRF guard must admit the local simulator, as in ``make run``.
     """
@@ -141,7 +142,8 @@ def django_boot(log_path: Path) -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(stream)
-    call_command("migrate", verbosity=0, interactive=False)
+    if migrate:
+        call_command("migrate", verbosity=0, interactive=False)
 
 
 @dataclass(frozen=True)
@@ -223,27 +225,39 @@ def world_create(in_process_sim_url: str, http_sim_url: str, seed: int, *,
     ``webhooks`` the source has a webhook endpoint and a postback URL at the HTTP
     simulator, so every sale and unsold lead writes its outbox rows and is delivered."""
     from apps.sources.models import Source
-    from apps.sources.services import source_key_create
     from apps.webhooks.services import endpoint_create
 
     markets = {name: market_create(scenario, in_process_sim_url)
                for name, scenario in scenarios(seed).items()}
     markets["http"] = market_create(
         Scenario("http", markets["spread"].scenario.latencies_ms), http_sim_url)
-    # Rate limit 0: unlimited; the bench sends far more than a source's default 600/min.
-    source = Source.objects.create(
-        name="bench source", rate_limit_per_minute=0, time_budget_ms=SOURCE_BUDGET_MS)
-    source.verticals.set([m.vertical_id for m in markets.values()])
+    world = source_create("bench source", markets, budget_ms=SOURCE_BUDGET_MS)
     if webhooks:
+        source = Source.objects.get(pk=world.source_id)
         endpoint_create(source=source, url=f"{http_sim_url}/source-hooks/post?format=json")
         Source.objects.filter(pk=source.pk).update(
             postback_url_template=f"{http_sim_url}/source-pixel/post?format=json&c={{sub_id}}")
+    return world
+
+
+def source_create(name: str, markets: dict[str, Market], *, budget_ms: int) -> World:
+    """A source (and its API key) that may post to ``markets``, with the time budget
+    ``budget_ms`` and no rate limit (the bench sends far more than a source's default
+    600/min)."""
+    from apps.sources.models import Source
+    from apps.sources.services import source_key_create
+
+    source = Source.objects.create(name=name, rate_limit_per_minute=0, time_budget_ms=budget_ms)
+    source.verticals.set([m.vertical_id for m in markets.values()])
     _, key = source_key_create(source=source)
     return World(source.pk, key, markets)
 
 
-def market_create(scenario: Scenario, sim_url: str) -> Market:
-    """A vertical with one contract per buyer of ``scenario``, buyers at ``sim_url``."""
+def market_create(scenario: Scenario, sim_url: str, *, timeout_ms: int = 1000,
+                  slow_threshold_ms: int = SLOW_THRESHOLD_MS) -> Market:
+    """A vertical with one contract per buyer of ``scenario``, buyers at ``sim_url``; each
+    ping and post gives up after ``timeout_ms``, and the circuit breaker counts an answer
+    slower than ``slow_threshold_ms`` as slow."""
     from apps.buyers.models import Buyer, Contract
     from apps.buyers.services import contract_rules_set
     from apps.demo.simulator.profiles import PING_RULES, POST_RULES
@@ -259,16 +273,16 @@ def market_create(scenario: Scenario, sim_url: str) -> Market:
         buyer = Buyer.objects.create(company=f"{scenario.slug} buyer {i:02d}")
         contract = Contract.objects.create(
             buyer=buyer, vertical=vertical, name="offer", accepts_test_leads=True, status="active",
-            slow_threshold_ms=SLOW_THRESHOLD_MS, slow_count=0, error_count=0)
+            slow_threshold_ms=slow_threshold_ms, slow_count=0, error_count=0)
         behaviour = "fail=hang" if latency is None else f"latency_ms={latency:g}"
         base = f"{sim_url}/{scenario.slug}-{i:02d}"
         contract_rules_set(contract, filters=[], caps=[], endpoints={
             "ping": {"url": f"{base}/ping?{BID_QUERY}&{behaviour}&format=json",
-                     "body_format": "json", "timeout_ms": 1000, **PING_RULES["json"],
+                     "body_format": "json", "timeout_ms": timeout_ms, **PING_RULES["json"],
                      "mappings": []},
             "post": {"url": f"{base}/post?{BID_QUERY}&latency_ms={POST_LATENCY_MS:g}"
                             "&format=json",
-                     "body_format": "json", "timeout_ms": 1000, **POST_RULES["json"],
+                     "body_format": "json", "timeout_ms": timeout_ms, **POST_RULES["json"],
                      "mappings": []},
         })
         latency_by_contract[contract.pk] = latency
