@@ -184,7 +184,8 @@ def fields_validate(schema: Iterable[VerticalField], raw: Mapping[str, Any], *,
 def _envelope_keys() -> tuple[frozenset[str], frozenset[str]]:
     """The envelope's and the consent's keys, read once off their serializers (building a
     serializer's fields deep-copies every declared field: not on each capture)."""
-    return frozenset(SubmissionSerializer().fields), frozenset(ConsentSerializer().fields)
+    envelope: serializers.Serializer = SubmissionSerializer()  # its bound fields, by name
+    return frozenset(envelope.fields), frozenset(ConsentSerializer().fields)
 
 
 def ignored_keys(data: Mapping[str, Any], field_keys: Iterable[str]) -> list[str]:
