@@ -131,7 +131,16 @@ def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float
         argv.append("--async-capture")
     if ping_post:
         argv.append("--ping-post")
-    popen = rig.children.start(argv)
+    return loadgen_step(rig.children, argv,
+                        lambda loadgen_pid: _process_groups(rig, loadgen_pid, async_capture))
+
+
+def loadgen_step(children: Children, argv: list[str],
+                 groups: Callable[[int], dict[str, list[int]]]) -> Step:
+    """Run the load generator ``argv`` and meter the process ``groups`` (given the load
+    generator's pid) over its measured window; a ``postgres`` group also counts the
+    backends that connected during the window."""
+    popen = children.start(argv)
     assert popen.stdout is not None
     meter: CpuMeter | None = None
     cpu: dict[str, float] = {}
@@ -140,15 +149,15 @@ def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float
         for line in popen.stdout:
             event = json.loads(line)
             if event["event"] == "window_start":
-                meter = CpuMeter(_process_groups(rig, popen.pid, async_capture))
+                meter = CpuMeter(groups(popen.pid))
                 meter.start()
             elif event["event"] == "window_end" and meter is not None:
-                cpu = meter.stop(extra={"postgres": _postgres_backends()}
+                cpu = meter.stop(extra={"postgres": postgres_backends()}
                                  if "postgres" in meter.groups else None)
             elif event["event"] == "result":
                 result = event
     finally:
-        rig.children.stop(popen)
+        children.stop(popen)
     if result is None:
         raise RuntimeError(f"the load generator failed (exit code {popen.returncode})")
     return Step(result["records"], result["errors"], result["window_s"], cpu,
@@ -161,13 +170,13 @@ def _process_groups(rig: Rig, loadgen_pid: int, with_redis: bool) -> dict[str, l
     groups = {"web (gunicorn)": process_tree(rig.web_pid), "simulator": [rig.simulator_pid],
               "load generator": [loadgen_pid], "bench harness": [os.getpid()]}
     if connection.vendor == "postgresql":
-        groups["postgres"] = _postgres_backends()
+        groups["postgres"] = postgres_backends()
     if with_redis:
-        groups["redis"] = _pids_named("redis-server")
+        groups["redis"] = pids_named("redis-server")
     return groups
 
 
-def _postgres_backends() -> list[int]:
+def postgres_backends() -> list[int]:
     """Server processes of the bench database's other connections (none on SQLite)."""
     from django.db import connection
 
@@ -179,7 +188,7 @@ def _postgres_backends() -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _pids_named(name: str) -> list[int]:
+def pids_named(name: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -345,10 +354,10 @@ def settle(rig: Rig, *, quiet: float = 0.15) -> bool:
             return False
         time.sleep(0.2)
     while time.monotonic() < give_up:
-        meter = CpuMeter({"server": process_tree(rig.web_pid) + _postgres_backends()})
+        meter = CpuMeter({"server": process_tree(rig.web_pid) + postgres_backends()})
         meter.start()
         time.sleep(1.0)
-        used = meter.stop(extra={"server": _postgres_backends()})
+        used = meter.stop(extra={"server": postgres_backends()})
         if used["server"] / used["wall_s"] < quiet:
             return True
     return False

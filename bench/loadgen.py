@@ -1,7 +1,8 @@
 """``python -m bench.loadgen``: the HTTP load generator, a process of its own (no Django).
 
 It submits leads to ``POST /api/v1/leads`` with an asyncio + aiohttp client over keep-alive
-connections, in one of two shapes:
+connections (to several web servers in turn when given several ``--url``), in one of two
+shapes:
 
 - ``closed``: ``--clients`` clients, each sending its next lead as soon as the previous
   answer arrives (finds the rate a server sustains);
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import sys
@@ -136,7 +138,9 @@ async def _window(recorder: Recorder, warmup: float, duration: float) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Drive the load as ``args`` say; return the result event's payload."""
-    url = f"{args.url}/api/v1/leads" + ("?mode=async" if args.async_capture else "")
+    # several web processes: each request goes to the next one in turn (round-robin)
+    bases = itertools.cycle(args.url)
+    query = "?mode=async" if args.async_capture else ""
     headers = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json"}
     numbers = iter(range(args.first, args.first + 10_000_000))
     sub_id = SUB_ID_ASYNC if args.async_capture else SUB_ID_SYNC
@@ -147,11 +151,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         def one() -> Coroutine[Any, Any, None]:
             """The next consumer's request: a lead, or a ping and its post."""
-            n = next(numbers)
+            n, base = next(numbers), next(bases)
             if args.ping_post:
-                return _ping_then_post(session, args.url, headers, args.vertical, n, recorder)
+                return _ping_then_post(session, base, headers, args.vertical, n, recorder)
             body = json.dumps(submission(args.vertical, n, sub_id)).encode()
-            return _send(session, url, headers, body, recorder)
+            return _send(session, f"{base}/api/v1/leads{query}", headers, body, recorder)
 
         window = asyncio.create_task(_window(recorder, args.warmup, args.duration))
         if args.mode == "closed":
@@ -184,7 +188,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.loadgen", description=__doc__)
-    parser.add_argument("--url", required=True, help="the web server's base URL")
+    parser.add_argument("--url", required=True, nargs="+",
+                        help="the web server's base URL; several: round-robin")
     parser.add_argument("--key", required=True, help="the source's API key")
     parser.add_argument("--vertical", required=True)
     parser.add_argument("--first", type=int, required=True, help="first consumer number")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -134,10 +134,11 @@ class Children:
         self._popens: list[subprocess.Popen] = []
         self._simulators: list[SimulatorProcess] = []
 
-    def simulator(self, seed: int, log_path: Path | None = None) -> SimulatorProcess:
-        """Start a buyer simulator on a free port (see apps.demo.simulator); with
+    def simulator(self, seed: int, log_path: Path | None = None, *,
+                  host: str = "127.0.0.1") -> SimulatorProcess:
+        """Start a buyer simulator on a free port of ``host`` (see apps.demo.simulator); with
         ``log_path`` it logs every answer there."""
-        process = start_simulator_process(seed, log_path=log_path)
+        process = start_simulator_process(seed, log_path=log_path, host=host)
         self._simulators.append(process)
         return process
 
@@ -147,35 +148,38 @@ class Children:
             self._simulators.remove(process)
 
     def gunicorn(self, *, env: Mapping[str, str], workers: int, threads: int,
-                 log_path: Path, ready_path: str, config: Path | None = None
+                 log_path: Path, ready_path: str, config: Path | None = None,
+                 host: str = "127.0.0.1", prefix: Sequence[str] = ()
                  ) -> tuple[subprocess.Popen, str]:
-        """Serve the app with gunicorn gthread on a free port, as in production; return
-        the master and its base URL once ``ready_path`` answers. Logs go to ``log_path``
-        (a pipe nobody reads would fill up and block the server); ``config`` is a gunicorn
-        config file (experiments: hooks, settings)."""
+        """Serve the app with gunicorn gthread on a free port of ``host``, as in production;
+        return the master and its base URL once ``ready_path`` answers. Logs go to
+        ``log_path`` (a pipe nobody reads would fill up and block the server); ``config`` is
+        a gunicorn config file (experiments: hooks, settings); ``prefix`` runs it through
+        another command (``ip netns exec NAME``: on another network host)."""
         port = free_port()
         options = ["--config", str(config)] if config is not None else []
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         try:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "leadexchange.wsgi",
-                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                [*prefix, sys.executable, "-m", "gunicorn", "leadexchange.wsgi",
+                 "--bind", f"{host}:{port}", "--workers", str(workers),
                  "--worker-class", "gthread", "--threads", str(threads),
                  "--graceful-timeout", "5", "--timeout", "60", "--backlog", "2048", *options],
                 cwd=REPO_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
         finally:
             log.close()
         self._popens.append(popen)
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://{host}:{port}"
         _wait_until_up(url + ready_path, popen, log_path)
         return popen, url
 
     def start(self, argv: list[str], *, env: Mapping[str, str] | None = None,
-              stdout: int | None = subprocess.PIPE) -> subprocess.Popen:
+              stdout: int | None = subprocess.PIPE, stderr: int | None = None
+              ) -> subprocess.Popen:
         """Start ``argv`` (text mode, stdout piped by default) from the repository root."""
         popen = subprocess.Popen(
             argv, cwd=REPO_ROOT, env=dict(env) if env is not None else None, stdout=stdout,
-            text=True)
+            stderr=stderr, text=True)
         self._popens.append(popen)
         return popen
 

@@ -24,7 +24,7 @@ def test_a_few_pings_and_their_posts_give_both_overheads(sim_url, live_server):
     market = world.markets["http"]  # the spread buyers: 10–250 ms, posts 20 ms
     # the first pair (a cold server) falls in the warm-up second, which is not recorded
     args = argparse.Namespace(
-        url=live_server.url, key=world.source_key, vertical=market.slug, first=5_000_000,
+        url=[live_server.url], key=world.source_key, vertical=market.slug, first=5_000_000,
         mode="closed", clients=1, rate=0.0, warmup=1.0, duration=2.0, async_capture=False,
         ping_post=True, seed=1)
 

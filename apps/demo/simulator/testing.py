@@ -60,9 +60,11 @@ class SimulatorProcess:
 
 
 def start_simulator_process(
-    seed: int = 1, *, log_path: str | Path | None = None, timeout: float = 10.0
+    seed: int = 1, *, log_path: str | Path | None = None, timeout: float = 10.0,
+    host: str = "127.0.0.1",
 ) -> SimulatorProcess:
-    """Start a simulator subprocess on 127.0.0.1 with a free port; return once it listens.
+    """Start a simulator subprocess on ``host`` (127.0.0.1 by default) with a free port;
+    return once it listens.
 
     Runs ``sys.executable -m apps.demo.simulator`` from the repository root, its
     stderr going to ours. Raises RuntimeError if it exits or prints anything else first,
@@ -70,7 +72,7 @@ def start_simulator_process(
     ``stop()`` it.
     """
     command = [sys.executable, "-m", "apps.demo.simulator",
-               "--host", "127.0.0.1", "--port", "0", "--seed", str(seed)]
+               "--host", host, "--port", "0", "--seed", str(seed)]
     if log_path is not None:
         command += ["--log", str(log_path)]
     popen = subprocess.Popen(  # noqa: S603 - a fixed argv: this interpreter, our module
