@@ -368,7 +368,7 @@ def test_the_delivery_list_is_documented_as_the_cursor_page_it_answers(schema, a
     params = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert params["created_after"] == {"type": "string", "format": "date-time"}
     assert params["page_size"] == {"type": "integer", "minimum": 1, "maximum": 500}
-    assert params["cursor"] == {"type": "string"}
+    assert params["cursor"] == {"type": "string", "pattern": "^[^\\u0000]*$"}  # no NUL
 
 
 @pytest.mark.parametrize(("query", "status", "body"), [
