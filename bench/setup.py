@@ -138,6 +138,7 @@ def django_boot(log_path: Path, *, migrate: bool = True) -> None:
     django.setup()
     # Keep the INFO lines a web process writes (their cost is part of an auction's), but
     # in a file rather than over the bench's table.
+    log_path.parent.mkdir(parents=True, exist_ok=True)  # a fresh clone has no var/bench
     stream = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - lives for the run
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):

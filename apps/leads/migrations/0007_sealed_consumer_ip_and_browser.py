@@ -3,7 +3,7 @@
 ``host()`` (a plain cast would append ``/32``). Values stored before stay readable in clear
 until ``manage.py rotate_keys`` seals them."""
 
-from django.db import migrations
+from django.db import migrations, models
 
 import apps.core.sealing
 
@@ -25,6 +25,23 @@ def ip_to_text(apps, schema_editor):
     schema_editor.alter_field(Lead, old, new)
 
 
+def ip_to_inet(apps, schema_editor):
+    """Back to an IP column: a value still in clear is kept; a sealed one cannot be an
+    address and is lost (run with the key ring at hand, a downgrade could unseal first)."""
+    Lead = apps.get_model("leads", "Lead")
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            f'ALTER TABLE {schema_editor.quote_name(Lead._meta.db_table)} ALTER COLUMN '
+            '"consumer_ip" TYPE inet USING CASE WHEN "consumer_ip" LIKE \'sealed:%%\' '
+            'THEN NULL ELSE "consumer_ip"::inet END')
+        return
+    new = Lead._meta.get_field("consumer_ip")
+    old = models.GenericIPAddressField(blank=True, null=True)
+    old.set_attributes_from_name("consumer_ip")
+    old.model = Lead
+    schema_editor.alter_field(Lead, new, old)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -33,7 +50,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[migrations.RunPython(ip_to_text, elidable=False)],
+            database_operations=[migrations.RunPython(ip_to_text, ip_to_inet, elidable=False)],
             state_operations=[migrations.AlterField(model_name='lead', name='consumer_ip',
                                                     field=IP)],
         ),
