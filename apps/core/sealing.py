@@ -129,19 +129,24 @@ def unseal(token: str, *, purpose: str) -> str:
                         f"{purpose!r}: altered, or copied from another column.") from exc
 
 
-class SealedJSONField(models.JSONField):
-    """A JSON value stored sealed: the column holds one JSON string, the sealed JSON text.
-    Nothing inside it can be queried (no key lookups): used for values only ever read whole
-    (a lead's fields, its consent, a stored API answer)."""
+class _Sealed:
+    """What both sealed fields share: the ``purpose`` their values are bound to, kept in
+    migrations like any field option."""
 
     def __init__(self, *args: Any, purpose: str, **kwargs: Any) -> None:
         self.purpose = purpose
         super().__init__(*args, **kwargs)
 
     def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
+        name, path, args, kwargs = super().deconstruct()  # type: ignore[misc]
         kwargs["purpose"] = self.purpose
         return name, path, args, kwargs
+
+
+class SealedJSONField(_Sealed, models.JSONField):
+    """A JSON value stored sealed: the column holds one JSON string, the sealed JSON text.
+    Nothing inside it can be queried (no key lookups): used for values only ever read whole
+    (a lead's fields, its consent, a stored API answer)."""
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         if value is None or hasattr(value, "as_sql") or isinstance(value, models.Value):
@@ -163,19 +168,10 @@ class SealedJSONField(models.JSONField):
         return value
 
 
-class SealedTextField(models.TextField):
+class SealedTextField(_Sealed, models.TextField):
     """Text stored sealed; the empty text stays empty (it tells nothing). With a
     ``max_length`` (checked by forms, not the column: sealing lengthens the text) its form
     field is a one-line input, as a CharField's."""
-
-    def __init__(self, *args: Any, purpose: str, **kwargs: Any) -> None:
-        self.purpose = purpose
-        super().__init__(*args, **kwargs)
-
-    def deconstruct(self) -> Any:
-        name, path, args, kwargs = super().deconstruct()
-        kwargs["purpose"] = self.purpose
-        return name, path, args, kwargs
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         return self.column_text(super().get_db_prep_value(value, connection, prepared))
