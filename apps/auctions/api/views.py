@@ -189,6 +189,14 @@ class _ContractToolApi(StaffApi):
             raise FieldErrors({"lead": ["No lead of this contract's vertical has that id."]})
         return lead
 
+    def _lead_for_tool(self, request: Request, contract: Contract, lead_id: Any,
+                       reveal: bool) -> tuple[Lead | None, Any]:
+        """The tool's lead and the keys to hide in its answer (None: show it whole); a
+        reveal without the permission is refused here, before anything is sent."""
+        lead = self._lead(contract, lead_id)
+        return lead, tool_private_keys(request.user, lead, where=Where.STAFF_API,
+                                       reveal=reveal)
+
 
 class ContractTestPingApi(_ContractToolApi):
     """``POST /contracts/{id}/test-ping``: build the ping (the post, for a direct-post
@@ -203,9 +211,9 @@ class ContractTestPingApi(_ContractToolApi):
         contract = or_404(contract_get(contract_id))
         serializer = TestPingInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        lead = self._lead(contract, serializer.validated_data.get("lead"))
-        private = tool_private_keys(request.user, lead, where=Where.STAFF_API,
-                                    reveal=serializer.validated_data["reveal"])
+        lead, private = self._lead_for_tool(request, contract,
+                                            serializer.validated_data.get("lead"),
+                                            serializer.validated_data["reveal"])
         result = contract_test_ping(contract, lead=lead)
         audit_record(request.user, contract,
                      f"Sent a test {result.kind} through the API: {result.outcome}.")
@@ -229,9 +237,9 @@ class ContractTestRoundTripApi(_ContractToolApi):
         contract = or_404(contract_get(contract_id))
         serializer = TestPingInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        lead = self._lead(contract, serializer.validated_data.get("lead"))
-        private = tool_private_keys(request.user, lead, where=Where.STAFF_API,
-                                    reveal=serializer.validated_data["reveal"])
+        lead, private = self._lead_for_tool(request, contract,
+                                            serializer.validated_data.get("lead"),
+                                            serializer.validated_data["reveal"])
         result = contract_test_round_trip(contract, lead=lead)
         audit_record(request.user, contract,
                      f"Ran a test round trip through the API: {result.outcome}.")
@@ -255,9 +263,8 @@ class ContractPreviewApi(_ContractToolApi):
         contract = or_404(contract_get(contract_id))
         query = PreviewQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        lead = self._lead(contract, request.query_params.get("lead"))
-        private = tool_private_keys(request.user, lead, where=Where.STAFF_API,
-                                    reveal=query.validated_data["reveal"])
+        lead, private = self._lead_for_tool(request, contract, request.query_params.get("lead"),
+                                            query.validated_data["reveal"])
         previews = contract_payload_preview(contract, lead=lead)
         if private is not None:
             previews = previews_hidden(previews, private)
