@@ -12,13 +12,15 @@ caller, so it is checked first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from drf_spectacular.utils import inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
+
+from apps.core.unstorable import unstorable_errors
 
 
 class ApiView(APIView):
@@ -83,6 +85,17 @@ class StrictTypesMixin(serializers.Serializer):
     off."""
 
     strict_scalars = True
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Text the database cannot store (NUL, a lone surrogate) in what this serializer
+        # reads, nested members included: a 400 naming each place by dotted path. A member it
+        # does not declare is ignored, as DRF ignores it, whatever it holds.
+        if isinstance(data, Mapping):
+            errors = unstorable_errors({name: data[name] for name in self.fields
+                                        if name in data})
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

@@ -25,6 +25,7 @@ from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import DjangoModelPermissions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,7 +33,6 @@ from rest_framework.response import Response
 from apps.core.api import ApiView
 from apps.core.authentication import StaffTokenAuthentication
 from apps.core.exceptions import FieldErrors
-from apps.core.unstorable import StorableJSONParser
 
 T = TypeVar("T")
 _VIEW = "%(app_label)s.view_%(model_name)s"
@@ -71,7 +71,9 @@ class StaffApi(ApiView):
     permission_classes = [StaffModelPermissions]
     # JSON only: the bodies nest (contract rules, vertical fields), which a flat form cannot
     # say; any other content type is a 415.
-    parser_classes = [StorableJSONParser]  # JSON only; unstorable text a 400 naming it
+    # JSON only. Unstorable text is a 400 naming it, from the input serializers
+    # (StrictTypesMixin): only what they read is checked, as only that is kept.
+    parser_classes = [JSONParser]
     permission_model: type[Model]
 
     def page(self, queryset: QuerySet, output: type[serializers.BaseSerializer]) -> Response:

@@ -5,11 +5,17 @@ encode an unpaired UTF-16 surrogate (``"\\ud800"`` is valid JSON, and Python dec
 lone surrogate). Either one reaching the database is a 500 (SQLite stores both, so the
 embedded default never notices). Per-field validators catch some of it (Django's and DRF's
 ``CharField``) but not dictionary keys, JSON values, lookups made before validation, nor what
-a view stores as given. So the check runs once, on everything a request brings:
+a view stores as given. So the check runs once, on everything a request brings that the
+platform reads:
 
-- ``StorableJSONParser`` / ``StorableFormParser`` (DRF's default parsers, and the lead
-  capture's): every key and value of the body, nested, by dotted path
+- ``StorableJSONParser`` / ``StorableFormParser`` (DRF's default parsers, and those of the
+  lead capture and the pings, which read their bodies as given): every key and value of the
+  body, nested, by dotted path
   (``400 {"errors": {"fields.first_name": ["Null characters are not allowed."]}}``);
+- ``StrictTypesMixin`` (apps.core.api), the input serializers of the staff, buyer and
+  webhook APIs: the same walk over the members the serializer declares. A member it does
+  not declare is ignored whatever it holds, as DRF ignores it and the OpenAPI schema allows
+  it;
 - ``UnstorableRequestMiddleware``: the path, every query parameter and every header
   (cookies included: the session key is looked up in the database) of every request — JSON
   errors under ``/api/``, a plain-text 400 elsewhere;

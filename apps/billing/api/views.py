@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,7 +28,6 @@ from apps.billing.services import return_submit
 from apps.core.api import ApiView, cursor_paginated
 from apps.core.filtering import queryset_filtered
 from apps.core.staff_api import or_404
-from apps.core.unstorable import StorableJSONParser
 from apps.leads.api.serializers import DetailSerializer, ErrorsSerializer
 from apps.leads.api.views import LeadPagination
 
@@ -59,7 +59,7 @@ class BuyerApi(ApiView):
     authentication_classes = [BuyerKeyAuthentication]
     permission_classes = [IsBuyer]
     throttle_classes = [BuyerKeyThrottle]
-    parser_classes = [StorableJSONParser]
+    parser_classes = [JSONParser]  # unstorable text: the input serializers (StrictTypesMixin)
 
 
 class ReturnsApi(BuyerApi):

@@ -11,11 +11,11 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
 )
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api import cursor_paginated
-from apps.core.unstorable import StorableJSONParser
 from apps.leads.api.serializers import DetailSerializer, ErrorsSerializer
 from apps.leads.api.views import LeadPagination, SourceApi
 from apps.sources.authentication import request_source
@@ -68,7 +68,7 @@ class DeliveryPagination(LeadPagination):
 class _WebhookSourceApi(SourceApi):
     # JSON only, like the staff API: an endpoint's events are a list, which a form body
     # would spell as repeated keys the schema cannot describe; any other type is a 415.
-    parser_classes = [StorableJSONParser]
+    parser_classes = [JSONParser]  # unstorable text: the input serializers (StrictTypesMixin)
 
 
 class WebhookDeliveriesApi(_WebhookSourceApi):
