@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from apps.core.exceptions import FieldErrors
 from apps.core.pii import pii_digest
+from apps.core.sql import sql_in, sql_rows
 from apps.leads.models import SuppressedConsumer, SuppressionReason, VerticalPrivacy
 from apps.leads.normalize import NormalizationError, normalize_email, normalize_phone
 from apps.sources.models import FieldType, Vertical, VerticalField
@@ -87,7 +88,9 @@ def consumer_suppressed(*, vertical: Vertical, keys: ConsumerKeys) -> bool:
     on the suppression list and the vertical enforces it (the default). One indexed query
     for a consumer who is not suppressed; a second only for one who is."""
     digests = keys.digests
-    if not digests or not SuppressedConsumer.objects.filter(digest__in=digests).exists():
+    if not digests or not sql_rows(  # on every capture: plain SQL, not the ORM's building
+            f"SELECT 1 FROM {SuppressedConsumer._meta.db_table} "  # noqa: S608 - our names
+            f"WHERE digest IN {sql_in(digests)} LIMIT 1", list(digests)):
         return False
     setting = VerticalPrivacy.objects.filter(vertical=vertical).values_list(
         "suppression_enforced", flat=True).first()
