@@ -56,7 +56,8 @@ def sql_columns(model: type[Model], alias: str) -> str:
     """Every concrete column of ``model`` as ``alias."column"``, in field order: the
     select list ``sql_models`` reads back."""
     quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields)
+    return ", ".join(f"{alias}.{quote(f.column)}" for f in model._meta.concrete_fields
+                     if f.column)
 
 
 def sql_models(sql: str, params: Sequence[Any], *models: type[Model]) -> list[tuple[Model, ...]]:

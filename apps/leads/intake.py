@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -192,8 +192,9 @@ def _envelope() -> SubmissionSerializer:
 @cache
 def _envelope_keys() -> tuple[frozenset[str], frozenset[str]]:
     """The envelope's and the consent's keys, read off their serializers' bound fields."""
-    envelope = _envelope()
-    return frozenset(envelope.fields), frozenset(envelope.fields["consent"].fields)
+    envelope: serializers.Serializer = _envelope()  # its bound fields, by name
+    consent = cast(serializers.Serializer, envelope.fields["consent"])
+    return frozenset(envelope.fields), frozenset(consent.fields)
 
 
 def ignored_keys(data: Mapping[str, Any], field_keys: Iterable[str]) -> list[str]:

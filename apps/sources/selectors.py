@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 from datetime import timedelta
+from typing import cast
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -29,7 +30,7 @@ def source_key_authenticate(key: str) -> SourceApiKey | None:
     found = sql_models(_key_query(), [prefix], SourceApiKey, Source)
     if not found:
         return None
-    row, source = found[0]
+    row, source = cast(tuple[SourceApiKey, Source], found[0])
     if not key_matches(key, row.digest):
         return None
     row.source = source
