@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, transaction
 
 from apps.core.logging import kv
 
@@ -49,7 +49,9 @@ def _run_with_connection(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
     finally:
-        connections.close_all()  # back to the pool (PostgreSQL) or closed: never leaked
+        # as at the end of a request: back to the pool (PostgreSQL), kept for this thread's
+        # next job (SQLite), closed if the job left it broken or in a transaction
+        close_old_connections()
 
 
 def background_submit(fn: Callable[..., Any], *args: Any, pool: str = "auction") -> Future:

@@ -28,6 +28,13 @@ def sql_rows(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return cursor.fetchall()
 
 
+def sql_write(sql: str, params: Sequence[Any] = ()) -> int:
+    """Run a write that returns no rows; how many rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def sql_datetime(value: datetime) -> Any:
     """A datetime as this database stores it (SQLite keeps text), for comparisons."""
     return connection.ops.adapt_datetimefield_value(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -29,7 +30,9 @@ from apps.auctions.services.posting import (
 from apps.auctions.services.standing import buyers_who_bought, untried_ranking
 from apps.auctions.setups import contract_setups
 from apps.core.logging import kv
+from apps.core.sql import sql_columns, sql_models
 from apps.leads.models import Lead, LeadStatus
+from apps.sources.models import Source, Vertical
 from apps.webhooks.models import SourceEvent
 from apps.webhooks.services import source_event_record
 
@@ -57,7 +60,19 @@ def lead_finalize(lead: Lead, record: Auction, sales: list[Sale], *, reason: str
                 source_event_record(lead, SourceEvent.LEAD_UNSOLD)
     logger.info(kv("auction.done", lead=lead.uuid, outcome=outcome, sales=len(sales),
                    ms=round((now - record.started_at).total_seconds() * 1000, 1)))
-    return Lead.objects.select_related("vertical", "source").get(pk=lead.pk)
+    (decided, vertical, source), = cast(list[tuple[Lead, Vertical, Source]],
+                                        sql_models(_LEAD_READ, [lead.pk], Lead, Vertical, Source))
+    decided.vertical, decided.source = vertical, source
+    return decided
+
+
+# the lead as its auction leaves it, with its vertical and source (what the sync answer and
+# the task read): plain SQL, for the CPU (see apps.core.sql)
+_LEAD_READ = (
+    f"SELECT {sql_columns(Lead, 'l')}, {sql_columns(Vertical, 'v')}, "  # noqa: S608
+    f"{sql_columns(Source, 's')} FROM {Lead._meta.db_table} l "
+    f"JOIN {Vertical._meta.db_table} v ON v.id = l.vertical_id "
+    f"JOIN {Source._meta.db_table} s ON s.id = l.source_id WHERE l.id = %s")
 
 
 def lead_error(lead: Lead, record: Auction | None, *, reason: str) -> bool:

@@ -19,11 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.auctions.caps import cap_release, cap_reserve
@@ -44,6 +43,7 @@ from apps.buyers.parsing import ParsedResponse
 from apps.core.dbconn import db_release
 from apps.core.http import OutboundResponse, http_send
 from apps.core.logging import kv
+from apps.core.sql import sql_columns, sql_datetime, sql_models, sql_write
 from apps.leads.dedupe import consumer_digests
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
@@ -234,6 +234,10 @@ def _post_close(post: Post, endpoint: EndpointSetup | None, response: OutboundRe
                              "response_body"])
 
 
+_SOURCE_READ = (f"SELECT {sql_columns(Source, 's')} FROM {Source._meta.db_table} s "  # noqa: S608
+                "WHERE s.id = %s")
+
+
 def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
                  response: OutboundResponse, *, price: Decimal, exclusive: bool, now: datetime,
                  evidence: dict[str, Any] | None = None) -> Sale | None:
@@ -243,7 +247,7 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
     terms, lead = setup.terms, ctx.lead
     total = ctx.sold_for + price
     # the payout terms as they are now (the auction may have read a cached source)
-    source = Source.objects.get(pk=lead.source_id)
+    (source,), = cast(list[tuple[Source]], sql_models(_SOURCE_READ, [lead.source_id], Source))
     payout = Decimal(0) if lead.is_test else source.payout_for(total)
     # what this sale adds to the source's payout (a shared lead's later sales add less)
     earned = payout - (source.payout_for(ctx.sold_for) if ctx.sold_for and not lead.is_test
@@ -272,6 +276,14 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
     return sale
 
 
+# the outcome of every sale: plain SQL, for the CPU (see apps.core.sql)
+_LEAD_SOLD = (f"UPDATE {Lead._meta.db_table} SET status = %s, sale_price = %s, "  # noqa: S608
+              "payout = %s, margin = %s, message = %s, completed_at = %s, updated_at = %s "
+              "WHERE id = %s")
+_AUCTION_SOLD = (f"UPDATE {Auction._meta.db_table} SET finished_at = %s, "  # noqa: S608
+                 "outcome = 'sold', reason = '', rounds = %s, bids_at = %s WHERE id = %s")
+
+
 def lead_sold(lead: Lead, auction: Auction | None, *, price: Decimal, payout: Decimal,
               earned: Decimal | None = None) -> None:
     """Write the outcome of a lead whose sales add up to ``price``: ``sold``, whatever it
@@ -279,15 +291,22 @@ def lead_sold(lead: Lead, auction: Auction | None, *, price: Decimal, payout: De
     record, and the ``lead.sold`` event for the source's webhooks and postback, worth
     ``earned`` (what this sale adds to the source's ``payout``; default all of it). Call it
     inside the transaction that records the sale: the event's outbox rows commit with it."""
-    now = timezone.now()
-    Lead.objects.filter(pk=lead.pk).update(
-        status=LeadStatus.SOLD, sale_price=price, payout=payout, margin=price - payout,
-        message="Sold.", completed_at=now, updated_at=now)
+    now = sql_datetime(timezone.now())
+    money = Lead._meta.get_field("sale_price").get_db_prep_save  # as the ORM rounds it
+    sql_write(_LEAD_SOLD, [LeadStatus.SOLD, money(price, connection), money(payout, connection),
+                          money(price - payout, connection), "Sold.", now, now, lead.pk])
     if auction is not None:
-        Auction.objects.filter(pk=auction.pk).update(
-            finished_at=now, outcome="sold", reason="", rounds=auction.rounds,
-            bids_at=auction.bids_at)
+        sql_write(_AUCTION_SOLD, [now, auction.rounds,
+                                 auction.bids_at and sql_datetime(auction.bids_at), auction.pk])
     source_event_record(lead, SourceEvent.LEAD_SOLD, payout=payout if earned is None else earned)
+
+
+# after every post a buyer answered: plain SQL (the ORM's F() update cost more to build
+# than to run)
+_ACCEPTANCE_COUNT = (
+    f"UPDATE {Contract._meta.db_table} SET posts_recent = posts_recent + 1, "  # noqa: S608
+    "accepted_recent = accepted_recent + %s, posts_decayed = posts_decayed * %s + 1, "
+    "accepted_decayed = accepted_decayed * %s + %s WHERE id = %s")
 
 
 def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> None:
@@ -297,11 +316,7 @@ def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> Non
         return
     decay = settings.AUCTION_ACCEPTANCE_RECENT_DECAY
     try:
-        Contract.objects.filter(pk=contract_id).update(
-            posts_recent=F("posts_recent") + 1,
-            accepted_recent=F("accepted_recent") + int(accepted),
-            posts_decayed=F("posts_decayed") * decay + 1,
-            accepted_decayed=F("accepted_decayed") * decay + int(accepted))
+        sql_write(_ACCEPTANCE_COUNT, [int(accepted), decay, decay, int(accepted), contract_id])
     except DatabaseError as error:
         logger.warning(kv("auction.acceptance_count_failed", contract=contract_id,
                           error=type(error).__name__))
