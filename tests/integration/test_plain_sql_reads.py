@@ -1,0 +1,89 @@
+"""The hot reads written in plain SQL (``apps.core.sql.sql_models``) give the same model
+instances as the ORM: every column converted as the ORM converts it — datetimes (text on
+SQLite), decimals, JSON, sealed columns opened — on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db.models import Model
+from django.utils import timezone
+
+from apps.auctions.models import Auction
+from apps.auctions.services.outcome import lead_finalize
+from apps.core.sql import sql_columns, sql_models, sql_write
+from apps.leads.models import Lead
+from apps.sources.models import Source, SourceApiKey, Vertical
+from apps.sources.selectors import source_key_authenticate
+from tests.factories import lead_submit, source_with_key
+
+pytestmark = pytest.mark.django_db
+
+
+def _values(instance: Model) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+@pytest.fixture
+def lead(api_client, vertical) -> Lead:
+    _, key = source_with_key(vertical, default_mode="async", payout_model="revshare")
+    response = lead_submit(api_client, key, sub_ids={"sub_id2": "b"},
+                           consent={"tcpa_text": "I agree", "tcpa_consent": True})
+    assert response.status_code == 202, response.json()
+    lead = Lead.objects.get(uuid=response.json()["id"])
+    Lead.objects.filter(pk=lead.pk).update(sale_price=Decimal("12.50"), payout=Decimal("8.75"),
+                                           completed_at=timezone.now())
+    return lead
+
+
+def test_a_lead_its_vertical_and_its_source_read_as_the_orm_reads_them(lead):
+    sql = (f"SELECT {sql_columns(Lead, 'l')}, {sql_columns(Vertical, 'v')}, "  # noqa: S608
+           f"{sql_columns(Source, 's')} FROM leads_lead l "
+           "JOIN sources_vertical v ON v.id = l.vertical_id "
+           "JOIN sources_source s ON s.id = l.source_id WHERE l.id = %s")
+
+    (read, vertical, source), = sql_models(sql, [lead.pk], Lead, Vertical, Source)
+
+    orm = Lead.objects.select_related("vertical", "source").get(pk=lead.pk)
+    assert _values(read) == _values(orm)
+    assert _values(vertical) == _values(orm.vertical)
+    assert _values(source) == _values(orm.source)
+    assert read.fields["email"] == orm.fields["email"]  # opened, not the sealed token
+    assert read.sale_price == Decimal("12.50") and timezone.is_aware(read.received_at)
+    assert read._state.adding is False  # an ordinary instance: save() updates it
+    read.message = "checked"
+    read.save(update_fields=["message"])
+    assert Lead.objects.get(pk=lead.pk).message == "checked"
+
+
+def test_the_decided_lead_is_the_orm_s_lead_with_its_vertical_and_source(lead):
+    Lead.objects.filter(pk=lead.pk).update(status="auctioning")
+    record = Auction.objects.create(lead=lead, started_at=timezone.now(),
+                                    ping_deadline_at=timezone.now())
+
+    decided = lead_finalize(lead, record, [], reason="no bids")
+
+    orm = Lead.objects.select_related("vertical", "source").get(pk=lead.pk)
+    assert orm.status == "unsold"
+    assert _values(decided) == _values(orm)
+    assert _values(decided.vertical) == _values(orm.vertical)
+    assert _values(decided.source) == _values(orm.source)
+
+
+def test_a_source_key_authenticates_with_its_source_as_the_orm_reads_it(vertical):
+    source, key = source_with_key(vertical)
+
+    row = source_key_authenticate(key)
+
+    orm = SourceApiKey.objects.select_related("source").get(source=source)
+    assert row is not None and row.pk == orm.pk
+    assert _values(row.source) == _values(orm.source)
+    assert source_key_authenticate(key[:-1] + ("x" if key[-1] != "x" else "y")) is None
+    SourceApiKey.objects.filter(pk=row.pk).update(revoked_at=timezone.now())
+    assert source_key_authenticate(key) is None
+
+
+def test_a_plain_write_says_how_many_rows_it_changed(lead):
+    assert sql_write("UPDATE leads_lead SET message = %s WHERE id = %s", ["x", lead.pk]) == 1
+    assert sql_write("UPDATE leads_lead SET message = %s WHERE id = %s", ["x", -1]) == 0
