@@ -2,7 +2,7 @@
 
 Like Saleor's breaker board (``saleor/webhook/circuit_breaker/storage.py``), the breaker only
 talks to a ``StreakStorage``; which one is used is a setting: Redis when ``REDIS_URL`` is set
-(one Lua script per contract, all in one pipeline round trip, shared by every process), else
+(one Lua script call per auction, shared by every process), else
 the contract row with atomic SQL updates (the embedded default). Either raises on an outage;
 the breaker catches it (``apps.auctions.health.breaker``).
 """
@@ -59,13 +59,20 @@ class StreakStorage(Protocol):
         """End both streaks of ``contract_id`` (it was resumed)."""
 
 
+# One call per auction for all its observations, in order: KEYS are each observation's slow
+# and error counters, ARGV its two flags; the answer is every observation's two streaks.
 _LUA_OBSERVE = """
-local slow, err
-if ARGV[1] == '1' then slow = redis.call('INCR', KEYS[1]) else
-  redis.call('SET', KEYS[1], 0); slow = 0 end
-if ARGV[2] == '1' then err = redis.call('INCR', KEYS[2]) else
-  redis.call('SET', KEYS[2], 0); err = 0 end
-return {slow, err}
+local out = {}
+for i = 1, #KEYS, 2 do
+  local slow, err
+  if ARGV[i] == '1' then slow = redis.call('INCR', KEYS[i]) else
+    redis.call('SET', KEYS[i], 0); slow = 0 end
+  if ARGV[i + 1] == '1' then err = redis.call('INCR', KEYS[i + 1]) else
+    redis.call('SET', KEYS[i + 1], 0); err = 0 end
+  out[#out + 1] = slow
+  out[#out + 1] = err
+end
+return out
 """
 
 
@@ -81,13 +88,15 @@ class RedisStreaks:
         return [f"health:{contract_id}:slow", f"health:{contract_id}:err"]
 
     def count(self, observations: Sequence[Observation]) -> list[Streak]:
-        pipe = self.client.pipeline(transaction=False)
-        for o in observations:
-            self.script(keys=self._keys(o.contract_id), args=[int(o.slow), int(o.failed)],
-                        client=pipe)
-        return [Streak(o.contract_id, int(slow), int(err))
-                for o, (slow, err) in zip(observations, pipe.execute(), strict=True)
-                if o.slow or o.failed]
+        """One script call for the whole auction (it was one per contract: 51 of an
+        auction's Redis commands with 50 buyers)."""
+        if not observations:
+            return []
+        keys = [key for o in observations for key in self._keys(o.contract_id)]
+        args = [flag for o in observations for flag in (int(o.slow), int(o.failed))]
+        counts = self.script(keys=keys, args=args)
+        return [Streak(o.contract_id, int(counts[2 * n]), int(counts[2 * n + 1]))
+                for n, o in enumerate(observations) if o.slow or o.failed]
 
     def reset(self, contract_id: int) -> None:
         self.client.delete(*self._keys(contract_id))
