@@ -60,15 +60,18 @@ class StreakStorage(Protocol):
 
 
 # One call per auction for all its observations, in order: KEYS are each observation's slow
-# and error counters, ARGV its two flags; the answer is every observation's two streaks.
+# and error counters, ARGV its two flags; the answer is every observation's two streaks. A
+# streak that ends is deleted (a missing counter is 0): a healthy contract's counters are
+# already gone, so the auctions of healthy buyers write nothing.
 _LUA_OBSERVE = """
 local out = {}
 for i = 1, #KEYS, 2 do
-  local slow, err
-  if ARGV[i] == '1' then slow = redis.call('INCR', KEYS[i]) else
-    redis.call('SET', KEYS[i], 0); slow = 0 end
-  if ARGV[i + 1] == '1' then err = redis.call('INCR', KEYS[i + 1]) else
-    redis.call('SET', KEYS[i + 1], 0); err = 0 end
+  local slow, err = 0, 0
+  if ARGV[i] == '1' then slow = redis.call('INCR', KEYS[i]) end
+  if ARGV[i + 1] == '1' then err = redis.call('INCR', KEYS[i + 1]) end
+  if slow == 0 and err == 0 then redis.call('DEL', KEYS[i], KEYS[i + 1])
+  elseif slow == 0 then redis.call('DEL', KEYS[i])
+  elseif err == 0 then redis.call('DEL', KEYS[i + 1]) end
   out[#out + 1] = slow
   out[#out + 1] = err
 end
