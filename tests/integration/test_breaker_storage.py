@@ -65,3 +65,31 @@ def test_the_store_follows_the_settings(settings):
         assert isinstance(streak_storage(), DatabaseStreaks)
     finally:
         redis_get.cache_clear()
+
+
+@pytest.mark.redis
+def test_on_redis_an_auction_of_healthy_buyers_writes_nothing(contracts):
+    """One HMGET and no write when every buyer answered well and had no streak: the
+    breaker's counters are not rewritten on every auction."""
+    client = redis_get()
+    store = RedisStreaks(client)
+    a, b, c = contracts
+    store.count([seen(a, slow=True), seen(b)])
+    assert client.hgetall("health:streaks") == {f"{a}:s".encode(): b"1"}
+    store.count([seen(a)])  # the streak ends: its field goes
+    assert not client.exists("health:streaks")
+
+    # INFO commandstats counts the whole server: of three tries, one without any other
+    # client's hash write in between is enough (a script that writes fails all three)
+    unchanged = []
+    for _ in range(3):
+        before = _writes(client)
+        assert store.count([seen(a), seen(b), seen(c)]) == []
+        unchanged.append(_writes(client) == before)
+    assert any(unchanged)
+    assert not client.exists("health:streaks")
+
+
+def _writes(client) -> tuple[int, int]:
+    stats = client.info("commandstats")
+    return tuple(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("hset", "hdel"))

@@ -2,9 +2,9 @@
 
 Like Saleor's breaker board (``saleor/webhook/circuit_breaker/storage.py``), the breaker only
 talks to a ``StreakStorage``; which one is used is a setting: Redis when ``REDIS_URL`` is set
-(one Lua script call per auction, shared by every process), else
-the contract row with atomic SQL updates (the embedded default). Either raises on an outage;
-the breaker catches it (``apps.auctions.health.breaker``).
+(one hash, one Lua script call per auction, shared by every process), else the contract row
+with atomic SQL updates (the embedded default). Either raises on an outage; the breaker
+catches it (``apps.auctions.health.breaker``).
 """
 
 from __future__ import annotations
@@ -59,50 +59,66 @@ class StreakStorage(Protocol):
         """End both streaks of ``contract_id`` (it was resumed)."""
 
 
-# One call per auction for all its observations, in order: KEYS are each observation's slow
-# and error counters, ARGV its two flags; the answer is every observation's two streaks. A
-# streak that ends is deleted (a missing counter is 0): a healthy contract's counters are
-# already gone, so the auctions of healthy buyers write nothing.
+# One call per auction, for all its observations in order. The streaks live in one hash,
+# two fields per contract with a streak (``<id>:s`` slow, ``<id>:e`` failed; a missing field
+# is 0). ARGV holds each observation's contract id and two flags; the answer is each
+# observation's two streaks. The script reads the auction's fields once (HMGET) and writes
+# only those that changed, so an auction whose buyers were all healthy, and were before,
+# writes nothing: one command instead of one script call and two SETs per contract.
 _LUA_OBSERVE = """
-local out = {}
-for i = 1, #KEYS, 2 do
-  local slow, err = 0, 0
-  if ARGV[i] == '1' then slow = redis.call('INCR', KEYS[i]) end
-  if ARGV[i + 1] == '1' then err = redis.call('INCR', KEYS[i + 1]) end
-  if slow == 0 and err == 0 then redis.call('DEL', KEYS[i], KEYS[i + 1])
-  elseif slow == 0 then redis.call('DEL', KEYS[i])
-  elseif err == 0 then redis.call('DEL', KEYS[i + 1]) end
-  out[#out + 1] = slow
-  out[#out + 1] = err
+local fields = {}
+for i = 1, #ARGV, 3 do
+  fields[#fields + 1] = ARGV[i] .. ':s'
+  fields[#fields + 1] = ARGV[i] .. ':e'
 end
+local stored = redis.call('HMGET', KEYS[1], unpack(fields))
+local before, now = {}, {}
+for j, f in ipairs(fields) do
+  before[f] = tonumber(stored[j]) or 0
+  now[f] = before[f]
+end
+local out = {}
+for i = 1, #ARGV, 3 do
+  local s, e = ARGV[i] .. ':s', ARGV[i] .. ':e'
+  if ARGV[i + 1] == '1' then now[s] = now[s] + 1 else now[s] = 0 end
+  if ARGV[i + 2] == '1' then now[e] = now[e] + 1 else now[e] = 0 end
+  out[#out + 1] = now[s]
+  out[#out + 1] = now[e]
+end
+local set, gone = {}, {}
+for f, v in pairs(now) do
+  if v ~= before[f] then
+    if v == 0 then gone[#gone + 1] = f else
+      set[#set + 1] = f
+      set[#set + 1] = v
+    end
+  end
+end
+if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
+if #gone > 0 then redis.call('HDEL', KEYS[1], unpack(gone)) end
 return out
 """
+_STREAKS_KEY = "health:streaks"
 
 
 class RedisStreaks:
-    """Streaks as two Redis counters per contract."""
+    """Streaks as two fields per contract of one Redis hash."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self.script: Script = client.register_script(_LUA_OBSERVE)
 
-    @staticmethod
-    def _keys(contract_id: int) -> list[str]:
-        return [f"health:{contract_id}:slow", f"health:{contract_id}:err"]
-
     def count(self, observations: Sequence[Observation]) -> list[Streak]:
-        """One script call for the whole auction (it was one per contract: 51 of an
-        auction's Redis commands with 50 buyers)."""
         if not observations:
             return []
-        keys = [key for o in observations for key in self._keys(o.contract_id)]
-        args = [flag for o in observations for flag in (int(o.slow), int(o.failed))]
-        counts = self.script(keys=keys, args=args)
+        args = [value for o in observations
+                for value in (o.contract_id, int(o.slow), int(o.failed))]
+        counts = self.script(keys=[_STREAKS_KEY], args=args)
         return [Streak(o.contract_id, int(counts[2 * n]), int(counts[2 * n + 1]))
                 for n, o in enumerate(observations) if o.slow or o.failed]
 
     def reset(self, contract_id: int) -> None:
-        self.client.delete(*self._keys(contract_id))
+        self.client.hdel(_STREAKS_KEY, f"{contract_id}:s", f"{contract_id}:e")
 
 
 class DatabaseStreaks:
