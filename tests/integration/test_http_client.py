@@ -373,6 +373,24 @@ def test_the_answer_hook_never_sees_a_request_cut_at_the_deadline(sim_url):
     assert set(seen) == {0}
 
 
+def test_an_answer_that_arrived_in_time_while_the_thread_was_busy_is_read_not_cut(sim_url):
+    """Under load the sending thread can get the interpreter back after a deadline that a
+    buyer met: what is already in the socket buffers then is an answer, not a timeout."""
+    def busy_past_the_deadline(index, response):
+        if index == 0:
+            time.sleep(0.3)  # holds the thread while the other answer arrives, in time
+
+    requests = [ping(f"{sim_url}/busy-fast/ping", latency_ms=5),
+                ping(f"{sim_url}/busy-in-time/ping", latency_ms=60)]
+    started = time.monotonic()
+    responses = http_send_many(requests, deadline=started + 0.15,
+                               on_answer=busy_past_the_deadline)
+
+    assert time.monotonic() - started >= 0.3
+    assert [(r.status, r.error) for r in responses] == [(200, None), (200, None)]
+    assert responses[1].latency_ms >= 60
+
+
 OK_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
 

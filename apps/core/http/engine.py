@@ -50,6 +50,7 @@ MAX_CACHED_CONNECTIONS = 200
 # they wake the loop one by one (+30 % CPU per fan-out); none until the end adds the build
 # time of 50 pings to the slowest ones' wait; 1 ms keeps most of both gains.
 KICK_INTERVAL_S = 0.001
+BACKSTOP_MS = 1000  # libcurl's own limit past the driver's (``_configure``)
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 _POLL_IN = select.POLLIN | select.POLLPRI
 _POLL_OUT = select.POLLOUT
@@ -299,6 +300,13 @@ def _drive(driver: _Driver, live: dict[pycurl.Curl, _Transfer],
     while live:
         _collect(driver, live, finish)
         now = time.monotonic()
+        if limits and limits[0][0] <= now and driver.watched:
+            # Before anyone is cut, read what has already arrived: an answer that came in
+            # time while this thread waited for the interpreter (other requests' threads
+            # hold it under load) is a bid, not a timeout. Only what is in the socket
+            # buffers now is read — nothing is waited for.
+            _act(multi, driver.poller.poll(0))
+            _collect(driver, live, finish)
         while limits and (limits[0][2] not in live or limits[0][0] <= now):
             limit, _, easy = heapq.heappop(limits)
             transfer = live.pop(easy, None)
@@ -320,14 +328,19 @@ def _drive(driver: _Driver, live: dict[pycurl.Curl, _Transfer],
         if not events:
             driver.timer_at = None
             multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
-        for fd, mask in events:
-            flags = ((pycurl.CSELECT_IN if mask & _POLL_IN else 0)
-                     | (pycurl.CSELECT_OUT if mask & _POLL_OUT else 0)
-                     | (pycurl.CSELECT_ERR if mask & _POLL_ERR else 0))
-            multi.socket_action(fd, flags)
+        _act(multi, events)
         if driver.timer_at is not None and driver.timer_at <= time.monotonic():
             driver.timer_at = None
             multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+
+
+def _act(multi: pycurl.CurlMulti, events: list[tuple[int, int]]) -> None:
+    """Let libcurl read and write the sockets ``poll`` found ready."""
+    for fd, mask in events:
+        flags = ((pycurl.CSELECT_IN if mask & _POLL_IN else 0)
+                 | (pycurl.CSELECT_OUT if mask & _POLL_OUT else 0)
+                 | (pycurl.CSELECT_ERR if mask & _POLL_ERR else 0))
+        multi.socket_action(fd, flags)
 
 
 def _sleep(wait_ms: int) -> list:
@@ -376,8 +389,10 @@ def _configure(easy: pycurl.Curl, request: OutboundRequest, url: str, transfer: 
     easy.setopt(pycurl.OPENSOCKETFUNCTION, transfer.open_socket)
     easy.setopt(pycurl.MAXFILESIZE_LARGE, transfer.cap)
     easy.setopt(pycurl.ACCEPT_ENCODING, "")  # decoded by libcurl; the cap counts decoded
-    # libcurl's own limit is a backstop a little past ours; the driver cuts on time.
-    easy.setopt(pycurl.TIMEOUT_MS, max(1, int(seconds * 1000) + 50))
+    # libcurl's own limit is only a backstop: the driver cuts on time. It is well past ours
+    # so that an answer that arrived in time is still read when the thread comes back late
+    # (``_drive``): libcurl fails a transfer past its limit even with the answer in hand.
+    easy.setopt(pycurl.TIMEOUT_MS, max(1, int(seconds * 1000) + BACKSTOP_MS))
     easy.setopt(pycurl.NOSIGNAL, 1)
     easy.setopt(pycurl.FOLLOWLOCATION, 0)
     easy.setopt(pycurl.PROXY, "")  # never a proxy from the environment
