@@ -197,8 +197,9 @@ def lost_bids(market: Market, windows: dict[int, tuple[float, float]],
     ``answered_in_time`` (the buyer's answer was written before the deadline and not
     read: ours), ``simulator_late`` (the simulator itself answered after the deadline: a
     starved machine, not the platform) and ``never_received`` (the ping never reached the
-    buyer). ``total`` — the SPEC figure — is ``by_configured_latency`` minus
-    ``simulator_late``.
+    buyer); with auctions run at once, a buyer's log entries in the window may be another
+    auction's, and ``ambiguous`` counts the pings whose candidates disagree. ``total`` —
+    the SPEC figure — is ``by_configured_latency`` minus ``simulator_late``.
     """
     from apps.auctions.models import Ping
 
@@ -236,17 +237,22 @@ def _waiting_split(market: Market, windows: dict[int, tuple[float, float]],
     by_path: dict[str, list[dict[str, Any]]] = {}
     for answer in ping_answers(answers_log):
         by_path.setdefault(answer["path"], []).append(answer)
-    split = {"answered_in_time": 0, "simulator_late": 0, "never_received": 0}
+    split = {"answered_in_time": 0, "simulator_late": 0, "never_received": 0, "ambiguous": 0}
     for auction_id, contract_id in waiting:
         started, deadline = windows[auction_id]
         mine = [a for a in by_path.get(market.ping_path_by_contract[contract_id], [])
                 if started <= a["t_received"] <= deadline]
+        # Auctions run at once (the concurrent variant) ping the same buyer paths, so the
+        # window can hold other auctions' pings: an answer is ours only when they all agree.
+        in_time = {a["t_answered"] < deadline - LOST_MARGIN_MS / 1000 for a in mine}
         if not mine:
             split["never_received"] += 1
-        elif min(a["t_answered"] for a in mine) < deadline - LOST_MARGIN_MS / 1000:
+        elif in_time == {True}:
             split["answered_in_time"] += 1
-        else:
+        elif in_time == {False}:
             split["simulator_late"] += 1
+        else:
+            split["ambiguous"] += 1
     return split
 
 

@@ -73,6 +73,7 @@ class RawServer:
         self.keep_alive = keep_alive
         self.stream = stream
         self.connections = 0
+        self.requests = 0  # request heads read
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
@@ -99,6 +100,7 @@ class RawServer:
                 buffer += data
                 while b"\r\n\r\n" in buffer:
                     _, buffer = buffer.split(b"\r\n\r\n", 1)
+                    self.requests += 1
                     conn.sendall(self.reply)
                     while self.stream:
                         conn.sendall(b"x" * 65536)
@@ -410,6 +412,31 @@ def test_each_request_of_a_generator_leaves_before_the_next_is_built(raw_server)
 
     assert connected_while_building == [True]
     assert [r.status for r in responses] == [200, 200]
+
+
+def test_a_request_on_a_new_connection_is_written_while_the_batch_is_still_built(raw_server):
+    """The slowest buyer's ping leaves first: once its connection opens, the next request
+    added puts it on the wire, not the end of the build."""
+    server = raw_server(OK_REPLY)
+    written_while_building: list[bool] = []
+
+    def wait_for(condition: Callable[[], bool]) -> bool:
+        waited = time.monotonic() + 1.0
+        while not condition() and time.monotonic() < waited:
+            time.sleep(0.005)
+        return condition()
+
+    def requests() -> Iterator:
+        yield ping(f"{server.url}/first", method="GET")
+        wait_for(lambda: server.connections == 1)
+        yield ping(f"{server.url}/second", method="GET")
+        written_while_building.append(wait_for(lambda: server.requests >= 1))
+        yield ping(f"{server.url}/third", method="GET")
+
+    responses = http_send_many(requests(), deadline=time.monotonic() + 3)
+
+    assert written_while_building == [True]
+    assert [r.status for r in responses] == [200, 200, 200]
 
 
 def test_a_request_sent_while_a_batch_is_being_built_gets_its_own_connections(sim_url):

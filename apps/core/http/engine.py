@@ -278,6 +278,11 @@ def _send(driver: _Driver, requests: Iterable[OutboundRequest], deadline: float 
             driver.multi.add_handle(easy)
             if started - kicked >= KICK_INTERVAL_S:  # what was added goes on the wire now
                 driver.multi.socket_action(pycurl.SOCKET_TIMEOUT, 0)
+                if driver.watched:
+                    # and what is under way moves on: a connection that has opened since
+                    # gets its request written, an answer that came is read and handled
+                    _act(driver.multi, driver.poller.poll(0))
+                    _collect(driver, live, finish)
                 kicked = started
         _drive(driver, live, finish)
     finally:
