@@ -33,12 +33,23 @@ What still follows the clock: libcurl's timers and poll wake-ups, the 1 ms kick 
 of a fan-out being built, and the 10 s per-process row cache — the count is that of the
 slowed program, steady run to run, not exactly the native one.
 
-Per phase: not measured. Callgrind sees the interpreter's C functions, not the Python
-functions the phases are named for (``bench.cost``'s phases are CPU time only).
+Per phase (``phase_leads``, after the batches): callgrind sees the interpreter's C
+functions, not the Python functions the phases are named for, so the child marks the
+phases itself. It wraps the cost figure's phase functions (``bench.cost``'s
+``CAPTURE_PHASES`` and ``AUCTION_PHASES``) so that every entry into one and every exit from
+one is a mark: each part between two marks is labelled with the innermost phase running
+in it, or the lead's ``other`` when none is (``PhaseMarks``). A phase's count is then its
+own, its nested phases' apart, like the cost figure's exclusive CPU. The marks cost
+instructions of their own (a Python call and a dump per entry and exit, some 250 per
+auction of 50 buyers: two per ping built and per answer parsed); they land in the parts
+around them, so the phase leads' sum is reported beside the batches' unmarked mean
+(``phases_marked_total`` against ``instructions_per_lead``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
@@ -47,6 +58,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +98,14 @@ def instructions_world(sim_url: str, seed: int) -> World:
 
 
 def instruction_figures(world: World, market: Market, first_consumer: int, *, leads: int,
-                        batches: int, warmup: int = 20, database_url: str | None = None,
+                        batches: int, warmup: int = 20, phase_leads: int = 0,
+                        database_url: str | None = None,
                         keep_dir: Path | None = None) -> dict[str, Any]:
     """Instructions per captured async lead and per sold lead's auction (see the module
-    docstring), counted in a child process under callgrind; ``database_url`` is the
-    database it opens (default: this process's ``DATABASE_URL``). The callgrind files are
-    written to a temporary directory (or ``keep_dir``, kept)."""
+    docstring), counted in a child process under callgrind, and per phase over
+    ``phase_leads`` more leads when not 0; ``database_url`` is the database it opens
+    (default: this process's ``DATABASE_URL``). The callgrind files are written to a
+    temporary directory (or ``keep_dir``, kept)."""
     executable = valgrind()
     if executable is None:
         raise RuntimeError("valgrind is not installed")
@@ -100,7 +114,7 @@ def instruction_figures(world: World, market: Market, first_consumer: int, *, le
     instrument = client_request() is not None
     job = {"source_key": world.source_key, "slug": market.slug, "first": first_consumer,
            "warmup": warmup, "batches": batches, "per_batch": per_batch,
-           "instrument": instrument}
+           "instrument": instrument, "phase_leads": phase_leads}
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
@@ -124,6 +138,80 @@ def instruction_figures(world: World, market: Market, first_consumer: int, *, le
         raise RuntimeError(f"the callgrind child sold {child['sold']} leads, "
                            f"{child['not_sold']} not")
     return _figures(child, by_part, per_batch, batches)
+
+
+class PhaseMarks:
+    """Marks every entry into and exit from the phase functions it wraps, and labels the
+    part each mark ends (``labels``, in the order of the dumps): the innermost phase
+    running in it, else ``other``. Labels are ``<lead part>: <phase>``."""
+
+    def __init__(self, labels: list[str], part: str, other: str) -> None:
+        self.labels, self.part, self.other = labels, part, other
+        self._stack: list[str] = []
+
+    def mark(self, label: str | None = None) -> None:
+        """End the current part, labelled ``label`` or the phase running in it."""
+        running = self._stack[-1] if self._stack else self.other
+        self.labels.append(label or f"{self.part}: {running}")
+        _mark()
+
+    def wrap(self, phase: str, function: Any) -> Any:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.mark()
+            self._stack.append(phase)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.mark()
+                self._stack.pop()
+
+        return wrapper
+
+    @contextlib.contextmanager
+    def patched(self, phases: Sequence[tuple[str, str, str]]) -> Iterator[PhaseMarks]:
+        """The phase functions wrapped for the block; the set-up and the tear-down are
+        parts of their own (``_SKIP``), the block's first and last parts are ``other``."""
+        import importlib
+
+        originals = []
+        for phase, module_name, name in phases:
+            module = importlib.import_module(module_name)
+            original = getattr(module, name)
+            originals.append((module, name, original))
+            setattr(module, name, self.wrap(phase, original))
+        self.mark(_SKIP)
+        try:
+            yield self
+        finally:
+            self.mark()
+            for module, name, original in reversed(originals):
+                setattr(module, name, original)
+
+
+def _phases_run(job: dict[str, Any], client: Any, consumer: int, labels: list[str]) -> int:
+    """The phase leads: captured, then auctioned, with their phases marked; how many sold.
+    The part before it ended with a mark; the part after it (``_SKIP``) ends at the next."""
+    from bench.cost import (
+        AUCTION_PHASES,
+        CAPTURE_PHASES,
+        auctions_run,
+        captures_post,
+        lead_pks,
+        sold_count,
+    )
+
+    count = job["phase_leads"]
+    with PhaseMarks(labels, "capture", "request handling (Django, DRF)").patched(
+            CAPTURE_PHASES):
+        public_ids = captures_post(client, job["slug"], consumer, count)
+    lead_ids = lead_pks(public_ids)
+    labels.append(_SKIP)
+    _mark()
+    with PhaseMarks(labels, "auction", "other (auction thread)").patched(AUCTION_PHASES):
+        auctions_run(lead_ids)
+    labels.append(_SKIP)  # the set-up's tear-down and the count below: the next mark's
+    return sold_count(lead_ids)
 
 
 def valgrind_pid(valgrind_stderr: str) -> int:
@@ -169,9 +257,12 @@ def _figures(child: dict[str, Any], by_part: dict[int, dict[int, int]], per_batc
     if dumped != list(range(1, len(labels) + 1)):
         raise RuntimeError(f"callgrind dumps {dumped} for {len(labels)} parts")
     main: dict[str, list[float]] = {"capture": [], "auction": []}
+    phases: dict[str, float] = {}
     for number, label in enumerate(labels, start=1):
         if label in main:
             main[label].append(by_part[number].get(1, 0) / per_batch)
+        elif ": " in label:  # a phase lead's part: "<lead part>: <phase>"
+            phases[label] = phases.get(label, 0) + by_part[number].get(1, 0)
     others = sum(n for threads in by_part.values() for t, n in threads.items() if t != 1)
     return {
         "leads": per_batch * batches, "batches": batches, "warmup": child["warmup"],
@@ -181,9 +272,22 @@ def _figures(child: dict[str, Any], by_part: dict[int, dict[int, int]], per_batc
                                 + statistics.fmean(main["auction"])),
         # the other threads, from the first batch to the exit, over the leads counted
         "other_threads_per_lead": round(others / (per_batch * batches)),
-        "phases": "not measured",
+        **_phase_figures(phases, child.get("phase_leads", 0)),
         "method": "valgrind --tool=callgrind, a dump between parts (bench.instructions)",
     }
+
+
+def _phase_figures(phases: dict[str, float], leads: int) -> dict[str, Any]:
+    """Per lead part, each phase's instructions per lead (most first) and their sum."""
+    if not leads:
+        return {"phases": "not measured"}
+    by_part: dict[str, dict[str, int]] = {}
+    for label, total in sorted(phases.items(), key=lambda item: -item[1]):
+        part, phase = label.split(": ", 1)
+        by_part.setdefault(part, {})[phase] = round(total / leads)
+    return {"phases": by_part, "phase_leads": leads,
+            "phases_marked_total": {part: sum(counts.values())
+                                    for part, counts in by_part.items()}}
 
 
 def _spread(values: list[float]) -> dict[str, int]:
@@ -265,9 +369,15 @@ def _child(job: dict[str, Any]) -> dict[str, Any]:
         _mark()
         sold += sold_count(lead_ids)
         parts += ["capture", _SKIP, "auction", _SKIP]
-    _mark()  # the rest is the shutdown, in the file without a part number
+    _mark()
     leads = job["batches"] * job["per_batch"]
-    return {"parts": parts, "warmup": job["warmup"], "sold": sold, "not_sold": leads - sold}
+    if job.get("phase_leads"):
+        sold += _phases_run(job, client, consumer, parts)
+        leads += job["phase_leads"]
+        _mark()
+    # the rest is the shutdown, in the file without a part number
+    return {"parts": parts, "warmup": job["warmup"], "sold": sold, "not_sold": leads - sold,
+            "phase_leads": job.get("phase_leads", 0)}
 
 
 if __name__ == "__main__":

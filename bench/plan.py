@@ -28,6 +28,7 @@ class Plan:
     settle_s: float  # the longest wait between HTTP steps for the server to finish the last
     instruction_leads: int  # the instruction count (callgrind): leads counted …
     instruction_batches: int  # … in batches (the spread is the range of the batch means)
+    instruction_phase_leads: int  # … and per phase over this many more
     warmup_auctions: int = 5
     hang_budget_ms: float = 300.0  # T = (300 − 30) × 0.6 = 162 ms: the hang row goes faster
 
@@ -38,7 +39,7 @@ class Plan:
                    step_s=5.0, e2e_s=12.0, ping_post_s=8.0, ping_post_min=220,
                    async_clients=32, async_s=6.0, phase_auctions=15, cost_leads=300,
                    cost_batches=3, settle_s=6.0, instruction_leads=20,
-                   instruction_batches=2)
+                   instruction_batches=2, instruction_phase_leads=1)
 
     @classmethod
     def full(cls) -> Plan:
@@ -47,4 +48,4 @@ class Plan:
                    step_s=15.0, e2e_s=60.0, ping_post_s=40.0, ping_post_min=1000,
                    async_clients=32, async_s=20.0, phase_auctions=60, cost_leads=1500,
                    cost_batches=3, settle_s=20.0, instruction_leads=60,
-                   instruction_batches=3)
+                   instruction_batches=3, instruction_phase_leads=3)

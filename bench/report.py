@@ -217,7 +217,18 @@ def _instructions_lines(counted: dict[str, Any] | None) -> list[str]:
                      f"{_mi(stats['max'])}")
     lines.append(f"  {'a sold sync lead (the two)':<52}{_mi(counted['sold_sync_lead'])}")
     lines.append(f"  other threads (not in the figures), per lead: "
-                 f"{counted['other_threads_per_lead'] / 1e6:.2f}; phases {counted['phases']}")
+                 f"{counted['other_threads_per_lead'] / 1e6:.2f}")
+    phases = counted["phases"]
+    if not isinstance(phases, dict):
+        lines.append(f"  phases {phases}")
+        return lines
+    lines.append(f"  by phase ({counted['phase_leads']} more leads, each entry into and exit "
+                 "from a phase marked; the marks' own cost is in the sum)")
+    for part, title in (("capture", "async capture"), ("auction", "a sold lead's auction")):
+        counts = phases.get(part, {})
+        lines.append(f"    {title + ': sum of its phases':<50}"
+                     f"{_mi(counted['phases_marked_total'].get(part, 0))}")
+        lines += [f"      {phase:<50}{_mi(count)}" for phase, count in counts.items()]
     return lines
 
 

@@ -237,12 +237,14 @@ def _instruction_rows(plan: Plan, args: argparse.Namespace, sim_url: str,
         extra["notes"].append(f"{why}: the instruction count was not measured")
         return
     progress(f"instructions: {plan.instruction_leads} leads in {plan.instruction_batches} "
-             "batches under callgrind (a child process, some 50x slower)")
+             f"batches and {plan.instruction_phase_leads} by phase under callgrind (a child "
+             "process, some 50x slower)")
     world = instructions.instructions_world(sim_url, args.seed)
     try:
         extra["instructions"] = instructions.instruction_figures(
             world, world.markets["instructions"], _FIRST_CONSUMER["instructions"],
-            leads=plan.instruction_leads, batches=plan.instruction_batches)
+            leads=plan.instruction_leads, batches=plan.instruction_batches,
+            phase_leads=plan.instruction_phase_leads)
     except RuntimeError as error:
         extra["instructions"] = {"error": str(error)}
         extra["notes"].append(f"the instruction count failed: {error}")
