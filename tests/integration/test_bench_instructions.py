@@ -10,10 +10,12 @@ import pytest
 from bench import instructions
 
 # Two runs of the same leads must agree this closely. Measured here: the per-lead counts of
-# two runs differ by well under 1 % (the parts that follow the clock — libcurl's timers, poll
-# wake-ups — are a small share of a lead's count); a CPU-time figure on this machine swings
-# by ±30 %, so 3 % still tells a count from a timing.
-AGREE = 0.03
+# two runs usually differ by under 1 % (the parts that follow the clock — libcurl's timers,
+# poll wake-ups — are a small share of a lead's count), but on PostgreSQL two runs of 3 leads
+# differed by 4 % once: whether a per-process row cache (10 s of the slowed clock) expires
+# during so few leads moves them. A CPU-time figure on this machine swings by ±30 %, so 5 %
+# still tells a count from a timing; one phase lead moves more.
+AGREE = 0.05
 PHASES_AGREE = 0.10
 
 
@@ -74,8 +76,7 @@ def test_two_runs_count_the_same_instructions_per_lead_and_every_lead_sells(sim_
     for part in ("capture", "auction"):
         first, second = (run["instructions_per_lead"][part]["mean"] for run in runs)
         assert second == pytest.approx(first, rel=AGREE), part
-        # one phase lead: whether the per-process row caches (10 s of the slowed clock)
-        # expire during it moves its count by a few per cent (5 % seen on PostgreSQL)
+        # one phase lead: a cache expiring during it moves its count more (5 % seen)
         first, second = (run["phases_marked_total"][part] for run in runs)
         assert second == pytest.approx(first, rel=PHASES_AGREE), part
 

@@ -1,22 +1,32 @@
 """The hot reads written in plain SQL (``apps.core.sql.sql_models``) give the same model
 instances as the ORM: every column converted as the ORM converts it — datetimes (text on
-SQLite), decimals, JSON, sealed columns opened — on SQLite and on PostgreSQL."""
+SQLite), decimals, JSON, sealed columns opened — on SQLite and on PostgreSQL; and the hot
+writes (``sql_create``, ``sql_update_fields``) store the rows the ORM stores."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from apps.auctions.models import Auction
+from apps.auctions.models import Auction, Post, Sale
 from apps.auctions.services.outcome import lead_finalize
-from apps.core.sql import sql_columns, sql_models, sql_write
+from apps.buyers.models import Contract
+from apps.core.sql import (
+    sql_columns,
+    sql_create,
+    sql_models,
+    sql_rows,
+    sql_update_fields,
+    sql_write,
+)
 from apps.leads.models import Lead
 from apps.sources.models import Source, SourceApiKey, Vertical
 from apps.sources.selectors import source_key_authenticate
-from tests.factories import lead_submit, source_with_key
+from tests.factories import BuyerFactory, lead_submit, source_with_key
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +97,48 @@ def test_a_source_key_authenticates_with_its_source_as_the_orm_reads_it(vertical
 def test_a_plain_write_says_how_many_rows_it_changed(lead):
     assert sql_write("UPDATE leads_lead SET message = %s WHERE id = %s", ["x", lead.pk]) == 1
     assert sql_write("UPDATE leads_lead SET message = %s WHERE id = %s", ["x", -1]) == 0
+
+
+def _stored(model: type[Model], pk: int) -> dict:
+    values = _values(model.objects.get(pk=pk))
+    del values["id"], values["created_at"]
+    return values
+
+
+def test_a_post_and_a_sale_are_stored_as_the_orm_stores_them(lead):
+    buyer = BuyerFactory()
+    contract = Contract.objects.create(buyer=buyer, vertical=lead.vertical, name="offer",
+                                       mode="ping_post")
+    auction = Auction.objects.create(lead=lead, started_at=timezone.now(),
+                                     ping_deadline_at=timezone.now())
+    post = {"auction": auction, "contract_id": contract.pk, "attempt": 1, "outcome": "sending",
+            "price": Decimal("12.345"), "token": "t-1", "request_body": "email=ann@example.com"}
+
+    plain, orm = sql_create(Post(**post)), Post.objects.create(**post)
+
+    assert plain.pk is not None and plain.pk != orm.pk and plain._state.adding is False
+    assert _stored(Post, plain.pk) == _stored(Post, orm.pk)
+    assert timezone.is_aware(Post.objects.get(pk=plain.pk).created_at)
+    (stored_body,), = sql_rows("SELECT request_body FROM auctions_post WHERE id = %s",
+                               [plain.pk])
+    assert stored_body.startswith("sealed:")  # sealed at rest, as the ORM seals it
+    closed = ["outcome", "reason", "latency_ms", "http_status", "response_body"]
+    for row in (plain, orm):
+        row.outcome, row.reason, row.latency_ms, row.http_status = "accepted", "", 20.5, 200
+        row.response_body = '{"echo": "ann@example.com"}'
+    sql_update_fields(plain, closed)
+    orm.save(update_fields=closed)
+    assert _stored(Post, plain.pk) == _stored(Post, orm.pk)
+    assert Post.objects.get(pk=plain.pk).response_body == '{"echo": "ann@example.com"}'
+
+    consent = {"brand": "Acme", "text": "I agree", "picked": ["Acme"]}
+    sale = sql_create(Sale(lead=lead, contract_id=contract.pk, buyer_id=buyer.pk,
+                           price=Decimal("12.50"), exclusive=True, consent=consent))
+    stored = Sale.objects.get(pk=sale.pk)
+    assert (stored.lead_id, stored.price, stored.consent) == (lead.pk, Decimal("12.50"), consent)
+    # the database's constraints hold as for the ORM: one exclusive sale per lead
+    other = Contract.objects.create(buyer=buyer, vertical=lead.vertical, name="other",
+                                    mode="ping_post")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql_create(Sale(lead=lead, contract_id=other.pk, buyer_id=buyer.pk,
+                        price=Decimal("11"), exclusive=True))

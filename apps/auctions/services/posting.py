@@ -43,7 +43,15 @@ from apps.buyers.parsing import ParsedResponse
 from apps.core.dbconn import db_release
 from apps.core.http import OutboundResponse, http_send
 from apps.core.logging import kv
-from apps.core.sql import sql_columns, sql_datetime, sql_models, sql_write
+from apps.core.sql import (
+    sql_columns,
+    sql_create,
+    sql_datetime,
+    sql_insert,
+    sql_models,
+    sql_update_fields,
+    sql_write,
+)
 from apps.leads.dedupe import consumer_digests
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
@@ -155,7 +163,7 @@ def bid_post(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool,
 def _post_row(row: Post | None, base: dict, **values: Any) -> Post:
     """Create the attempt's Post row, or fill in the scheduled one."""
     if row is None:
-        return Post.objects.create(**base, **values)
+        return cast(Post, sql_create(Post(**base, **values)))
     for name, value in {**values, "next_attempt_at": None}.items():
         setattr(row, name, value)
     row.save()
@@ -230,10 +238,11 @@ def _post_close(post: Post, endpoint: EndpointSetup | None, response: OutboundRe
     post.latency_ms, post.http_status = round(response.latency_ms, 2), response.status
     post.response_body = (response_text(endpoint, response.body, _BODY_KEEP) if endpoint
                           else storable(response.body, _BODY_KEEP))
-    post.save(update_fields=["outcome", "reason", "latency_ms", "http_status",
+    sql_update_fields(post, ["outcome", "reason", "latency_ms", "http_status",
                              "response_body"])
 
 
+_PURCHASE_COLUMNS = ("buyer_id", "digest", "expires_at")
 _SOURCE_READ = (f"SELECT {sql_columns(Source, 's')} FROM {Source._meta.db_table} s "  # noqa: S608
                 "WHERE s.id = %s")
 
@@ -256,16 +265,15 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
         payout = earned = ctx.promised[terms.id]  # the reserved buyer took it: as promised
     try:
         with transaction.atomic():
-            sale = Sale.objects.create(lead=lead, contract_id=terms.id,
-                                       buyer_id=terms.buyer_id, price=price,
-                                       exclusive=exclusive, is_test=lead.is_test,
-                                       consent=evidence)
+            sale = cast(Sale, sql_create(Sale(
+                lead=lead, contract_id=terms.id, buyer_id=terms.buyer_id, price=price,
+                exclusive=exclusive, is_test=lead.is_test, consent=evidence)))
             _post_close(post, setup.post, response, PostOutcome.ACCEPTED, "")
             if ctx.consumer_digests and not lead.is_test:
-                expires = now + timedelta(days=setup.buyer_dedupe_days)
-                ConsumerPurchase.objects.bulk_create([
-                    ConsumerPurchase(buyer_id=terms.buyer_id, digest=digest, expires_at=expires)
-                    for digest in ctx.consumer_digests])
+                expires = sql_datetime(now + timedelta(days=setup.buyer_dedupe_days))
+                sql_insert(ConsumerPurchase._meta.db_table, _PURCHASE_COLUMNS,
+                           [(terms.buyer_id, digest, expires)
+                            for digest in ctx.consumer_digests])
             lead_sold(lead, ctx.auction, price=total, payout=payout, earned=earned)
     except IntegrityError:
         return None
