@@ -158,17 +158,29 @@ def captures_post(client: Any, slug: str, first: int, count: int) -> list[str]:
     """The capture loop: ``count`` async leads (consumers ``first`` …) posted to market
     ``slug`` through ``client``, their auctions not started (``task_enqueue`` would start
     each on another thread); their public ids. Shared with ``bench.instructions``."""
+    with auctions_unstarted():
+        return captures_send(client, slug, first, count)
+
+
+@contextlib.contextmanager
+def auctions_unstarted() -> Iterator[None]:
+    """``task_enqueue`` patched out for the block: captured leads' auctions do not start."""
     from unittest import mock
 
-    ids: list[str] = []
     with mock.patch("apps.leads.services.task_enqueue"):
-        for n in range(first, first + count):
-            response = client.post("/api/v1/leads?mode=async",
-                                   data=json.dumps(submission(slug, n)),
-                                   content_type="application/json")
-            if response.status_code != 202:
-                raise RuntimeError(f"cost lead {n}: {response.status_code} {response.content!r}")
-            ids.append(response.json()["id"])
+        yield
+
+
+def captures_send(client: Any, slug: str, first: int, count: int) -> list[str]:
+    """``captures_post`` inside ``auctions_unstarted``, which the caller holds."""
+    ids: list[str] = []
+    for n in range(first, first + count):
+        response = client.post("/api/v1/leads?mode=async",
+                               data=json.dumps(submission(slug, n)),
+                               content_type="application/json")
+        if response.status_code != 202:
+            raise RuntimeError(f"cost lead {n}: {response.status_code} {response.content!r}")
+        ids.append(response.json()["id"])
     return ids
 
 
