@@ -46,6 +46,9 @@ from bench.stats import summary
 READY_PATH = "/api/v1/verticals/bench-http/spec"
 CONSUMERS_PER_STEP = 100_000
 GROWTH_STOP = 1.05  # a step less than 5 % faster than the best so far ends the search
+# The wait for an overloaded step's backlog (auctions that go on after their 202) to drain
+# before the next step or row; ``Rig.settle_s`` is the wait after a step that kept up.
+BACKLOG_PATIENCE_S = 120.0
 # The e2e overhead of a lead cut at the server's timestamps (the parts add up to it):
 # sent → Lead.received_at (request, auth, validation, dedupe, the insert); → Auction.started_at
 # (hand-over to the auction thread); → bids_at, minus the bound (the server ping overhead);
@@ -294,7 +297,7 @@ def sync_capacity(rig: Rig, world: World, market: Market, *, clients: int, bisec
     steps: list[dict[str, Any]] = []
 
     def measure(count: int) -> dict[str, Any]:
-        settled = settle(rig)
+        settled = settle(rig, patience=_patience(steps))
         step = step_run(rig, world, market, mode="closed", clients=count, warmup=warmup,
                         duration=duration)
         figures = {"clients": count, **sync_figures(market, step, budget_ms),
@@ -331,21 +334,28 @@ def sync_capacity(rig: Rig, world: World, market: Market, *, clients: int, bisec
             best, floor = figures, middle
         else:
             ceiling = middle
-    settle(rig)
-    return {"steps": steps, "best": best}
+    # the rows after the search must not start inside an overloaded step's backlog
+    return {"steps": steps, "best": best,
+            "settled_after": settle(rig, patience=_patience(steps))}
 
 
-def settle(rig: Rig, *, quiet: float = 0.15) -> bool:
+def _patience(steps: list[dict[str, Any]]) -> float | None:
+    """How long to wait for the server after ``steps``: longer when one was overloaded."""
+    return BACKLOG_PATIENCE_S if any(not step["ok"] for step in steps) else None
+
+
+def settle(rig: Rig, *, quiet: float = 0.15, patience: float | None = None) -> bool:
     """Wait until the last step is over server-side, so a step does not pay for it: no sync
     or ping-post lead of this server left ``received`` or ``auctioning`` (an overloaded step
     leaves auctions running after their ``202``), no query of the bench database still running,
     and the web server and database backends quiet (under ``quiet`` of a core over a
-    second: autovacuum after a burst of Ping rows, …). False if ``rig.settle_s`` ran out."""
+    second: autovacuum after a burst of Ping rows, …). False if ``patience`` (default
+    ``rig.settle_s``) ran out."""
     from datetime import UTC, datetime
 
     from apps.leads.models import Lead
 
-    give_up = time.monotonic() + rig.settle_s
+    give_up = time.monotonic() + (patience or rig.settle_s)
     since = datetime.fromtimestamp(rig.since, UTC)
     while Lead.objects.filter(status__in=["received", "auctioning"],
                               sub_id__in=[SUB_ID_SYNC, SUB_ID_PING],
@@ -378,9 +388,11 @@ def _postgres_busy() -> bool:
 def e2e_at(rig: Rig, world: World, market: Market, *, rate: float, warmup: float,
            duration: float, budget_ms: float) -> dict[str, Any]:
     """Open-loop Poisson arrivals at ``rate`` leads/s; the e2e overhead a source sees."""
+    settled = settle(rig)
     step = step_run(rig, world, market, mode="open", rate=rate, warmup=warmup,
                     duration=duration)
-    figures = {"rate_offered": round(rate, 1), **sync_figures(market, step, budget_ms)}
+    figures = {"rate_offered": round(rate, 1), **sync_figures(market, step, budget_ms),
+               "settled_before": settled}
     figures["ok"] = step_ok(figures)
     return figures
 

@@ -264,6 +264,11 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
                                   bisections=plan.sync_bisections, warmup=plan.step_warmup_s,
                                   duration=plan.step_s, budget_ms=SOURCE_BUDGET_MS)
     extra["sync_steps"] = capacity["steps"]
+    if not capacity["settled_after"]:
+        extra["notes"].append(
+            f"the server had not finished the sync steps' backlog {load.BACKLOG_PATIENCE_S:.0f} "
+            "s after the last one: the rows after them ran beside it")
+        progress(extra["notes"][-1])
     damaged = [s["clients"] for s in capacity["steps"] if s["failed"]]
     if damaged:
         # Seen on PostgreSQL without REDIS_URL: an overload left a row-lock convoy on the

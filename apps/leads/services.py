@@ -25,6 +25,7 @@ from apps.core.dispatch import background_submit, task_enqueue
 from apps.core.exceptions import ApplicationError
 from apps.core.handoff import handoff_send
 from apps.core.logging import kv
+from apps.core.sql import sql_create
 from apps.leads.consumers import consumer_keys, consumer_suppressed
 from apps.leads.dedupe import dedupe_claim, dedupe_keys
 from apps.leads.enrich import zip_lookup
@@ -173,7 +174,7 @@ def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
     keys = dedupe_keys(vertical=vertical, source_id=lead.source_id, fields=lead.fields,
                        is_test=lead.is_test, now=now)
     with transaction.atomic():
-        lead.save()
+        sql_create(lead)  # the ORM's insert, built once (every capture stores one)
         holder = dedupe_claim(lead=lead, keys=keys, now=now)
         if holder is not None:
             lead.status, lead.duplicate_of = LeadStatus.DUPLICATE, holder

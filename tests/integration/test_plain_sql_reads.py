@@ -142,3 +142,25 @@ def test_a_post_and_a_sale_are_stored_as_the_orm_stores_them(lead):
     with pytest.raises(IntegrityError), transaction.atomic():
         sql_create(Sale(lead=lead, contract_id=other.pk, buyer_id=buyer.pk,
                         price=Decimal("11"), exclusive=True))
+
+
+def test_a_captured_lead_is_stored_as_the_orm_stores_it(lead):
+    """Every capture's insert (``apps.leads.services._store``)."""
+    stored = Lead.objects.get(pk=lead.pk)
+    values = {f.attname: getattr(stored, f.attname) for f in Lead._meta.concrete_fields
+              if f.attname not in ("id", "uuid", "received_at", "updated_at")}
+
+    plain, orm = sql_create(Lead(**values)), Lead.objects.create(**values)
+
+    def row(pk: int) -> dict:
+        found = _values(Lead.objects.get(pk=pk))
+        for name in ("id", "uuid", "received_at", "updated_at"):
+            del found[name]
+        return found
+
+    assert plain.pk is not None and plain.uuid != orm.uuid
+    assert row(plain.pk) == row(orm.pk) == {**values}
+    assert timezone.is_aware(plain.received_at) and plain.received_at == Lead.objects.get(
+        pk=plain.pk).received_at
+    (stored_fields,), = sql_rows("SELECT fields FROM leads_lead WHERE id = %s", [plain.pk])
+    assert "jane.doe@example.com" not in str(stored_fields).lower()  # PII sealed at rest
