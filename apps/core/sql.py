@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 _INSERT_BATCH = 500  # rows per statement, well under SQLite's bound-parameter limit
@@ -65,12 +65,13 @@ def sql_create(instance: Model) -> Model:
     a statement built once per model, and set its id. For a row written on every sale,
     whose ORM insert costs more CPU to compile than to run. No signals are sent: keep it to
     models nothing listens to."""
-    sql, fields, returning = _insert_plan(type(instance), connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    db = _database()
+    sql, fields, returning = _insert_plan(type(instance), db.vendor)
+    params = [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    instance._state.adding, instance._state.db = False, connection.alias
+    instance._state.adding, instance._state.db = False, db.alias
     return instance
 
 
@@ -80,7 +81,8 @@ def sql_update_fields(instance: Model, names: Sequence[str]) -> None:
     meta = instance._meta
     fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in names]
     sets = ", ".join(f"{_quoted(f)} = %s" for f in fields)
-    params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+    db = _database()
+    params = [f.get_db_prep_save(f.pre_save(instance, False), db) for f in fields]
     sql_write(f"UPDATE {connection.ops.quote_name(meta.db_table)} SET {sets} "  # noqa: S608
               f"WHERE {_quoted(meta.pk)} = %s", [*params, instance.pk])
 
@@ -100,6 +102,13 @@ def _insert_plan(model: type[Model], vendor: str) -> tuple[str, list, bool]:
     return sql, fields, returning
 
 
+def _database() -> Any:
+    """This thread's default connection itself: ``django.db.connection`` is a proxy that
+    looks it up again on every attribute read, and the fields' converters and
+    ``get_db_prep_save`` read several per value."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def _quoted(field: Any) -> str:
     return connection.ops.quote_name(field.column)
 
@@ -117,7 +126,8 @@ def sql_models(sql: str, params: Sequence[Any], *models: type[Model]) -> list[tu
     as one instance of each per row, every value converted as the ORM converts it (dates
     on SQLite, sealed columns, JSON). For a hot read whose ORM query costs more CPU to build
     than to run; the instances are ordinary ones (``save`` works)."""
-    plans = [_load_plan(model, connection.vendor) for model in models]
+    db = _database()
+    plans = [_load_plan(model, db.vendor) for model in models]
     loaded = []
     for row in sql_rows(sql, params):
         instances, start = [], 0
@@ -125,8 +135,8 @@ def sql_models(sql: str, params: Sequence[Any], *models: type[Model]) -> list[tu
             values = list(row[start:start + len(names)])
             for index, expression, convert in converters:
                 for function in convert:
-                    values[index] = function(values[index], expression, connection)
-            instances.append(model.from_db(connection.alias, names, values))
+                    values[index] = function(values[index], expression, db)
+            instances.append(model.from_db(db.alias, names, values))
             start += len(names)
         loaded.append(tuple(instances))
     return loaded
