@@ -28,7 +28,7 @@ import functools
 import json
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from bench.consumers import submission
@@ -106,19 +106,29 @@ class CpuPhases:
 
     @contextlib.contextmanager
     def patched(self, phases: Sequence[tuple[str, str, str]]) -> Iterator[CpuPhases]:
-        import importlib
-
-        originals = []
-        for phase, module_name, name in phases:
-            module = importlib.import_module(module_name)
-            original = getattr(module, name)
-            originals.append((module, name, original))
-            setattr(module, name, self.wrap(phase, original))
-        try:
+        with phases_wrapped(phases, self.wrap):
             yield self
-        finally:
-            for module, name, original in reversed(originals):
-                setattr(module, name, original)
+
+
+@contextlib.contextmanager
+def phases_wrapped(phases: Sequence[tuple[str, str, str]],
+                   wrap: Callable[[str, Any], Any]) -> Iterator[None]:
+    """Each ``(phase, module, function)`` of ``phases`` replaced on its module by
+    ``wrap(phase, function)`` for the block, and put back after it. Shared with
+    ``bench.instructions``."""
+    import importlib
+
+    originals = []
+    for phase, module_name, name in phases:
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+        originals.append((module, name, original))
+        setattr(module, name, wrap(phase, original))
+    try:
+        yield
+    finally:
+        for module, name, original in reversed(originals):
+            setattr(module, name, original)
 
 
 def cost_figures(world: World, market: Market, first_consumer: int, *, leads: int,

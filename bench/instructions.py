@@ -175,21 +175,14 @@ class PhaseMarks:
     def patched(self, phases: Sequence[tuple[str, str, str]]) -> Iterator[PhaseMarks]:
         """The phase functions wrapped for the block; the set-up and the tear-down are
         parts of their own (``_SKIP``), the block's first and last parts are ``other``."""
-        import importlib
+        from bench.cost import phases_wrapped
 
-        originals = []
-        for phase, module_name, name in phases:
-            module = importlib.import_module(module_name)
-            original = getattr(module, name)
-            originals.append((module, name, original))
-            setattr(module, name, self.wrap(phase, original))
-        self.mark(_SKIP)
-        try:
-            yield self
-        finally:
-            self.mark()
-            for module, name, original in reversed(originals):
-                setattr(module, name, original)
+        with phases_wrapped(phases, self.wrap):
+            self.mark(_SKIP)
+            try:
+                yield self
+            finally:
+                self.mark()
 
 
 def _phases_run(job: dict[str, Any], client: Any, consumer: int, labels: list[str]) -> int:
