@@ -266,8 +266,8 @@ def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Chi
     extra["sync_steps"] = capacity["steps"]
     if not capacity["settled_after"]:
         extra["notes"].append(
-            f"the server had not finished the sync steps' backlog {load.BACKLOG_PATIENCE_S:.0f} "
-            "s after the last one: the rows after them ran beside it")
+            "the server had not finished the sync steps' backlog when the rows after them "
+            "began: they ran beside it")
         progress(extra["notes"][-1])
     damaged = [s["clients"] for s in capacity["steps"] if s["failed"]]
     if damaged:
