@@ -54,6 +54,7 @@ AUCTION_PHASES = (
     ("ping send (auction thread)", "apps.auctions.services.pinging", "http_send_many"),
     ("ping parse", "apps.auctions.services.pinging", "_interpret"),
     ("rank", "apps.auctions.services.run", "rank_bids"),
+    ("ping rows", "apps.auctions.services.run", "pings_prepare"),
     ("ping rows", "apps.auctions.services.run", "pings_write"),
     ("post", "apps.auctions.services.run", "ranking_post"),
     ("sale + outcome writes", "apps.auctions.services.posting", "_sale_record"),

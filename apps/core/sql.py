@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -65,14 +66,37 @@ def sql_create(instance: Model) -> Model:
     a statement built once per model, and set its id. For a row written on every sale,
     whose ORM insert costs more CPU to compile than to run. No signals are sent: keep it to
     models nothing listens to."""
+    return sql_insert_prepare(instance).run()
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedInsert:
+    """``sql_create`` in two steps: the values worked out (``sql_insert_prepare``), then the
+    statement run (``run``). A writer that must hold the database's write lock (SQLite has
+    one) prepares first and takes the lock only to run it."""
+
+    instance: Model
+    sql: str
+    params: list[Any]
+    returning: bool
+
+    def run(self) -> Model:
+        """Run the insert on this thread's connection and set the instance's id."""
+        db = _database()
+        with db.cursor() as cursor:
+            cursor.execute(self.sql, self.params)
+            self.instance.pk = cursor.fetchone()[0] if self.returning else cursor.lastrowid
+        self.instance._state.adding, self.instance._state.db = False, db.alias
+        return self.instance
+
+
+def sql_insert_prepare(instance: Model) -> PreparedInsert:
+    """``sql_create``'s statement and values for ``instance`` (``pre_save`` runs now: an
+    ``auto_now_add`` date is this moment), to ``run`` later on the same database."""
     db = _database()
     sql, fields, returning = _insert_plan(type(instance), db.vendor)
     params = [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-        instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    instance._state.adding, instance._state.db = False, db.alias
-    return instance
+    return PreparedInsert(instance, sql, params, returning)
 
 
 def sql_update_fields(instance: Model, names: Sequence[str]) -> None:

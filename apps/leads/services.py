@@ -25,7 +25,7 @@ from apps.core.dispatch import background_submit, task_enqueue
 from apps.core.exceptions import ApplicationError
 from apps.core.handoff import handoff_send
 from apps.core.logging import kv
-from apps.core.sql import sql_create
+from apps.core.sql import sql_insert_prepare
 from apps.leads.consumers import consumer_keys, consumer_suppressed
 from apps.leads.dedupe import dedupe_claim, dedupe_keys
 from apps.leads.enrich import zip_lookup
@@ -173,8 +173,11 @@ def _store(lead: Lead, vertical: Vertical) -> CaptureAnswer:
     now = timezone.now()
     keys = dedupe_keys(vertical=vertical, source_id=lead.source_id, fields=lead.fields,
                        is_test=lead.is_test, now=now)
+    # The lead's values (sealed, JSON) are worked out before the transaction: on SQLite it
+    # holds the database's one write turn, which every capture in every process waits for.
+    insert = sql_insert_prepare(lead)  # the ORM's insert, built once (every capture stores one)
     with transaction.atomic():
-        sql_create(lead)  # the ORM's insert, built once (every capture stores one)
+        insert.run()
         holder = dedupe_claim(lead=lead, keys=keys, now=now)
         if holder is not None:
             lead.status, lead.duplicate_of = LeadStatus.DUPLICATE, holder

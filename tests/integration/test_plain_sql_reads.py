@@ -6,9 +6,10 @@ writes (``sql_create``, ``sql_update_fields``) store the rows the ORM stores."""
 from __future__ import annotations
 
 from decimal import Decimal
+from unittest import mock
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -142,6 +143,27 @@ def test_a_post_and_a_sale_are_stored_as_the_orm_stores_them(lead):
     with pytest.raises(IntegrityError), transaction.atomic():
         sql_create(Sale(lead=lead, contract_id=other.pk, buyer_id=buyer.pk,
                         price=Decimal("11"), exclusive=True))
+
+
+def test_a_captured_lead_s_values_are_worked_out_before_its_transaction(api_client, vertical):
+    """The capture's transaction holds SQLite's one write turn, which every capture waits
+    for: sealing and serializing the lead's fields happen before it begins."""
+    _, key = source_with_key(vertical, default_mode="async")
+    sealed = Lead._meta.get_field("fields")
+    prepare = sealed.get_db_prep_save
+    outside = len(connection.atomic_blocks)  # the test's own transaction, if any
+    depths: list[int] = []
+
+    def recorded(value, connection_):
+        depths.append(len(connection.atomic_blocks))
+        return prepare(value, connection_)
+
+    with mock.patch.object(sealed, "get_db_prep_save", recorded):
+        response = lead_submit(api_client, key)
+
+    assert response.status_code == 202, response.json()
+    assert depths == [outside]
+    assert Lead.objects.get(uuid=response.json()["id"]).fields["email"] == "jane.doe@example.com"
 
 
 def test_a_captured_lead_is_stored_as_the_orm_stores_it(lead):

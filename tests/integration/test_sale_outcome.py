@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 import redis
+from django.db import connection
 from django.utils import timezone
 
 from apps.auctions.models import Auction, Ping, Post, PostOutcome, Sale
-from apps.auctions.services import auction_run
+from apps.auctions.services import auction_run, records
 from apps.auctions.services.maintenance import leads_redrive
 from apps.leads.models import Lead, LeadStatus
 from tests.factories import (
@@ -141,3 +142,31 @@ def test_an_unsold_lead_nobody_bid_on_says_so(api_client, vertical, sim_url):
     _, key = source_with_key(vertical)
 
     assert lead_submit(api_client, key).json()["message"] == "No buyer bid on this lead."
+
+
+def test_the_auction_s_rows_are_built_before_the_transactions_that_write_them(
+        vertical, market, monkeypatch):
+    """The auction record and its ping rows, and the sale, are written in transactions
+    that on SQLite hold the database's one write turn (every capture and auction of every
+    process waits for it): their values are worked out before each begins."""
+    source, contract = market
+    lead = a_lead(vertical, source)
+    outside = len(connection.atomic_blocks)  # the test's own transaction, if any
+    depths: dict[str, list[int]] = {"auction": [], "sale": [], "pings": []}
+
+    def recorded(name, prepare):
+        def wrapper(*args, **kwargs):
+            depths[name].append(len(connection.atomic_blocks))
+            return prepare(*args, **kwargs)
+        return wrapper
+
+    for model, name in ((Auction, "auction"), (Sale, "sale")):
+        field = model._meta.get_field("is_test" if model is Sale else "ping_deadline_at")
+        monkeypatch.setattr(field, "get_db_prep_save", recorded(name, field.get_db_prep_save))
+    monkeypatch.setattr(records, "ping_rows", recorded("pings", records.ping_rows))
+
+    assert auction_run(lead.pk).status == LeadStatus.SOLD
+
+    assert depths == {"auction": [outside], "sale": [outside], "pings": [outside]}
+    assert Ping.objects.get(auction__lead=lead).contract == contract
+    assert Sale.objects.get(lead=lead).contract == contract

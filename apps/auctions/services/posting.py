@@ -48,6 +48,7 @@ from apps.core.sql import (
     sql_create,
     sql_datetime,
     sql_insert,
+    sql_insert_prepare,
     sql_models,
     sql_update_fields,
     sql_write,
@@ -263,11 +264,14 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
                        else Decimal(0))
     if exclusive and terms.id in ctx.promised and not lead.is_test:
         payout = earned = ctx.promised[terms.id]  # the reserved buyer took it: as promised
+    # the sale's values are worked out before the transaction (on SQLite it holds the
+    # database's one write turn)
+    insert = sql_insert_prepare(Sale(
+        lead=lead, contract_id=terms.id, buyer_id=terms.buyer_id, price=price,
+        exclusive=exclusive, is_test=lead.is_test, consent=evidence))
     try:
         with transaction.atomic():
-            sale = cast(Sale, sql_create(Sale(
-                lead=lead, contract_id=terms.id, buyer_id=terms.buyer_id, price=price,
-                exclusive=exclusive, is_test=lead.is_test, consent=evidence)))
+            sale = cast(Sale, insert.run())
             _post_close(post, setup.post, response, PostOutcome.ACCEPTED, "")
             if ctx.consumer_digests and not lead.is_test:
                 expires = sql_datetime(now + timedelta(days=setup.buyer_dedupe_days))

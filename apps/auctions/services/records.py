@@ -39,9 +39,16 @@ def ping_rows(auction_id: int, number: int, excluded: Iterable[Exclusion],
     return rows
 
 
-def pings_write(auction_id: int, number: int, excluded: Sequence[Exclusion],
-                results: Sequence[PingResult], ranking: Ranking, *, created: datetime) -> None:
-    """Insert round ``number``'s Ping rows (plain SQL: ~50 rows an auction)."""
-    sql_insert(Ping._meta.db_table, PING_COLUMNS,
-               ping_rows(auction_id, number, excluded, results, ranking,
-                         created=sql_datetime(created)))
+def pings_prepare(number: int, excluded: Sequence[Exclusion], results: Sequence[PingResult],
+                  ranking: Ranking, *, created: datetime) -> list[tuple]:
+    """Round ``number``'s Ping rows without their first column, the auction's id: built
+    before the transaction that writes them (``pings_write``), which on SQLite holds the
+    database's one write turn while it runs."""
+    return [row[1:] for row in ping_rows(0, number, excluded, results, ranking,
+                                         created=sql_datetime(created))]
+
+
+def pings_write(auction_id: int, rows: Sequence[tuple]) -> None:
+    """Insert the ``pings_prepare`` rows of auction ``auction_id`` (plain SQL: ~50 rows an
+    auction)."""
+    sql_insert(Ping._meta.db_table, PING_COLUMNS, [(auction_id, *row) for row in rows])

@@ -41,14 +41,14 @@ from apps.auctions.services.posting import (
     lead_context_build,
     ranking_post,
 )
-from apps.auctions.services.records import pings_write
+from apps.auctions.services.records import pings_prepare, pings_write
 from apps.auctions.services.reserved import ReservedRound, reserved_round_load
 from apps.auctions.services.standing import bids_standing, buyers_who_bought
 from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.cache import cached_row
 from apps.core.logging import kv
 from apps.core.sealing import column_read
-from apps.core.sql import sql_datetime, sql_rows
+from apps.core.sql import sql_datetime, sql_insert_prepare, sql_rows
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
 
@@ -192,14 +192,19 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
     ranking = rank_bids([r.bid for r in results if r.bid is not None], terms,
                         floor=facts.floor, rng=state.rng)
     # round 1's decision time, which the deadline bounds: stamped before the transaction,
-    # which may wait for its write turn
+    # which may wait for its write turn; the rows are built before it too, so the turn (on
+    # SQLite the whole database's) is held only while they are written
     bids_at = timezone.now()
+    record = None
+    if number == 1:
+        state.record.bids_at, state.record.rounds = bids_at, 1
+        record = sql_insert_prepare(state.record)
+    pings = pings_prepare(number, eligibility.excluded, results, ranking,
+                          created=timezone.now())
     with transaction.atomic():  # the record and its pings: one write, not two
-        if number == 1:
-            state.record.bids_at, state.record.rounds = bids_at, 1
-            state.record.save(force_insert=True)
-        pings_write(state.record.pk, number, eligibility.excluded, results, ranking,
-                    created=timezone.now())
+        if record is not None:
+            record.run()
+        pings_write(state.record.pk, pings)
     state.pinged.update(r.contract_id for r in results)
     logger.info(kv("auction.round", lead=lead.uuid, round=number,
                    considered=len(candidates), eligible=len(eligibility.eligible),
@@ -217,10 +222,12 @@ def _replay(state: AuctionRun, reserved: ReservedRound, bought: frozenset[int]) 
     state.record.started_at, state.record.ping_deadline_at = (reserved.started_at,
                                                                reserved.bids_at)
     state.record.bids_at, state.record.rounds = reserved.bids_at, 1
+    record = sql_insert_prepare(state.record)
+    pings = pings_prepare(1, reserved.excluded, reserved.results, reserved.ranking,
+                          created=reserved.bids_at)
     with transaction.atomic():
-        state.record.save(force_insert=True)
-        pings_write(state.record.pk, 1, reserved.excluded, reserved.results,
-                    reserved.ranking, created=reserved.bids_at)
+        record.run()
+        pings_write(state.record.pk, pings)
     state.pinged.update(r.contract_id for r in reserved.results)
     return ranking
 
