@@ -168,3 +168,18 @@ def test_a_writer_that_waits_too_long_fails_as_sqlite_would(database: Path) -> N
 
     assert not other.is_alive() and waited < 2
     assert len(failed) == 1 and "locked" in str(failed[0])
+
+
+@pytest.mark.skipif(connections["default"].vendor != "sqlite", reason="SQLite's placeholders")
+def test_a_statement_s_placeholders_are_converted_once_per_text():
+    """Django converts ``%s`` to ``?`` with a regular expression over the whole statement on
+    every run; an auction's 50-row ping insert has 650 of them."""
+    from apps.core.sqlite_backend.base import _qmark
+
+    _qmark.cache_clear()
+    with connections["default"].cursor() as cursor:
+        for n in (1, 2, 3):
+            cursor.execute("SELECT %s, '100%%', %s", [n, n * 2])
+            assert cursor.fetchone() == (n, "100%", n * 2)
+
+    assert (_qmark.cache_info().misses, _qmark.cache_info().hits) == (1, 2)
