@@ -13,12 +13,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from apps.auctions.models import Auction, Post, Sale
+from apps.auctions.models import Auction, Ping, Post, Sale
+from apps.auctions.services.records import PING_COLUMNS
 from apps.auctions.services.outcome import lead_finalize
 from apps.buyers.models import Contract
 from apps.core.sql import (
     sql_columns,
     sql_create,
+    sql_datetime,
+    sql_insert,
     sql_models,
     sql_rows,
     sql_update_fields,
@@ -186,3 +189,39 @@ def test_a_captured_lead_is_stored_as_the_orm_stores_it(lead):
         pk=plain.pk).received_at
     (stored_fields,), = sql_rows("SELECT fields FROM leads_lead WHERE id = %s", [plain.pk])
     assert "jane.doe@example.com" not in str(stored_fields).lower()  # PII sealed at rest
+
+
+def test_inserted_rows_read_back_as_written_and_errors_are_django_s(lead):
+    """``sql_insert`` (on PostgreSQL a ``COPY``): text that a copy stream must escape,
+    decimals, floats, NULLs and times arrive as they were; a refused row is Django's
+    ``IntegrityError`` and leaves nothing behind."""
+    auction = Auction.objects.create(lead=lead, started_at=timezone.now(),
+                                     ping_deadline_at=timezone.now())
+    contract = Contract.objects.create(buyer=BuyerFactory(), vertical=lead.vertical,
+                                       name="offer", mode="ping_post")
+    created = timezone.now()
+    awkward = 'tab\\there "quoted" back\\\\slash\nnew line, comma; \\N é 中'
+    row = (auction.pk, contract.pk, 1, "bid", Decimal("12.50"), None, "tok", 23.25, 200,
+           awkward, "{\"a\": 1}", "", sql_datetime(created))
+
+    statements: list[str] = []
+
+    def seen(execute, sql, params, many, context):
+        statements.append(sql.split(" ", 1)[0])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(seen):
+        sql_insert(Ping._meta.db_table, PING_COLUMNS, [row, (*row[:3], "no_bid", *row[4:])])
+
+    # PostgreSQL copies the rows (its COPY does not pass Django's cursor); SQLite inserts
+    assert statements == ([] if connection.vendor == "postgresql" else ["INSERT"])
+
+    pings = list(Ping.objects.filter(auction=auction).order_by("id"))
+    assert [p.outcome for p in pings] == ["bid", "no_bid"]
+    ping = pings[0]
+    assert (ping.bid, ping.effective_bid, ping.token, ping.latency_ms, ping.http_status,
+            ping.detail, ping.request_body, ping.created_at) == (
+        Decimal("12.50"), None, "tok", 23.25, 200, awkward, "{\"a\": 1}", created)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        sql_insert(Ping._meta.db_table, PING_COLUMNS, [(*row[:3], None, *row[4:])])
+    assert Ping.objects.filter(auction=auction).count() == 2
