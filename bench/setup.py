@@ -120,7 +120,8 @@ def redis_prepare(database: Database, *, wanted: bool) -> str:
 
 
 def _sqlite_remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    # "-writer.lock": the write turn's lock file (apps.core.sqlite_backend)
+    for suffix in ("", "-wal", "-shm", "-journal", "-writer.lock"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
