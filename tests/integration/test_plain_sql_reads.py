@@ -14,8 +14,8 @@ from django.db.models import Model
 from django.utils import timezone
 
 from apps.auctions.models import Auction, Ping, Post, Sale
-from apps.auctions.services.records import PING_COLUMNS
 from apps.auctions.services.outcome import lead_finalize
+from apps.auctions.services.records import PING_COLUMNS
 from apps.buyers.models import Contract
 from apps.core.sql import (
     sql_columns,
