@@ -163,7 +163,7 @@ def test_the_auction_s_rows_are_built_before_the_transactions_that_write_them(
     for model, name in ((Auction, "auction"), (Sale, "sale")):
         field = model._meta.get_field("is_test" if model is Sale else "ping_deadline_at")
         monkeypatch.setattr(field, "get_db_prep_save", recorded(name, field.get_db_prep_save))
-    monkeypatch.setattr(records, "ping_rows", recorded("pings", records.ping_rows))
+    monkeypatch.setattr(records, "round_rows", recorded("pings", records.round_rows))
 
     assert auction_run(lead.pk).status == LeadStatus.SOLD
 

@@ -20,19 +20,27 @@ PING_COLUMNS = ("auction_id", "contract_id", "round", "outcome", "bid", "effecti
 def ping_rows(auction_id: int, number: int, excluded: Iterable[Exclusion],
               results: Iterable[PingResult], ranking: Ranking, *, created: Any
               ) -> list[tuple]:
-    """One row (``PING_COLUMNS`` order) per contract of round ``number``: the excluded with
-    their reason, the pinged with their outcome — ``below_floor`` for a bid the ranking
-    dropped under the floor — bid, effective bid and token."""
+    """One row (``PING_COLUMNS`` order) per contract of round ``number`` of auction
+    ``auction_id`` (see ``round_rows``)."""
+    return [(auction_id, *row)
+            for row in round_rows(number, excluded, results, ranking, created=created)]
+
+
+def round_rows(number: int, excluded: Iterable[Exclusion], results: Iterable[PingResult],
+               ranking: Ranking, *, created: Any) -> list[tuple]:
+    """``ping_rows`` without their first column, the auction's id: the excluded with their
+    reason, the pinged with their outcome — ``below_floor`` for a bid the ranking dropped
+    under the floor — bid, effective bid and token."""
     effective = {r.bid.contract_id: r.effective for r in ranking.ranked}
     below = {e.contract_id: e.detail for e in ranking.below_floor}
-    rows: list[tuple] = [(auction_id, e.contract_id, number, e.reason.value, None, None, "",
-                          None, None, e.detail[:255], "", "", created) for e in excluded]
+    rows: list[tuple] = [(e.contract_id, number, e.reason.value, None, None, "", None, None,
+                          e.detail[:255], "", "", created) for e in excluded]
     for r in results:
         outcome, detail = str(r.outcome), r.detail
         if r.contract_id in below:
             outcome, detail = Outcome.BELOW_FLOOR.value, below[r.contract_id]
         rows.append((
-            auction_id, r.contract_id, number, outcome, r.bid.amount if r.bid else None,
+            r.contract_id, number, outcome, r.bid.amount if r.bid else None,
             effective.get(r.contract_id), (r.bid.token or "")[:255] if r.bid else "",
             r.latency_ms, r.http_status, detail[:255], r.request_body, r.response_body,
             created))
@@ -44,8 +52,7 @@ def pings_prepare(number: int, excluded: Sequence[Exclusion], results: Sequence[
     """Round ``number``'s Ping rows without their first column, the auction's id: built
     before the transaction that writes them (``pings_write``), which on SQLite holds the
     database's one write turn while it runs."""
-    return [row[1:] for row in ping_rows(0, number, excluded, results, ranking,
-                                         created=sql_datetime(created))]
+    return round_rows(number, excluded, results, ranking, created=sql_datetime(created))
 
 
 def pings_write(auction_id: int, rows: Sequence[tuple]) -> None:
