@@ -7,6 +7,12 @@ def _zip_index_warm() -> None:
     zip_lookup("10001")  # builds the whole index (~0.6 s) once per process
 
 
+def _normalizers_warm() -> None:
+    from apps.leads.normalize import normalizers_warm
+
+    normalizers_warm()
+
+
 class LeadsConfig(AppConfig):
     name = "apps.leads"
     label = "leads"
@@ -14,6 +20,7 @@ class LeadsConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.process import process_warmup_register
 
-        # Web and worker processes build the ZIP index at start-up (process_tune), not
-        # inside the first lead's request.
+        # Web and worker processes build the ZIP index and compile the normalizers at
+        # start-up (process_tune), not inside the first leads' requests.
         process_warmup_register(_zip_index_warm)
+        process_warmup_register(_normalizers_warm)

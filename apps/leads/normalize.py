@@ -424,6 +424,25 @@ NORMALIZERS: Mapping[str, Callable[..., object]] = MappingProxyType(
         "ip": normalize_ip,
     }
 )
+# One valid value per field type (choice: its own choices): what ``normalizers_warm`` feeds
+# through each normalizer once at process start.
+_WARM_SAMPLES: Mapping[str, tuple[object, Sequence[str]]] = MappingProxyType({
+    "text": ("a", ()), "email": ("warm.up@example.com", ()), "phone": ("212-555-0147", ()),
+    "zip": ("10001", ()), "state": ("NY", ()), "date": ("2000-01-31", ()),
+    "integer": ("1", ()), "decimal": ("1.5", ()), "boolean": ("yes", ()),
+    "choice": ("a", ("a",)), "url": ("https://example.com/a", ()), "ip": ("203.0.113.7", ()),
+})
+
+
+def normalizers_warm() -> None:
+    """Run every normalizer once, so a process compiles their regular expressions and loads
+    the phone metadata at start-up (``process_tune``) rather than in its first leads' requests:
+    Django's email validator compiles its patterns lazily (~30 ms), once per thread that gets
+    there first, and a new process's first burst has dozens of such threads."""
+    for field_type, (sample, choices) in _WARM_SAMPLES.items():
+        normalize_value(field_type, sample, choices=choices)
+
+
 # Field types whose schema may set min_value/max_value.
 BOUNDED_TYPES = frozenset({"text", "integer", "decimal", "date"})
 Bound = int | Decimal | date

@@ -863,3 +863,12 @@ def test_parse_bounds_returns_comparable_values():
     assert parse_bounds("text", None, "500") == (None, 500)
     assert parse_bounds("phone") == (None, None)
     assert sorted(BOUNDED_TYPES) == ["date", "decimal", "integer", "text"]
+
+
+def test_the_start_up_warm_up_has_a_valid_sample_for_every_field_type() -> None:
+    """``normalizers_warm`` (run by ``process_tune``) feeds each normalizer one valid value;
+    a field type added without a sample would be compiled in its first lead's request."""
+    from apps.leads.normalize import _WARM_SAMPLES, NORMALIZERS, normalizers_warm
+
+    assert set(_WARM_SAMPLES) == set(NORMALIZERS)
+    normalizers_warm()  # every sample is valid: nothing raises
