@@ -200,6 +200,9 @@ else:
 # Without a broker the embedded default runs background work in-process (apps.core.dispatch).
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+# redis:// brokers: kombu's Redis transport, one Redis client per channel (apps.core.broker)
+CELERY_BROKER_TRANSPORT = ("apps.core.broker:Transport"
+                           if CELERY_BROKER_URL.startswith("redis://") else None)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

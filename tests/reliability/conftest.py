@@ -85,6 +85,7 @@ def celery_broker_use(url: str) -> None:
     from leadexchange.celery import app
 
     app.conf.broker_url = url
+    app.conf.broker_transport = "apps.core.broker:Transport" if url.startswith("redis://") else None
     if app._pool is not None:
         app._pool.force_close_all()
     app._pool = None
