@@ -67,6 +67,26 @@ def test_the_store_follows_the_settings(settings):
         redis_get.cache_clear()
 
 
+def test_in_the_database_an_auction_of_healthy_buyers_writes_nothing(contracts):
+    """Without Redis (the embedded default) the streaks live in the contract rows: when
+    every buyer answered well and none had a streak, one read and no UPDATE, which on
+    SQLite would take the database's one write turn for nothing. A running streak still
+    ends."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    store = DatabaseStreaks()
+    a, b, c = contracts
+    with CaptureQueriesContext(connection) as queries:
+        assert store.count([seen(a), seen(b), seen(c)]) == []
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT"]
+
+    store.count([seen(a, slow=True), seen(b, failed=True)])
+    assert store.count([seen(a), seen(b), seen(c)]) == []
+    assert list(Contract.objects.filter(pk__in=contracts).order_by("pk").values_list(
+        "consecutive_slow", "consecutive_errors")) == [(0, 0)] * 3
+
+
 @pytest.mark.redis
 def test_on_redis_an_auction_of_healthy_buyers_writes_nothing(contracts):
     """One HMGET and no write when every buyer answered well and had no streak: the

@@ -21,7 +21,7 @@ from redis.commands.core import Script
 
 from apps.buyers.models import Contract
 from apps.core.redis_client import redis_get
-from apps.core.sql import sql_in
+from apps.core.sql import sql_in, sql_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +127,9 @@ class DatabaseStreaks:
     def count(self, observations: Sequence[Observation]) -> list[Streak]:
         """One UPDATE for every observation, touching only rows whose streak changes (the
         counters of healthy contracts already at zero are left alone, so concurrent auctions
-        rarely wait on each other's row locks). Plain SQL: it runs after every auction, and
-        the ORM took longer to compile its four IN lists than the database took to run it."""
+        rarely wait on each other's row locks), and none at all when nothing would change.
+        Plain SQL: it runs after every auction, and the ORM took longer to compile its four
+        IN lists than the database took to run it."""
         seen = [o.contract_id for o in observations]
         slow = [o.contract_id for o in observations if o.slow]
         failed = [o.contract_id for o in observations if o.failed]
@@ -139,6 +140,14 @@ class DatabaseStreaks:
                 return f"{column} = 0", []
             return f"{column} = CASE WHEN id IN {sql_in(ids)} THEN {column} + 1 ELSE 0 END", ids
 
+        if not slow and not failed and not sql_rows(
+                f"SELECT 1 FROM {table} WHERE id IN {sql_in(seen)} "  # noqa: S608 - parameters
+                "AND (consecutive_slow > 0 OR consecutive_errors > 0) LIMIT 1", seen):
+            # Every answer was good and no streak is running: nothing to write. An UPDATE
+            # that changes no row would still take SQLite's one write turn, as every auction
+            # of healthy buyers did; the read does not. (A streak another auction starts in
+            # between is left running: as if its answer had come after these.)
+            return []
         set_slow, slow_params = bump("consecutive_slow", slow)
         set_errors, error_params = bump("consecutive_errors", failed)
         changed = [f"id IN {sql_in(ids)}" for ids in (slow, failed) if ids]
