@@ -59,7 +59,8 @@ AUCTION_PHASES = (
     ("post", "apps.auctions.services.run", "ranking_post"),
     ("sale + outcome writes", "apps.auctions.services.posting", "_sale_record"),
     ("sale + outcome writes", "apps.auctions.services.run", "lead_finalize"),
-    ("breaker bookkeeping", "apps.auctions.services.run", "health_observe"),
+    ("bookkeeping (acceptance counts, breaker)", "apps.auctions.services.run",
+     "auction_bookkeeping"),
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from celery import shared_task
@@ -21,22 +22,34 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def auction_run_task(lead_id: int, *, deadline: float | None = None,
                      ping_id: int | None = None, deadline_at: float | None = None,
-                     done_key: str | None = None) -> Lead:
+                     done_key: str | None = None,
+                     on_decided: Callable[[Lead], object] | None = None) -> Lead:
     """A lead's auction (``auction_run``): queued for an async lead or a re-driven one, or
     called in-process by a sync capture with the source's ``deadline`` (``time.monotonic()``
-    of this process, so never sent through the broker). A sync lead sent to a worker
-    (``SYNC_AUCTION_EXECUTOR=celery``) carries its deadline as wall-clock ``deadline_at``
-    and the key its request waits on (``done_key``), signalled once the outcome is
-    recorded. Returns the lead as the auction left it (results are not stored)."""
+    of this process) and ``on_decided`` (so never sent through the broker). A sync lead
+    sent to a worker (``SYNC_AUCTION_EXECUTOR=celery``) carries its deadline as wall-clock
+    ``deadline_at`` and the key its request waits on (``done_key``), signalled once the
+    outcome is recorded, before the auction's bookkeeping (or at the end, when it ends
+    undecided). Returns the lead as the auction left it (results are not stored)."""
     from apps.auctions.services import auction_run
     from apps.core.handoff import handoff_done
 
     if deadline_at is not None:
         deadline = time.monotonic() + (deadline_at - time.time())
-    try:
-        return auction_run(lead_id, deadline=deadline, ping_id=ping_id)
-    finally:
+    told = False
+
+    def decided(lead: Lead) -> None:
+        nonlocal told
+        told = True
         handoff_done(done_key)
+        if on_decided is not None:
+            on_decided(lead)
+
+    try:
+        return auction_run(lead_id, deadline=deadline, ping_id=ping_id, on_decided=decided)
+    finally:
+        if not told:
+            handoff_done(done_key)
 
 
 @shared_task

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import suppress
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -216,12 +215,19 @@ def lead_dispatch(lead: Lead, *, mode: str, deadline: float,
     if settings.RUN_TASKS_INLINE:
         decided = auction_run_task.run(lead.pk, deadline=deadline, ping_id=ping_id)
     elif settings.SYNC_AUCTION_EXECUTOR != "celery" or not _on_worker(lead, deadline, ping_id):
-        # here, on the auction pool (a worker's outcome is read from the database below)
+        # here, on the auction pool (a worker's outcome is read from the database below);
+        # the answer waits for the outcome, not for the auction's bookkeeping after it
+        outcome: Future[Lead] = Future()
         future = background_submit(
-            partial(auction_run_task.run, deadline=deadline, ping_id=ping_id), lead.pk)
+            partial(auction_run_task.run, deadline=deadline, ping_id=ping_id,
+                    on_decided=outcome.set_result), lead.pk)
         db_release()  # the wait is for the network, not for the database
-        with suppress(FutureTimeout):  # out of budget: answer 202, the auction goes on
-            decided = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        wait((outcome, future), timeout=max(0.0, deadline - time.monotonic()),
+             return_when=FIRST_COMPLETED)  # out of budget: answer 202, the auction goes on
+        if outcome.done():
+            decided = outcome.result()
+        elif future.done():  # it ended undecided (another process had claimed it) or raised
+            decided = future.result()
     if decided is not None:  # the auction's own read of the lead once it was decided
         lead = decided
     else:

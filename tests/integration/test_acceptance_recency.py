@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from apps.auctions.engine import Bid, ContractTerms, rank_bids
-from apps.auctions.services.posting import _acceptance_count
+from apps.auctions.services.posting import acceptance_count
 from apps.auctions.setups import acceptance_rate, contract_setups
 from apps.buyers.models import Contract, ContractStatus
 from tests.factories import BuyerFactory, VerticalFactory
@@ -27,7 +27,7 @@ def contract() -> Contract:
 def answers(contract: Contract, pattern: str) -> Decimal:
     """Count ``pattern`` ("a" accepted, "r" rejected) as the post path does; the estimate."""
     for answer in pattern:
-        _acceptance_count(contract.pk, accepted=answer == "a", counted=True)
+        acceptance_count(contract.pk, accepted=answer == "a")
     contract.refresh_from_db()
     return acceptance_rate(contract.posts_recent, contract.accepted_recent,
                            contract.posts_decayed, contract.accepted_decayed)

@@ -104,7 +104,7 @@ def test_a_slow_token_endpoint_does_not_hold_up_the_ping_round(
     fast = sim_contract(vertical, sim_url, query="bid=10&latency_ms=1")
     guarded = oauth_contract(vertical, sim_url, token_server.url, "bid=15&latency_ms=1")
     observed = []
-    monkeypatch.setattr("apps.auctions.services.run.health_observe",
+    monkeypatch.setattr("apps.auctions.services.posting.health_observe",
                         lambda observations: observed.extend(observations) or [])
 
     started = time.monotonic()

@@ -235,7 +235,7 @@ def test_a_retry_to_a_contract_whose_cap_filled_meanwhile_is_not_sent(pending, s
 def test_the_attempts_of_a_retry_feed_the_circuit_breaker(pending, monkeypatch):
     lead, contract = pending
     seen = []
-    monkeypatch.setattr("apps.auctions.services.outcome.health_observe",
+    monkeypatch.setattr("apps.auctions.services.posting.health_observe",
                         lambda observations: seen.extend(observations) or [])
 
     assert post_retries_run_due() == 1

@@ -170,3 +170,33 @@ def test_the_auction_s_rows_are_built_before_the_transactions_that_write_them(
     assert depths == {"auction": [outside], "sale": [outside], "pings": [outside]}
     assert Ping.objects.get(auction__lead=lead).contract == contract
     assert Sale.objects.get(lead=lead).contract == contract
+
+
+def test_the_outcome_is_told_before_the_bookkeeping_and_the_worker_s_waiter_once(
+        vertical, market, monkeypatch):
+    """A sync lead's request answers as soon as its outcome is recorded: ``on_decided`` (the
+    web process's waiter) and ``done_key`` (a request waiting on a worker) are told before
+    the acceptance counts and the breaker's streaks are written, and only once."""
+    from apps.auctions import tasks
+    from apps.auctions.services import run
+
+    source, contract = market
+    order: list[str] = []
+    bookkeeping = run.auction_bookkeeping
+    monkeypatch.setattr("apps.core.handoff.handoff_done",
+                        lambda key: order.append(f"handoff {key}"))
+    monkeypatch.setattr(run, "auction_bookkeeping",
+                        lambda ctx: order.append("bookkeeping") or bookkeeping(ctx))
+    lead = a_lead(vertical, source)
+
+    decided = tasks.auction_run_task.run(
+        lead.pk, done_key="k1", on_decided=lambda lead: order.append(f"decided {lead.status}"))
+
+    assert decided.status == LeadStatus.SOLD
+    assert order == ["handoff k1", "decided sold", "bookkeeping"]
+    contract.refresh_from_db()  # the bookkeeping still counted the accepted post
+    assert (contract.posts_recent, contract.accepted_recent) == (1, 1)
+
+    order.clear()  # a lead another process already decided: told once, at the end
+    assert tasks.auction_run_task.run(lead.pk, done_key="k2").status == LeadStatus.SOLD
+    assert order == ["handoff k2"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -67,3 +68,36 @@ def test_a_fast_auction_answers_200_sold_through_the_pool(api_client, sim_url, s
         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
 
     assert response.status_code == 200 and response.json()["status"] == "sold"
+
+
+def test_the_answer_does_not_wait_for_the_auction_s_bookkeeping(api_client, sim_url, settings,
+                                                                 monkeypatch):
+    """The acceptance counts and the breaker's streaks are written after the source has its
+    answer: here they are held until the answer is back, and it comes back sold."""
+    from apps.auctions.services import run
+
+    settings.RUN_TASKS_INLINE = False
+    vertical = VerticalFactory(slug="auto-insurance")
+    _, key = source_with_key(vertical)
+    contract = sim_contract(vertical, sim_url, query="bid=10")
+    answered, counted = threading.Event(), threading.Event()
+    bookkeeping = run.auction_bookkeeping
+
+    def held(ctx) -> None:
+        answered.wait(timeout=5)
+        bookkeeping(ctx)
+        counted.set()
+
+    monkeypatch.setattr(run, "auction_bookkeeping", held)
+    response = api_client.post(
+        "/api/v1/leads", data=json.dumps({"vertical": "auto-insurance",
+                                          "fields": valid_fields()}),
+        content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {key}")
+    held_while_answering = not counted.is_set()
+    answered.set()
+
+    assert response.status_code == 200 and response.json()["status"] == "sold"
+    assert held_while_answering
+    assert counted.wait(timeout=5)
+    contract.refresh_from_db()
+    assert (contract.posts_recent, contract.accepted_recent) == (1, 1)

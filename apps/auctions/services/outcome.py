@@ -17,11 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.auctions.engine import Bid, RankedBid
-from apps.auctions.health import health_observe
 from apps.auctions.models import Auction, Post, PostOutcome, Sale
 from apps.auctions.services.posting import (
     FailedPost,
     LeadContext,
+    auction_bookkeeping,
     bid_post,
     lead_context_build,
     lead_sold,
@@ -188,7 +188,7 @@ def post_retry_run(post_id: int) -> Lead | None:
     else:
         lead = _after_failed_retry(lead, record, ranked, result.post, retryable=result.retryable,
                                    context=context)
-    health_observe(context.observations)
+    auction_bookkeeping(context)
     return lead
 
 

@@ -22,12 +22,12 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.auctions.caps import cap_release, cap_reserve
 from apps.auctions.engine import Offer, Outcome, RankedBid, Ranking, post_plan
-from apps.auctions.health import Observation
+from apps.auctions.health import Observation, health_observe
 from apps.auctions.models import Auction, ConsumerPurchase, Post, PostOutcome, Sale
 from apps.auctions.services.consent import post_context, sale_evidence
 from apps.auctions.services.wire import (
@@ -69,7 +69,8 @@ _RETRYABLE_ERRORS = {"connect", "protocol"}
 class LeadContext:
     """What every ping and post of one lead shares: its ``auction`` record (saved once the
     first round is decided, before any post), the lead's values, the ``@…`` keys of the
-    mappings, its PII keys and consumer digests, and what its requests taught the breaker."""
+    mappings, its PII keys and consumer digests, and what its requests taught the breaker and
+    the ranking."""
 
     lead: Lead
     auction: Auction
@@ -79,6 +80,9 @@ class LeadContext:
     pii_keys: frozenset[str]
     consumer_digests: list[str]
     observations: list[Observation] = field(default_factory=list)
+    # (contract, accepted) of each post its buyer answered: counted once the outcome is
+    # recorded (``auction_bookkeeping``)
+    acceptances: list[tuple[int, bool]] = field(default_factory=list)
     sold_for: Decimal = Decimal(0)  # the price of the sales made so far (shared leads: several)
     # a lead the source pinged first: the ping whose cap holds its posts consume, and the
     # payout the ping promised per reserved contract (paid when that contract takes it)
@@ -226,7 +230,8 @@ def _attempt(ranked: RankedBid, ctx: LeadContext, *, exclusive: bool, attempt: i
         retryable = answer.code == Outcome.ERROR and (response.error in _RETRYABLE_ERRORS
                                                       or (response.status or 0) >= 500)
     _post_close(post, setup.post, response, outcome, reason)
-    _acceptance_count(cid, accepted=False, counted=isinstance(answer, ParsedResponse))
+    if isinstance(answer, ParsedResponse):  # the buyer's own answer (not a fault) counts
+        ctx.acceptances.append((cid, False))
     logger.info(kv("auction.post", lead=lead.uuid, contract=cid, attempt=attempt,
                    outcome=outcome, latency_ms=round(response.latency_ms, 1),
                    retryable=retryable))
@@ -284,7 +289,7 @@ def _sale_record(ctx: LeadContext, setup: ContractSetup, post: Post,
     ctx.sold_for = total
     logger.info(kv("auction.sale", lead=lead.uuid, contract=terms.id, price=price,
                    latency_ms=round(response.latency_ms, 1)))
-    _acceptance_count(terms.id, accepted=True, counted=True)
+    ctx.acceptances.append((terms.id, True))
     return sale
 
 
@@ -321,15 +326,23 @@ _ACCEPTANCE_COUNT = (
     "accepted_decayed = accepted_decayed * %s + %s WHERE id = %s")
 
 
-def _acceptance_count(contract_id: int, *, accepted: bool, counted: bool) -> None:
-    """Feed the rolling acceptance rate used in ranking (only answers the buyer gave).
+def auction_bookkeeping(ctx: LeadContext) -> None:
+    """What a lead's requests taught, written once its outcome is recorded and a waiting
+    source has its answer: the acceptance counts of the posts its buyers answered, then the
+    breaker's streaks. Never raises; the outcome stands whatever happens here."""
+    for contract_id, accepted in ctx.acceptances:
+        acceptance_count(contract_id, accepted=accepted)
+    ctx.acceptances.clear()
+    health_observe(ctx.observations)  # never raises either
+
+
+def acceptance_count(contract_id: int, *, accepted: bool) -> None:
+    """Feed the rolling acceptance rate used in ranking with one post the buyer answered.
     Bookkeeping: a failure is logged, never raised (``acceptance_refresh`` recounts)."""
-    if not counted:
-        return
     decay = settings.AUCTION_ACCEPTANCE_RECENT_DECAY
     try:
         sql_write(_ACCEPTANCE_COUNT, [int(accepted), decay, decay, int(accepted), contract_id])
-    except DatabaseError as error:
+    except Exception as error:  # the lead's outcome is recorded: nothing here may fail it
         logger.warning(kv("auction.acceptance_count_failed", contract=contract_id,
                           error=type(error).__name__))
 

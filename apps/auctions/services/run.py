@@ -14,6 +14,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,7 +30,6 @@ from apps.auctions.engine import (
     rank_bids,
     select_eligible,
 )
-from apps.auctions.health import health_observe
 from apps.auctions.metrics import auction_record
 from apps.auctions.models import Auction, Sale
 from apps.auctions.services.consent import consent_brands
@@ -38,6 +38,7 @@ from apps.auctions.services.pinging import ping_round
 from apps.auctions.services.posting import (
     FailedPost,
     LeadContext,
+    auction_bookkeeping,
     lead_context_build,
     ranking_post,
 )
@@ -72,8 +73,8 @@ class AuctionRun:
     pinged: set[int]  # contracts that had their chance (pinged or bid) in an earlier round
 
 
-def auction_run(lead_id: int, *, deadline: float | None = None,
-                ping_id: int | None = None) -> Lead:
+def auction_run(lead_id: int, *, deadline: float | None = None, ping_id: int | None = None,
+                on_decided: Callable[[Lead], object] | None = None) -> Lead:
     """Run the auction of lead ``lead_id`` if it is still ``received``; return the lead.
 
     ``deadline`` (``time.monotonic()``) is when the source's answer is due; without one the
@@ -83,6 +84,10 @@ def auction_run(lead_id: int, *, deadline: float | None = None,
     re-ping follow as for any lead, and whatever the ping still holds is released at the
     end. Idempotent: a lead another process claimed, or one that is already decided, is
     returned untouched.
+
+    ``on_decided(lead)`` is called once the outcome is recorded, before the bookkeeping
+    (acceptance counts, the breaker's streaks, metrics): a sync capture waiting on it
+    answers its source without waiting for them.
     """
     started = timezone.now()
     claimed = _claim(lead_id, started)
@@ -123,8 +128,8 @@ def auction_run(lead_id: int, *, deadline: float | None = None,
     if not sales and retry is None:
         sales, retry = _secondary_round(state, bought)
 
-    # The outcome first (a sale already recorded it with itself); the breaker's
-    # bookkeeping after, and it cannot fail the lead.
+    # The outcome first (a sale already recorded it with itself), then the answer, then
+    # the bookkeeping, which can neither fail the lead nor hold its answer back.
     if sales:
         lead = lead_finalize(lead, state.record, sales)
     elif retry is not None:
@@ -133,11 +138,21 @@ def auction_run(lead_id: int, *, deadline: float | None = None,
     else:
         lead = lead_finalize(lead, state.record, [],
                              reason=unsold_reason(ranking, auction_floor(vertical, source)))
+    if on_decided is not None:
+        _decided_tell(on_decided, lead)
     if ping_id is not None:
         _holds_release(ping_id)
     auction_record(lead.status, time.monotonic() - t0)
-    health_observe(state.ctx.observations)
+    auction_bookkeeping(state.ctx)
     return lead
+
+
+def _decided_tell(on_decided: Callable[[Lead], object], lead: Lead) -> None:
+    try:
+        on_decided(lead)
+    except Exception as error:  # the outcome stands; its waiter reads it from the database
+        logger.warning(kv("auction.decided_signal_failed", lead=lead.uuid,
+                          error=type(error).__name__))
 
 
 def _holds_release(ping_id: int) -> None:
