@@ -15,6 +15,10 @@ memory-mapped file of that directory and ``/metrics`` sums them all; without it 
 live in this process's memory (one process serves and counts). Either way observing is a
 memory write under a lock: no I/O on the auction's thread. Recording runs after the outcome
 and never raises: metrics must not fail the lead they watch.
+
+Each contract's labelled children are looked up once per process and kept
+(``_contract_children``): ``labels()`` validates and joins its label values under a lock
+each call, which cost more than the observations themselves (two per ping, 100 an auction).
 """
 
 from __future__ import annotations
@@ -41,15 +45,37 @@ AUCTION_DURATION = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0))
 
 
+class _ContractChildren:
+    """One contract's ping latency histogram and its ping counters by outcome."""
+
+    __slots__ = ("contract", "latency", "outcomes")
+
+    def __init__(self, contract_id: int) -> None:
+        self.contract = str(contract_id)
+        self.latency = PING_LATENCY.labels(self.contract)
+        self.outcomes: dict[str, Counter] = {}
+
+    def count(self, outcome: str) -> Counter:
+        counter = self.outcomes.get(outcome)
+        if counter is None:
+            counter = self.outcomes[outcome] = PINGS.labels(self.contract, outcome)
+        return counter
+
+
+_contract_children: dict[int, _ContractChildren] = {}
+
+
 def pings_record(observations: Iterable[Observation]) -> None:
     """Count the pings among ``observations`` (latency and outcome). Never raises."""
     try:
         for o in observations:
             if o.kind != "ping" or o.latency_ms is None:
                 continue
-            contract = str(o.contract_id)
-            PING_LATENCY.labels(contract).observe(o.latency_ms / 1000)
-            PINGS.labels(contract, o.outcome or "unknown").inc()
+            children = _contract_children.get(o.contract_id)
+            if children is None:
+                children = _contract_children[o.contract_id] = _ContractChildren(o.contract_id)
+            children.latency.observe(o.latency_ms / 1000)
+            children.count(o.outcome or "unknown").inc()
     except Exception as error:  # bookkeeping: never the lead's failure
         logger.warning(kv("metrics.failed", what="pings", error=type(error).__name__))
 

@@ -259,6 +259,33 @@ def test_metrics_show_the_celery_queue_depth_and_the_workers(client, settings):
                        process="celery@a") < 5
 
 
+def test_a_contract_s_ping_metrics_are_looked_up_once_and_still_count_every_ping(client):
+    from apps.auctions import metrics
+    from apps.auctions.health import Observation
+
+    def pings(outcome: str) -> list[Observation]:
+        return [Observation(990_001, slow=False, failed=False, slow_limit=10, error_limit=10,
+                            kind="ping", latency_ms=42.0, outcome=outcome)]
+
+    before = scrape(client)
+    with mock.patch.object(metrics.PING_LATENCY, "labels",
+                           wraps=metrics.PING_LATENCY.labels) as latency_labels, \
+            mock.patch.object(metrics.PINGS, "labels", wraps=metrics.PINGS.labels) as labels:
+        for outcome in ("bid", "bid", "no_bid", "bid"):
+            metrics.pings_record(pings(outcome))
+    after = scrape(client)
+
+    assert latency_labels.call_count == 1  # once per contract, not per ping
+    assert labels.call_count == 2  # once per (contract, outcome)
+    key = {"contract": "990001"}
+    assert (sample(after, "leadexchange_pings_total", **key, outcome="bid")
+            - sample(before, "leadexchange_pings_total", **key, outcome="bid")) == 3
+    assert (sample(after, "leadexchange_pings_total", **key, outcome="no_bid")
+            - sample(before, "leadexchange_pings_total", **key, outcome="no_bid")) == 1
+    assert (sample(after, "leadexchange_ping_latency_seconds_count", **key)
+            - sample(before, "leadexchange_ping_latency_seconds_count", **key)) == 4
+
+
 CHILD = """
 import django
 django.setup()

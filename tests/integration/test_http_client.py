@@ -7,6 +7,7 @@ the deadline.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import select
@@ -453,3 +454,52 @@ def test_a_request_sent_while_a_batch_is_being_built_gets_its_own_connections(si
     assert [r.ok for r in responses] == [True, True]
     assert inner[0].ok
     assert http_send(ping(f"{sim_url}/after/ping")).ok
+
+
+class _EchoHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with what it received: its method, body and two headers."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive: the engine reuses its connection and handle
+    seen: list[tuple[str, bytes, str | None, str | None]] = []
+
+    def _echo(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.seen.append((self.command, body, self.headers.get("Content-Length"),
+                          self.headers.get("X-Case")))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _echo
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_reused_handle_sends_each_request_as_it_is_built_not_as_the_last_one_was():
+    """Handles are reused without libcurl's reset: a method, body or header of one request
+    must not leak into the next one sent with the same handle."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/echo"
+    _EchoHandler.seen = []
+    http_client_close()  # this thread's handles start afresh
+    sent = [("PUT", b'{"a": 1}', {"X-Case": "put"}), ("POST", b'{"b": 22}', {}),
+            ("GET", b"", {"X-Case": "get"}), ("DELETE", b"", {}), ("POST", b"", {}),
+            ("PATCH", b"{}", {}), ("GET", b"", {})]
+    try:
+        for method, body, headers in sent:
+            answer = http_send(OutboundRequest(method, url, headers=headers, body=body,
+                                               timeout=5))
+            assert (answer.status, answer.body) == (200, b"ok")
+        assert len(http_engine._driver().idle) == 1  # one handle served them all
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert _EchoHandler.seen == [
+        ("PUT", b'{"a": 1}', "8", "put"), ("POST", b'{"b": 22}', "9", None),
+        ("GET", b"", None, "get"), ("DELETE", b"", "0", None), ("POST", b"", "0", None),
+        ("PATCH", b"{}", "2", None), ("GET", b"", None, None)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from apps.auctions.engine import Outcome
@@ -171,11 +171,12 @@ def answer_outcome(endpoint: EndpointSetup, response: OutboundResponse, *, post:
         parsed = response_parse(endpoint.rules, response.status or 0, response.body)
     except ResponseInvalid as error:
         return AnswerFault(Outcome.INVALID_RESPONSE, response_text(endpoint, str(error), 255))
-    if parsed.reason:
-        parsed = replace(parsed, reason=response_text(endpoint, parsed.reason, 255))
+    reason = parsed.reason and response_text(endpoint, parsed.reason, 255)
     status = response.status or 0
     if not post and 400 <= status < 500 and status not in endpoint.rules.success_statuses:
-        return AnswerFault(Outcome.ERROR, parsed.reason or f"HTTP {status}")
-    if parsed.token:
-        parsed = replace(parsed, token=storable(parsed.token, 255))
-    return parsed
+        return AnswerFault(Outcome.ERROR, reason or f"HTTP {status}")
+    if not (parsed.reason or parsed.token):
+        return parsed
+    # built anew, not with dataclasses.replace (which reads the class's fields each call)
+    return ParsedResponse(parsed.accepted, parsed.price,
+                          parsed.token and storable(parsed.token, 255), reason)
