@@ -21,8 +21,7 @@ def json_build(endpoint: EndpointSpec, payload: Mapping[str, Any]) -> WireReques
     ``TransportError(permanent=True)`` for NaN/infinite numbers and unencodable types.
     """
     try:
-        text = json.dumps(payload, default=_encode_other, separators=(",", ":"),
-                          ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(payload)
     except (TypeError, ValueError) as error:
         # allow_nan=False raises ValueError; a non-string key that JSON cannot coerce,
         # TypeError. Neither goes away on a retry.
@@ -43,3 +42,8 @@ def _encode_other(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# One encoder for every request: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(default=_encode_other, separators=(",", ":"), ensure_ascii=False,
+                            allow_nan=False)
