@@ -10,7 +10,9 @@
    (``bench.cost``), and the instruction count under valgrind (``bench.instructions``).
 3. Through HTTP: gunicorn serving the app and a load generator process, for the sync rate,
    the end-to-end overhead at half that rate, source pings and their posts at that rate
-   (``bench.pingpost``) and the async capture rate (``bench.load``).
+   (``bench.pingpost``) and the async capture rate (``bench.load``); then the cost figure's
+   phases timed inside the web workers, per sold sync lead and per async capture
+   (``bench.http_phases``).
 4. The table on stdout; ``bench/results/latest.json`` and a dated copy (``bench.report``).
 
 Every child process is stopped and the bench database removed on exit, Ctrl-C included

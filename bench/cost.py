@@ -27,6 +27,7 @@ import contextlib
 import functools
 import json
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -84,27 +85,37 @@ class QueryCount:
 
 
 class CpuPhases:
-    """Exclusive CPU per phase of this thread: a phase's time less its nested phases'."""
+    """Exclusive CPU per phase: a phase's thread CPU less its nested phases'. Phases nest
+    per thread; the totals add up every thread's (``bench.http_phases`` runs it in the
+    web server's request and auction threads)."""
 
     def __init__(self) -> None:
         self.totals: dict[str, float] = {}
-        self._stack: list[list[float]] = []  # per open phase: [started, nested time]
+        self._local = threading.local()  # .stack: per open phase, [started, nested time]
+        self._lock = threading.Lock()
 
     def wrap(self, phase: str, function: Any) -> Any:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            stack = self._local.__dict__.setdefault("stack", [])
             frame = [time.thread_time(), 0.0]
-            self._stack.append(frame)
+            stack.append(frame)
             try:
                 return function(*args, **kwargs)
             finally:
-                self._stack.pop()
+                stack.pop()
                 spent = time.thread_time() - frame[0]
-                self.totals[phase] = self.totals.get(phase, 0.0) + spent - frame[1]
-                if self._stack:
-                    self._stack[-1][1] += spent
+                with self._lock:
+                    self.totals[phase] = self.totals.get(phase, 0.0) + spent - frame[1]
+                if stack:
+                    stack[-1][1] += spent
 
         return wrapper
+
+    def snapshot(self) -> dict[str, float]:
+        """The totals so far (a copy)."""
+        with self._lock:
+            return dict(self.totals)
 
     @contextlib.contextmanager
     def patched(self, phases: Sequence[tuple[str, str, str]]) -> Iterator[CpuPhases]:

@@ -123,9 +123,12 @@ def rig_start(children: Children, world: World, simulator_pid: int, var: Path, *
 
 def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float,
              duration: float, clients: int = 0, rate: float = 0.0,
-             async_capture: bool = False, ping_post: bool = False) -> Step:
+             async_capture: bool = False, ping_post: bool = False,
+             on_window: Callable[[str], object] | None = None) -> Step:
     """Run the load generator once and meter every process over its measured window
-    (``ping_post``: each lead pinged, then posted to its ping; see bench.loadgen)."""
+    (``ping_post``: each lead pinged, then posted to its ping; see bench.loadgen);
+    ``on_window("start")`` and ``on_window("end")`` are called as the window opens and
+    closes."""
     argv = [sys.executable, "-m", "bench.loadgen", "--url", rig.url, "--key", world.source_key,
             "--vertical", market.slug, "--first", str(rig.consumers()), "--mode", mode,
             "--clients", str(clients), "--rate", str(rate), "--warmup", str(warmup),
@@ -135,11 +138,13 @@ def step_run(rig: Rig, world: World, market: Market, *, mode: str, warmup: float
     if ping_post:
         argv.append("--ping-post")
     return loadgen_step(rig.children, argv,
-                        lambda loadgen_pid: _process_groups(rig, loadgen_pid, async_capture))
+                        lambda loadgen_pid: _process_groups(rig, loadgen_pid, async_capture),
+                        on_window)
 
 
 def loadgen_step(children: Children, argv: list[str],
-                 groups: Callable[[int], dict[str, list[int]]]) -> Step:
+                 groups: Callable[[int], dict[str, list[int]]],
+                 on_window: Callable[[str], object] | None = None) -> Step:
     """Run the load generator ``argv`` and meter the process ``groups`` (given the load
     generator's pid) over its measured window; a ``postgres`` group also counts the
     backends that connected during the window."""
@@ -154,9 +159,13 @@ def loadgen_step(children: Children, argv: list[str],
             if event["event"] == "window_start":
                 meter = CpuMeter(groups(popen.pid))
                 meter.start()
+                if on_window is not None:
+                    on_window("start")
             elif event["event"] == "window_end" and meter is not None:
                 cpu = meter.stop(extra={"postgres": postgres_backends()}
                                  if "postgres" in meter.groups else None)
+                if on_window is not None:
+                    on_window("end")
             elif event["event"] == "result":
                 result = event
     finally:

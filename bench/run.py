@@ -12,7 +12,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import auctions, cost, fanout, instructions, load, phases, pingpost, report
+from bench import (
+    auctions,
+    cost,
+    fanout,
+    http_phases,
+    instructions,
+    load,
+    phases,
+    pingpost,
+    report,
+)
 from bench.plan import Plan
 from bench.processes import OTHERS, Children, CpuMeter
 from bench.redisdb import redis_flush
@@ -31,6 +41,9 @@ from bench.setup import (
 # Consumer numbers: each market's pre-captured leads, then the HTTP steps (bench.load).
 _FIRST_CONSUMER = {"hang": 0, "spread": 200_000, "burst": 400_000, "fanout": 600_000,
                    "phases": 800_000, "cost": 1_000_000, "instructions": 1_200_000}
+# below the sync rate search's saturation on this machine: the cost of a lead, not of an
+# overload (whose leads answered 202 spend their CPU past the window)
+HTTP_PHASE_SYNC_CLIENTS = 16
 SIMULATOR_LOG = "simulator.jsonl"  # the in-process rows' simulator (bench.simlog)
 NOISY = 0.2  # other processes using more of a core than this is worth a note
 
@@ -75,6 +88,7 @@ def bench_run(plan: Plan, args: argparse.Namespace, database: Database, redis_ur
             extra["notes"].append("--no-http: the HTTP rows were not measured")
         else:
             _http_rows(plan, args, world, children, http_simulator.pid, var, figures, extra)
+            _http_phase_rows(plan, args, world, children, http_simulator.pid, var, extra)
         if args.webhooks:
             extra["webhook_deliveries"] = _deliveries_by_status()
             extra["notes"].append("--webhooks: deliveries by status at the end: " + ", ".join(
@@ -249,6 +263,18 @@ def _instruction_rows(plan: Plan, args: argparse.Namespace, sim_url: str,
         extra["instructions"] = {"error": str(error)}
         extra["notes"].append(f"the instruction count failed: {error}")
         progress(extra["notes"][-1])
+
+
+def _http_phase_rows(plan: Plan, args: argparse.Namespace, world: World, children: Children,
+                     simulator_pid: int, var: Path, extra: dict[str, Any]) -> None:
+    """The cost figure through HTTP: CPU per lead by phase inside the web workers
+    (``bench.http_phases``), for sold sync leads and async captures."""
+    progress(f"cost through HTTP: {HTTP_PHASE_SYNC_CLIENTS} sync and {plan.async_clients} "
+             "async closed-loop clients, phases timed inside the web workers")
+    extra["cost_http"] = http_phases.http_phase_figures(
+        children, world, world.markets["http"], simulator_pid, var, workers=args.workers,
+        threads=args.threads, sync_clients=HTTP_PHASE_SYNC_CLIENTS,
+        async_clients=plan.async_clients, warmup=plan.step_warmup_s, duration=plan.step_s)
 
 
 def _http_rows(plan: Plan, args: argparse.Namespace, world: World, children: Children,
