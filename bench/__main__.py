@@ -42,7 +42,7 @@ from bench.setup import (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="every figure in under 3 minutes")
+    parser.add_argument("--quick", action="store_true", help="every figure in about 4 minutes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="gunicorn workers (default: one per core)")
