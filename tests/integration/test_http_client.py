@@ -12,6 +12,7 @@ import json
 import os
 import select
 import socket
+import sys
 import threading
 import time
 import urllib.request
@@ -503,3 +504,29 @@ def test_a_reused_handle_sends_each_request_as_it_is_built_not_as_the_last_one_w
         ("PUT", b'{"a": 1}', "8", "put"), ("POST", b'{"b": 22}', "9", None),
         ("GET", b"", None, "get"), ("DELETE", b"", "0", None), ("POST", b"", "0", None),
         ("PATCH", b"{}", "2", None), ("GET", b"", None, None)]
+
+
+def test_a_handle_put_back_keeps_nothing_of_the_request_it_sent():
+    """A post's body is the lead: once sent and answered, the idle handle that sent it holds
+    no reference to it (libcurl's own copy is replaced when the handle goes back)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/echo"
+    _EchoHandler.seen = []
+    body = b'{"email": "kept.nowhere@example.com", "phone": "(212) 555-0199"}'
+    references = sys.getrefcount(body)
+    try:
+        request = OutboundRequest("POST", url, headers={}, body=body, timeout=5)
+        answer = http_send(request)
+        del request
+        held = sys.getrefcount(body) - references  # by the idle handle, if anything
+        then_get = http_send(OutboundRequest("GET", url, headers={}, body=b"", timeout=5))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (answer.status, then_get.status) == (200, 200)
+    assert held == 0
+    # and the emptied body left on the handle does not follow the next request
+    assert [(method, sent) for method, sent, *_ in _EchoHandler.seen] == [("POST", body),
+                                                                        ("GET", b"")]

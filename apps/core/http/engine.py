@@ -68,7 +68,7 @@ class _Transfer:
     """One request in flight and what has arrived of its answer."""
 
     index: int
-    request: OutboundRequest
+    url: str  # the request's; not the request itself, whose body a kept handle must not hold
     started: float
     limit: float
     cap: int
@@ -272,7 +272,7 @@ def _send(driver: _Driver, requests: Iterable[OutboundRequest], deadline: float 
                 finish(index, _failure(started, "timeout", "no time left before the deadline"),
                        answered=False)
                 continue
-            transfer = _Transfer(index, request, started, limit, cap)
+            transfer = _Transfer(index, request.url, started, limit, cap)
             easy = driver.easy()
             _configure(easy, request, str(url), transfer, limit - started)
             live[easy] = transfer
@@ -415,9 +415,13 @@ def _configure(easy: pycurl.Curl, request: OutboundRequest, url: str, transfer: 
 
 def _recycle(driver: _Driver, easy: pycurl.Curl, transfer: _Transfer) -> None:
     """Put ``easy`` back for the next request, without ``reset`` (which undoes every option,
-    to be set again: ~4 µs a request). Its callbacks still reach ``transfer`` until then, so
-    what arrived of the answer is let go here, once its response is built."""
+    to be set again: ~4 µs a request). Nothing of this request stays with the idle handle:
+    its callbacks still reach ``transfer``, so what arrived of the answer is let go here
+    (once its response is built), and libcurl's copy of the body — a post's is the lead,
+    PII — is replaced by an empty one."""
     transfer.chunks = []
+    easy.setopt(pycurl.POSTFIELDSIZE, 0)
+    easy.setopt(pycurl.COPYPOSTFIELDS, b"")
     driver.idle.append(easy)
 
 
@@ -425,7 +429,7 @@ def _answer(transfer: _Transfer) -> OutboundResponse:
     status = transfer.status
     if status is not None and 300 <= status < 400:
         target = _location_host(_Headers(transfer.lines).get("location", ""),
-                                transfer.request.url)
+                                transfer.url)
         return _response(transfer, b"", "redirect", f"redirect to {target} not followed")
     return _response(transfer, transfer.body())
 
