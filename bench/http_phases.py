@@ -102,7 +102,7 @@ def per_lead(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]]
     spent: dict[str, float] = {}
     total = 0.0
     for pid, end in after.items():
-        start = before.get(pid, {"cpu_s": end["cpu_s"], "phases": end["phases"]})
+        start = before[pid]
         total += end["cpu_s"] - start["cpu_s"]
         for phase, seconds in end["phases"].items():
             grown = seconds - start["phases"].get(phase, 0.0)
