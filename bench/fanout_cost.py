@@ -3,6 +3,7 @@
 Run from the repository root::
 
     .venv/bin/python -m bench.fanout_cost [--auctions 200] [--buyers 50] [--latency-ms 20]
+        [--spread 10,250]
 
 Against a buyer simulator subprocess (its CPU is not counted), it runs N auctions of
 ``--buyers`` pings each, every buyer answering after ``--latency-ms``, first with
@@ -13,12 +14,20 @@ of this process per auction and per buyer request, the CPU ratio, and the wall t
 the bound (the buyer latency) at p50/p99. Then it measures the decision time past the
 deadline when buyers never answer (``fail=hang``), with one and with four concurrent
 callers, for ``http_send_many`` only: requests has no total deadline to measure.
+
+With ``--spread LOW,HIGH`` it also runs ``http_send_many`` against buyers whose answers are
+spread uniformly over LOW..HIGH ms (the bench's ``http`` market: 10,250), as they are in
+production, and prints its CPU per auction (user and system) and the thread's wake-ups
+beside the same figures for answers that arrive together: the driver wakes once per answer
+that arrives alone, and each wake-up costs more than the work it does (caches gone cold
+while it slept).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import threading
 import time
@@ -57,6 +66,32 @@ def measure(run_auction: Callable[[], int], auctions: int, bound_s: float) -> di
     return {"cpu_s_per_auction": cpu / auctions, "failures": failures,
             "over_bound_ms_p50": percentile(overheads_ms, 0.50),
             "over_bound_ms_p99": percentile(overheads_ms, 0.99)}
+
+
+def wakeup_cost(run_auction: Callable[[], int], auctions: int) -> dict[str, float]:
+    """Return this thread's user and system CPU ms and voluntary context switches (sleeps
+    in ``poll``: wake-ups) per auction, over ``auctions`` auctions after a warm-up."""
+    for _ in range(WARMUP_AUCTIONS):
+        run_auction()
+    before = resource.getrusage(resource.RUSAGE_THREAD)
+    for _ in range(auctions):
+        run_auction()
+    after = resource.getrusage(resource.RUSAGE_THREAD)
+    return {"user_ms": 1000 * (after.ru_utime - before.ru_utime) / auctions,
+            "system_ms": 1000 * (after.ru_stime - before.ru_stime) / auctions,
+            "wakeups": (after.ru_nvcsw - before.ru_nvcsw) / auctions}
+
+
+def spread_bounds(text: str) -> tuple[float, float]:
+    """``"LOW,HIGH"`` in ms, as ``--spread`` takes it."""
+    low, _, high = text.partition(",")
+    try:
+        bounds = float(low), float(high)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW,HIGH in ms") from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= LOW <= HIGH")
+    return bounds
 
 
 def aiohttp_auction(urls: list[str]) -> Callable[[], int]:
@@ -127,6 +162,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--deadline-runs", type=int, default=200)
     parser.add_argument("--deadline-ms", type=float, default=100.0)
+    parser.add_argument("--spread", type=spread_bounds, metavar="LOW,HIGH",
+                        help="also: the CPU of answers spread over LOW..HIGH ms")
     args = parser.parse_args()
     # Settings are read lazily, on the first send: setting the module here is in time.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadexchange.settings")
@@ -142,6 +179,13 @@ def main() -> None:
         overruns = {callers: deadline_overrun(base_url, args.buyers, args.deadline_runs,
                                               args.deadline_ms / 1000, callers)
                     for callers in (1, 4)}
+        wakeups = {}
+        if args.spread:
+            low, high = args.spread
+            spread_urls = [f"{base_url}/spread-{i}/ping?latency=uniform:{low:g},{high:g}"
+                           for i in range(args.buyers)]
+            wakeups = {"together": wakeup_cost(aiohttp_auction(urls), args.auctions),
+                       "spread": wakeup_cost(aiohttp_auction(spread_urls), args.auctions)}
         http_client_close()
 
     print(f"{args.auctions} auctions x {args.buyers} buyers, buyer latency "
@@ -160,6 +204,14 @@ def main() -> None:
     for callers, values in overruns.items():
         print(f"  {callers} concurrent caller(s): p50 {statistics.median(values):.2f} ms, "
               f"p99 {percentile(values, 0.99):.2f} ms, max {max(values):.2f} ms")
+    if wakeups:
+        low, high = args.spread
+        print(f"apps.core.http, the calling thread's CPU per auction of {args.buyers} buyers:")
+        for name, label in (("together", f"answers together ({args.latency_ms:g} ms)"),
+                            ("spread", f"answers spread over {low:g}-{high:g} ms")):
+            figures = wakeups[name]
+            print(f"  {label:<38} user {figures['user_ms']:.2f} ms, system "
+                  f"{figures['system_ms']:.2f} ms, {figures['wakeups']:.1f} wake-ups")
 
 
 if __name__ == "__main__":
