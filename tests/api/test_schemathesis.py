@@ -24,7 +24,6 @@ import pytest
 
 from apps.billing.services import buyer_key_create
 from apps.core.services import staff_token_create
-from tests.conftest import IS_POSTGRES
 from tests.factories import VerticalFactory, sim_contract, source_with_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -50,7 +49,7 @@ def credentials(settings):
             "staff token": staff_token_create(username="schemathesis", role="admin")}
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("who", ["source key", "buyer key", "staff token"])
 def test_schemathesis_finds_nothing(live_server, credentials, who, tmp_path):
     command = [
@@ -59,13 +58,17 @@ def test_schemathesis_finds_nothing(live_server, credentials, who, tmp_path):
         "--checks", "all",
         "--max-examples", str(MAX_EXAMPLES),
         "--seed", str(SEED), "--generation-deterministic",
-        # SQLite's shared in-memory test database locks whole tables: one worker there
-        "--workers", "2" if IS_POSTGRES else "1",
+        # One worker: schemathesis's workers share its coverage phase's caches (4.32's
+        # ``BoundedCache``: an insert and its move to the end are two steps that another
+        # worker's eviction can come between), and with two it once stopped on an error of
+        # its own ("Runtime Error" in the coverage phase, every check passing). The coverage
+        # phase is nearly all of the run (427 of 443 s), so splitting the phases buys nothing.
+        "--workers", "1",
         "--request-timeout", "30",
         "-H", f"Authorization: Bearer {credentials[who]}",
     ]
     started = time.monotonic()
-    run = subprocess.run(command, capture_output=True, text=True, timeout=840, check=False,
+    run = subprocess.run(command, capture_output=True, text=True, timeout=1140, check=False,
                          cwd=tmp_path)
     elapsed = time.monotonic() - started
     output = run.stdout + run.stderr
