@@ -31,7 +31,7 @@ from apps.leads.enrich import zip_lookup
 from apps.leads.intake import envelope_validate, fields_validate, ignored_keys
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import CaptureMode, FieldType, Source, SourceApiKey, Vertical
-from apps.sources.selectors import source_allows_vertical, vertical_get
+from apps.sources.selectors import vertical_for_source
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,10 @@ def lead_capture(
     """
     envelope, errors = envelope_validate(data)
     slug = data.get("vertical") if isinstance(data.get("vertical"), str) else None
-    vertical = vertical_get(slug) if slug else None
+    vertical, allowed = vertical_for_source(slug, source) if slug else (None, False)
     if slug and vertical is None and "vertical" not in errors:
         errors["vertical"] = [f"Unknown vertical '{slug}'."]
-    if vertical is not None and not source_allows_vertical(source, vertical):
+    if vertical is not None and not allowed:
         raise ApplicationError(
             f"This source may not submit '{vertical.slug}' leads.",
             status_code=403, code="vertical_not_allowed",

@@ -53,14 +53,35 @@ def _key_query() -> str:
 def vertical_get(slug: str) -> Vertical | None:
     """An active vertical with its fields prefetched (in schema order), or None.
 
-    Every capture and ping reads it, so each process keeps the loaded schema and checks only
-    the vertical's version (its ``updated_at``, which saving it in the admin or the API moves)
-    with one indexed read. Treat the result as read-only: threads share it."""
+    Each process keeps the loaded schema and checks only the vertical's version (its
+    ``updated_at``, which saving it in the admin or the API moves) with one indexed read.
+    Treat the result as read-only: threads share it."""
     rows = sql_rows(f"SELECT id, updated_at FROM {Vertical._meta.db_table} "  # noqa: S608
                     "WHERE slug = %s AND is_active = %s", [slug, True])
+    return _schema(slug, rows[0]) if rows else None
+
+
+def vertical_for_source(slug: str, source: Source) -> tuple[Vertical | None, bool]:
+    """``vertical_get(slug)`` and whether ``source`` may send its leads, in the one read
+    every capture and source ping makes before it validates: (None, False) when there is
+    no such active vertical."""
+    through = Source.verticals.through._meta
+    source_column = through.get_field("source").column
+    vertical_column = through.get_field("vertical").column
+    rows = sql_rows(
+        f"SELECT v.id, v.updated_at, EXISTS (SELECT 1 FROM {through.db_table} t "  # noqa: S608
+        f"WHERE t.{source_column} = %s AND t.{vertical_column} = v.id) "
+        f"FROM {Vertical._meta.db_table} v WHERE v.slug = %s AND v.is_active = %s",
+        [source.pk, slug, True])
     if not rows:
-        return None
-    version = (rows[0][0], str(rows[0][1]))
+        return None, False
+    return _schema(slug, rows[0][:2]), bool(rows[0][2])
+
+
+def _schema(slug: str, row: tuple) -> Vertical | None:
+    """The vertical of ``row`` (its id and ``updated_at``) with its fields: this process's
+    copy while the version is the same, else loaded again."""
+    version = (row[0], str(row[1]))
     with _schemas_lock:
         hit = _schemas.get(slug)
     if hit is not None and hit[0] == version:
@@ -81,17 +102,6 @@ def vertical_schemas_clear() -> None:
     """Forget every loaded schema in this process (tests that edit fields in place)."""
     with _schemas_lock:
         _schemas.clear()
-
-
-def source_allows_vertical(source: Source, vertical: Vertical) -> bool:
-    """Whether ``source`` may send ``vertical`` leads (one indexed read on every capture and
-    ping: plain SQL, not the ORM's query building)."""
-    through = Source.verticals.through._meta
-    source_column = through.get_field("source").column
-    vertical_column = through.get_field("vertical").column
-    return bool(sql_rows(f"SELECT 1 FROM {through.db_table} "  # noqa: S608 - our names
-                         f"WHERE {source_column} = %s AND {vertical_column} = %s",
-                         [source.pk, vertical.pk]))
 
 
 def vertical_spec(vertical: Vertical) -> dict:

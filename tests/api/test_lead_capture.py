@@ -8,6 +8,8 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.leads.models import DedupeClaim, Lead, LeadStatus
@@ -281,6 +283,35 @@ def test_it_answers_403_for_a_vertical_the_source_may_not_post(api_client, sourc
     assert response.status_code == 403
     assert response.json()["code"] == "vertical_not_allowed"
     assert not Lead.objects.exists()
+
+
+def test_a_capture_for_an_inactive_vertical_is_400_unknown_even_where_it_was_allowed(
+        api_client, source_key, vertical):
+    _, key = source_key
+    vertical.is_active = False
+    vertical.save()
+
+    response = submit(api_client, key, lead_body())
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["vertical"] == ["Unknown vertical 'auto-insurance'."]
+
+
+def test_a_capture_reads_the_database_three_times_before_it_writes(api_client, source_key):
+    """The key with its source, the vertical's version with the source's right to it, the
+    suppression list: nothing else is read on the way to the insert (each read is a turn
+    of the interpreter's lock given back and taken again)."""
+    _, key = source_key
+    submit(api_client, key, lead_body(email="first@example.com"))  # key's last use touched
+
+    with CaptureQueriesContext(connection) as queries:
+        response = submit(api_client, key, lead_body(email="second@example.com",
+                                                     phone="+12025550143"))
+
+    assert response.status_code == 202
+    statements = [q["sql"].lstrip().split(None, 1)[0].upper() for q in queries.captured_queries]
+    first_write = statements.index("INSERT")
+    assert [s for s in statements[:first_write] if s == "SELECT"] == ["SELECT"] * 3
 
 
 # --- 409 duplicates ---------------------------------------------------------------------------

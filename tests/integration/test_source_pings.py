@@ -16,7 +16,7 @@ from apps.auctions.models import CapHold, Ping, Post, Sale, SourcePing
 from apps.auctions.setups import contract_setups
 from apps.buyers.models import CapCounter
 from apps.leads.models import Lead, LeadStatus
-from tests.factories import sim_contract, source_with_key, valid_fields
+from tests.factories import VerticalFactory, sim_contract, source_with_key, valid_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -226,6 +226,21 @@ def test_a_pii_field_in_a_ping_is_400_naming_it(api_client, vertical, sim_url):
 
     assert response.status_code == 400
     assert list(response.json()["errors"]) == ["fields.email"]
+    assert not SourcePing.objects.exists()
+
+
+def test_a_ping_for_a_vertical_the_source_may_not_send_is_403_and_an_unknown_one_400(
+        api_client, vertical, sim_url):
+    _, key = source_with_key(vertical)
+    VerticalFactory(slug="solar", schema=[])
+    VerticalFactory(slug="retired", schema=[], is_active=False)
+
+    refused = call(api_client, key, "/api/v1/pings", {"vertical": "solar", "fields": {}})
+    unknown = call(api_client, key, "/api/v1/pings", {"vertical": "retired", "fields": {}})
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "vertical_not_allowed")
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"]["vertical"] == ["Unknown vertical 'retired'."]
     assert not SourcePing.objects.exists()
 
 

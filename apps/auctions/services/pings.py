@@ -39,7 +39,7 @@ from apps.core.logging import kv
 from apps.leads.intake import envelope_validate, fields_validate
 from apps.leads.services import lead_capture, lead_dispatch
 from apps.sources.models import CaptureMode, PingMode, Source, SourceApiKey, Vertical
-from apps.sources.selectors import source_allows_vertical, vertical_get
+from apps.sources.selectors import vertical_for_source
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ def _ping_validate(source: Source, data: Any
     one_to_one = data.get("one_to_one", False)
     if not isinstance(one_to_one, bool):
         errors["one_to_one"] = ["Must be a valid boolean."]
-    vertical = vertical_get(slug) if isinstance(slug, str) and slug else None
+    vertical, allowed = (vertical_for_source(slug, source) if isinstance(slug, str) and slug
+                         else (None, False))
     if not isinstance(slug, str) or not slug:
         errors["vertical"] = ["This field is required."]
     elif vertical is None:
@@ -122,7 +123,7 @@ def _ping_validate(source: Source, data: Any
         errors["test"] = ["Must be a valid boolean."]
     if vertical is None:
         raise FieldErrors(errors or {"vertical": ["This field is required."]})
-    if not source_allows_vertical(source, vertical):
+    if not allowed:
         raise ApplicationError(f"This source may not submit '{vertical.slug}' leads.",
                                status_code=403, code="vertical_not_allowed")
     schema = list(vertical.fields.all())
