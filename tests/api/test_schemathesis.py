@@ -58,11 +58,12 @@ def test_schemathesis_finds_nothing(live_server, credentials, who, tmp_path):
         "--checks", "all",
         "--max-examples", str(MAX_EXAMPLES),
         "--seed", str(SEED), "--generation-deterministic",
-        # One worker: schemathesis's workers share its coverage phase's caches (4.32's
-        # ``BoundedCache``: an insert and its move to the end are two steps that another
-        # worker's eviction can come between), and with two it once stopped on an error of
-        # its own ("Runtime Error" in the coverage phase, every check passing). The coverage
-        # phase is nearly all of the run (427 of 443 s), so splitting the phases buys nothing.
+        # One worker: with two (threads sharing schemathesis's and Hypothesis's caches) a CI
+        # run stopped once on an error of schemathesis's own in its coverage phase ("Runtime
+        # Error", every check passing; the part of it kept showed the source of its
+        # ``_negative_type``, which builds filtered strategies), where one worker never has.
+        # The coverage phase is nearly all of the run (427 of 443 s): splitting the phases
+        # between one worker and two buys nothing.
         "--workers", "1",
         "--request-timeout", "30",
         "-H", f"Authorization: Bearer {credentials[who]}",
