@@ -65,17 +65,21 @@ def vertical_for_source(slug: str, source: Source) -> tuple[Vertical | None, boo
     """``vertical_get(slug)`` and whether ``source`` may send its leads, in the one read
     every capture and source ping makes before it validates: (None, False) when there is
     no such active vertical."""
-    through = Source.verticals.through._meta
-    source_column = through.get_field("source").column
-    vertical_column = through.get_field("vertical").column
-    rows = sql_rows(
-        f"SELECT v.id, v.updated_at, EXISTS (SELECT 1 FROM {through.db_table} t "  # noqa: S608
-        f"WHERE t.{source_column} = %s AND t.{vertical_column} = v.id) "
-        f"FROM {Vertical._meta.db_table} v WHERE v.slug = %s AND v.is_active = %s",
-        [source.pk, slug, True])
+    rows = sql_rows(_vertical_for_source_query(), [source.pk, slug, True])
     if not rows:
         return None, False
     return _schema(slug, rows[0][:2]), bool(rows[0][2])
+
+
+@functools.cache
+def _vertical_for_source_query() -> str:
+    """``vertical_for_source``'s statement, built once per process (our table names)."""
+    through = Source.verticals.through._meta
+    source_column = through.get_field("source").column
+    vertical_column = through.get_field("vertical").column
+    return (f"SELECT v.id, v.updated_at, EXISTS (SELECT 1 FROM {through.db_table} t "  # noqa: S608
+            f"WHERE t.{source_column} = %s AND t.{vertical_column} = v.id) "
+            f"FROM {Vertical._meta.db_table} v WHERE v.slug = %s AND v.is_active = %s")
 
 
 def _schema(slug: str, row: tuple) -> Vertical | None:
