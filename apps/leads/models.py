@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from apps.core.sealing import SealedJSONField, SealedTextField
 from apps.sources.models import Source, SourceApiKey, Vertical
@@ -116,12 +117,26 @@ class Lead(models.Model):
         return str(self.uuid)
 
     def get_absolute_url(self) -> str:
-        """The lead's status URL in the source API."""
-        return reverse("api:lead-detail", kwargs={"lead_id": self.uuid})
+        """The lead's status URL in the source API: every capture answers with it, so the
+        route is reversed once per URLconf and script prefix, not per lead."""
+        head, tail = _status_path_parts(get_urlconf(), get_script_prefix())
+        return f"{head}{self.uuid}{tail}"
 
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+_PROBE_ID = uuid.UUID(int=0)
+
+
+@functools.lru_cache(maxsize=8)
+def _status_path_parts(urlconf: str | None, prefix: str) -> tuple[str, str]:
+    """What comes before and after the id in a lead's status path, for the URLconf and
+    script prefix this thread resolves with (the arguments: the cache's key)."""
+    path = reverse("api:lead-detail", kwargs={"lead_id": _PROBE_ID})
+    head, _, tail = path.partition(str(_PROBE_ID))
+    return head, tail
 
 
 class DedupeClaim(models.Model):
