@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -27,6 +27,24 @@ def sql_rows(sql: str, params: Sequence[Any] = ()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def sql_unflushed(sql: str) -> str:
+    """``sql``, one write, made to commit without waiting for the write-ahead log to reach
+    the disk: on PostgreSQL its transaction sets ``synchronous_commit`` off (``SET LOCAL``,
+    sent with the statement: no round trip of its own), which saves the flush's wait (about
+    0.35 ms at the median here, milliseconds at the tail). Elsewhere it is ``sql`` as it is
+    (SQLite's WAL at ``synchronous=NORMAL`` does not wait for the disk either).
+
+    Only for a write whose loss the platform recovers from. Such a commit is as safe as any
+    other against everything but a crash of the database server itself, and even then it is
+    lost only until the next commit that does wait: that one flushes the log up to itself,
+    this write included. Run alone it is its own transaction; inside one, it makes that
+    whole transaction's commit not wait. The statement's rows are the write's (the ``SET``
+    comes after it)."""
+    if _database().vendor != "postgresql":
+        return sql
+    return f"{sql}; SET LOCAL synchronous_commit TO OFF"
 
 
 def sql_write(sql: str, params: Sequence[Any] = ()) -> int:
@@ -105,6 +123,10 @@ class PreparedInsert:
             self.instance.pk = cursor.fetchone()[0] if self.returning else cursor.lastrowid
         self.instance._state.adding, self.instance._state.db = False, db.alias
         return self.instance
+
+    def unflushed(self) -> PreparedInsert:
+        """This insert, its transaction's commit not waiting for the disk (``sql_unflushed``)."""
+        return replace(self, sql=sql_unflushed(self.sql))
 
 
 def sql_insert_prepare(instance: Model) -> PreparedInsert:

@@ -49,7 +49,7 @@ from apps.auctions.setups import ContractSetup, contract_setups
 from apps.core.cache import cached_row
 from apps.core.logging import kv
 from apps.core.sealing import column_read
-from apps.core.sql import sql_datetime, sql_insert_prepare, sql_rows
+from apps.core.sql import sql_datetime, sql_insert_prepare, sql_rows, sql_unflushed
 from apps.leads.models import Lead, LeadStatus
 from apps.sources.models import Source, Vertical
 
@@ -169,11 +169,15 @@ def _claim(lead_id: int, started: datetime) -> tuple[Lead, Vertical, Source] | N
     """Move the lead from received to auctioning and load what the auction reads of it, in
     one statement (``UPDATE … RETURNING``: one round trip before the pings instead of two);
     None when another process claimed it or it is decided. Of concurrent attempts exactly
-    one wins. Its vertical and source come from the per-process cache (``cached_row``)."""
-    rows = sql_rows(
+    one wins. Its vertical and source come from the per-process cache (``cached_row``).
+    Its commit does not wait for the disk (``sql_unflushed``): a post's ``sending`` row,
+    written before the lead leaves for a buyer, waits and so flushes it; a database crash
+    before that can lose it only while nothing but pings (no PII) has left, and leaves the
+    lead received, which the sweeper redrives."""
+    rows = sql_rows(sql_unflushed(
         f"UPDATE {Lead._meta.db_table} SET status = %s, auction_started_at = %s, "  # noqa: S608
         "updated_at = %s WHERE id = %s AND status = %s "
-        "RETURNING id, uuid, source_id, vertical_id, sub_id, is_test, fields, consent",
+        "RETURNING id, uuid, source_id, vertical_id, sub_id, is_test, fields, consent"),
         [LeadStatus.AUCTIONING, sql_datetime(started), sql_datetime(started), lead_id,
          LeadStatus.RECEIVED])
     if not rows:
@@ -213,7 +217,9 @@ def _round(state: AuctionRun, number: int, candidates: list[ContractSetup],
     record = None
     if number == 1:
         state.record.bids_at, state.record.rounds = bids_at, 1
-        record = sql_insert_prepare(state.record)
+        # its commit does not wait for the disk, as the claim's (see _claim): the first
+        # post's row flushes both before the lead leaves
+        record = sql_insert_prepare(state.record).unflushed()
     pings = pings_prepare(number, eligibility.excluded, results, ranking,
                           created=timezone.now())
     with transaction.atomic():  # the record and its pings: one write, not two
@@ -237,7 +243,7 @@ def _replay(state: AuctionRun, reserved: ReservedRound, bought: frozenset[int]) 
     state.record.started_at, state.record.ping_deadline_at = (reserved.started_at,
                                                                reserved.bids_at)
     state.record.bids_at, state.record.rounds = reserved.bids_at, 1
-    record = sql_insert_prepare(state.record)
+    record = sql_insert_prepare(state.record).unflushed()  # as _round's
     pings = pings_prepare(1, reserved.excluded, reserved.results, reserved.ranking,
                           created=reserved.bids_at)
     with transaction.atomic():
