@@ -1,5 +1,6 @@
 """Writes whose commit does not wait for the disk (``apps.core.sql.sql_unflushed``): an
-auction's claim and its round's rows, before any lead leaves. On PostgreSQL their
+auction's claim and its round's rows, before any lead leaves, and the acceptance count,
+bookkeeping after the outcome. On PostgreSQL their
 transaction turns ``synchronous_commit`` off for itself only; the post's row, the sale and
 every other write still wait (the first of them flushes the earlier ones too)."""
 
@@ -54,7 +55,7 @@ def test_inside_a_transaction_it_holds_for_that_transaction_only(vertical) -> No
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_sold_leads_claim_and_round_do_not_wait_its_post_and_sale_do(
+def test_a_sold_leads_claim_round_and_count_do_not_wait_its_post_and_sale_do(
         api_client, vertical, sim_url) -> None:
     _, key = source_with_key(vertical)
     sim_contract(vertical, sim_url, query="bid=9")
@@ -69,6 +70,7 @@ def test_a_sold_leads_claim_and_round_do_not_wait_its_post_and_sale_do(
     assert [sql.split()[:3] for sql in unflushed] == [
         ["UPDATE", "leads_lead", "SET"],  # the claim
         ["INSERT", "INTO", '"auctions_auction"'],  # round one's record (its pings follow)
+        ["UPDATE", "buyers_contract", "SET"],  # after the answer: the acceptance count
     ]
     writes = [q["sql"] for q in queries.captured_queries
               if q["sql"].startswith(("INSERT", "UPDATE")) and NO_WAIT not in q["sql"]]

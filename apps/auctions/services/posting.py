@@ -50,6 +50,7 @@ from apps.core.sql import (
     sql_insert,
     sql_insert_prepare,
     sql_models,
+    sql_unflushed,
     sql_update_fields,
     sql_write,
 )
@@ -338,10 +339,13 @@ def auction_bookkeeping(ctx: LeadContext) -> None:
 
 def acceptance_count(contract_id: int, *, accepted: bool) -> None:
     """Feed the rolling acceptance rate used in ranking with one post the buyer answered.
-    Bookkeeping: a failure is logged, never raised (``acceptance_refresh`` recounts)."""
+    Bookkeeping: a failure is logged, never raised (``acceptance_refresh`` recounts), and
+    its commit does not wait for the disk (``sql_unflushed``: a crash may lose it like any
+    other failure here)."""
     decay = settings.AUCTION_ACCEPTANCE_RECENT_DECAY
     try:
-        sql_write(_ACCEPTANCE_COUNT, [int(accepted), decay, decay, int(accepted), contract_id])
+        sql_write(sql_unflushed(_ACCEPTANCE_COUNT),
+                  [int(accepted), decay, decay, int(accepted), contract_id])
     except Exception as error:  # the lead's outcome is recorded: nothing here may fail it
         logger.warning(kv("auction.acceptance_count_failed", contract=contract_id,
                           error=type(error).__name__))
