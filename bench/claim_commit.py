@@ -16,6 +16,7 @@ over both. It prints each side's wall time per claim, p50 / p90 / p99, in ms.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 
@@ -54,9 +55,9 @@ def main() -> None:
     parser.add_argument("--per-block", type=int, default=50, help="claims per block")
     args = parser.parse_args()
 
-    database = database_prepare(SCRATCH)
-    if database.vendor != "postgresql":
+    if not os.environ.get("DATABASE_URL"):  # else a scratch SQLite file would be made
         raise SystemExit("bench.claim_commit: set DATABASE_URL to a PostgreSQL server")
+    database = database_prepare(SCRATCH)  # refuses any other scheme
     try:
         django_boot(BENCH_VAR / "claim_commit.log")
         from apps.core.sql import sql_unflushed
